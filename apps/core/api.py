@@ -1,0 +1,95 @@
+"""The base of every workspace API: one mixin resolves the workspace from the URL,
+checks the caller's role, and scopes every query to that workspace.
+
+A viewset must not override get_queryset (the class refuses to be defined): it sets
+`queryset` to the unscoped base and may refine it in `scope_queryset(qs)`. A view that
+really must bypass the scoping names a `dangerously_get_queryset` method instead, so the
+bypass is visible in review (PostHog's routing mixin does the same)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import models
+from django.http import Http404
+from rest_framework import exceptions
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from apps.tenants.access import access_workspace
+from apps.tenants.roles import WorkspaceRole, at_least
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]):
+    """DRF's handler, plus Django ValidationError as a 400 with field messages."""
+    from django.core.exceptions import ValidationError  # noqa: PLC0415
+
+    if isinstance(exc, ValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        exc = exceptions.ValidationError(detail)
+    return drf_exception_handler(exc, context)
+
+
+class WorkspaceScopedMixin:
+    """Mix into every view under /api/v1/workspaces/<workspace_slug>/."""
+
+    #: lowest role for safe methods and for everything else; `action_roles` overrides per action
+    read_role: str = WorkspaceRole.VIEWER
+    write_role: str = WorkspaceRole.MARKETER
+    action_roles: dict[str, str] = {}
+
+    workspace: Any
+    workspace_role: str
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "get_queryset" in cls.__dict__:
+            raise ImproperlyConfigured(
+                f"{cls.__name__} overrides get_queryset(); workspace scoping would be lost. "
+                "Override scope_queryset(qs) to refine, or name dangerously_get_queryset() to bypass."
+            )
+
+    def required_role(self, request) -> str:
+        action = getattr(self, "action", None)
+        if action and action in self.action_roles:
+            return self.action_roles[action]
+        return self.read_role if request.method in SAFE_METHODS else self.write_role
+
+    def initial(self, request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # authentication first: 401 before 404
+        try:
+            self.workspace, self.workspace_role = access_workspace(request.user, kwargs["workspace_slug"])
+        except Http404:
+            raise exceptions.NotFound() from None
+        required = self.required_role(request)
+        if not at_least(self.workspace_role, required):
+            raise exceptions.PermissionDenied(
+                f"This needs the {WorkspaceRole(required).label.lower()} role or higher in this workspace."
+            )
+
+    def scope_queryset(self, queryset: models.QuerySet) -> models.QuerySet:
+        return queryset
+
+    def get_queryset(self) -> models.QuerySet:
+        bypass = getattr(self, "dangerously_get_queryset", None)
+        if bypass is not None:
+            return bypass()
+        base = getattr(self, "queryset", None)
+        if base is None:
+            raise ImproperlyConfigured(f"{type(self).__name__} needs a queryset")
+        return self.scope_queryset(base.all().filter(workspace=self.workspace))
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()  # type: ignore[misc]
+        context["workspace"] = getattr(self, "workspace", None)
+        return context
+
+
+def client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+__all__ = ["WorkspaceScopedMixin", "exception_handler", "client_ip", "DjangoPermissionDenied"]

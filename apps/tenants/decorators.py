@@ -1,0 +1,41 @@
+"""The one door into workspace pages: `@workspace_view(...)` resolves /w/<slug>/, returns
+404 for anyone with no access (the same page as for a missing workspace) and 403 for a
+member whose role is too low for the request."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+
+from .access import access_workspace
+from .roles import WorkspaceRole, at_least
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def workspace_view(read_role: str = WorkspaceRole.VIEWER, write_role: str = WorkspaceRole.MARKETER) -> Callable:
+    """Decorate a function view taking (request, workspace_slug, ...). The view receives
+    request.workspace and request.workspace_role."""
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(request, workspace_slug: str, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            workspace, role = access_workspace(request.user, workspace_slug)
+            required = read_role if request.method in SAFE_METHODS else write_role
+            if not at_least(role, required):
+                raise PermissionDenied(
+                    f"This needs the {WorkspaceRole(required).label.lower()} role or higher in {workspace.name}."
+                )
+            request.workspace = workspace
+            request.workspace_role = role
+            return view(request, workspace_slug, *args, **kwargs)
+
+        wrapper.workspace_roles = (read_role, write_role)  # read by the isolation harness
+        return wrapper
+
+    return decorator

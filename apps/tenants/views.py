@@ -1,0 +1,240 @@
+"""Workspace pages: home, members, API keys, settings, audit log; invitation acceptance."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login, password_validation
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from apps.core.api import client_ip
+
+from . import services
+from .access import access_api_key, access_invitation
+from .decorators import workspace_view
+from .forms import ApiKeyForm, InvitationAcceptForm, MemberAddForm, MemberRoleForm, WorkspaceSettingsForm
+from .models import AuditEvent
+from .roles import WorkspaceRole, at_least
+from .selectors import (
+    access_member,
+    api_key_list,
+    audit_recent,
+    open_invitations,
+    workspace_members,
+    workspaces_for_user,
+)
+
+
+def _partial(request, template: str, partial: str) -> str:
+    """The whole page normally; only the named partial for an htmx request."""
+    return f"{template}#{partial}" if request.htmx else template
+
+
+@login_required
+def home(request):
+    """The first workspace the user reaches, or a page that says there is none."""
+    first = workspaces_for_user(request.user).first()
+    if first is not None:
+        return redirect("ws-home", workspace_slug=first.slug)
+    return render(request, "tenants/no_workspace.html")
+
+
+@workspace_view()
+def workspace_home(request, workspace_slug):
+    ws = request.workspace
+    return render(request, "tenants/workspace_home.html", {
+        "members": workspace_members(workspace=ws),
+        "events": audit_recent(workspace=ws, limit=15),
+        "is_admin": at_least(request.workspace_role, WorkspaceRole.ADMIN),
+    })
+
+
+def _members_context(request, add_form=None):
+    ws = request.workspace
+    return {
+        "members": workspace_members(workspace=ws),
+        "invitations": open_invitations(workspace=ws),
+        "add_form": add_form or MemberAddForm(),
+        "role_choices": WorkspaceRole.choices,
+        "is_admin": at_least(request.workspace_role, WorkspaceRole.ADMIN),
+    }
+
+
+@vary_on_headers("HX-Request")
+@workspace_view(write_role=WorkspaceRole.ADMIN)
+def members(request, workspace_slug):
+    """List members; a workspace admin adds an existing user or invites by email."""
+    form = MemberAddForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                result, obj = services.member_add_by_email(
+                    workspace=request.workspace, actor=request.user, ip_address=client_ip(request),
+                    **form.cleaned_data)
+            except ValidationError as exc:
+                form.add_error("email", exc.messages[0])
+            else:
+                text = (f"{obj.email} was added as {WorkspaceRole(form.cleaned_data['role']).label}."
+                        if result == "added" else f"An invitation was emailed to {obj.email}.")
+                messages.success(request, text)
+                form = MemberAddForm()
+        status = 200 if form.is_bound is False or not form.errors else 422
+        response = render(request, _partial(request, "tenants/members.html", "members-panel"),
+                          _members_context(request, form), status=status if request.htmx else 200)
+        if not form.errors:
+            response["HX-Trigger"] = "membersChanged"
+        return response
+    return render(request, _partial(request, "tenants/members.html", "members-panel"), _members_context(request))
+
+
+@require_POST
+@workspace_view(write_role=WorkspaceRole.ADMIN)
+def member_role(request, workspace_slug, user_id):
+    user = access_member(request.user, request.workspace, user_id)
+    form = MemberRoleForm(request.POST)
+    if form.is_valid():
+        services.member_set_role(workspace=request.workspace, actor=request.user, user=user,
+                                 role=form.cleaned_data["role"], ip_address=client_ip(request))
+        messages.success(request, f"{user.email} is now {WorkspaceRole(form.cleaned_data['role']).label}.")
+    else:
+        messages.error(request, "Choose one of the listed roles.")
+    if request.htmx:
+        response = render(request, "tenants/members.html#members-panel", _members_context(request))
+        response["HX-Trigger"] = "membersChanged"
+        return response
+    return redirect("ws-members", workspace_slug=workspace_slug)
+
+
+@require_POST
+@workspace_view(write_role=WorkspaceRole.ADMIN)
+def member_remove(request, workspace_slug, user_id):
+    user = access_member(request.user, request.workspace, user_id)
+    services.member_remove(workspace=request.workspace, actor=request.user, user=user,
+                           ip_address=client_ip(request))
+    messages.success(request, f"{user.email} was removed from {request.workspace.name}.")
+    if request.htmx:
+        response = render(request, "tenants/members.html#members-panel", _members_context(request))
+        response["HX-Trigger"] = "membersChanged"
+        return response
+    return redirect("ws-members", workspace_slug=workspace_slug)
+
+
+@require_POST
+@workspace_view(write_role=WorkspaceRole.ADMIN)
+def invitation_cancel(request, workspace_slug, pk):
+    invitation = access_invitation(request.user, request.workspace, pk)
+    services.invitation_cancel(workspace=request.workspace, actor=request.user, invitation=invitation,
+                               ip_address=client_ip(request))
+    messages.success(request, f"The invitation to {invitation.email} was cancelled.")
+    if request.htmx:
+        return render(request, "tenants/members.html#members-panel", _members_context(request))
+    return redirect("ws-members", workspace_slug=workspace_slug)
+
+
+def _keys_context(request, form=None, new_key=None):
+    return {"keys": api_key_list(workspace=request.workspace), "form": form or ApiKeyForm(),
+            "new_key": new_key, "now": timezone.now()}
+
+
+@vary_on_headers("HX-Request")
+@workspace_view(read_role=WorkspaceRole.ADMIN, write_role=WorkspaceRole.ADMIN)
+def api_keys(request, workspace_slug):
+    """List keys; create one (its secret is shown once, in the response)."""
+    if request.method == "POST":
+        form = ApiKeyForm(request.POST)
+        new_key = None
+        if form.is_valid():
+            expires_at = form.cleaned_data["expires_at"]
+            if expires_at is not None:
+                # The browser sends a naive local time: it is the workspace's time zone.
+                expires_at = expires_at.replace(tzinfo=request.workspace.zone) if timezone.is_naive(expires_at) \
+                    else expires_at.astimezone(request.workspace.zone).replace(
+                        tzinfo=request.workspace.zone)
+            try:
+                key, raw = services.api_key_create(
+                    workspace=request.workspace, actor=request.user, name=form.cleaned_data["name"],
+                    role=form.cleaned_data["role"], expires_at=expires_at, ip_address=client_ip(request))
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                new_key = {"key": key, "raw": raw}
+                form = ApiKeyForm()
+        response = render(request, _partial(request, "tenants/api_keys.html", "apikeys-panel"),
+                          _keys_context(request, form, new_key))
+        if new_key:
+            response["HX-Trigger"] = "apiKeysChanged"
+        return response
+    return render(request, _partial(request, "tenants/api_keys.html", "apikeys-panel"), _keys_context(request))
+
+
+@require_POST
+@workspace_view(read_role=WorkspaceRole.ADMIN, write_role=WorkspaceRole.ADMIN)
+def api_key_revoke(request, workspace_slug, pk):
+    key = access_api_key(request.user, request.workspace, pk)
+    services.api_key_revoke(workspace=request.workspace, actor=request.user, api_key=key,
+                            ip_address=client_ip(request))
+    messages.success(request, f"The key {key.name} was revoked; it no longer authenticates.")
+    if request.htmx:
+        response = render(request, "tenants/api_keys.html#apikeys-panel", _keys_context(request))
+        response["HX-Trigger"] = "apiKeysChanged"
+        return response
+    return redirect("ws-apikeys", workspace_slug=workspace_slug)
+
+
+@workspace_view(read_role=WorkspaceRole.ADMIN, write_role=WorkspaceRole.ADMIN)
+def workspace_settings(request, workspace_slug):
+    ws = request.workspace
+    form = WorkspaceSettingsForm(request.POST or None, instance=None, initial={
+        f: getattr(ws, f) for f in services.WORKSPACE_SETTINGS})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.workspace_update(workspace=ws, actor=request.user, ip_address=client_ip(request),
+                                      **{f: form.cleaned_data[f] for f in services.WORKSPACE_SETTINGS})
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, "Settings saved.")
+            return redirect("ws-settings", workspace_slug=ws.slug)
+    return render(request, "tenants/settings.html", {"form": form})
+
+
+@workspace_view()
+def audit_log(request, workspace_slug):
+    events = AuditEvent.objects.filter(workspace=request.workspace).select_related("actor")
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    return render(request, "tenants/audit_log.html", {"page": page})
+
+
+def invitation_accept(request, token):
+    """An invitee sets a name and password; the account is created and the role granted."""
+    invitation = services.invitation_find(token=token)
+    if invitation is None:
+        return render(request, "tenants/invitation_invalid.html", status=404)
+    form = InvitationAcceptForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            password_validation.validate_password(form.cleaned_data["password1"])
+        except ValidationError as exc:
+            form.add_error("password1", exc)
+        else:
+            try:
+                user = services.invitation_accept(
+                    invitation=invitation, first_name=form.cleaned_data["first_name"],
+                    last_name=form.cleaned_data["last_name"], password=form.cleaned_data["password1"])
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                messages.success(request, f"Welcome to {invitation.workspace.name}.")
+                return redirect("ws-home", workspace_slug=invitation.workspace.slug)
+    return render(request, "tenants/invitation_accept.html", {"invitation": invitation, "form": form})
+
+

@@ -1,0 +1,26 @@
+"""The test suite: real PostgreSQL and Redis (embedded unless DATABASE_URL / REDIS_URL)."""
+
+from .base import *  # noqa: F403
+from .base import REDIS_URL
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed, tests only
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+# Tests use their own Redis database so a test run never consumes a dev worker's tasks.
+_base, _, _db = REDIS_URL.rpartition("/")
+TEST_REDIS_URL = f"{_base}/15" if _db.isdigit() else REDIS_URL
+CELERY_BROKER_URL = TEST_REDIS_URL
+CELERY_RESULT_BACKEND = TEST_REDIS_URL
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": TEST_REDIS_URL,
+        "KEY_PREFIX": "orchestrate-test",
+    }
+}
+AXES_FAILURE_LIMIT = 5
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,33 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from apps.core import views as core_views
+from apps.tenants import api as tenants_api
+from apps.tenants import views as tenants_views
+
+# Everything under these two prefixes is workspace-scoped and enumerated by the isolation
+# harness (tests/isolation): each app adds its routes to one of these lists.
+workspace_ui_patterns = [
+    path("", include("apps.tenants.urls")),
+]
+workspace_api_patterns = [
+    path("", include("apps.tenants.api_urls")),
+]
+
+urlpatterns = [
+    path("", tenants_views.home, name="home"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("accounts/", include("apps.tenants.account_urls")),
+    path("invitations/<str:token>/", tenants_views.invitation_accept, name="invitation-accept"),
+    path("w/<slug:workspace_slug>/", include(workspace_ui_patterns)),
+    path("api/v1/workspaces/", tenants_api.WorkspaceListApi.as_view(), name="api-workspace-list"),
+    path("api/v1/workspaces/<slug:workspace_slug>/", include(workspace_api_patterns)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "apps.core.views.not_found"
+handler403 = "apps.core.views.forbidden"
+handler500 = "apps.core.views.server_error"
