@@ -25,6 +25,10 @@ from urllib.parse import quote
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DATABASE_NAME = "orchestrate"
 
+# Which servers this process had to start (not merely found running): `make run` stops
+# on Ctrl-C only what it started.
+STARTED_HERE: set[str] = set()
+
 # Settings for the embedded server, tuned for set-based audience and campaign SQL on a
 # 2-core / 24 GiB machine. They only take a reload, so they apply to a running server too.
 # (shared_buffers would need a restart and stays at PostgreSQL's default.)
@@ -69,6 +73,8 @@ def postgres_url() -> str:
     import psycopg  # noqa: PLC0415
 
     with _lock("pg"):
+        if not postgres_running():
+            STARTED_HERE.add("postgres")
         server = pgserver.get_server(_pg_dir(), cleanup_mode=None)
         admin_uri = server.get_uri("postgres")
         marker = _pg_dir() / ".orchestrate-ready"
@@ -156,6 +162,7 @@ def redis_url(db: int = 0) -> str:
             if _redis_answers(port):
                 return f"redis://127.0.0.1:{port}/{db}"
         port = _free_port()
+        STARTED_HERE.add("redis")
         # Append-only file: queued Celery tasks survive a restart of the embedded server.
         subprocess.run(
             [

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
@@ -16,7 +17,7 @@ from .models import ApiKey, AuditEvent, Workspace
 from .roles import WorkspaceRole
 from .selectors import access_member, workspace_members, workspaces_for_user
 
-ROLE_CHOICES = [r.value for r in WorkspaceRole]
+ROLE_CHOICES = WorkspaceRole.choices
 
 
 class WorkspaceOutput(serializers.ModelSerializer):
@@ -87,11 +88,18 @@ class MemberRoleInput(serializers.Serializer):
     role = serializers.ChoiceField(choices=ROLE_CHOICES)
 
 
+USER_ID = OpenApiParameter("user_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The member's user id")
+
+
+@extend_schema_view(partial_update=extend_schema(parameters=[USER_ID]),
+                    destroy=extend_schema(parameters=[USER_ID], responses={204: None}))
 class MemberViewSet(WorkspaceScopedMixin, viewsets.ViewSet):
     """People in the workspace. Everyone in it can list; workspace admins change."""
 
     write_role = WorkspaceRole.ADMIN
     lookup_field = "user_id"
+    lookup_value_regex = r"[0-9]+"
+    serializer_class = MemberOutput
 
     @extend_schema(responses=MemberOutput(many=True))
     def list(self, request, workspace_slug):

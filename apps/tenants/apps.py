@@ -5,3 +5,6 @@ class TenantsConfig(AppConfig):
     name = "apps.tenants"
     label = "tenants"
     verbose_name = "Agencies and workspaces"
+
+    def ready(self) -> None:
+        from . import schema  # noqa: F401 - registers the OpenAPI auth extension

@@ -1,3 +1,5 @@
+import zoneinfo
+
 from django import forms
 
 from .models import Workspace
@@ -17,16 +19,22 @@ class ApiKeyForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="Who or what uses it, e.g. 'CRM sync'.")
     role = forms.ChoiceField(choices=WorkspaceRole.choices, initial=WorkspaceRole.MARKETER)
     expires_at = forms.DateTimeField(
-        required=False, label="Expires at (optional)",
+        required=False, label="Expires at",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         help_text="In the workspace's time zone.",
     )
+
+
+TIME_ZONE_CHOICES = [(zone, zone) for zone in sorted(zoneinfo.available_timezones())]
 
 
 class WorkspaceSettingsForm(forms.ModelForm):
     class Meta:
         model = Workspace
         fields = ["name", "time_zone", "default_language", "sender_name", "sender_email", "reply_to_email"]
+        # A list to pick from; the model's validator still rejects a posted unknown zone.
+        widgets = {"time_zone": forms.Select(choices=TIME_ZONE_CHOICES)}
+        help_texts = {"time_zone": "Schedules and the times shown in this workspace use it."}
 
 
 class InvitationAcceptForm(forms.Form):

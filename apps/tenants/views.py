@@ -7,7 +7,6 @@ from django.contrib.auth import login, password_validation
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -18,7 +17,13 @@ from apps.core.api import client_ip
 from . import services
 from .access import access_api_key, access_invitation
 from .decorators import workspace_view
-from .forms import ApiKeyForm, InvitationAcceptForm, MemberAddForm, MemberRoleForm, WorkspaceSettingsForm
+from .forms import (
+    ApiKeyForm,
+    InvitationAcceptForm,
+    MemberAddForm,
+    MemberRoleForm,
+    WorkspaceSettingsForm,
+)
 from .models import AuditEvent
 from .roles import WorkspaceRole, at_least
 from .selectors import (
@@ -70,7 +75,9 @@ def _members_context(request, add_form=None):
 @workspace_view(write_role=WorkspaceRole.ADMIN)
 def members(request, workspace_slug):
     """List members; a workspace admin adds an existing user or invites by email."""
-    form = MemberAddForm(request.POST or None)
+    # Bind on every POST: `request.POST or None` would leave an empty POST unbound and
+    # report it as a success.
+    form = MemberAddForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         if form.is_valid():
             try:
@@ -83,6 +90,9 @@ def members(request, workspace_slug):
                 text = (f"{obj.email} was added as {WorkspaceRole(form.cleaned_data['role']).label}."
                         if result == "added" else f"An invitation was emailed to {obj.email}.")
                 messages.success(request, text)
+                if not request.htmx:
+                    # Post/redirect/get: reloading the page must not add or invite again.
+                    return redirect("ws-members", workspace_slug=workspace_slug)
                 form = MemberAddForm()
         status = 200 if form.is_bound is False or not form.errors else 422
         response = render(request, _partial(request, "tenants/members.html", "members-panel"),
@@ -133,7 +143,9 @@ def invitation_cancel(request, workspace_slug, pk):
                                ip_address=client_ip(request))
     messages.success(request, f"The invitation to {invitation.email} was cancelled.")
     if request.htmx:
-        return render(request, "tenants/members.html#members-panel", _members_context(request))
+        response = render(request, "tenants/members.html#members-panel", _members_context(request))
+        response["HX-Trigger"] = "membersChanged"
+        return response
     return redirect("ws-members", workspace_slug=workspace_slug)
 
 
@@ -152,10 +164,12 @@ def api_keys(request, workspace_slug):
         if form.is_valid():
             expires_at = form.cleaned_data["expires_at"]
             if expires_at is not None:
-                # The browser sends a naive local time: it is the workspace's time zone.
-                expires_at = expires_at.replace(tzinfo=request.workspace.zone) if timezone.is_naive(expires_at) \
-                    else expires_at.astimezone(request.workspace.zone).replace(
-                        tzinfo=request.workspace.zone)
+                # The browser sends a wall-clock time in the workspace's time zone, but the
+                # form field made it aware in the current (server) zone: take back the wall
+                # clock as typed and place it in the workspace's zone.
+                if timezone.is_aware(expires_at):
+                    expires_at = timezone.make_naive(expires_at)
+                expires_at = timezone.make_aware(expires_at, request.workspace.zone)
             try:
                 key, raw = services.api_key_create(
                     workspace=request.workspace, actor=request.user, name=form.cleaned_data["name"],
@@ -191,7 +205,9 @@ def api_key_revoke(request, workspace_slug, pk):
 @workspace_view(read_role=WorkspaceRole.ADMIN, write_role=WorkspaceRole.ADMIN)
 def workspace_settings(request, workspace_slug):
     ws = request.workspace
-    form = WorkspaceSettingsForm(request.POST or None, instance=None, initial={
+    # instance=None on purpose: a bound ModelForm writes into its instance while validating,
+    # and workspace_update() must see the old values to record them in the audit log.
+    form = WorkspaceSettingsForm(request.POST if request.method == "POST" else None, instance=None, initial={
         f: getattr(ws, f) for f in services.WORKSPACE_SETTINGS})
     if request.method == "POST" and form.is_valid():
         try:

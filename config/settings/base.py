@@ -101,6 +101,10 @@ if DATABASE_URL is None:
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})
+# dj-database-url leaves a socket directory given as ?host=... in OPTIONS; Django's HOST
+# is where tools (and subprocess URLs built by tests) look for it.
+if "host" in DATABASES["default"]["OPTIONS"] and not DATABASES["default"]["HOST"]:
+    DATABASES["default"]["HOST"] = DATABASES["default"]["OPTIONS"].pop("host")
 DATABASES["default"]["OPTIONS"]["connect_timeout"] = 10
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -201,6 +205,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {"WorkspaceRoleEnum": "apps.tenants.roles.WorkspaceRole"},
 }
 
 # --- Celery -----------------------------------------------------------------------------

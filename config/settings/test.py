@@ -24,3 +24,11 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# Two suites on one machine (two clones, or a developer and CI) must not share a test
+# database: TEST_DATABASE_NAME picks another.
+from .base import DATABASES, env  # noqa: E402
+
+DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", "test_orchestrate")}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -1,0 +1,89 @@
+"""One probe per workspace-scoped URL name. A URL under /w/<slug>/ or
+/api/v1/workspaces/<slug>/ without a probe here fails the suite (test_every_url_is_probed).
+
+A probe says which methods the URL serves, the lowest role each needs, how to make the
+object(s) its URL points at inside a given workspace, and a valid body for writes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from apps.tenants import services
+from apps.tenants.models import Invitation, Workspace
+from tests.factories import UserFactory, grant, make_api_key
+
+Maker = Callable[[Workspace], dict[str, Any]]
+
+
+def _nothing(ws: Workspace) -> dict[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True)
+class Probe:
+    name: str
+    methods: dict[str, str]  # HTTP method -> lowest role that may use it
+    make: Maker = _nothing  # creates the target object in `ws`, returns URL kwargs
+    data: Callable[[Workspace], dict[str, Any]] = field(default=lambda ws: {})
+    api: bool = False
+
+
+_counter = iter(range(1, 10**6))
+
+
+def _member(ws: Workspace) -> dict[str, Any]:
+    user = grant(UserFactory(email=f"member{next(_counter)}@{ws.slug}.test"), ws, "marketer")
+    return {"user_id": user.pk}
+
+
+def _invitation(ws: Workspace) -> dict[str, Any]:
+    invitation = services.invitation_create(workspace=ws, actor=None, email=f"invitee{next(_counter)}@example.test",
+                                            role="viewer")
+    return {"pk": invitation.pk}
+
+
+def _api_key(ws: Workspace) -> dict[str, Any]:
+    key, _ = make_api_key(ws, role="viewer", name=f"target key {next(_counter)}")
+    return {"pk": key.pk}
+
+
+def _new_member(ws):
+    return {"email": f"newcomer{next(_counter)}@example.test", "role": "viewer"}
+
+
+def _new_key(ws):
+    return {"name": f"probe key {next(_counter)}", "role": "viewer"}
+
+
+def _settings(ws):
+    return {"name": "Renamed", "time_zone": "Europe/Paris", "default_language": "fr", "sender_name": "X",
+            "sender_email": "x@example.test", "reply_to_email": ""}
+
+
+PROBES: list[Probe] = [
+    # --- UI ---
+    Probe("ws-home", {"GET": "viewer"}),
+    Probe("ws-members", {"GET": "viewer", "POST": "admin"}, data=_new_member),
+    Probe("ws-member-role", {"POST": "admin"}, make=_member, data=lambda ws: {"role": "approver"}),
+    Probe("ws-member-remove", {"POST": "admin"}, make=_member),
+    Probe("ws-invitation-cancel", {"POST": "admin"}, make=_invitation),
+    Probe("ws-apikeys", {"GET": "admin", "POST": "admin"}, data=_new_key),
+    Probe("ws-apikey-revoke", {"POST": "admin"}, make=_api_key),
+    Probe("ws-settings", {"GET": "admin", "POST": "admin"}, data=_settings),
+    Probe("ws-audit", {"GET": "viewer"}),
+    # --- API ---
+    Probe("api-workspace-detail", {"GET": "viewer", "PATCH": "admin"},
+          data=lambda ws: {"time_zone": "Europe/Paris"}, api=True),
+    Probe("api-member-list", {"GET": "viewer", "POST": "admin"}, data=_new_member, api=True),
+    Probe("api-member-detail", {"PATCH": "admin", "DELETE": "admin"}, make=_member,
+          data=lambda ws: {"role": "approver"}, api=True),
+    Probe("api-apikey-list", {"GET": "admin", "POST": "admin"}, data=_new_key, api=True),
+    Probe("api-apikey-detail", {"GET": "admin", "DELETE": "admin"}, make=_api_key, api=True),
+    Probe("api-auditevent-list", {"GET": "viewer"}, api=True),
+]
+
+BY_NAME = {probe.name: probe for probe in PROBES}
+
+__all__ = ["PROBES", "BY_NAME", "Probe", "Invitation"]
