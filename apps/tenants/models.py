@@ -36,6 +36,10 @@ class UserManager(BaseUserManager):
         extra.setdefault("is_superuser", False)
         return self._create_user(email, password, **extra)
 
+    def get_by_natural_key(self, email):
+        # Emails are stored lowercase; people type them in any case.
+        return self.get(email__iexact=email)
+
     def create_superuser(self, email, password=None, **extra):
         extra["is_staff"] = True
         extra["is_superuser"] = True

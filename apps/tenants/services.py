@@ -214,19 +214,34 @@ def invitation_find(*, token: str) -> Invitation | None:
 
 
 def invitation_accept(*, invitation: Invitation, first_name: str, last_name: str, password: str) -> Any:
-    """Create the invitee's account (or use the one made since) and grant the role."""
+    """Create the invitee's account and grant the role."""
     with transaction.atomic():
         locked = Invitation.objects.select_for_update().get(pk=invitation.pk)
         if locked.accepted_at or locked.cancelled_at:
             raise ValidationError("This invitation has already been used.")
-        user = User.objects.filter(email__iexact=locked.email).first()
-        if user is None:
-            user = User.objects.create_user(email=locked.email, password=password,
-                                            first_name=first_name, last_name=last_name)
-        locked.accepted_at = timezone.now()
-        locked.accepted_by = user
-        locked.save(update_fields=["accepted_at", "accepted_by"])
-        member_set_role(workspace=locked.workspace, actor=user, user=user, role=locked.role)
+        if User.objects.filter(email__iexact=locked.email).exists():
+            raise ValidationError(f"{locked.email} already has an account: log in to accept the invitation.")
+        user = User.objects.create_user(email=locked.email, password=password,
+                                        first_name=first_name, last_name=last_name)
+        return _invitation_complete(locked, user)
+
+
+def invitation_accept_existing(*, invitation: Invitation, user: Any) -> Any:
+    """The invitee already has an account and is logged in as it."""
+    with transaction.atomic():
+        locked = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        if locked.accepted_at or locked.cancelled_at:
+            raise ValidationError("This invitation has already been used.")
+        if user.email.lower() != locked.email.lower():
+            raise ValidationError("This invitation is for another address.")
+        return _invitation_complete(locked, user)
+
+
+def _invitation_complete(locked: Invitation, user: Any) -> Any:
+    locked.accepted_at = timezone.now()
+    locked.accepted_by = user
+    locked.save(update_fields=["accepted_at", "accepted_by"])
+    member_set_role(workspace=locked.workspace, actor=user, user=user, role=locked.role)
     return user
 
 

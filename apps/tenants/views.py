@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth import login, password_validation
+from django.contrib.auth import get_user_model, login, password_validation
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -184,6 +186,8 @@ def api_keys(request, workspace_slug):
                           _keys_context(request, form, new_key))
         if new_key:
             response["HX-Trigger"] = "apiKeysChanged"
+            # The page carries the secret: no browser or proxy may keep a copy.
+            add_never_cache_headers(response)
         return response
     return render(request, _partial(request, "tenants/api_keys.html", "apikeys-panel"), _keys_context(request))
 
@@ -234,6 +238,18 @@ def invitation_accept(request, token):
     invitation = services.invitation_find(token=token)
     if invitation is None:
         return render(request, "tenants/invitation_invalid.html", status=404)
+    existing = get_user_model().objects.filter(email__iexact=invitation.email).first()
+    if existing is not None:
+        # The address has an account: its owner logs in to accept; the link alone must
+        # not log anyone into an existing account.
+        if not request.user.is_authenticated or request.user.pk != existing.pk:
+            messages.info(request, f"{invitation.email} already has an account: log in as it to accept.")
+            return redirect_to_login(request.get_full_path())
+        if request.method == "POST":
+            services.invitation_accept_existing(invitation=invitation, user=existing)
+            messages.success(request, f"Welcome to {invitation.workspace.name}.")
+            return redirect("ws-home", workspace_slug=invitation.workspace.slug)
+        return render(request, "tenants/invitation_accept.html", {"invitation": invitation, "existing": True})
     form = InvitationAcceptForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "axes",
     "apps.core",
     "apps.tenants",
+    "apps.datamodel",
 ]
 
 MIDDLEWARE = [
@@ -98,7 +99,7 @@ if DATABASE_URL is None:
     from apps.core import embedded
 
     DATABASE_URL = embedded.postgres_url()
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})
 # dj-database-url leaves a socket directory given as ?host=... in OPTIONS; Django's HOST
@@ -115,10 +116,19 @@ if REDIS_URL is None:
 
     REDIS_URL = embedded.redis_url()
 
+
+def _redis_db(url: str, db: int) -> str:
+    base, _, current = url.rpartition("/")
+    return f"{base}/{db}" if current.isdigit() else url
+
+
+# The cache gets its own Redis database (CACHE_URL to move it elsewhere): flushing or
+# evicting cache keys must never touch the task queue.
+CACHE_URL = env("CACHE_URL") or _redis_db(REDIS_URL, 1)
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": CACHE_URL,
         "KEY_PREFIX": "orchestrate",
         "TIMEOUT": 300,
     }
@@ -148,6 +158,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_USERNAME_FORM_FIELD = "username"
+# Behind N trusted proxies the client is the Nth address from the right of X-Forwarded-For.
+TRUSTED_PROXY_COUNT = int(env("TRUSTED_PROXY_COUNT", "0") or 0)
+AXES_CLIENT_IP_CALLABLE = "apps.core.net.client_ip"
+AXES_USERNAME_CALLABLE = "apps.core.net.login_username"  # one counter per email, whatever its case
 
 GUARDIAN_RAISE_403 = False
 ANONYMOUS_USER_NAME = None  # no guardian anonymous user: anonymous visitors get nothing

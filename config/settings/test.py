@@ -8,14 +8,15 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed, t
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 # Tests use their own Redis database so a test run never consumes a dev worker's tasks.
-_base, _, _db = REDIS_URL.rpartition("/")
-TEST_REDIS_URL = f"{_base}/15" if _db.isdigit() else REDIS_URL
+from .base import _redis_db  # noqa: E402
+
+TEST_REDIS_URL = _redis_db(REDIS_URL, 15)
 CELERY_BROKER_URL = TEST_REDIS_URL
 CELERY_RESULT_BACKEND = TEST_REDIS_URL
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": TEST_REDIS_URL,
+        "LOCATION": _redis_db(REDIS_URL, 14),
         "KEY_PREFIX": "orchestrate-test",
     }
 }

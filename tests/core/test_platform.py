@@ -50,7 +50,7 @@ def test_periodic_tasks_are_synced_from_one_declaration(db):
 
 
 def _manage(*args, env_extra=None, timeout=120):
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")}
     env.update(env_extra or {})
     return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)

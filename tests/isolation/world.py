@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from django.db import connection
 
 from apps.tenants.models import Workspace
-from tests.factories import MembershipFactory, OrganizationFactory, UserFactory, WorkspaceFactory, grant, make_api_key
+from tests.factories import (
+    MembershipFactory,
+    OrganizationFactory,
+    UserFactory,
+    WorkspaceFactory,
+    grant,
+    make_api_key,
+)
 
 ROLE_ORDER = ["viewer", "marketer", "approver", "admin"]
 

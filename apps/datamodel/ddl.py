@@ -1,0 +1,200 @@
+"""DDL of the per-workspace schemas. Called only by services.py, inside the same
+transaction as the metadata change, so the two never disagree.
+
+Checks live in the table (NOT NULL for required, CHECK for enum / email / phone), so every
+write path, COPY included, enforces them; constraint and index names derive from the
+attribute id, which never changes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import ValidationError
+from psycopg import sql
+
+from apps.core.sqlutil import execute, fetchone, workspace_schema
+
+from .validation import EMAIL_PATTERN, PHONE_PATTERN
+
+if TYPE_CHECKING:
+    from .models import Attribute, Entity, Relationship
+
+SQL_TYPES = {
+    "text": "text",
+    "email": "text",
+    "phone": "text",
+    "enum": "text",
+    "integer": "bigint",
+    "decimal": "numeric",
+    "boolean": "boolean",
+    "date": "date",
+    "datetime": "timestamptz",
+}
+UPDATED_AT = "_updated_at"
+
+
+def sql_type(attr_type: str) -> sql.SQL:
+    return sql.SQL(SQL_TYPES[attr_type])
+
+
+def table(entity: Entity) -> sql.Identifier:
+    return sql.Identifier(workspace_schema(entity.workspace_id), entity.key)
+
+
+def column(attribute: Attribute) -> sql.Identifier:
+    return sql.Identifier(attribute.key)
+
+
+def _check_name(attribute: Attribute) -> sql.Identifier:
+    return sql.Identifier(f"ck_attr_{attribute.pk}")
+
+
+def _index_name(attribute: Attribute) -> sql.Identifier:
+    return sql.Identifier(f"ix_attr_{attribute.pk}")
+
+
+# A cell of marketing data longer than this is a mistake (a shifted column, a pasted
+# file), not data: it is refused with a clear error rather than stored.
+MAX_TEXT_LENGTH = 65535
+
+
+def check_expression(attribute: Attribute, expr: sql.Composable | None = None) -> sql.Composable | None:
+    """The CHECK that a value of this attribute must pass (None when the type is enough)."""
+    expr = expr or column(attribute)
+    if attribute.type == "enum":
+        return sql.SQL("{} = ANY({})").format(expr, sql.Literal(list(attribute.enum_values)))
+    if attribute.type == "email":
+        return sql.SQL("({e} ~ {p} AND char_length({e}) <= 320)").format(e=expr, p=sql.Literal(EMAIL_PATTERN))
+    if attribute.type == "phone":
+        return sql.SQL("{} ~ {}").format(expr, sql.Literal(PHONE_PATTERN))
+    if attribute.type == "text":
+        return sql.SQL("char_length({}) <= {}").format(expr, sql.Literal(MAX_TEXT_LENGTH))
+    return None
+
+
+def check_failure_reason(attribute: Attribute) -> str:
+    """Why a value failed check_expression, in words."""
+    if attribute.type == "enum":
+        shown = ", ".join(list(attribute.enum_values)[:10])
+        return f"not one of the allowed values ({shown}{', ...' if len(attribute.enum_values) > 10 else ''})"
+    if attribute.type == "email":
+        return "not a valid email address"
+    if attribute.type == "phone":
+        return "not a valid phone number (digits, optionally starting with +)"
+    return f"longer than {MAX_TEXT_LENGTH} characters"
+
+
+def schema_create(workspace_id: int) -> None:
+    execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(workspace_schema(workspace_id))))
+
+
+def schema_drop(workspace_id: int) -> None:
+    execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(workspace_schema(workspace_id))))
+
+
+def table_create(entity: Entity, primary_key: Attribute) -> None:
+    schema_create(entity.workspace_id)
+    execute(sql.SQL(
+        "CREATE TABLE {table} ({pk} {type} PRIMARY KEY, {updated} timestamptz NOT NULL DEFAULT now())"
+    ).format(table=table(entity), pk=column(primary_key), type=sql_type(primary_key.type),
+             updated=sql.Identifier(UPDATED_AT)))
+    _add_check(primary_key)
+
+
+def table_drop(entity: Entity) -> None:
+    execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table(entity)))
+
+
+def row_count(entity: Entity) -> int:
+    row = fetchone(sql.SQL("SELECT count(*) FROM {}").format(table(entity)))
+    return int(row[0]) if row else 0
+
+
+def _add_check(attribute: Attribute) -> None:
+    check = check_expression(attribute)
+    if check is None:
+        return
+    bad = fetchone(sql.SQL("SELECT count(*), min({col}::text) FROM {table} WHERE {col} IS NOT NULL AND NOT ({check})")
+                   .format(col=column(attribute), table=table(attribute.entity), check=check))
+    if bad and bad[0]:
+        raise ValidationError(
+            f"{attribute.entity.key}.{attribute.key}: {bad[0]} stored value(s) do not fit "
+            f"{attribute.get_type_display().lower()} (e.g. {bad[1]!r}); correct them first."
+        )
+    execute(sql.SQL("ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({check})").format(
+        table=table(attribute.entity), name=_check_name(attribute), check=check))
+
+
+def _drop_check(attribute: Attribute) -> None:
+    execute(sql.SQL("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}").format(
+        table=table(attribute.entity), name=_check_name(attribute)))
+
+
+def column_add(attribute: Attribute) -> None:
+    """Online: a nullable column without default is a catalog-only change."""
+    if attribute.required and row_count(attribute.entity):
+        raise ValidationError(
+            f"{attribute.entity.key} already has rows, so a new attribute cannot start as required: "
+            "add it as optional, load its values, then make it required."
+        )
+    execute(sql.SQL("ALTER TABLE {table} ADD COLUMN {col} {type}{notnull}").format(
+        table=table(attribute.entity), col=column(attribute), type=sql_type(attribute.type),
+        notnull=sql.SQL(" NOT NULL") if attribute.required else sql.SQL("")))
+    _add_check(attribute)
+
+
+def column_drop(attribute: Attribute) -> None:
+    execute(sql.SQL("ALTER TABLE {table} DROP COLUMN IF EXISTS {col}").format(
+        table=table(attribute.entity), col=column(attribute)))
+
+
+def column_set_required(attribute: Attribute, required: bool) -> None:
+    if required:
+        row = fetchone(sql.SQL("SELECT count(*) FROM {table} WHERE {col} IS NULL").format(
+            table=table(attribute.entity), col=column(attribute)))
+        if row and row[0]:
+            raise ValidationError(
+                f"{attribute.entity.key}.{attribute.key} cannot become required: {row[0]} row(s) have no value."
+            )
+    execute(sql.SQL("ALTER TABLE {table} ALTER COLUMN {col} {action} NOT NULL").format(
+        table=table(attribute.entity), col=column(attribute),
+        action=sql.SQL("SET" if required else "DROP")))
+
+
+def column_change_checks(attribute: Attribute) -> None:
+    """Re-create the CHECK after enum values (or the type) changed."""
+    _drop_check(attribute)
+    _add_check(attribute)
+
+
+def column_change_type(attribute: Attribute, new_type: str) -> None:
+    """Allowed only when every stored value converts; otherwise a clear error with a sample."""
+    old_sql, new_sql = SQL_TYPES[attribute.type], SQL_TYPES[new_type]
+    if old_sql != new_sql:
+        bad = fetchone(sql.SQL(
+            "SELECT count(*), min({col}::text) FROM {table} "
+            "WHERE {col} IS NOT NULL AND NOT pg_input_is_valid({col}::text, {type})"
+        ).format(col=column(attribute), table=table(attribute.entity), type=sql.Literal(new_sql)))
+        if bad and bad[0]:
+            raise ValidationError(
+                f"{attribute.entity.key}.{attribute.key} cannot become {new_type}: {bad[0]} stored value(s) "
+                f"do not convert (e.g. {bad[1]!r})."
+            )
+    _drop_check(attribute)
+    if old_sql != new_sql:
+        execute(sql.SQL("ALTER TABLE {table} ALTER COLUMN {col} TYPE {type} USING {col}::text::{type}").format(
+            table=table(attribute.entity), col=column(attribute), type=sql.SQL(new_sql)))
+    attribute.type = new_type
+    _add_check(attribute)
+
+
+def relationship_index_create(relationship: Relationship) -> None:
+    unique = relationship.kind == "one_to_one"
+    execute(sql.SQL("CREATE {unique}INDEX {name} ON {table} ({col})").format(
+        unique=sql.SQL("UNIQUE " if unique else ""), name=_index_name(relationship.attribute),
+        table=table(relationship.source), col=column(relationship.attribute)))
+
+
+def relationship_index_drop(relationship: Relationship) -> None:
+    execute(sql.SQL("DROP INDEX IF EXISTS {}").format(
+        sql.Identifier(workspace_schema(relationship.workspace_id), f"ix_attr_{relationship.attribute_id}")))

@@ -1,0 +1,121 @@
+"""A whole data model as one JSON document: import (API, `manage.py datamodel_import`)
+and export. Import is idempotent: entities and attributes that already exist with the
+same definition are kept; missing ones are added; a conflicting definition is an error
+that names the place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from apps.tenants.models import Workspace
+
+from . import services
+from .models import AddressMapping, Entity, Relationship
+
+DOC_KEYS = {"entities", "relationships", "addresses", "version"}
+
+
+def model_export(*, workspace: Workspace) -> dict[str, Any]:
+    entities = Entity.objects.filter(workspace=workspace).prefetch_related("attributes").order_by("id")
+    doc: dict[str, Any] = {"version": 1, "entities": [], "relationships": [], "addresses": {}}
+    for entity in entities:
+        attrs = list(entity.attributes.all())
+        pk = next(a for a in attrs if a.is_primary_key)
+        doc["entities"].append({
+            "key": entity.key, "label": entity.label, "description": entity.description,
+            "profile": entity.is_profile,
+            "primary_key": {"key": pk.key, "label": pk.label, "type": pk.type},
+            "attributes": [_attr_doc(a) for a in attrs if not a.is_primary_key],
+        })
+    for rel in Relationship.objects.filter(workspace=workspace).select_related("source", "target", "attribute"):
+        doc["relationships"].append({
+            "source": rel.source.key, "attribute": rel.attribute.key, "target": rel.target.key,
+            "key": rel.key, "reverse_key": rel.reverse_key, "kind": rel.kind,
+            "label": rel.label, "reverse_label": rel.reverse_label,
+        })
+    for mapping in AddressMapping.objects.filter(workspace=workspace).select_related("attribute"):
+        doc["addresses"][mapping.role] = mapping.attribute.key
+    return doc
+
+
+def _attr_doc(attribute) -> dict[str, Any]:
+    out: dict[str, Any] = {"key": attribute.key, "label": attribute.label, "type": attribute.type}
+    if attribute.required:
+        out["required"] = True
+    if attribute.type == "enum":
+        out["enum_values"] = list(attribute.enum_values)
+    return out
+
+
+def _where(path: str, exc: ValidationError) -> ValidationError:
+    return ValidationError(f"{path}: {' '.join(exc.messages)}")
+
+
+@transaction.atomic
+def model_import(*, workspace: Workspace, actor: Any, doc: Any) -> dict[str, int]:
+    """Create (or complete) the model described by `doc`. All or nothing."""
+    if not isinstance(doc, dict):
+        raise ValidationError("The model document must be a JSON object with 'entities' (and 'relationships').")
+    unknown = set(doc) - DOC_KEYS
+    if unknown:
+        raise ValidationError(f"Unknown top-level field(s): {', '.join(sorted(unknown))}.")
+    counts = {"entities": 0, "attributes": 0, "relationships": 0}
+    entities_doc = doc.get("entities") or []
+    if not isinstance(entities_doc, list):
+        raise ValidationError("'entities' must be a list.")
+    for i, spec in enumerate(entities_doc):
+        path = f"entities[{i}]"
+        if not isinstance(spec, dict) or "key" not in spec:
+            raise ValidationError(f"{path}: each entity needs a 'key'.")
+        path = f"entities[{i}] ({spec['key']})"
+        try:
+            existing = Entity.objects.filter(workspace=workspace, key=spec["key"]).first()
+            if existing is None:
+                services.entity_create(
+                    workspace=workspace, actor=actor, key=spec["key"], label=spec.get("label", ""),
+                    description=spec.get("description", ""), primary_key=spec.get("primary_key") or {},
+                    attributes=spec.get("attributes") or [], is_profile=bool(spec.get("profile")))
+                counts["entities"] += 1
+                counts["attributes"] += len(spec.get("attributes") or []) + 1
+                continue
+            have = {a.key: a for a in existing.attributes.all()}
+            for a_spec in spec.get("attributes") or []:
+                current = have.get(a_spec.get("key"))
+                if current is None:
+                    services.attribute_add(workspace=workspace, actor=actor, entity=existing, spec=a_spec)
+                    counts["attributes"] += 1
+                elif current.type != a_spec.get("type"):
+                    raise ValidationError(
+                        f"attribute {current.key!r} exists as {current.type}, the document says {a_spec.get('type')}.")
+            if spec.get("profile") and not existing.is_profile:
+                services.entity_update(workspace=workspace, actor=actor, entity=existing, is_profile=True)
+        except ValidationError as exc:
+            raise _where(path, exc) from None
+    for i, spec in enumerate(doc.get("relationships") or []):
+        path = f"relationships[{i}]"
+        try:
+            if not isinstance(spec, dict):
+                raise ValidationError("each relationship must be an object.")
+            source = Entity.objects.filter(workspace=workspace, key=spec.get("source")).first()
+            target = Entity.objects.filter(workspace=workspace, key=spec.get("target")).first()
+            if source is None or target is None:
+                raise ValidationError(f"unknown entity {spec.get('source') if source is None else spec.get('target')!r}.")
+            if Relationship.objects.filter(workspace=workspace, source=source, key=spec.get("key")).exists():
+                continue
+            services.relationship_create(
+                workspace=workspace, actor=actor, source=source, attribute_key=spec.get("attribute", ""),
+                target=target, key=spec.get("key", ""), reverse_key=spec.get("reverse_key", ""),
+                kind=spec.get("kind", "many_to_one"), label=spec.get("label", ""),
+                reverse_label=spec.get("reverse_label", ""))
+            counts["relationships"] += 1
+        except ValidationError as exc:
+            raise _where(path, exc) from None
+    if doc.get("addresses"):
+        try:
+            services.address_mapping_set(workspace=workspace, actor=actor, mapping=dict(doc["addresses"]))
+        except (ValidationError, TypeError, ValueError) as exc:
+            raise ValidationError(f"addresses: {exc}") from None
+    return counts
