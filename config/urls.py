@@ -10,9 +10,11 @@ from apps.tenants import views as tenants_views
 # harness (tests/isolation): each app adds its routes to one of these lists.
 workspace_ui_patterns = [
     path("", include("apps.tenants.urls")),
+    path("data/", include("apps.datamodel.urls")),
 ]
 workspace_api_patterns = [
     path("", include("apps.tenants.api_urls")),
+    path("", include("apps.datamodel.api_urls")),
 ]
 
 urlpatterns = [

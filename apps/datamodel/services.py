@@ -254,3 +254,22 @@ def address_mapping_set(*, workspace: Workspace, actor: Any, mapping: dict[str, 
             AddressMapping.objects.create(workspace=workspace, role=role, attribute=attribute)
         audit_record(workspace=workspace, actor=actor, verb="datamodel.addresses_mapped", target=profile,
                      data={k: v for k, v in mapping.items()})
+
+
+def record_delete(*, workspace: Workspace, actor: Any, entity: Entity, key: Any) -> bool:
+    """Delete one record by primary key. True when a row was deleted."""
+    from psycopg import sql  # noqa: PLC0415
+
+    from apps.core.sqlutil import execute  # noqa: PLC0415
+
+    from .selectors import parse_value  # noqa: PLC0415
+
+    pk = entity.attributes.get(is_primary_key=True)
+    value = parse_value(pk, key)
+    with transaction.atomic():
+        execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x0DA7A, entity.pk])
+        deleted = execute(sql.SQL("DELETE FROM {} WHERE {} = %s").format(ddl.table(entity), ddl.column(pk)), [value])
+        if deleted:
+            audit_record(workspace=workspace, actor=actor, verb="datamodel.record_deleted", target=entity,
+                         data={"key": str(key)})
+    return bool(deleted)

@@ -28,8 +28,10 @@ STORAGES = {
 
 # Two suites on one machine (two clones, or a developer and CI) must not share a test
 # database: TEST_DATABASE_NAME picks another.
-from .base import DATABASES, env  # noqa: E402
+from .base import BASE_DIR, DATABASES, env  # noqa: E402
 
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", "test_orchestrate")}
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# Uploaded files of tests (a worker process started by a test must see them too).
+MEDIA_ROOT = BASE_DIR / ".data" / "test-media"

@@ -84,6 +84,11 @@ PROBES: list[Probe] = [
     Probe("api-auditevent-list", {"GET": "viewer"}, api=True),
 ]
 
+# Each app keeps its probes beside this file; they are all enumerated here.
+from tests.isolation.probes_datamodel_api import PROBES as DATAMODEL_API_PROBES  # noqa: E402
+from tests.isolation.probes_datamodel_ui import PROBES as DATAMODEL_UI_PROBES  # noqa: E402
+
+PROBES = PROBES + DATAMODEL_UI_PROBES + DATAMODEL_API_PROBES
 BY_NAME = {probe.name: probe for probe in PROBES}
 
 __all__ = ["PROBES", "BY_NAME", "Probe", "Invitation"]

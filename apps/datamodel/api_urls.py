@@ -1,0 +1,2 @@
+
+urlpatterns: list = []  # the data model, records and ingestion API

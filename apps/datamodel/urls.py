@@ -1,0 +1,2 @@
+
+urlpatterns: list = []  # the data model editor, data browser and ingestion pages
