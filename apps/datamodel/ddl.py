@@ -1,9 +1,12 @@
 """DDL of the per-workspace schemas. Called only by services.py, inside the same
 transaction as the metadata change, so the two never disagree.
 
-Checks live in the table (NOT NULL for required, CHECK for enum / email / phone), so every
-write path, COPY included, enforces them; constraint and index names derive from the
-attribute id, which never changes."""
+Required attributes are NOT NULL columns. The value rules of enum / email / phone / text
+(check_expression) are enforced by the only write path, ingestion, in one set-based scan,
+and re-checked here against stored values whenever a rule changes; they are not CHECK
+constraints because a constraint costs a function call per row inside COPY, and a bulk
+load validates cheaper in one (parallel) scan. Index names derive from the attribute id,
+which never changes."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from psycopg import sql
 
 from apps.core.sqlutil import execute, fetchone, workspace_schema
 
-from .validation import EMAIL_PATTERN, PHONE_PATTERN
+from .validation import PHONE_PATTERN
 
 if TYPE_CHECKING:
     from .models import Attribute, Entity, Relationship
@@ -45,10 +48,6 @@ def column(attribute: Attribute) -> sql.Identifier:
     return sql.Identifier(attribute.key)
 
 
-def _check_name(attribute: Attribute) -> sql.Identifier:
-    return sql.Identifier(f"ck_attr_{attribute.pk}")
-
-
 def _index_name(attribute: Attribute) -> sql.Identifier:
     return sql.Identifier(f"ix_attr_{attribute.pk}")
 
@@ -63,12 +62,21 @@ def check_expression(attribute: Attribute, expr: sql.Composable | None = None) -
     expr = expr or column(attribute)
     if attribute.type == "enum":
         return sql.SQL("{} = ANY({})").format(expr, sql.Literal(list(attribute.enum_values)))
+    # Cheap shape checks: full address validity is judged when a message is addressed
+    # (an invalid address is excluded with its reason there).
     if attribute.type == "email":
-        return sql.SQL("({e} ~ {p} AND char_length({e}) <= 320)").format(e=expr, p=sql.Literal(EMAIL_PATTERN))
+        return sql.SQL("(strpos({e}, '@') > 1 AND strpos({e}, ' ') = 0 AND octet_length({e}) <= 320)").format(e=expr)
     if attribute.type == "phone":
-        return sql.SQL("{} ~ {}").format(expr, sql.Literal(PHONE_PATTERN))
+        return sql.SQL("({e} ~ {p} AND char_length({e}) BETWEEN 5 AND 32)").format(
+            e=expr, p=sql.Literal(PHONE_PATTERN))
     if attribute.type == "text":
-        return sql.SQL("char_length({}) <= {}").format(expr, sql.Literal(MAX_TEXT_LENGTH))
+        # octet_length reads the length word; char_length counts characters: only values
+        # whose bytes pass the limit need counting.
+        return sql.SQL("(octet_length({e}) <= {n} OR char_length({e}) <= {n})").format(
+            e=expr, n=sql.Literal(MAX_TEXT_LENGTH))
+    if attribute.type in ("date", "datetime"):
+        # PostgreSQL also reads 'infinity' and '-infinity': not a date anyone can mail on.
+        return sql.SQL("isfinite({})").format(expr)
     return None
 
 
@@ -78,9 +86,11 @@ def check_failure_reason(attribute: Attribute) -> str:
         shown = ", ".join(list(attribute.enum_values)[:10])
         return f"not one of the allowed values ({shown}{', ...' if len(attribute.enum_values) > 10 else ''})"
     if attribute.type == "email":
-        return "not a valid email address"
+        return "not an email address"
     if attribute.type == "phone":
-        return "not a valid phone number (digits, optionally starting with +)"
+        return "not a phone number (5-32 digits, spaces, ( ) . -, optionally starting with +)"
+    if attribute.type in ("date", "datetime"):
+        return "not a finite date"
     return f"longer than {MAX_TEXT_LENGTH} characters"
 
 
@@ -111,6 +121,7 @@ def row_count(entity: Entity) -> int:
 
 
 def _add_check(attribute: Attribute) -> None:
+    """Every stored value must pass the attribute's rule before the rule is adopted."""
     check = check_expression(attribute)
     if check is None:
         return
@@ -121,13 +132,10 @@ def _add_check(attribute: Attribute) -> None:
             f"{attribute.entity.key}.{attribute.key}: {bad[0]} stored value(s) do not fit "
             f"{attribute.get_type_display().lower()} (e.g. {bad[1]!r}); correct them first."
         )
-    execute(sql.SQL("ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({check})").format(
-        table=table(attribute.entity), name=_check_name(attribute), check=check))
 
 
 def _drop_check(attribute: Attribute) -> None:
-    execute(sql.SQL("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}").format(
-        table=table(attribute.entity), name=_check_name(attribute)))
+    """Nothing to drop: rules are not constraints (see the module docstring)."""
 
 
 def column_add(attribute: Attribute) -> None:

@@ -85,6 +85,7 @@ def _apply_report(job: IngestionJob, report: Report) -> None:
                  "error_count", "errors", "message"):
         setattr(job, name, getattr(report, name))
     job.status = IngestionStatus.DONE if report.status == "done" else IngestionStatus.REJECTED
+    job.options = {**job.options, "timings": report.as_dict()["timings"]}
     job.phase = report.path
     job.progress_bytes = job.size_bytes
     if report.rejected_csv:
@@ -123,7 +124,7 @@ def ingestion_job_run(*, job_id: int) -> IngestionJob | None:
     except HeaderError as exc:
         IngestionJob.objects.filter(pk=job.pk).update(
             status=IngestionStatus.REJECTED, errors=exc.errors, error_count=len(exc.errors),
-            message=exc.errors[0]["reason"] if len(exc.errors) == 1 else f"{len(exc.errors)} problems with the header.",
+            message=" ".join(e["reason"] for e in exc.errors[:5]),
             finished_at=timezone.now(), phase="header")
     except Exception as exc:  # noqa: BLE001 - the job must end as failed, whatever happened
         logger.exception("ingestion job %s failed", job.pk)
@@ -153,8 +154,11 @@ def records_batch(*, workspace: Workspace, actor: Any, entity: Entity, records: 
     except _Rejected as rejected:
         report = rejected.report
     except HeaderError as exc:
-        report = Report(status="rejected", errors=exc.errors, error_count=len(exc.errors),
-                        message=exc.errors[0]["reason"], path="json")
+        # About the batch as a whole (an unknown key, a missing primary key): no record index.
+        errors = [{"record": e.get("record"), **{k: v for k, v in e.items() if k not in ("line", "record")}}
+                  for e in exc.errors]
+        report = Report(status="rejected", errors=errors, error_count=len(errors),
+                        message=" ".join(e["reason"] for e in errors[:5]), path="json")
     _apply_report(job, report)
     job.finished_at = timezone.now()
     job.save()

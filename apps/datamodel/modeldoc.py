@@ -54,6 +54,57 @@ def _where(path: str, exc: ValidationError) -> ValidationError:
     return ValidationError(f"{path}: {' '.join(exc.messages)}")
 
 
+# The JSON type of each field a document may hold (anything else is an error naming its place).
+_ENTITY_FIELDS = {"key": str, "label": str, "description": str, "profile": bool, "primary_key": dict,
+                  "attributes": list}
+_ATTRIBUTE_FIELDS = {"key": str, "label": str, "type": str, "required": bool, "enum_values": list}
+_RELATIONSHIP_FIELDS = {"source": str, "attribute": str, "target": str, "key": str, "reverse_key": str,
+                        "kind": str, "label": str, "reverse_label": str}
+_TYPE_WORDS = {str: "text", bool: "true or false", dict: "an object", list: "a list"}
+
+
+def _check_fields(path: str, value: Any, fields: dict[str, type]) -> None:
+    if not isinstance(value, dict):
+        raise ValidationError(f"{path}: must be an object.")
+    for name, expected in fields.items():
+        if name in value and value[name] is not None and not isinstance(value[name], expected):
+            raise ValidationError(f"{path}: '{name}' must be {_TYPE_WORDS[expected]}.")
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _check_shape(doc: dict[str, Any]) -> None:
+    """Types of the document's fields, before anything is written: a wrong type is a clear
+    error naming its place, not a crash in the middle of an import."""
+    if _has_nul(doc):  # PostgreSQL text cannot hold NUL
+        raise ValidationError("The document contains a NUL character.")
+    for name in ("entities", "relationships"):
+        if doc.get(name) is not None and not isinstance(doc[name], list):
+            raise ValidationError(f"'{name}' must be a list.")
+    for i, spec in enumerate(doc.get("entities") or []):
+        path = f"entities[{i}] ({spec['key']})" if isinstance(spec, dict) and isinstance(spec.get("key"), str) \
+            else f"entities[{i}]"
+        _check_fields(path, spec, _ENTITY_FIELDS)
+        if spec.get("primary_key") is not None:
+            _check_fields(f"{path}.primary_key", spec["primary_key"], _ATTRIBUTE_FIELDS)
+        for j, attribute in enumerate(spec.get("attributes") or []):
+            _check_fields(f"{path}.attributes[{j}]", attribute, _ATTRIBUTE_FIELDS)
+    for i, spec in enumerate(doc.get("relationships") or []):
+        _check_fields(f"relationships[{i}]", spec, _RELATIONSHIP_FIELDS)
+    addresses = doc.get("addresses")
+    if addresses is not None and (not isinstance(addresses, dict) or not all(
+            isinstance(v, str) or v is None for v in addresses.values())):
+        raise ValidationError("addresses: must be an object mapping address roles to attribute keys.")
+
+
 @transaction.atomic
 def model_import(*, workspace: Workspace, actor: Any, doc: Any) -> dict[str, int]:
     """Create (or complete) the model described by `doc`. All or nothing."""
@@ -62,10 +113,9 @@ def model_import(*, workspace: Workspace, actor: Any, doc: Any) -> dict[str, int
     unknown = set(doc) - DOC_KEYS
     if unknown:
         raise ValidationError(f"Unknown top-level field(s): {', '.join(sorted(unknown))}.")
+    _check_shape(doc)
     counts = {"entities": 0, "attributes": 0, "relationships": 0}
     entities_doc = doc.get("entities") or []
-    if not isinstance(entities_doc, list):
-        raise ValidationError("'entities' must be a list.")
     for i, spec in enumerate(entities_doc):
         path = f"entities[{i}]"
         if not isinstance(spec, dict) or "key" not in spec:
@@ -116,6 +166,6 @@ def model_import(*, workspace: Workspace, actor: Any, doc: Any) -> dict[str, int
     if doc.get("addresses"):
         try:
             services.address_mapping_set(workspace=workspace, actor=actor, mapping=dict(doc["addresses"]))
-        except (ValidationError, TypeError, ValueError) as exc:
-            raise ValidationError(f"addresses: {exc}") from None
+        except ValidationError as exc:
+            raise _where("addresses", exc) from None
     return counts

@@ -15,11 +15,11 @@ from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 from psycopg import sql
 
-from apps.core.sqlutil import fetchall, fetchone
+from apps.core.sqlutil import fetchall, fetchone, workspace_schema
 from apps.tenants.models import Workspace
 
 from . import ddl
-from .models import Attribute, Entity, IngestionJob, Relationship
+from .models import AddressMapping, Attribute, Entity, IngestionJob, Relationship
 
 MAX_PAGE = 500
 FILTER_OPS = {"eq", "ne", "lt", "lte", "gt", "gte", "contains", "startswith", "isnull", "notnull", "in"}
@@ -68,18 +68,29 @@ def ingestion_job_list(*, workspace: Workspace, entity: Entity | None = None) ->
     return qs.filter(entity=entity) if entity is not None else qs
 
 
+def address_mapping(*, workspace: Workspace) -> tuple[Entity | None, dict[str, str]]:
+    """The profile dimension and which of its attributes holds each address role."""
+    profile = Entity.objects.filter(workspace=workspace, is_profile=True).first()
+    mappings = AddressMapping.objects.filter(workspace=workspace).select_related("attribute").order_by("role")
+    return profile, {m.role: m.attribute.key for m in mappings}
+
+
 # --- values ------------------------------------------------------------------------------
 
 def parse_value(attribute: Attribute, raw: Any) -> Any:
     """A value typed by a user (query string, JSON) as the attribute's Python type."""
     if raw is None:
         return None
-    text = str(raw).strip()
+    text = _no_nul(attribute, str(raw).strip())
     try:
         if attribute.type == "integer":
             return int(text)
         if attribute.type == "decimal":
-            return Decimal(text)
+            number = Decimal(text)
+            # PostgreSQL's numeric range: beyond it the driver's value would fail in the query.
+            if number.is_finite() and (number.adjusted() >= 131072 or number.as_tuple().exponent < -16383):
+                raise ValueError(text)
+            return number
         if attribute.type == "boolean":
             lowered = text.lower()
             if lowered in ("true", "t", "yes", "y", "1", "on"):
@@ -92,11 +103,26 @@ def parse_value(attribute: Attribute, raw: Any) -> Any:
         if attribute.type == "datetime":
             value = dt.datetime.fromisoformat(text)
             if value.tzinfo is None:
-                value = value.replace(tzinfo=attribute.workspace.zone)
+                value = value.replace(tzinfo=_zone(attribute))
             return value
     except (ValueError, InvalidOperation):
-        raise ValidationError(f"{attribute.key}: {text!r} is not a valid {attribute.get_type_display().lower()}.") \
+        raise ValidationError(
+            f"{attribute.key}: {text[:100]!r} is not a valid {attribute.get_type_display().lower()}.") \
             from None
+    return text
+
+
+def _zone(attribute: Attribute):
+    # The entity (and its workspace) is usually loaded already: avoid a query per value.
+    entity = attribute._state.fields_cache.get("entity")
+    workspace = entity._state.fields_cache.get("workspace") if entity is not None else None
+    return (workspace or attribute.workspace).zone
+
+
+def _no_nul(attribute: Attribute, text: str) -> str:
+    # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the driver.
+    if "\x00" in text:
+        raise ValidationError(f"{attribute.key}: a value cannot contain a NUL character.")
     return text
 
 
@@ -146,7 +172,7 @@ def _filter_clause(attributes: dict[str, Attribute], filters: list[tuple[str, st
         elif op == "notnull":
             parts.append(sql.SQL("{} IS NOT NULL").format(column))
         elif op in ("contains", "startswith"):
-            text = str(raw or "").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            text = _no_nul(attribute, str(raw or "")).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             parts.append(sql.SQL("{}::text ILIKE %s").format(column))
             params.append(f"%{text}%" if op == "contains" else f"{text}%")
         elif op == "in":
@@ -270,3 +296,28 @@ def record_links(*, entity: Entity, record: dict[str, Any], limit: int = 20) -> 
 
 def value_for_json(value: Any) -> Any:
     return _jsonable(value)
+
+
+# Past this many rows (by the planner's estimate), count(*) costs more than a page view
+# should: the model page shows the estimate instead.
+EXACT_COUNT_BELOW = 100_000
+
+
+def entity_row_counts(*, workspace: Workspace, entities: list[Entity]) -> dict[str, tuple[int, bool]]:
+    """Rows per entity as (count, is_estimate), in two queries whatever the number of entities."""
+    if not entities:
+        return {}
+    schema = workspace_schema(workspace.pk)
+    estimates = {name: int(n) for name, n in fetchall(
+        "SELECT c.relname, c.reltuples::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relkind = 'r'", [schema])}
+    small = [e for e in entities if e.key in estimates and estimates[e.key] < EXACT_COUNT_BELOW]
+    counts: dict[str, tuple[int, bool]] = {}
+    if small:
+        query = sql.SQL(" UNION ALL ").join(
+            sql.SQL("SELECT {}, count(*) FROM {}").format(sql.Literal(e.key), ddl.table(e)) for e in small)
+        counts = {key: (int(n), False) for key, n in fetchall(query)}
+    for entity in entities:
+        if entity.key not in counts and entity.key in estimates:
+            counts[entity.key] = (estimates[entity.key], True)
+    return counts

@@ -219,7 +219,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "ENUM_NAME_OVERRIDES": {"WorkspaceRoleEnum": "apps.tenants.roles.WorkspaceRole"},
+    "ENUM_NAME_OVERRIDES": {
+        "WorkspaceRoleEnum": "apps.tenants.roles.WorkspaceRole",
+        "AttributeTypeEnum": "apps.datamodel.models.AttributeType",
+        "PrimaryKeyTypeEnum": "apps.datamodel.api.serializers.PRIMARY_KEY_TYPES",
+        "RelationshipKindEnum": "apps.datamodel.models.RelationshipKind",
+        "IngestionModeEnum": "apps.datamodel.models.IngestionMode",
+        "IngestionStatusEnum": "apps.datamodel.models.IngestionStatus",
+    },
 }
 
 # --- Celery -----------------------------------------------------------------------------

@@ -28,6 +28,12 @@ class Probe:
     make: Maker = _nothing  # creates the target object in `ws`, returns URL kwargs
     data: Callable[[Workspace], dict[str, Any]] = field(default=lambda ws: {})
     api: bool = False
+    # State the URL needs in each workspace that is not an object of the URL (a profile
+    # dimension, the entities a body names): made before make(), in both workspaces.
+    setup: Maker | None = None
+    # Query parameters from the URL kwargs, e.g. a delete's confirmation of the key.
+    query: Callable[[dict[str, Any]], dict[str, str]] | None = None
+    multipart: bool = False  # POST the body as multipart/form-data (file uploads)
 
 
 _counter = iter(range(1, 10**6))

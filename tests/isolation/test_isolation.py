@@ -7,9 +7,11 @@ writes, so no probe passes because its URL or body is broken."""
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
+from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from tests.isolation.probes import BY_NAME, PROBES, Probe
@@ -55,6 +57,9 @@ def _cases(filter_fn=lambda probe, method: True):
 
 def _objects(world: World, probe: Probe) -> tuple[dict, dict]:
     """Make the probe's object in both workspaces, interleaved so ids neighbour."""
+    if probe.setup is not None:
+        probe.setup(world.twin)
+        probe.setup(world.victim)
     twin_before = probe.make(world.twin)
     victim = probe.make(world.victim)
     probe.make(world.twin)
@@ -62,7 +67,8 @@ def _objects(world: World, probe: Probe) -> tuple[dict, dict]:
 
 
 def _url(probe: Probe, workspace, kwargs: dict) -> str:
-    return reverse(probe.name, kwargs={"workspace_slug": workspace.slug, **kwargs})
+    url = reverse(probe.name, kwargs={"workspace_slug": workspace.slug, **kwargs})
+    return f"{url}?{urlencode(probe.query(kwargs))}" if probe.query else url
 
 
 def _client(user=None, key: str | None = None) -> Client:
@@ -76,6 +82,8 @@ def _send(client: Client, probe: Probe, method: str, url: str, workspace):
     data = probe.data(workspace) if method not in ("GET", "DELETE") else {}
     if method == "GET":
         return client.get(url, HTTP_ACCEPT="application/json" if probe.api else "text/html")
+    if probe.multipart:
+        return client.generic(method, url, encode_multipart(BOUNDARY, data), content_type=MULTIPART_CONTENT)
     if probe.api or method in ("PUT", "PATCH", "DELETE"):
         return client.generic(method, url, json.dumps(data), content_type="application/json")
     return client.post(url, data)

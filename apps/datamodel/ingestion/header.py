@@ -110,8 +110,9 @@ def read_header(head: bytes, *, encoding: str, delimiter: str) -> tuple[list[str
 
 
 def plan_columns(entity: Entity, headers: list[str], *, mapping: dict[str, str | None] | None,
-                 date_formats: dict[str, str] | None, delimiter: str) -> list[Column]:
-    """Map each header to an attribute (by key, label or an explicit mapping)."""
+                 date_formats: dict[str, str] | None, delimiter: str, deletes_only: bool = False) -> list[Column]:
+    """Map each header to an attribute (by key, label or an explicit mapping). A batch of
+    deletes only (deletes_only) needs the primary key, not the required columns."""
     attributes = list(entity.attributes.all())
     by_key = {a.key: a for a in attributes}
     by_norm = {**{normalize(a.label): a for a in attributes}, **{normalize(a.key): a for a in attributes}}
@@ -166,7 +167,7 @@ def plan_columns(entity: Entity, headers: list[str], *, mapping: dict[str, str |
         if attribute.is_primary_key:
             errors.append({"line": 1, "column": attribute.key, "value": "",
                            "reason": f"The primary key column {attribute.key!r} is missing."})
-        elif attribute.required:
+        elif attribute.required and not deletes_only:
             errors.append({"line": 1, "column": attribute.key, "value": "",
                            "reason": f"The required column {attribute.key!r} is missing."})
     if errors:

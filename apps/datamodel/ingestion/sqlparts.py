@@ -55,13 +55,19 @@ def typed_value(column: Column, expr: sql.Composable) -> sql.Composable:
     return expr
 
 
-def checks(columns: list[Column], *, text_stage: bool) -> list[tuple[str, sql.Composable, str, sql.Composable]]:
+def checks(columns: list[Column], *, text_stage: bool,
+           name_of=None) -> list[tuple[str, sql.Composable, str, sql.Composable]]:
     """(column header, value as text, reason, condition that is true when the value is bad).
     In the text stage every value is still text, so types are checked with
     pg_input_is_valid; in the typed stage COPY already parsed them."""
     out = []
+    name_of = name_of or col
+    change = next((c for c in columns if c.is_change), None)
+    # A delete needs only its key: the other values of a delete row may be empty.
+    not_a_delete = sql.SQL("") if change is None else sql.SQL(
+        " AND NOT coalesce(lower(btrim({})) = ANY({}), false)").format(name_of(change), sql.Literal(list(DELETE_WORDS)))
     for column in columns:
-        ident = col(column)
+        ident = name_of(column)
         as_text = sql.SQL("{}::text").format(ident)
         if column.is_change:
             words = sql.Literal(list(UPSERT_WORDS + DELETE_WORDS))
@@ -78,7 +84,7 @@ def checks(columns: list[Column], *, text_stage: bool) -> list[tuple[str, sql.Co
                         sql.SQL("{} IS NULL").format(ident)))
         elif attribute.required:
             out.append((column.header, sql.SQL("NULL::text"), "a value is required",
-                        sql.SQL("{} IS NULL").format(ident)))
+                        sql.SQL("{} IS NULL{}").format(ident, not_a_delete)))
         value = ident  # an expression of the attribute's type, once known valid
         if column.date_format:
             rewritten = date_rewrite(column, ident)
@@ -109,8 +115,22 @@ def insert_errors(stage: sql.Identifier, columns: list[Column], *, text_stage: b
     rows = sql.SQL(", ").join(
         sql.SQL("({}, left({}, 200), {}, {})").format(sql.Literal(header), value, sql.Literal(reason), bad)
         for header, value, reason, bad in parts)
+    any_bad_row = sql.SQL(" OR ").join(sql.SQL("({})").format(bad) for _, _, _, bad in parts)
+    # The OR-ed filter finds the (usually few) bad rows in one cheap pass; only those are
+    # expanded into one error per bad value.
     return sql.SQL(
         "INSERT INTO {errors} (rec, col, value, reason) "
-        "SELECT s.{line}, e.col, e.value, e.reason FROM {stage} s "
+        "SELECT s.{line}, e.col, e.value, e.reason FROM (SELECT * FROM {stage} WHERE {any_bad}) s "
         "CROSS JOIN LATERAL (VALUES {rows}) AS e(col, value, reason, bad) WHERE e.bad"
-    ).format(errors=ERRORS, line=LINE, stage=stage, rows=rows)
+    ).format(errors=ERRORS, line=LINE, stage=stage, any_bad=any_bad_row, rows=rows)
+
+
+def any_bad(table: sql.Composable, columns: list[Column]) -> sql.Composable | None:
+    """A query returning a row when any value of the (directly loaded) table breaks a rule."""
+    parts = checks(columns, text_stage=False, name_of=lambda c: ddl.column(c.attribute))
+    if not parts:
+        return None
+    bad = sql.SQL(" OR ").join(sql.SQL("({})").format(condition) for _, _, _, condition in parts)
+    # count(*), not LIMIT 1: with a LIMIT the planner expects an early hit and scans
+    # serially; a count over the whole table is split between parallel workers.
+    return sql.SQL("SELECT count(*) FROM {} WHERE {}").format(table, bad)

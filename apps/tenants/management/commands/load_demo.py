@@ -1,19 +1,32 @@
 import json
+import os
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from apps.tenants.demo import load_demo
+from apps.tenants.models import Workspace
 
 
 class Command(BaseCommand):
-    help = "Load the demo agencies, workspaces and users (idempotent)."
+    help = "Load the demo agencies, workspaces, users and client data models with some data (idempotent)."
 
-    def handle(self, *args, **options):
-        import os
+    def add_arguments(self, parser):
+        parser.add_argument("--profiles", type=int, default=2000,
+                            help="profiles per demo workspace, loaded when its profile table is empty")
 
-        from django.conf import settings
-        from django.core.management.base import CommandError
-
+    def handle(self, *args, profiles, **options):
         if not settings.DEBUG and not os.environ.get("DEMO_PASSWORD") and "test" not in settings.SETTINGS_MODULE:
             raise CommandError("Outside development, set DEMO_PASSWORD: the demo users must not get a public password.")
-        self.stdout.write(json.dumps(load_demo()))
+        counts = load_demo()
+        from apps.datamodel.demo.generate import KINDS, generate  # noqa: PLC0415
+        from apps.datamodel.models import Entity  # noqa: PLC0415
+        from apps.datamodel.selectors import records_count  # noqa: PLC0415
+
+        for slug in KINDS:
+            workspace = Workspace.objects.get(slug=slug)
+            profile = Entity.objects.filter(workspace=workspace, is_profile=True).first()
+            if profile is None or records_count(entity=profile) == 0:
+                generate(workspace=workspace, profiles=profiles)
+                counts[f"data:{slug}"] = profiles
+        self.stdout.write(json.dumps(counts))

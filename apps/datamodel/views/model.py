@@ -1,0 +1,146 @@
+"""The model overview: the entity-relationship diagram, the entities and links of the
+workspace, a new-entity form, and the model as a JSON document (export / import)."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from apps.tenants.decorators import workspace_view
+
+from .. import services
+from ..erd import diagram_for
+from ..forms import AttributeFormSet, EntityCreateForm, ModelImportForm
+from ..modeldoc import model_export, model_import
+from ..models import AddressRole
+from ..selectors import address_mapping, entity_list, entity_row_counts, relationship_list
+from ._common import MARKETER, add_errors, can_edit, render_region
+
+MODEL_REGIONS = ("erd-panel", "entities-panel", "relationships-panel", "profile-panel", "entity-create")
+MAX_IMPORT_BYTES = 2 << 20  # a model document is metadata: megabytes means a wrong file
+
+
+def _entity_url(workspace_slug: str):
+    return lambda key: reverse("data-entity", kwargs={"workspace_slug": workspace_slug, "entity_key": key})
+
+
+def model_context(request, **extra) -> dict:
+    ws = request.workspace
+    entities = list(entity_list(workspace=ws))
+    relationships = list(relationship_list(workspace=ws).order_by("source__key", "key"))
+    counts = entity_row_counts(workspace=ws, entities=entities)
+    links: dict[int, list[int]] = {e.pk: [0, 0] for e in entities}
+    for rel in relationships:
+        links[rel.source_id][0] += 1
+        links[rel.target_id][1] += 1
+    profile, mapping = address_mapping(workspace=ws)
+    roles = dict(AddressRole.choices)
+    return {
+        "entities": [{"entity": e, "attributes": len(e.attributes.all()), "rows": counts.get(e.key),
+                      "outgoing": links[e.pk][0], "incoming": links[e.pk][1]} for e in entities],
+        "relationships": relationships,
+        "diagram": diagram_for(entities, relationships, href=_entity_url(ws.slug)),
+        "profile": profile,
+        "mapping": [(roles[role], key) for role, key in mapping.items()],
+        "create_form": EntityCreateForm(),
+        "attr_formset": AttributeFormSet(prefix="attr"),
+        "import_form": ModelImportForm(),
+        "can_edit": can_edit(request),
+        "section": "model",
+        **extra,
+    }
+
+
+@vary_on_headers("HX-Request")
+@require_GET
+@workspace_view()
+def model(request, workspace_slug):
+    """The model at a glance; htmx requests get the region they target."""
+    return render_region(request, "datamodel/model.html", model_context(request), MODEL_REGIONS)
+
+
+@require_GET
+@workspace_view()
+def erd_svg(request, workspace_slug):
+    """The diagram as an SVG file."""
+    ws = request.workspace
+    diagram = diagram_for(entity_list(workspace=ws), relationship_list(workspace=ws), href=_entity_url(ws.slug))
+    svg = render_to_string("datamodel/_erd.svg", {"diagram": diagram, "workspace": ws})
+    response = HttpResponse('<?xml version="1.0" encoding="UTF-8"?>\n' + svg, content_type="image/svg+xml")
+    response["Content-Disposition"] = f'inline; filename="{ws.slug}-model.svg"'
+    return response
+
+
+@require_POST
+@workspace_view()
+def entity_create(request, workspace_slug):
+    """A new entity with its primary key and the attribute rows that were filled in."""
+    form = EntityCreateForm(request.POST)
+    formset = AttributeFormSet(request.POST, prefix="attr")
+    created = None
+    if form.is_valid() and formset.is_valid():
+        data = form.cleaned_data
+        specs = [f.spec() for f in formset if f.has_changed() and f.cleaned_data]
+        try:
+            created = services.entity_create(
+                workspace=request.workspace, actor=request.user, key=data["key"].strip(), label=data["label"],
+                description=data["description"], primary_key={"key": data["pk_key"].strip(), "type": data["pk_type"]},
+                attributes=specs)
+        except ValidationError as exc:
+            add_errors(form, exc)
+        else:
+            messages.success(request, f"The entity {created.key} was created with {len(specs) + 1} attribute(s).")
+            if not request.htmx:
+                return redirect("data-entity", workspace_slug=workspace_slug, entity_key=created.key)
+            form, formset = EntityCreateForm(), AttributeFormSet(prefix="attr")
+    context = model_context(request, create_form=form, attr_formset=formset, created=created, create_open=True)
+    if request.htmx:
+        response = render(request, "datamodel/model.html#entity-create", context, status=200 if created else 422)
+        if created:
+            response["HX-Trigger"] = "entitiesChanged"
+        return response
+    return render(request, "datamodel/model.html", context)
+
+
+@require_GET
+@workspace_view()
+def model_download(request, workspace_slug):
+    """The whole model as a JSON document (the format model import reads)."""
+    doc = model_export(workspace=request.workspace)
+    response = HttpResponse(json.dumps(doc, indent=2, ensure_ascii=False), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="{request.workspace.slug}-model.json"'
+    return response
+
+
+@require_POST
+@workspace_view(write_role=MARKETER)
+def model_upload(request, workspace_slug):
+    """Create or complete the model from a JSON document: all or nothing."""
+    form = ModelImportForm(request.POST, request.FILES)
+    if form.is_valid():
+        upload = form.cleaned_data.get("file")
+        try:
+            if upload is not None and upload.size > MAX_IMPORT_BYTES:
+                raise ValidationError(f"The file is {upload.size:,} bytes: a model document is far smaller. "
+                                      "Is it the data rather than the model?")
+            raw = upload.read() if upload is not None else form.cleaned_data["document"].encode()
+            try:
+                doc = json.loads(raw.decode("utf-8-sig"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise ValidationError(f"This is not a JSON document: {exc}.") from None
+            counts = model_import(workspace=request.workspace, actor=request.user, doc=doc)
+        except ValidationError as exc:
+            add_errors(form, exc)
+        else:
+            messages.success(request, "Imported: {entities} new entit(ies), {attributes} attribute(s), "
+                                      "{relationships} link(s).".format(**counts))
+            return redirect("data-model", workspace_slug=workspace_slug)
+    return render(request, "datamodel/model.html", model_context(request, import_form=form, import_open=True))
