@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.tenants",
     "apps.datamodel",
+    "apps.audiences",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class AudiencesConfig(AppConfig):
+    name = "apps.audiences"
+    label = "audiences"
+    verbose_name = "Audiences"
