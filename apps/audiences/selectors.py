@@ -4,10 +4,12 @@ counts, the SQL), and the keys of a saved audience for campaigns and exports."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.http import Http404
@@ -48,10 +50,19 @@ def definition_of(audience: Audience, schema: Schema | None = None) -> Definitio
     return check_definition(workspace=audience.workspace, definition=audience.definition, schema=schema)
 
 
-def _run(query: str, params: dict, *, timeout_ms: int = COUNT_TIMEOUT_MS, fetch: str = "all"):
+def apply_settings(cursor, settings: dict[str, str], *, timeout_ms: int | None = None) -> None:
+    """SET LOCAL the work memory, the timeout and the compiler's planner settings."""
+    values = {"work_mem": AUDIENCE_WORK_MEM, **settings}
+    if timeout_ms is not None:
+        values["statement_timeout"] = str(timeout_ms)
+    for name, value in values.items():
+        cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
+
+
+def _run(query: str, params: dict, *, timeout_ms: int = COUNT_TIMEOUT_MS, fetch: str = "all",
+         settings: dict[str, str] | None = None):
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('work_mem', %s, true), set_config('statement_timeout', %s, true)",
-                       [AUDIENCE_WORK_MEM, str(timeout_ms)])
+        apply_settings(cursor, settings or {}, timeout_ms=timeout_ms)
         cursor.execute(query, params)
         return cursor.fetchone() if fetch == "one" else cursor.fetchall()
 
@@ -63,14 +74,15 @@ class Count:
     sql: str
     params: dict[str, Any]
     entity: str
+    settings: dict[str, str] | None = None
 
 
 def count(*, definition: Definition, now: dt.datetime | None = None, timeout_ms: int = COUNT_TIMEOUT_MS) -> Count:
     query = compile_definition(definition, now=now, shape="count")
     started = time.perf_counter()
-    (value,) = _run(query.sql, query.params, timeout_ms=timeout_ms, fetch="one")
+    (value,) = _run(query.sql, query.params, timeout_ms=timeout_ms, fetch="one", settings=query.settings)
     return Count(count=int(value), ms=int((time.perf_counter() - started) * 1000), sql=query.sql,
-                 params=query.params, entity=query.entity.key)
+                 params=query.params, entity=query.entity.key, settings=query.settings)
 
 
 def keys_query(*, definition: Definition, now: dt.datetime | None = None) -> Query:
@@ -86,7 +98,7 @@ def sample(*, definition: Definition, limit: int = SAMPLE_SIZE, now: dt.datetime
     wrapped = sql.SQL("SELECT {cols} FROM {t} r WHERE r.{pk} IN ({keys}) ORDER BY r.{pk} LIMIT {n}").format(
         cols=sql.SQL(", ").join(sql.SQL("r.{}").format(ddl.column(a)) for a in attributes),
         t=ddl.table(entity), pk=ddl.column(query.key), keys=sql.SQL(query.sql), n=sql.Literal(int(limit)))
-    rows = _run(render(wrapped), query.params)
+    rows = _run(render(wrapped), query.params, settings=query.settings)
     return [dict(zip([a.key for a in attributes], row, strict=True)) for row in rows]
 
 
@@ -102,13 +114,16 @@ def distribution(*, definition: Definition, attribute: str, limit: int = DISTRIB
                       "ORDER BY count(*) DESC, r.{c} NULLS LAST LIMIT {n}").format(
         c=ddl.column(attr), t=ddl.table(entity), pk=ddl.column(query.key), keys=sql.SQL(query.sql),
         n=sql.Literal(int(limit)))
-    return [{"value": value, "count": int(n)} for value, n in _run(render(wrapped), query.params)]
+    return [{"value": value, "count": int(n)}
+            for value, n in _run(render(wrapped), query.params, settings=query.settings)]
 
 
 def group_counts(*, workspace: Workspace, definition: dict, path: str = "rule",
                  now: dt.datetime | None = None) -> list[dict]:
     """For the group at `path` (e.g. "rule.all[1]"): the count of each of its conditions
     alone, and of the group. Keys are counted on the rule's own entity."""
+    # The whole definition first: a problem is reported at its path in the whole rule.
+    check_definition(workspace=workspace, definition=definition)
     node = _node_at(definition.get("rule"), path)
     if not isinstance(node, dict) or not any(k in node for k in ("all", "any", "not")):
         raise RuleError([{"path": path, "message": "is not a group (all, any or not)."}])
@@ -125,12 +140,12 @@ def group_counts(*, workspace: Workspace, definition: dict, path: str = "rule",
 
 
 def _node_at(rule: Any, path: str) -> Any:
-    import re  # noqa: PLC0415
-
-    if not path.startswith("rule"):
+    """The node at a path like "rule.all[1].not" (groups only: conditions under a
+    `related` node count rows of another entity), or None."""
+    if not isinstance(path, str) or not re.fullmatch(r"rule(?:\.(?:all|any)\[\d{1,4}\]|\.not)*", path):
         return None
     node = rule
-    for name, index in re.findall(r"\.(\w+)(?:\[(\d+)\])?", path[len("rule"):]):
+    for name, index in re.findall(r"\.(all|any|not)(?:\[(\d+)\])?", path):
         if not isinstance(node, dict) or name not in node:
             return None
         node = node[name]
@@ -144,10 +159,14 @@ def _node_at(rule: Any, path: str) -> Any:
 def explain_sql(*, definition: Definition, now: dt.datetime | None = None) -> str:
     """The generated SQL with the values shown inline, for the curious (never executed)."""
     query = compile_definition(definition, now=now, shape="keys")
-    text = query.sql
-    for name in sorted(query.params, key=lambda n: -int(n[1:])):
-        text = text.replace(f"%({name})s", render(sql.Literal(query.params[name])))
-    return text
+    return inline_params(query.sql, query.params)
+
+
+def inline_params(text: str, params: dict[str, Any]) -> str:
+    """The query with its bound values merged in by psycopg, in one pass (replacing the
+    placeholders one by one would read a value holding '%(p0)s' as a placeholder)."""
+    connection.ensure_connection()
+    return psycopg.ClientCursor(connection.connection).mogrify(text, params)
 
 
 def audience_usages(audience: Audience) -> list[str]:

@@ -78,11 +78,15 @@ def audience_update(*, workspace: Workspace, actor: Any, audience: Audience, nam
     return audience
 
 
+class AudienceInUse(ValidationError):
+    """The audience is used elsewhere (another audience's rule, a campaign)."""
+
+
 def audience_delete(*, workspace: Workspace, actor: Any, audience: Audience) -> None:
     """Refused while something uses it."""
     uses = selectors.audience_usages(audience)
     if uses:
-        raise ValidationError(f"{audience.name!r} cannot be deleted: it is used by {', '.join(uses)}.")
+        raise AudienceInUse(f"{audience.name!r} cannot be deleted: it is used by {', '.join(uses)}.")
     with transaction.atomic():
         if audience.is_list:
             execute(sql.SQL("DROP TABLE IF EXISTS {}").format(selectors.key_table(audience)))
@@ -91,6 +95,11 @@ def audience_delete(*, workspace: Workspace, actor: Any, audience: Audience) -> 
 
 
 def audience_duplicate(*, workspace: Workspace, actor: Any, audience: Audience, name: str = "") -> Audience:
+    """A copy under a new name (a list's keys are copied too)."""
+    if audience.status != AudienceStatus.READY:
+        # A building or failed snapshot has no table of keys to copy.
+        raise ValidationError(f"{audience.name!r} is {audience.get_status_display().lower()}: "
+                              f"only a ready audience can be duplicated.")
     base = name or f"{audience.name} (copy)"
     candidate, n = base, 2
     while not name and Audience.objects.filter(workspace=workspace, name=candidate).exists():
@@ -159,8 +168,7 @@ def snapshot_build(*, audience_id: int) -> Audience | None:
             query = selectors.keys_query(definition=checked)
             _key_table_create(claimed, claimed.entity)
             with connection.cursor() as cursor:
-                cursor.execute("SELECT set_config('statement_timeout', %s, true), set_config('work_mem', %s, true)",
-                               [str(SNAPSHOT_TIMEOUT_MS), selectors.AUDIENCE_WORK_MEM])
+                selectors.apply_settings(cursor, query.settings, timeout_ms=SNAPSHOT_TIMEOUT_MS)
                 cursor.execute(render(sql.SQL("INSERT INTO {} (key) {}").format(
                     selectors.key_table(claimed), sql.SQL(query.sql))), query.params)
                 size = cursor.rowcount
@@ -202,12 +210,17 @@ def upload_create(*, workspace: Workspace, actor: Any, name: str, entity: Entity
             cur.execute("CREATE TEMP TABLE _aud_upload (line bigint, key text) ON COMMIT DROP")
             try:
                 with cur.copy("COPY _aud_upload (line, key) FROM STDIN") as copy:
-                    for line, row in enumerate(_rows(reader), start=2):
+                    for row in reader:
                         value = row[index].strip() if index < len(row) else ""
+                        if "\x00" in value:  # PostgreSQL text cannot hold it
+                            raise ValidationError({"file": f"Line {reader.line_num}: a key cannot contain a NUL "
+                                                           f"character."})
                         if value:
-                            copy.write_row([line, value])
+                            copy.write_row([reader.line_num, value])
             except UnicodeDecodeError:
                 raise ValidationError({"file": f"The file is not valid {encoding} text."}) from None
+            except csv.Error as exc:
+                raise ValidationError({"file": f"Line {reader.line_num}: not valid CSV ({exc})."}) from None
             typed = sql.Literal(ddl.SQL_TYPES[pk.type])
             cur.execute(sql.SQL(
                 "SELECT count(*), count(*) FILTER (WHERE NOT pg_input_is_valid(key, {t})) FROM _aud_upload").format(
@@ -241,12 +254,6 @@ def upload_create(*, workspace: Workspace, actor: Any, name: str, entity: Entity
     return audience
 
 
-def _rows(reader) -> Iterator[list[str]]:
-    for row in reader:
-        if row:
-            yield row
-
-
 def export_rows(*, audience: Audience, attributes: list[str] | None = None) -> Iterator[bytes]:
     """The audience's records as CSV (chosen attributes; cells that a spreadsheet would
     run as formulas are prefixed with a quote), streamed from PostgreSQL."""
@@ -258,21 +265,47 @@ def export_rows(*, audience: Audience, attributes: list[str] | None = None) -> I
     unknown = [a for a in chosen if a not in by_key]
     if unknown:
         raise ValidationError({"attributes": f"{entity.key} has no attribute(s) {', '.join(unknown)}."})
-    cells = sql.SQL(", ").join(
-        sql.SQL("CASE WHEN r.{c}::text ~ '^[=+@\\t\\r-]' THEN '''' || r.{c}::text ELSE r.{c}::text END AS {c}").format(
-            c=ddl.column(by_key[a])) for a in chosen)
+    cells = sql.SQL(", ").join(_export_cell(by_key[a]) for a in chosen)
     statement = sql.SQL("COPY (SELECT {cells} FROM {t} r WHERE r.{pk} IN ({keys}) ORDER BY r.{pk}) "
                         "TO STDOUT (FORMAT csv, HEADER true)").format(
         cells=cells, t=ddl.table(entity), pk=ddl.column(query.key), keys=sql.SQL(query.sql))
-    # COPY takes no bind parameters: inline the values as literals (psycopg quotes them).
-    text = render(statement)
-    for name in sorted(query.params, key=lambda n: -int(n[1:])):
-        text = text.replace(f"%({name})s", render(sql.Literal(query.params[name])))
+    # Checked above, streamed below: a bad choice of attributes is refused when this is
+    # called, not halfway through a download.
+    return _copy_out(render(statement), query.params)
+
+
+# Text that a spreadsheet could run as a formula gets a leading quote. Numbers (-5), dates
+# and booleans are not text, and phone numbers are held to a shape of digits ("+31 6 ...").
+FORMULA_TYPES = {"text", "email", "enum"}
+
+
+def _export_cell(attribute) -> sql.Composable:
+    if attribute.type not in FORMULA_TYPES:
+        return sql.SQL("r.{c}::text AS {c}").format(c=ddl.column(attribute))
+    return sql.SQL("CASE WHEN r.{c} ~ '^[=+@\\t\\r-]' THEN '''' || r.{c} ELSE r.{c} END AS {c}").format(
+        c=ddl.column(attribute))
+
+
+def _copy_out(statement: str, params: dict[str, Any]) -> Iterator[bytes]:
+    # COPY takes no bind parameters on the server: psycopg merges the values into the
+    # statement on the client, quoting each, in one pass. (Replacing placeholders one by
+    # one with literals would read a value holding "%(p0)s" as a placeholder, and the value
+    # put there would land outside any quotes: an injection.)
     with transaction.atomic():
         connection.ensure_connection()
-        with connection.connection.cursor() as cur, cur.copy(text) as copy:
+        with connection.connection.cursor() as cur, cur.copy(statement, params) as copy:
             for chunk in copy:
                 yield bytes(chunk)
+
+
+def audience_export(*, workspace: Workspace, actor: Any, audience: Audience,
+                    attributes: list[str] | None = None) -> Iterator[bytes]:
+    """Export an audience's records as CSV (see export_rows); the export is recorded in
+    the audit log, as data leaving the workspace."""
+    rows = export_rows(audience=audience, attributes=attributes)
+    audit_record(workspace=workspace, actor=actor, verb="audience.exported", target=audience,
+                 data={"attributes": attributes or "all"})
+    return rows
 
 
 def audience_size(*, audience: Audience) -> int:

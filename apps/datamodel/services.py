@@ -126,6 +126,8 @@ def attribute_add(*, workspace: Workspace, actor: Any, entity: Entity, spec: dic
         position = (entity.attributes.order_by("-position").values_list("position", flat=True).first() or 0) + 1
         attribute = Attribute.objects.create(workspace=workspace, entity=entity, position=position, **spec)
         ddl.column_add(attribute)
+        if attribute.type in ddl.COVERED_TYPES:
+            ddl.relationship_indexes_refresh(entity)
         audit_record(workspace=workspace, actor=actor, verb="datamodel.attribute_added", target=attribute,
                      data={"type": spec["type"]})
     return attribute
@@ -157,6 +159,8 @@ def attribute_update(*, workspace: Workspace, actor: Any, attribute: Attribute, 
             attribute.enum_values = values
             changes["type"] = {"old": attribute.type, "new": new_type}
             ddl.column_change_type(attribute, new_type)
+            attribute.save()
+            ddl.relationship_indexes_refresh(attribute.entity)
         elif values != list(attribute.enum_values):
             changes["enum_values"] = {"old": attribute.enum_values, "new": values}
             attribute.enum_values = values
@@ -180,9 +184,13 @@ def attribute_delete(*, workspace: Workspace, actor: Any, attribute: Attribute, 
     with transaction.atomic():
         if hasattr(attribute, "relationship"):
             relationship_delete(workspace=workspace, actor=actor, relationship=attribute.relationship)
-        ddl.column_drop(attribute)
+        covered = attribute.type in ddl.COVERED_TYPES
+        ddl.column_drop(attribute)  # (drops a link index that covers the column, too)
         audit_record(workspace=workspace, actor=actor, verb="datamodel.attribute_deleted", target=attribute)
+        entity = attribute.entity
         attribute.delete()
+        if covered:
+            ddl.relationship_indexes_refresh(entity)
 
 
 def relationship_create(*, workspace: Workspace, actor: Any, source: Entity, attribute_key: str, target: Entity,

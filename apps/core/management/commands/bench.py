@@ -4,7 +4,7 @@ import importlib
 
 from django.core.management.base import BaseCommand, CommandError
 
-BENCHES = ["ingest"]
+BENCHES = ["ingest", "audience"]
 
 
 class Command(BaseCommand):
