@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "apps.tenants",
     "apps.datamodel",
     "apps.audiences",
+    "apps.campaigns",
 ]
 
 MIDDLEWARE = [
@@ -227,6 +228,8 @@ SPECTACULAR_SETTINGS = {
         "RelationshipKindEnum": "apps.datamodel.models.RelationshipKind",
         "IngestionModeEnum": "apps.datamodel.models.IngestionMode",
         "IngestionStatusEnum": "apps.datamodel.models.IngestionStatus",
+        "AudienceOriginEnum": "apps.audiences.models.AudienceOrigin",
+        "AudienceStatusEnum": "apps.audiences.models.AudienceStatus",
     },
 }
 

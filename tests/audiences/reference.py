@@ -26,6 +26,10 @@ def _months(day, n):
     raise AssertionError
 
 
+def _is_leap(year):
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
 def _shift(moment, n, unit):
     if unit == "months":
         return _months(moment, n)
@@ -161,8 +165,16 @@ class Reference:
         if op == "more_than_ago":
             return v < _shift(anchor, -value, node.unit)
         if op == "anniversary_in_next":
-            start = self.today.strftime("%m%d")
-            end = (self.today + dt.timedelta(days=value)).strftime("%m%d")
-            mmdd = local_day.strftime("%m%d")
-            return start <= mmdd <= end if start <= end else (mmdd >= start or mmdd <= end)
+            # The next anniversary, computed by walking the days of the window: a year has
+            # every anniversary; 29 February falls on 28 February in a year without it.
+            end = self.today + dt.timedelta(days=value)
+            day = self.today
+            while day <= end:
+                if (day.month, day.day) == (local_day.month, local_day.day):
+                    return True
+                if (local_day.month, local_day.day) == (2, 29) and (day.month, day.day) == (2, 28) \
+                        and not _is_leap(day.year):
+                    return True
+                day += dt.timedelta(days=1)
+            return False
         raise ValueError(op)

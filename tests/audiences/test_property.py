@@ -43,6 +43,8 @@ def load_data(entities):
         birth = None if i % 9 == 0 else dt.date(1970 + i % 30, 1 + (i * 7) % 12, 1 + (i * 5) % 28)
         if i in (3, 4):
             birth = TODAY.replace(year=1990) + dt.timedelta(days=i)  # birthdays just ahead
+        if i in (5, 6):
+            birth = dt.date(1992 + 4 * (i - 5), 2, 29)  # leap-day birthdays (2025 and 2026 have none)
         customers.append([i, None if i % 11 == 0 else f"c{i}@example.test", rnd.choice(NAMES), rnd.choice(NAMES),
                           rnd.choice(COUNTRIES), rnd.choice(["Amsterdam", "Berlin", "paris", None]),
                           rnd.choice(["en", "nl", "de", None]), birth, rnd.choice(["none", "silver", "gold", None]),
@@ -82,7 +84,7 @@ def _value(draw, attr_key, attr_type, op):
     if op in ("in_last", "in_next", "more_than_ago"):
         return draw(st.integers(0, 90))
     if op == "anniversary_in_next":
-        return draw(st.integers(0, 120))
+        return draw(st.sampled_from([0, 1, 7, 30, 120, 300, 364, 365]))
     if op in ("before", "after", "on"):
         return (TODAY + dt.timedelta(days=draw(st.integers(-60, 60)))).isoformat()
 

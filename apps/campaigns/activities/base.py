@@ -1,0 +1,125 @@
+"""What every activity is: its inputs, its outlets, how its settings are checked against
+the data model, and how it turns input working tables into output working tables.
+
+A working table holds one column `key` (the target entity's key) plus, later, enrichment
+columns; it is UNLOGGED and lives in the workspace schema as `_run<run>_<node>_<outlet>`.
+Activities rebuild their tables from scratch each time they run (DROP ... CREATE ...),
+so a retried activity never appends to a half-built table."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from django.db import connection
+from psycopg import sql
+
+from apps.audiences.rules.schema import Schema
+from apps.core.sqlutil import render, workspace_schema
+from apps.datamodel import ddl
+from apps.datamodel.models import Entity
+
+
+class SettingsError(Exception):
+    """A problem with an activity's settings, in words for the marketer."""
+
+
+@dataclass
+class Outlet:
+    """An input or output set of rows: a working table of keys of `entity`."""
+
+    table: str
+    entity: str
+    count: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"table": self.table, "entity": self.entity, "count": self.count}
+
+
+@dataclass
+class Context:
+    """What an activity sees when it runs."""
+
+    workspace: Any
+    run: Any
+    activity_run: Any
+    node: dict[str, Any]
+    inputs: list[Outlet]  # in edge order
+    schema: Schema
+    test_mode: bool
+    log: list[dict[str, Any]] = field(default_factory=list)
+
+    def table_name(self, outlet: str) -> str:
+        return f"_run{self.run.pk}_{self.node['id']}_{outlet}"[:63]
+
+    def ident(self, table: str) -> sql.Identifier:
+        return sql.Identifier(workspace_schema(self.workspace.pk), table)
+
+    def entity(self, key: str) -> Entity:
+        return self.schema.entities[key]
+
+    def key_type(self, entity_key: str) -> sql.SQL:
+        return ddl.sql_type(self.schema.pk(self.entity(entity_key)).type)
+
+    def execute(self, query: sql.Composable | str, params: Any = None) -> int:
+        """Run one statement, logged with its SQL and duration."""
+        text = render(query) if not isinstance(query, str) else query
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(text, params)
+            rows = cursor.rowcount
+        self.log.append({"sql": text, "ms": round((time.perf_counter() - started) * 1000, 1), "rows": rows})
+        return rows
+
+    def scalar(self, query: sql.Composable | str, params: Any = None) -> Any:
+        text = render(query) if not isinstance(query, str) else query
+        with connection.cursor() as cursor:
+            cursor.execute(text, params)
+            row = cursor.fetchone()
+        return row[0] if row else None
+
+    def create_table(self, outlet: str, entity_key: str, select: sql.Composable | str, params: Any = None) -> Outlet:
+        """(Re)build a working table of keys from a SELECT returning one key column."""
+        name = self.table_name(outlet)
+        target = self.ident(name)
+        self.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
+        select_sql = sql.SQL(select) if isinstance(select, str) else select
+        count = self.execute(sql.SQL("CREATE UNLOGGED TABLE {} AS SELECT DISTINCT k.key FROM ({}) AS k(key)").format(
+            target, select_sql), params)
+        self.execute(sql.SQL("ANALYZE {}").format(target))
+        return Outlet(table=name, entity=entity_key, count=count)
+
+    def keys_of(self, outlet: Outlet) -> sql.Composable:
+        return sql.SQL("SELECT key FROM {}").format(self.ident(outlet.table))
+
+
+class Activity:
+    """Subclasses set `type`, `label`, the number of inputs, and implement `outlets`,
+    `check` and `run`."""
+
+    type: ClassVar[str]
+    label: ClassVar[str]
+    min_inputs: ClassVar[int] = 1
+    max_inputs: ClassVar[int | None] = 1
+    is_start: ClassVar[bool] = False
+    sends: ClassVar[bool] = False  # a channel activity
+
+    def outlets(self, settings: dict[str, Any]) -> list[str]:
+        return ["out"]
+
+    def check(self, settings: dict[str, Any], input_entities: list[str], schema: Schema) -> dict[str, str]:
+        """Validate settings; return {outlet: entity key} of what each outlet will hold.
+        Raise SettingsError with a sentence when something is wrong."""
+        return {outlet: input_entities[0] for outlet in self.outlets(settings)}
+
+    def run(self, ctx: Context) -> dict[str, Outlet]:
+        raise NotImplementedError
+
+
+REGISTRY: dict[str, Activity] = {}
+
+
+def register(cls: type[Activity]) -> type[Activity]:
+    REGISTRY[cls.type] = cls()
+    return cls

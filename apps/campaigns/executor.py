@@ -1,0 +1,147 @@
+"""The run executor. The database decides: an activity runs only after a conditional
+UPDATE claimed it (queued -> running), so a duplicated or redelivered task finds nothing
+to do; when an activity finishes, each successor whose inputs are all done is claimed
+(waiting -> queued) by exactly one finisher and dispatched after commit. An activity's
+tables and its status change in one transaction: a crash leaves no half-built table."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from psycopg import sql
+
+from apps.audiences.rules.schema import Schema
+from apps.core.sqlutil import execute, fetchall, workspace_schema
+
+from .activities import REGISTRY, Context, Outlet, SettingsError
+from .graph import Plan, check_graph
+from .models import ActivityRun, ActivityStatus, Campaign, CampaignVersion, Run, RunMode, RunStatus
+
+logger = logging.getLogger(__name__)
+
+
+def _enqueue_celery(activity_run_id: int) -> None:
+    from .tasks import execute_activity  # noqa: PLC0415
+
+    transaction.on_commit(lambda: execute_activity.delay(activity_run_id))
+
+
+# Tests swap this for an in-process queue; production dispatches Celery tasks after commit.
+DISPATCH: Callable[[int], None] = _enqueue_celery
+
+
+def run_create(*, campaign: Campaign, version: CampaignVersion, mode: str = RunMode.TEST, actor: Any = None,
+               trigger: str = "manual", scheduled_for=None, variables: dict | None = None) -> Run:
+    """A run of one version, its activities waiting; the Start is dispatched at once."""
+    plan = check_graph(workspace=campaign.workspace, definition=version.definition)
+    with transaction.atomic():
+        run = Run.objects.create(
+            workspace=campaign.workspace, campaign=campaign, version=version, mode=mode, trigger=trigger,
+            scheduled_for=scheduled_for, variables=variables or {}, status=RunStatus.RUNNING,
+            started_at=timezone.now(), created_by=actor if getattr(actor, "pk", None) else None)
+        ActivityRun.objects.bulk_create([
+            ActivityRun(workspace=campaign.workspace, run=run, node_id=node_id, type=plan.nodes[node_id]["type"])
+            for node_id in plan.order])
+        _dispatch_ready(run, plan)
+    return run
+
+
+def _plan(run: Run) -> Plan:
+    return check_graph(workspace=run.workspace, definition=run.version.definition)
+
+
+def _dispatch_ready(run: Run, plan: Plan) -> None:
+    """Claim every waiting activity whose inputs are all done, once each."""
+    statuses = dict(ActivityRun.objects.filter(run=run).values_list("node_id", "status"))
+    for node_id in plan.order:
+        if statuses.get(node_id) != ActivityStatus.WAITING:
+            continue
+        if all(statuses.get(src) == ActivityStatus.DONE for src, _ in plan.inputs[node_id]):
+            claimed = ActivityRun.objects.filter(run=run, node_id=node_id, status=ActivityStatus.WAITING).update(
+                status=ActivityStatus.QUEUED)
+            if claimed:
+                activity_id = ActivityRun.objects.filter(run=run, node_id=node_id).values_list("pk", flat=True).get()
+                DISPATCH(activity_id)
+
+
+def activity_execute(*, activity_run_id: int) -> ActivityRun | None:
+    """Run one activity once. Returns None when there was nothing to claim."""
+    claimed = ActivityRun.objects.filter(pk=activity_run_id, status=ActivityStatus.QUEUED).update(
+        status=ActivityStatus.RUNNING, claimed_at=timezone.now(), started_at=timezone.now())
+    if not claimed:
+        return None
+    activity_run = ActivityRun.objects.select_related("run", "run__version", "run__workspace").get(pk=activity_run_id)
+    run = activity_run.run
+    if run.status != RunStatus.RUNNING:
+        ActivityRun.objects.filter(pk=activity_run_id).update(status=ActivityStatus.SKIPPED, finished_at=timezone.now())
+        return activity_run
+    plan = _plan(run)
+    node = plan.nodes[activity_run.node_id]
+    done = {a.node_id: a for a in ActivityRun.objects.filter(run=run, status=ActivityStatus.DONE)}
+    inputs = [Outlet(**done[src].outlets[outlet]) for src, outlet in plan.inputs[node["id"]]
+              if done[src].outlets.get(outlet)]
+    ActivityRun.objects.filter(pk=activity_run_id).update(attempts=activity_run.attempts + 1)
+    ctx = Context(workspace=run.workspace, run=run, activity_run=activity_run, node=node, inputs=inputs,
+                  schema=Schema.load(run.workspace), test_mode=run.mode == RunMode.TEST)
+    try:
+        with transaction.atomic():
+            outlets = REGISTRY[node["type"]].run(ctx)
+            activity_run.status = ActivityStatus.DONE
+            activity_run.outlets = {name: o.as_dict() for name, o in outlets.items()}
+            activity_run.rows_in = sum(i.count or 0 for i in inputs) if inputs else None
+            activity_run.rows_out = sum(o.count or 0 for o in outlets.values()) if outlets else None
+            activity_run.finished_at = timezone.now()
+            activity_run.log = ctx.log
+            activity_run.save(update_fields=["status", "outlets", "rows_in", "rows_out", "finished_at", "log",
+                                             "report"])
+            _dispatch_ready(run, plan)
+    except Exception as exc:  # noqa: BLE001 - the activity must end as failed, with the reason shown
+        if not isinstance(exc, SettingsError):
+            logger.exception("activity %s of run %s failed", node["id"], run.pk)
+        message = str(exc) if isinstance(exc, SettingsError) else f"{type(exc).__name__}: {exc}"
+        ActivityRun.objects.filter(pk=activity_run_id).update(
+            status=ActivityStatus.FAILED, error=message[:4000], finished_at=timezone.now(), log=ctx.log,
+            report=activity_run.report)
+    _maybe_finish(run)
+    activity_run.refresh_from_db()
+    return activity_run
+
+
+def _maybe_finish(run: Run) -> None:
+    """A run ends when nothing is queued or running: failed if an activity failed (its
+    branch stopped), else done."""
+    open_states = [ActivityStatus.QUEUED, ActivityStatus.RUNNING]
+    activities = ActivityRun.objects.filter(run=run)
+    if activities.filter(status__in=open_states).exists():
+        return
+    failed = activities.filter(status=ActivityStatus.FAILED).exists()
+    waiting = activities.filter(status=ActivityStatus.WAITING)
+    if failed:
+        waiting.update(status=ActivityStatus.SKIPPED)
+    Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+        status=RunStatus.FAILED if failed else RunStatus.DONE, finished_at=timezone.now(),
+        error="an activity failed: see its log" if failed else "")
+
+
+def run_stop(*, run: Run) -> None:
+    """Stop a run: nothing new starts; what runs finishes its statement."""
+    Run.objects.filter(pk=run.pk, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).update(
+        status=RunStatus.STOPPED, finished_at=timezone.now())
+    ActivityRun.objects.filter(run=run).filter(Q(status=ActivityStatus.WAITING) | Q(status=ActivityStatus.QUEUED)).update(
+        status=ActivityStatus.SKIPPED)
+
+
+def run_tables_purge(*, run: Run) -> int:
+    """Drop the run's working tables (old runs are purged by a periodic task)."""
+    schema = workspace_schema(run.workspace_id)
+    names = [r[0] for r in fetchall("SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename LIKE %s",
+                                    [schema, f"\\_run{run.pk}\\_%"])]
+    for name in names:
+        execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(schema, name)))
+    Run.objects.filter(pk=run.pk).update(tables_purged_at=timezone.now())
+    return len(names)

@@ -1,0 +1,142 @@
+"""Campaigns: a versioned DAG of activities; runs execute one version, activity by
+activity, each activity's output a working table in the workspace schema."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from apps.tenants.models import WorkspaceOwned
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SCHEDULED = "scheduled", "Scheduled"
+    LIVE = "live", "Live"
+    PAUSED = "paused", "Paused"
+    COMPLETED = "completed", "Completed"
+    STOPPED = "stopped", "Stopped"
+    CLOSED = "closed", "Closed"
+    ARCHIVED = "archived", "Archived"
+
+
+class Campaign(WorkspaceOwned):
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    status = models.CharField(max_length=20, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["workspace", "name"], name="campaign_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CampaignVersion(WorkspaceOwned):
+    """A definition: {"nodes": [{id, type, settings}], "edges": [{from, outlet, to}]}.
+    Published versions are immutable; editing a published campaign makes a new draft."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    definition = models.JSONField(default=dict)
+    published_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    edited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["campaign", "-number"]
+        constraints = [models.UniqueConstraint(fields=["workspace", "campaign", "number"],
+                                               name="campaignversion_unique_number")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign} v{self.number}"
+
+    @property
+    def is_published(self) -> bool:
+        return self.published_at is not None
+
+
+class RunMode(models.TextChoices):
+    TEST = "test", "Test (sends nothing)"
+    LIVE = "live", "Live"
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    STOPPED = "stopped", "Stopped"
+
+
+class Run(WorkspaceOwned):
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="runs")
+    version = models.ForeignKey(CampaignVersion, on_delete=models.PROTECT, related_name="runs")
+    mode = models.CharField(max_length=10, choices=RunMode.choices, default=RunMode.TEST)
+    status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    trigger = models.CharField(max_length=20, default="manual")  # manual | schedule | api
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    variables = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    tables_purged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # A double trigger (two beats, a retried task) finds the run already there.
+            models.UniqueConstraint(fields=["workspace", "campaign", "scheduled_for"],
+                                    condition=models.Q(scheduled_for__isnull=False), name="run_unique_schedule"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign} run #{self.pk} ({self.mode}, {self.status})"
+
+
+class ActivityStatus(models.TextChoices):
+    WAITING = "waiting", "Waiting"
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class ActivityRun(WorkspaceOwned):
+    """One activity of one run. Its outlets are working tables; `outlets` maps each
+    outlet name to {"table": name, "entity": key, "count": rows}."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="activities")
+    node_id = models.CharField(max_length=40)
+    type = models.CharField(max_length=40)
+    status = models.CharField(max_length=20, choices=ActivityStatus.choices, default=ActivityStatus.WAITING)
+    attempts = models.PositiveIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    rows_in = models.BigIntegerField(null=True, blank=True)
+    rows_out = models.BigIntegerField(null=True, blank=True)
+    outlets = models.JSONField(default=dict, blank=True)
+    report = models.JSONField(default=dict, blank=True)  # activity-specific figures (exclusions...)
+    log = models.JSONField(default=list, blank=True)  # [{at, message, sql?, ms?}]
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["run", "id"]
+        constraints = [models.UniqueConstraint(fields=["workspace", "run", "node_id"], name="activityrun_unique_node")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}:{self.node_id} ({self.status})"

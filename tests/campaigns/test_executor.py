@@ -1,0 +1,189 @@
+"""The executor and the targeting activities on small data with exact keys."""
+
+import pytest
+from django.db import connection
+
+from apps.campaigns import executor
+from apps.campaigns.graph import GraphError, check_graph
+from apps.campaigns.models import ActivityRun, Campaign, CampaignVersion, Run
+from tests.factories import make_travel_model
+
+
+@pytest.fixture
+def queue(monkeypatch):
+    """Dispatch in-process: the same claim/execute code a worker runs, without Celery."""
+    pending: list[int] = []
+    monkeypatch.setattr(executor, "DISPATCH", pending.append)
+
+    def drain() -> int:
+        ran = 0
+        while pending:
+            executor.activity_execute(activity_run_id=pending.pop(0))
+            ran += 1
+        return ran
+
+    return drain
+
+
+@pytest.fixture
+def travel(workspace):
+    return make_travel_model(workspace)
+
+
+def make_campaign(workspace, nodes, edges, name="Spring"):
+    campaign = Campaign.objects.create(workspace=workspace, name=name)
+    version = CampaignVersion.objects.create(workspace=workspace, campaign=campaign, number=1,
+                                             definition={"nodes": nodes, "edges": edges})
+    return campaign, version
+
+
+def keys(run, node_id, outlet="out"):
+    activity = ActivityRun.objects.get(run=run, node_id=node_id)
+    table = activity.outlets[outlet]["table"]
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT key FROM "ws_{run.workspace_id}"."{table}" ORDER BY key')
+        return [row[0] for row in cursor.fetchall()]
+
+
+def start():
+    return {"id": "start", "type": "start"}
+
+
+def build(node_id, rule, entity="customer"):
+    return {"id": node_id, "type": "build_audience", "settings": {"definition": {"entity": entity, "rule": rule}}}
+
+
+def edge(src, dst, outlet="out"):
+    return {"from": src, "outlet": outlet, "to": dst}
+
+
+def test_a_test_run_goes_through_split_and_a_channel_with_exact_keys(workspace, travel, queue):
+    nodes = [start(), build("everyone", {"attr": "customer_id", "op": "gte", "value": 1}),
+             {"id": "tiers", "type": "split", "settings": {"subsets": [
+                 {"name": "gold", "rule": {"attr": "loyalty_tier", "op": "eq", "value": "gold"}}], "complement": True}},
+             {"id": "mail", "type": "email", "settings": {}}, {"id": "end", "type": "end"},
+             {"id": "end2", "type": "end"}]
+    edges = [edge("start", "everyone"), edge("everyone", "tiers"), edge("tiers", "mail", "gold"),
+             edge("tiers", "end2", "others"), edge("mail", "end")]
+    campaign, version = make_campaign(workspace, nodes, edges)
+    run = executor.run_create(campaign=campaign, version=version)
+    assert queue() == 6
+    run.refresh_from_db()
+    assert run.status == "done", list(ActivityRun.objects.filter(run=run).values("node_id", "status", "error"))
+    assert keys(run, "everyone") == [1, 2, 3]
+    assert keys(run, "tiers", "gold") == [1]
+    assert keys(run, "tiers", "others") == [2, 3]
+    mail = ActivityRun.objects.get(run=run, node_id="mail")
+    assert mail.report == {"channel": "email", "recipients": 1, "excluded": {}, "test_mode": True}
+    assert mail.rows_in == 1 and mail.rows_out == 1
+
+
+def test_a_duplicated_dispatch_runs_an_activity_once(workspace, travel, queue, monkeypatch):
+    nodes = [start(), build("nl", {"attr": "country", "op": "eq", "value": "NL"}), {"id": "end", "type": "end"}]
+    campaign, version = make_campaign(workspace, nodes, [edge("start", "nl"), edge("nl", "end")])
+    run = executor.run_create(campaign=campaign, version=version)
+    start_id = ActivityRun.objects.get(run=run, node_id="start").pk
+    assert executor.activity_execute(activity_run_id=start_id) is not None
+    assert executor.activity_execute(activity_run_id=start_id) is None  # the duplicate finds it claimed
+    queue()
+    assert ActivityRun.objects.get(run=run, node_id="nl").attempts == 1
+    assert Run.objects.get(pk=run.pk).status == "done"
+
+
+def test_combine_exclusion_fork_and_join(workspace, travel, queue):
+    nodes = [start(), build("all_c", {"attr": "customer_id", "op": "gte", "value": 1}),
+             build("bookers", {"related": "bookings", "exists": True}),
+             {"id": "minus", "type": "combine", "settings": {"operation": "exclusion"}},
+             {"id": "both", "type": "combine", "settings": {"operation": "intersection"}},
+             {"id": "fork", "type": "fork", "settings": {"branches": 2}},
+             {"id": "join", "type": "and_join"}, {"id": "end", "type": "end"}, {"id": "end2", "type": "end"}]
+    edges = [edge("start", "all_c"), edge("start", "bookers"), edge("all_c", "fork"),
+             edge("fork", "minus", "branch1"), edge("bookers", "minus"), edge("fork", "join", "branch2"),
+             edge("minus", "join"), edge("join", "both"), edge("both", "end")]
+    with pytest.raises(GraphError) as exc:
+        check_graph(workspace=workspace, definition={"nodes": nodes, "edges": edges})
+    assert "both: Combine takes 2 or more input(s); it has 1." in exc.value.messages
+    assert "end2: is not connected to the Start." in exc.value.messages
+    nodes = [n for n in nodes if n["id"] not in ("both", "end2")]
+    edges = [e for e in edges if "both" not in (e["from"], e["to"])] + [edge("join", "end")]
+    campaign, version = make_campaign(workspace, nodes, edges)
+    run = executor.run_create(campaign=campaign, version=version)
+    queue()
+    assert Run.objects.get(pk=run.pk).status == "done"
+    assert keys(run, "bookers") == [1, 2]
+    assert keys(run, "minus") == [3]
+    assert keys(run, "join") == [1, 2, 3]  # the primary input continues
+
+
+def test_change_dimension_and_deduplication(workspace, travel, queue):
+    nodes = [start(), build("ski", {"attr": "product.category", "op": "eq", "value": "ski"}, entity="booking"),
+             {"id": "people", "type": "change_dimension", "settings": {"path": ["customer"]}},
+             {"id": "dedup", "type": "deduplicate", "settings": {"fields": ["country"]}},
+             {"id": "end", "type": "end"}, {"id": "end2", "type": "end"}]
+    edges = [edge("start", "ski"), edge("ski", "people"), edge("people", "dedup"), edge("dedup", "end"),
+             edge("dedup", "end2", "duplicates")]
+    campaign, version = make_campaign(workspace, nodes, edges)
+    run = executor.run_create(campaign=campaign, version=version)
+    queue()
+    assert Run.objects.get(pk=run.pk).status == "done"
+    assert keys(run, "ski") == [1000, 1002]
+    assert keys(run, "people") == [1, 2]
+    assert keys(run, "dedup") == [1, 2]  # NL and DE: no duplicate
+    assert keys(run, "dedup", "duplicates") == []
+
+
+def test_a_live_run_stops_at_a_channel_until_sending_exists(workspace, travel, queue):
+    nodes = [start(), build("nl", {"attr": "country", "op": "eq", "value": "NL"}),
+             {"id": "mail", "type": "email"}, {"id": "end", "type": "end"}]
+    campaign, version = make_campaign(workspace, nodes, [edge("start", "nl"), edge("nl", "mail"), edge("mail", "end")])
+    run = executor.run_create(campaign=campaign, version=version, mode="live")
+    queue()
+    run.refresh_from_db()
+    mail = ActivityRun.objects.get(run=run, node_id="mail")
+    assert (run.status, mail.status) == ("failed", "failed")
+    assert "sending is not available yet" in mail.error
+    assert ActivityRun.objects.get(run=run, node_id="end").status == "skipped"
+
+
+@pytest.mark.parametrize("definition,message", [
+    ({"nodes": [start(), start() | {"id": "start2"}], "edges": []}, "a campaign has exactly one Start; this one has 2."),
+    ({"nodes": [start(), {"id": "a", "type": "fork"}, {"id": "b", "type": "fork"}],
+      "edges": [edge("start", "a"), edge("a", "b", "branch1"), edge("b", "a", "branch1")]}, "form a cycle"),
+    ({"nodes": [start(), {"id": "x", "type": "teleport"}], "edges": []}, "unknown activity type 'teleport'"),
+    ({"nodes": [start(), build("b", {"attr": "shoe", "op": "eq", "value": 1})], "edges": [edge("start", "b")]},
+     "customer has no attribute 'shoe'"),
+    ({"nodes": [start(), build("b", {"attr": "country", "op": "eq", "value": "NL"})], "edges": [edge("start", "b")]},
+     "b: outlet 'out' leads nowhere"),
+])
+def test_publish_time_validation_names_the_activity(workspace, travel, definition, message):
+    with pytest.raises(GraphError) as exc:
+        check_graph(workspace=workspace, definition=definition)
+    assert any(message in m for m in exc.value.messages), exc.value.messages
+
+
+@pytest.mark.worker
+def test_a_run_is_carried_through_by_a_real_worker(workspace, start_worker):
+    import time
+
+    from django.db import transaction
+
+    with transaction.atomic():
+        make_travel_model(workspace)
+        nodes = [start(), build("nl", {"attr": "country", "op": "in", "value": ["NL", "DE"]}),
+                 {"id": "tiers", "type": "split", "settings": {"subsets": [{"name": "first", "limit": 1}]}},
+                 {"id": "end", "type": "end"}, {"id": "end2", "type": "end"}]
+        edges = [edge("start", "nl"), edge("nl", "tiers"), edge("tiers", "end", "first"),
+                 edge("tiers", "end2", "others")]
+        campaign, version = make_campaign(workspace, nodes, edges)
+    start_worker(concurrency=2)
+    run = executor.run_create(campaign=campaign, version=version)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if run.status != "running":
+            break
+        time.sleep(0.2)
+    assert run.status == "done"
+    assert keys(run, "nl") == [1, 2]
+    assert len(keys(run, "tiers", "first")) == 1
+    assert sorted(keys(run, "tiers", "first") + keys(run, "tiers", "others")) == [1, 2]
