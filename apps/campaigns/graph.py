@@ -64,7 +64,7 @@ def check_graph(*, workspace, definition: Any, schema: Schema | None = None, com
         nodes[node_id] = {"id": node_id, "type": node["type"], "settings": node.get("settings") or {},
                           "label": node.get("label") or REGISTRY[node["type"]].label}
     starts = [n for n in nodes.values() if REGISTRY[n["type"]].is_start]
-    if len(starts) != 1:
+    if len(starts) != 1 and (complete or len(starts) > 1):
         fail(None, f"a campaign has exactly one Start; this one has {len(starts)}.")
     inputs: dict[str, list[tuple[str, str]]] = {n: [] for n in nodes}
     successors: dict[str, list[str]] = {n: [] for n in nodes}
@@ -88,6 +88,11 @@ def check_graph(*, workspace, definition: Any, schema: Schema | None = None, com
         successors[src].append(dst)
     order = _topological(nodes, successors, fail)
     plan = Plan(nodes=nodes, order=order, inputs=inputs, successors=successors)
+    if not complete:
+        # A draft on the canvas may be half-built: only what would make it unreadable counts.
+        if problems:
+            raise GraphError(problems)
+        return plan
     if order and starts:
         reachable = _reachable(starts[0]["id"], successors)
         for node_id in nodes:
@@ -117,7 +122,7 @@ def check_graph(*, workspace, definition: Any, schema: Schema | None = None, com
             continue
         for outlet in activity.outlets(node["settings"]):
             plan.outlet_entities[(node_id, outlet)] = outlet_entities.get(outlet)
-            if complete and (node_id, outlet) not in used_outlets and not outlet.startswith("_"):
+            if (node_id, outlet) not in used_outlets and not outlet.startswith("_"):
                 fail(node_id, f"outlet {outlet!r} leads nowhere: connect it (an End closes a branch).")
     if problems:
         raise GraphError(problems)

@@ -1,0 +1,60 @@
+"""Reads of campaigns, versions, runs and activity runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from apps.tenants.models import Workspace
+
+from .activities import REGISTRY
+from .models import ActivityRun, Campaign, CampaignVersion, Run
+
+
+def campaign_list(*, workspace: Workspace) -> QuerySet[Campaign]:
+    return Campaign.objects.filter(workspace=workspace).select_related("created_by")
+
+
+def access_campaign(actor: Any, workspace: Workspace, pk: Any) -> Campaign:
+    try:
+        return campaign_list(workspace=workspace).get(pk=pk)
+    except (Campaign.DoesNotExist, ValueError, TypeError):
+        raise Http404("Not found.") from None
+
+
+def access_run(actor: Any, workspace: Workspace, pk: Any) -> Run:
+    try:
+        return Run.objects.select_related("campaign", "version").get(workspace=workspace, pk=pk)
+    except (Run.DoesNotExist, ValueError, TypeError):
+        raise Http404("Not found.") from None
+
+
+def version_list(*, campaign: Campaign) -> QuerySet[CampaignVersion]:
+    return campaign.versions.select_related("published_by", "edited_by").order_by("-number")
+
+
+def run_list(*, campaign: Campaign) -> QuerySet[Run]:
+    return campaign.runs.select_related("version", "created_by").order_by("-created_at", "-id")
+
+
+def run_activities(*, run: Run) -> list[ActivityRun]:
+    return list(ActivityRun.objects.filter(run=run).order_by("id"))
+
+
+def edge_counts(*, run: Run) -> dict[tuple[str, str, str], int | None]:
+    """The row count on every edge of the run's graph: (from, outlet, to) -> rows."""
+    activities = {a.node_id: a for a in run_activities(run=run)}
+    counts = {}
+    for edge in run.version.definition.get("edges", []):
+        source = activities.get(edge.get("from"))
+        outlet = (source.outlets or {}).get(edge.get("outlet", "out")) if source else None
+        counts[(edge.get("from"), edge.get("outlet", "out"), edge.get("to"))] = outlet.get("count") if outlet else None
+    return counts
+
+
+def activity_catalog() -> list[dict[str, Any]]:
+    """The activities a canvas offers, with their inputs and whether they send."""
+    return [{"type": a.type, "label": a.label, "min_inputs": a.min_inputs, "max_inputs": a.max_inputs,
+             "start": a.is_start, "channel": a.sends} for a in REGISTRY.values()]

@@ -1,0 +1,182 @@
+"""Writes of campaigns: create, edit (a draft version), validate, publish, test runs,
+start, stop, pause/resume, close, archive, duplicate. Roles are checked by the callers
+(views, API): marketers edit and test, approvers and workspace admins publish and start."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from apps.tenants.models import Workspace
+from apps.tenants.services import audit_record
+
+from . import executor
+from .graph import check_graph
+from .models import Campaign, CampaignStatus, CampaignVersion, Run, RunMode, RunStatus
+
+EMPTY_DEFINITION = {"nodes": [{"id": "start", "type": "start", "settings": {}}], "edges": []}
+# What can happen in each state (the lifecycle of DESIGN.md).
+EDITABLE = {CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.LIVE, CampaignStatus.PAUSED,
+            CampaignStatus.COMPLETED, CampaignStatus.STOPPED, CampaignStatus.CLOSED}
+
+
+def _actor(actor: Any) -> Any:
+    return actor if getattr(actor, "pk", None) else None
+
+
+def _clean_name(workspace: Workspace, name: str, exclude: int | None = None) -> str:
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise ValidationError({"name": "Give the campaign a name of 1-200 characters."})
+    clash = Campaign.objects.filter(workspace=workspace, name=name)
+    if exclude:
+        clash = clash.exclude(pk=exclude)
+    if clash.exists():
+        raise ValidationError({"name": f"A campaign named {name!r} already exists."})
+    return name
+
+
+def campaign_create(*, workspace: Workspace, actor: Any, name: str, description: str = "",
+                    definition: dict | None = None) -> Campaign:
+    with transaction.atomic():
+        campaign = Campaign.objects.create(workspace=workspace, name=_clean_name(workspace, name),
+                                           description=description, created_by=_actor(actor))
+        CampaignVersion.objects.create(workspace=workspace, campaign=campaign, number=1,
+                                       definition=definition or EMPTY_DEFINITION, edited_by=_actor(actor))
+        audit_record(workspace=workspace, actor=actor, verb="campaign.created", target=campaign)
+    return campaign
+
+
+def latest_version(campaign: Campaign) -> CampaignVersion:
+    return campaign.versions.order_by("-number").first()
+
+
+def published_version(campaign: Campaign) -> CampaignVersion | None:
+    return campaign.versions.filter(published_at__isnull=False).order_by("-number").first()
+
+
+def draft_save(*, workspace: Workspace, actor: Any, campaign: Campaign, definition: dict) -> CampaignVersion:
+    """Save the definition being edited. A published version never changes: editing a
+    published campaign makes a new draft version. (A draft may be incomplete.)"""
+    if campaign.status == CampaignStatus.ARCHIVED:
+        raise ValidationError("An archived campaign cannot be edited; duplicate it.")
+    check_graph(workspace=workspace, definition=definition, complete=False)
+    with transaction.atomic():
+        version = CampaignVersion.objects.select_for_update().filter(campaign=campaign).order_by("-number").first()
+        if version.is_published:
+            version = CampaignVersion.objects.create(workspace=workspace, campaign=campaign,
+                                                     number=version.number + 1, definition=definition,
+                                                     edited_by=_actor(actor))
+        else:
+            version.definition = definition
+            version.edited_by = _actor(actor)
+            version.save(update_fields=["definition", "edited_by", "updated_at"])
+        Campaign.objects.filter(pk=campaign.pk).update(updated_at=timezone.now())
+    return version
+
+
+def campaign_validate(*, workspace: Workspace, campaign: Campaign) -> None:
+    """Everything publishing demands; raises GraphError naming each activity."""
+    check_graph(workspace=workspace, definition=latest_version(campaign).definition, complete=True)
+
+
+def campaign_publish(*, workspace: Workspace, actor: Any, campaign: Campaign) -> CampaignVersion:
+    """Freeze the latest version. (Schedules are written by the scheduling service.)"""
+    if campaign.status in (CampaignStatus.ARCHIVED, CampaignStatus.CLOSED):
+        raise ValidationError(f"A {campaign.status} campaign cannot be published.")
+    with transaction.atomic():
+        version = CampaignVersion.objects.select_for_update().filter(campaign=campaign).order_by("-number").first()
+        if version.is_published:
+            raise ValidationError("There is nothing new to publish: the latest version is published.")
+        check_graph(workspace=workspace, definition=version.definition, complete=True)
+        version.published_at = timezone.now()
+        version.published_by = _actor(actor)
+        version.save(update_fields=["published_at", "published_by"])
+        if campaign.status in (CampaignStatus.DRAFT, CampaignStatus.COMPLETED, CampaignStatus.STOPPED):
+            Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.LIVE)
+        audit_record(workspace=workspace, actor=actor, verb="campaign.published", target=campaign,
+                     data={"version": version.number})
+    return version
+
+
+def test_run_start(*, workspace: Workspace, actor: Any, campaign: Campaign) -> Run:
+    """Run the latest version in test mode: everything runs, nothing is sent."""
+    version = latest_version(campaign)
+    run = executor.run_create(campaign=campaign, version=version, mode=RunMode.TEST, actor=actor)
+    audit_record(workspace=workspace, actor=actor, verb="campaign.test_run", target=campaign, data={"run": run.pk})
+    return run
+
+
+def campaign_start(*, workspace: Workspace, actor: Any, campaign: Campaign, trigger: str = "manual",
+                   scheduled_for=None, variables: dict | None = None) -> Run:
+    """Run the published version live."""
+    if campaign.status not in (CampaignStatus.LIVE, CampaignStatus.SCHEDULED):
+        raise ValidationError(f"Only a published, live campaign can start; this one is {campaign.status}.")
+    version = published_version(campaign)
+    if version is None:
+        raise ValidationError("Publish the campaign first.")
+    run = executor.run_create(campaign=campaign, version=version, mode=RunMode.LIVE, actor=actor, trigger=trigger,
+                              scheduled_for=scheduled_for, variables=variables)
+    audit_record(workspace=workspace, actor=actor, verb="campaign.started", target=campaign,
+                 data={"run": run.pk, "trigger": trigger})
+    return run
+
+
+def run_stop(*, workspace: Workspace, actor: Any, run: Run) -> Run:
+    executor.run_stop(run=run)
+    audit_record(workspace=workspace, actor=actor, verb="campaign.run_stopped", target=run.campaign,
+                 data={"run": run.pk})
+    run.refresh_from_db()
+    return run
+
+
+def _transition(workspace, actor, campaign, allowed, to, verb) -> Campaign:
+    if campaign.status not in allowed:
+        raise ValidationError(f"A {campaign.status} campaign cannot be {verb}.")
+    Campaign.objects.filter(pk=campaign.pk).update(status=to, updated_at=timezone.now())
+    audit_record(workspace=workspace, actor=actor, verb=f"campaign.{verb}", target=campaign)
+    campaign.refresh_from_db()
+    return campaign
+
+
+def campaign_pause(*, workspace, actor, campaign):
+    """No new runs start while paused (schedules are skipped); running ones go on."""
+    return _transition(workspace, actor, campaign, {CampaignStatus.LIVE, CampaignStatus.SCHEDULED},
+                       CampaignStatus.PAUSED, "paused")
+
+
+def campaign_resume(*, workspace, actor, campaign):
+    return _transition(workspace, actor, campaign, {CampaignStatus.PAUSED}, CampaignStatus.LIVE, "resumed")
+
+
+def campaign_close(*, workspace, actor, campaign):
+    """A recurring campaign takes no new runs; the current one finishes."""
+    return _transition(workspace, actor, campaign, {CampaignStatus.LIVE, CampaignStatus.SCHEDULED,
+                                                    CampaignStatus.PAUSED}, CampaignStatus.CLOSED, "closed")
+
+
+def campaign_stop(*, workspace, actor, campaign):
+    """Stop everything: running runs stop, no new ones start."""
+    with transaction.atomic():
+        for run in Run.objects.filter(campaign=campaign, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]):
+            executor.run_stop(run=run)
+        return _transition(workspace, actor, campaign, EDITABLE - {CampaignStatus.DRAFT}, CampaignStatus.STOPPED,
+                           "stopped")
+
+
+def campaign_archive(*, workspace, actor, campaign):
+    if Run.objects.filter(campaign=campaign, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).exists():
+        raise ValidationError("Stop the campaign's running runs before archiving it.")
+    return _transition(workspace, actor, campaign, EDITABLE, CampaignStatus.ARCHIVED, "archived")
+
+
+def campaign_duplicate(*, workspace: Workspace, actor: Any, campaign: Campaign, name: str = "") -> Campaign:
+    base = name or f"{campaign.name} (copy)"
+    candidate, n = base, 2
+    while not name and Campaign.objects.filter(workspace=workspace, name=candidate).exists():
+        candidate, n = f"{base} {n}", n + 1
+    return campaign_create(workspace=workspace, actor=actor, name=candidate, description=campaign.description,
+                           definition=latest_version(campaign).definition)
