@@ -76,6 +76,7 @@ class RunStatus(models.TextChoices):
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
     STOPPED = "stopped", "Stopped"
+    SKIPPED = "skipped", "Skipped"  # a launch time missed beyond the grace period
 
 
 class Run(WorkspaceOwned):
@@ -140,3 +141,6 @@ class ActivityRun(WorkspaceOwned):
 
     def __str__(self) -> str:
         return f"{self.run_id}:{self.node_id} ({self.status})"
+
+
+from .scheduling import CampaignSchedule  # noqa: E402, F401 - a model: registered with the app

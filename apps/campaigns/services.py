@@ -4,8 +4,10 @@ start, stop, pause/resume, close, archive, duplicate. Roles are checked by the c
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -16,6 +18,7 @@ from apps.tenants.services import audit_record
 from . import executor
 from .graph import check_graph
 from .models import Campaign, CampaignStatus, CampaignVersion, Run, RunMode, RunStatus
+from .scheduling import CampaignSchedule, beat_sync
 
 EMPTY_DEFINITION = {"nodes": [{"id": "start", "type": "start", "settings": {}}], "edges": []}
 # What can happen in each state (the lifecycle of DESIGN.md).
@@ -39,15 +42,58 @@ def _clean_name(workspace: Workspace, name: str, exclude: int | None = None) -> 
     return name
 
 
+class TriggerTooSoon(Exception):
+    """The campaign was triggered over the API less than the minimum interval ago."""
+
+    def __init__(self, retry_after: float):
+        self.retry_after = retry_after
+        super().__init__(f"This campaign was triggered less than {settings.CAMPAIGN_TRIGGER_MIN_INTERVAL_S} s ago; "
+                         f"try again in {retry_after:.0f} s.")
+
+
 def campaign_create(*, workspace: Workspace, actor: Any, name: str, description: str = "",
                     definition: dict | None = None) -> Campaign:
+    """A draft campaign with its first version (a lone Start unless a definition is given;
+    a given one may be incomplete but must be readable)."""
+    # A copy: the default must never be shared (and mutated) between versions in memory.
+    definition = copy.deepcopy(definition or EMPTY_DEFINITION)
+    check_graph(workspace=workspace, definition=definition, complete=False)
     with transaction.atomic():
         campaign = Campaign.objects.create(workspace=workspace, name=_clean_name(workspace, name),
                                            description=description, created_by=_actor(actor))
         CampaignVersion.objects.create(workspace=workspace, campaign=campaign, number=1,
-                                       definition=definition or EMPTY_DEFINITION, edited_by=_actor(actor))
+                                       definition=definition, edited_by=_actor(actor))
         audit_record(workspace=workspace, actor=actor, verb="campaign.created", target=campaign)
     return campaign
+
+
+def campaign_update(*, workspace: Workspace, actor: Any, campaign: Campaign, name: str | None = None,
+                    description: str | None = None) -> Campaign:
+    """Rename or re-describe a campaign (any state: it changes no version)."""
+    fields = []
+    if name is not None:
+        campaign.name = _clean_name(workspace, name, exclude=campaign.pk)
+        fields.append("name")
+    if description is not None:
+        campaign.description = description
+        fields.append("description")
+    if fields:
+        campaign.save(update_fields=[*fields, "updated_at"])
+        audit_record(workspace=workspace, actor=actor, verb="campaign.updated", target=campaign,
+                     data={"fields": fields})
+    return campaign
+
+
+def campaign_delete(*, workspace: Workspace, actor: Any, campaign: Campaign) -> None:
+    """Only a draft that never ran and was never published goes away; anything else has a
+    history (runs, sends) and is archived instead."""
+    with transaction.atomic():
+        locked = Campaign.objects.select_for_update().get(workspace=workspace, pk=campaign.pk)
+        if (locked.status != CampaignStatus.DRAFT or Run.objects.filter(campaign=locked).exists()
+                or published_version(locked) is not None):
+            raise ValidationError("Only a draft campaign that never ran can be deleted; archive this one instead.")
+        audit_record(workspace=workspace, actor=actor, verb="campaign.deleted", target=locked)
+        locked.delete()
 
 
 def latest_version(campaign: Campaign) -> CampaignVersion:
@@ -96,7 +142,11 @@ def campaign_publish(*, workspace: Workspace, actor: Any, campaign: Campaign) ->
         version.published_by = _actor(actor)
         version.save(update_fields=["published_at", "published_by"])
         if campaign.status in (CampaignStatus.DRAFT, CampaignStatus.COMPLETED, CampaignStatus.STOPPED):
-            Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.LIVE)
+            scheduled = CampaignSchedule.objects.filter(campaign=campaign).exists()
+            Campaign.objects.filter(pk=campaign.pk).update(
+                status=CampaignStatus.SCHEDULED if scheduled else CampaignStatus.LIVE)
+            campaign.refresh_from_db()
+        beat_sync(campaign=campaign)
         audit_record(workspace=workspace, actor=actor, verb="campaign.published", target=campaign,
                      data={"version": version.number})
     return version
@@ -104,6 +154,8 @@ def campaign_publish(*, workspace: Workspace, actor: Any, campaign: Campaign) ->
 
 def test_run_start(*, workspace: Workspace, actor: Any, campaign: Campaign) -> Run:
     """Run the latest version in test mode: everything runs, nothing is sent."""
+    if campaign.status == CampaignStatus.ARCHIVED:
+        raise ValidationError("An archived campaign cannot run; duplicate it.")
     version = latest_version(campaign)
     run = executor.run_create(campaign=campaign, version=version, mode=RunMode.TEST, actor=actor)
     audit_record(workspace=workspace, actor=actor, verb="campaign.test_run", target=campaign, data={"run": run.pk})
@@ -113,16 +165,39 @@ def test_run_start(*, workspace: Workspace, actor: Any, campaign: Campaign) -> R
 def campaign_start(*, workspace: Workspace, actor: Any, campaign: Campaign, trigger: str = "manual",
                    scheduled_for=None, variables: dict | None = None) -> Run:
     """Run the published version live."""
-    if campaign.status not in (CampaignStatus.LIVE, CampaignStatus.SCHEDULED):
-        raise ValidationError(f"Only a published, live campaign can start; this one is {campaign.status}.")
-    version = published_version(campaign)
-    if version is None:
-        raise ValidationError("Publish the campaign first.")
+    version = _startable(campaign)
     run = executor.run_create(campaign=campaign, version=version, mode=RunMode.LIVE, actor=actor, trigger=trigger,
                               scheduled_for=scheduled_for, variables=variables)
     audit_record(workspace=workspace, actor=actor, verb="campaign.started", target=campaign,
                  data={"run": run.pk, "trigger": trigger})
     return run
+
+
+def _startable(campaign: Campaign) -> CampaignVersion:
+    if campaign.status not in (CampaignStatus.LIVE, CampaignStatus.SCHEDULED):
+        raise ValidationError(f"Only a published, live campaign can start; this one is {campaign.status}.")
+    version = published_version(campaign)
+    if version is None:
+        raise ValidationError("Publish the campaign first.")
+    return version
+
+
+def campaign_trigger(*, workspace: Workspace, actor: Any, campaign: Campaign, variables: dict | None = None) -> Run:
+    """A partner's trigger: a live run of the published version with the partner's
+    variables, at most once per CAMPAIGN_TRIGGER_MIN_INTERVAL_S (TriggerTooSoon otherwise).
+
+    The campaign row is locked before the last API-triggered run is looked at, so two
+    concurrent triggers are serialized: the second sees the first's run and is refused."""
+    with transaction.atomic():
+        locked = Campaign.objects.select_for_update().get(workspace=workspace, pk=campaign.pk)
+        _startable(locked)
+        last = (Run.objects.filter(workspace=workspace, campaign=locked, trigger="api")
+                .order_by("-created_at").values_list("created_at", flat=True).first())
+        if last is not None:
+            age = (timezone.now() - last).total_seconds()
+            if age < settings.CAMPAIGN_TRIGGER_MIN_INTERVAL_S:
+                raise TriggerTooSoon(settings.CAMPAIGN_TRIGGER_MIN_INTERVAL_S - age)
+        return campaign_start(workspace=workspace, actor=actor, campaign=locked, trigger="api", variables=variables)
 
 
 def run_stop(*, workspace: Workspace, actor: Any, run: Run) -> Run:
@@ -139,6 +214,7 @@ def _transition(workspace, actor, campaign, allowed, to, verb) -> Campaign:
     Campaign.objects.filter(pk=campaign.pk).update(status=to, updated_at=timezone.now())
     audit_record(workspace=workspace, actor=actor, verb=f"campaign.{verb}", target=campaign)
     campaign.refresh_from_db()
+    beat_sync(campaign=campaign)  # paused, closed, stopped, archived: the beat entry is disabled
     return campaign
 
 
@@ -149,7 +225,9 @@ def campaign_pause(*, workspace, actor, campaign):
 
 
 def campaign_resume(*, workspace, actor, campaign):
-    return _transition(workspace, actor, campaign, {CampaignStatus.PAUSED}, CampaignStatus.LIVE, "resumed")
+    scheduled = CampaignSchedule.objects.filter(campaign=campaign).exists()
+    return _transition(workspace, actor, campaign, {CampaignStatus.PAUSED},
+                       CampaignStatus.SCHEDULED if scheduled else CampaignStatus.LIVE, "resumed")
 
 
 def campaign_close(*, workspace, actor, campaign):

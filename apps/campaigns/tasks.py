@@ -8,3 +8,32 @@ def execute_activity(activity_run_id: int) -> str | None:
 
     activity = activity_execute(activity_run_id=activity_run_id)
     return activity.status if activity else None
+
+
+@shared_task(name="apps.campaigns.tasks.launch_scheduled")
+def launch_scheduled(campaign_id: int) -> int | None:
+    """Called by beat at a campaign's launch times; a double call finds the run there."""
+    from .scheduling import launch_due
+
+    run = launch_due(campaign_id=campaign_id)
+    return run.pk if run else None
+
+
+@shared_task(name="apps.campaigns.tasks.purge_working_tables")
+def purge_working_tables() -> int:
+    """Drop the working tables of runs older than their workspace's retention."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from apps.tenants.models import Workspace
+
+    from .executor import run_tables_purge
+    from .models import Run
+
+    purged = 0
+    for workspace in Workspace.objects.all():
+        cutoff = timezone.now() - dt.timedelta(days=workspace.working_tables_days)
+        for run in Run.objects.filter(workspace=workspace, tables_purged_at__isnull=True, finished_at__lt=cutoff):
+            purged += run_tables_purge(run=run)
+    return purged

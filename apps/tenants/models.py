@@ -117,6 +117,10 @@ class Workspace(models.Model):
     sender_name = models.CharField(max_length=200, blank=True)
     sender_email = models.EmailField(blank=True)
     reply_to_email = models.EmailField(blank=True)
+    # Campaign runs: working tables older than this are purged; a launch time missed by
+    # more than the grace period (beat was down) is skipped, not started late.
+    working_tables_days = models.PositiveSmallIntegerField(default=7)
+    schedule_grace_minutes = models.PositiveIntegerField(default=30)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,0 +1,286 @@
+"""When campaigns run: once at a time, or recurring (daily, several times a day, weekly,
+monthly, or a cron expression), within an optional validity period, in the workspace's
+time zone. Publishing writes the django-celery-beat entry (clocked for once, crontab for
+recurring, with the workspace's zone, so daylight-saving changes follow the wall clock).
+
+Beat calls `launch_due` with the campaign id; the run's key is the launch time it
+belongs to, so a double trigger (two beats, a retried task) finds the run there. When
+beat was down, the launch time that was missed still starts on recovery if it is within
+the workspace's grace period; otherwise a skipped run records why."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from celery.schedules import ParseException, crontab_parser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+
+from apps.tenants.models import WorkspaceOwned
+
+LAUNCH_TASK = "apps.campaigns.tasks.launch_scheduled"
+DEFAULT_GRACE = dt.timedelta(minutes=30)
+MIN_RECURRENCE = dt.timedelta(minutes=15)  # as Adobe: recurring no more often than every 15 minutes
+KINDS = ("once", "daily", "several", "weekly", "monthly", "cron")
+
+
+class CampaignSchedule(WorkspaceOwned):
+    """A campaign's schedule: `spec` holds the kind and its fields (see `parse_spec`)."""
+
+    campaign = models.OneToOneField("campaigns.Campaign", on_delete=models.CASCADE, related_name="schedule")
+    spec = models.JSONField(default=dict)
+    grace_minutes = models.PositiveIntegerField(default=int(DEFAULT_GRACE.total_seconds() // 60))
+    periodic_task = models.OneToOneField("django_celery_beat.PeriodicTask", null=True, blank=True,
+                                         on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        app_label = "campaigns"
+
+    def __str__(self) -> str:
+        return f"{self.campaign}: {describe(parse_spec(self.spec, self.workspace.time_zone))}"
+
+
+@dataclass
+class Spec:
+    kind: str
+    zone: ZoneInfo
+    at: dt.datetime | None = None  # once
+    minutes: tuple[int, ...] = ()
+    hours: tuple[int, ...] = ()
+    days_of_month: tuple[int, ...] = tuple(range(1, 32))
+    months: tuple[int, ...] = tuple(range(1, 13))
+    days_of_week: tuple[int, ...] = tuple(range(7))  # 0 = Sunday, as cron
+    valid_from: dt.datetime | None = None
+    valid_until: dt.datetime | None = None
+    cron: str = ""
+
+    def crontab_fields(self) -> dict[str, str]:
+        join = lambda values: ",".join(str(v) for v in values)  # noqa: E731
+        return {"minute": join(self.minutes), "hour": join(self.hours), "day_of_month": join(self.days_of_month),
+                "month_of_year": join(self.months), "day_of_week": join(self.days_of_week)}
+
+
+def _times(values: Any) -> list[tuple[int, int]]:
+    if not isinstance(values, list) or not values:
+        raise ValidationError("give at least one time of day, as HH:MM.")
+    out = []
+    for value in values:
+        try:
+            hour, minute = (int(p) for p in str(value).split(":"))
+            assert 0 <= hour < 24 and 0 <= minute < 60
+        except (ValueError, AssertionError):
+            raise ValidationError(f"{value!r} is not a time of day (HH:MM).") from None
+        out.append((hour, minute))
+    return sorted(set(out))
+
+
+def _moment(value: Any, zone: ZoneInfo, what: str) -> dt.datetime | None:
+    if value in (None, ""):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ValidationError(f"{what}: {value!r} is not a date and time (YYYY-MM-DDTHH:MM).") from None
+    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
+
+
+def parse_spec(spec: Any, time_zone: str) -> Spec:
+    """Check a schedule spec:
+    {"kind": "once", "at": "2026-12-01T09:00"}
+    {"kind": "daily", "times": ["09:00"]}; {"kind": "several", "times": ["09:00", "13:30", "18:00"]}
+    {"kind": "weekly", "weekdays": [1, 3], "times": ["08:00"]}   (0 = Sunday ... 6 = Saturday)
+    {"kind": "monthly", "days": [1, 15], "times": ["07:00"]}
+    {"kind": "cron", "cron": "*/30 8-18 * * 1-5"}
+    plus optional "valid_from" / "valid_until"; times are wall-clock in the workspace zone."""
+    if not isinstance(spec, dict) or spec.get("kind") not in KINDS:
+        raise ValidationError(f"a schedule's kind is one of {', '.join(KINDS)}.")
+    zone = ZoneInfo(time_zone)
+    kind = spec["kind"]
+    result = Spec(kind=kind, zone=zone, valid_from=_moment(spec.get("valid_from"), zone, "valid_from"),
+                  valid_until=_moment(spec.get("valid_until"), zone, "valid_until"))
+    if result.valid_from and result.valid_until and result.valid_until <= result.valid_from:
+        raise ValidationError("valid_until must come after valid_from.")
+    if kind == "once":
+        result.at = _moment(spec.get("at"), zone, "at")
+        if result.at is None:
+            raise ValidationError("a one-off schedule needs 'at'.")
+        return result
+    if kind == "cron":
+        expression = str(spec.get("cron") or "").split()
+        if len(expression) != 5:
+            raise ValidationError("a cron expression has 5 fields: minute hour day-of-month month day-of-week.")
+        try:
+            result.minutes = tuple(sorted(crontab_parser(60).parse(expression[0])))
+            result.hours = tuple(sorted(crontab_parser(24).parse(expression[1])))
+            result.days_of_month = tuple(sorted(crontab_parser(31, 1).parse(expression[2])))
+            result.months = tuple(sorted(crontab_parser(12, 1).parse(expression[3])))
+            result.days_of_week = tuple(sorted(d % 7 for d in crontab_parser(7).parse(expression[4])))
+        except (ParseException, ValueError) as exc:
+            raise ValidationError(f"the cron expression is not valid: {exc}.") from None
+        result.cron = " ".join(expression)
+    else:
+        times = _times(spec.get("times"))
+        if kind == "daily" and len(times) != 1:
+            raise ValidationError("a daily schedule has one time; use 'several' for more.")
+        result.hours = tuple(sorted({h for h, _ in times}))
+        result.minutes = tuple(sorted({m for _, m in times}))
+        if len(times) != len(result.hours) * len(result.minutes):
+            # Cron can only say hours x minutes; times like 09:00 and 13:30 need both minute sets,
+            # which would add 09:30 and 13:00: refuse rather than run at unasked times.
+            raise ValidationError("these times cannot share one schedule; give times with the same minutes "
+                                  "(e.g. 09:00, 13:00, 18:00) or use a cron expression.")
+        if kind == "weekly":
+            days = spec.get("weekdays")
+            if not isinstance(days, list) or not days or not all(isinstance(d, int) and 0 <= d <= 6 for d in days):
+                raise ValidationError("a weekly schedule needs weekdays from 0 (Sunday) to 6 (Saturday).")
+            result.days_of_week = tuple(sorted(set(days)))
+        if kind == "monthly":
+            days = spec.get("days")
+            if not isinstance(days, list) or not days or not all(isinstance(d, int) and 1 <= d <= 31 for d in days):
+                raise ValidationError("a monthly schedule needs days of the month from 1 to 31.")
+            result.days_of_month = tuple(sorted(set(days)))
+    launches = next_launches(result, after=timezone.now(), count=3)
+    if len(launches) >= 2 and min(b - a for a, b in zip(launches, launches[1:], strict=False)) < MIN_RECURRENCE:
+        raise ValidationError("a recurring campaign runs at most every 15 minutes.")
+    return result
+
+
+def next_launches(spec: Spec, *, after: dt.datetime, count: int = 10) -> list[dt.datetime]:
+    """The next launch times (aware, in the workspace zone), daylight-saving included: a
+    wall-clock time that does not exist that day (spring forward) runs at the first
+    minute that does; one that exists twice (fall back) runs once, the first time."""
+    if spec.kind == "once":
+        return [spec.at] if spec.at and spec.at > after and _valid(spec, spec.at) else []
+    found: list[dt.datetime] = []
+    day = max(after, spec.valid_from or after).astimezone(spec.zone).date()
+    for _ in range(3 * 366):
+        weekday = (day.weekday() + 1) % 7
+        if day.day in spec.days_of_month and day.month in spec.months and weekday in spec.days_of_week:
+            for hour in spec.hours:
+                for minute in spec.minutes:
+                    moment = _wall_clock(day, hour, minute, spec.zone)
+                    if moment > after and _valid(spec, moment) and moment not in found:
+                        found.append(moment)
+                        if len(found) == count:
+                            return found
+        if spec.valid_until and dt.datetime.combine(day, dt.time(0), spec.zone) > spec.valid_until:
+            break
+        day += dt.timedelta(days=1)
+    return found
+
+
+def _wall_clock(day: dt.date, hour: int, minute: int, zone: ZoneInfo) -> dt.datetime:
+    naive = dt.datetime.combine(day, dt.time(hour, minute))
+    moment = naive.replace(tzinfo=zone, fold=0)
+    # A gap (spring forward): the round trip through UTC moves it; run at the gap's end.
+    round_trip = moment.astimezone(dt.UTC).astimezone(zone)
+    if round_trip.replace(tzinfo=None) != naive:
+        return round_trip
+    return moment
+
+
+def _valid(spec: Spec, moment: dt.datetime) -> bool:
+    return (spec.valid_from is None or moment >= spec.valid_from) and (
+        spec.valid_until is None or moment <= spec.valid_until)
+
+
+def describe(spec: Spec) -> str:
+    if spec.kind == "once":
+        return f"once, {spec.at:%Y-%m-%d %H:%M} ({spec.zone.key})"
+    if spec.kind == "cron":
+        return f"cron '{spec.cron}' ({spec.zone.key})"
+    times = ", ".join(f"{h:02d}:{m:02d}" for h in spec.hours for m in spec.minutes)
+    if spec.kind == "weekly":
+        names = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        return f"weekly on {', '.join(names[d] for d in spec.days_of_week)} at {times} ({spec.zone.key})"
+    if spec.kind == "monthly":
+        return f"monthly on day {', '.join(map(str, spec.days_of_month))} at {times} ({spec.zone.key})"
+    return f"daily at {times} ({spec.zone.key})"
+
+
+def schedule_set(*, campaign, spec: dict, grace_minutes: int | None = None) -> CampaignSchedule:
+    """Store a campaign's schedule (checked). The beat entry follows on publish."""
+    parse_spec(spec, campaign.workspace.time_zone)
+    grace = grace_minutes if grace_minutes is not None else campaign.workspace.schedule_grace_minutes
+    schedule, _ = CampaignSchedule.objects.update_or_create(
+        campaign=campaign, defaults={"workspace": campaign.workspace, "spec": spec, "grace_minutes": grace})
+    if schedule.periodic_task_id:
+        beat_sync(campaign=campaign)
+    return schedule
+
+
+def beat_sync(*, campaign) -> None:
+    """Write (or remove) the campaign's django-celery-beat entry from its schedule and
+    status: only a live/scheduled campaign with a schedule has an enabled entry."""
+    from django_celery_beat.models import ClockedSchedule, CrontabSchedule, PeriodicTask  # noqa: PLC0415
+
+    from .models import CampaignStatus  # noqa: PLC0415
+
+    schedule = CampaignSchedule.objects.filter(campaign=campaign).select_related("periodic_task").first()
+    if schedule is None:
+        return
+    active = campaign.status in (CampaignStatus.LIVE, CampaignStatus.SCHEDULED)
+    spec = parse_spec(schedule.spec, campaign.workspace.time_zone)
+    name = f"campaign:{campaign.pk}"
+    defaults: dict[str, Any] = {"task": LAUNCH_TASK, "kwargs": json.dumps({"campaign_id": campaign.pk}),
+                                "enabled": active, "interval": None, "crontab": None, "clocked": None,
+                                "one_off": False, "start_time": spec.valid_from, "expires": spec.valid_until}
+    if spec.kind == "once":
+        defaults["clocked"], _ = ClockedSchedule.objects.get_or_create(clocked_time=spec.at)
+        defaults["one_off"] = True
+        defaults["expires"] = None
+    else:
+        defaults["crontab"], _ = CrontabSchedule.objects.get_or_create(timezone=spec.zone.key,
+                                                                       **spec.crontab_fields())
+    task, _ = PeriodicTask.objects.update_or_create(name=name, defaults=defaults)
+    if schedule.periodic_task_id != task.pk:
+        CampaignSchedule.objects.filter(pk=schedule.pk).update(periodic_task=task)
+
+
+def launch_slot(spec: Spec, now: dt.datetime) -> dt.datetime | None:
+    """The launch time a beat call at `now` belongs to: the latest one not after now."""
+    if spec.kind == "once":
+        return spec.at if spec.at and spec.at <= now else None
+    window = now - dt.timedelta(days=32)
+    slots = next_launches(spec, after=window, count=100_000)
+    past = [s for s in slots if s <= now]
+    return past[-1] if past else None
+
+
+def launch_due(*, campaign_id: int, now: dt.datetime | None = None):
+    """Called by beat: start the run of the launch time that is due, once."""
+    from .models import Campaign, CampaignStatus, Run, RunStatus  # noqa: PLC0415
+    from .services import campaign_start, published_version  # noqa: PLC0415
+
+    now = now or timezone.now()
+    campaign = Campaign.objects.select_related("workspace").filter(pk=campaign_id).first()
+    schedule = CampaignSchedule.objects.filter(campaign_id=campaign_id).first()
+    if campaign is None or schedule is None or campaign.status not in (CampaignStatus.LIVE, CampaignStatus.SCHEDULED):
+        return None
+    spec = parse_spec(schedule.spec, campaign.workspace.time_zone)
+    slot = launch_slot(spec, now)
+    if slot is None:
+        return None
+    late = now - slot
+    if late > dt.timedelta(minutes=schedule.grace_minutes):
+        try:
+            with transaction.atomic():
+                return Run.objects.create(
+                    workspace=campaign.workspace, campaign=campaign, version=published_version(campaign),
+                    trigger="schedule", scheduled_for=slot, status=RunStatus.SKIPPED, finished_at=now,
+                    error=f"missed: beat ran {int(late.total_seconds() // 60)} min after the launch time, beyond "
+                          f"the grace period of {schedule.grace_minutes} min")
+        except IntegrityError:
+            return None
+    try:
+        with transaction.atomic():
+            return campaign_start(workspace=campaign.workspace, actor=None, campaign=campaign, trigger="schedule",
+                                  scheduled_for=slot)
+    except IntegrityError:
+        return None  # this launch time has its run already

@@ -1,0 +1,115 @@
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.exceptions import ValidationError
+from django_celery_beat.models import PeriodicTask
+
+from apps.campaigns import executor, services
+from apps.campaigns.models import Run
+from apps.campaigns.scheduling import launch_due, next_launches, parse_spec, schedule_set
+from apps.campaigns.tasks import purge_working_tables
+from tests.campaigns.test_services import COMPLETE
+from tests.factories import make_travel_model
+
+AMS = "Europe/Amsterdam"
+
+
+def local(*args):
+    return dt.datetime(*args, tzinfo=ZoneInfo(AMS))
+
+
+def test_next_ten_daily_launches_keep_the_wall_clock_across_a_dst_change():
+    spec = parse_spec({"kind": "daily", "times": ["09:00"]}, AMS)
+    launches = next_launches(spec, after=local(2026, 3, 26, 12, 0), count=4)
+    assert [m.isoformat() for m in launches] == [
+        "2026-03-27T09:00:00+01:00", "2026-03-28T09:00:00+01:00",
+        "2026-03-29T09:00:00+02:00", "2026-03-30T09:00:00+02:00"]
+
+
+def test_a_time_in_the_spring_gap_runs_at_the_gaps_end_and_a_doubled_hour_runs_once():
+    spec = parse_spec({"kind": "daily", "times": ["02:30"]}, AMS)
+    spring = next_launches(spec, after=local(2026, 3, 28, 12, 0), count=2)
+    assert spring[0].astimezone(dt.UTC).isoformat() == "2026-03-29T01:30:00+00:00"  # 03:30 CEST
+    autumn = next_launches(spec, after=local(2026, 10, 24, 12, 0), count=2)
+    assert [m.astimezone(dt.UTC).isoformat() for m in autumn] == [
+        "2026-10-25T00:30:00+00:00", "2026-10-26T01:30:00+00:00"]
+
+
+def test_weekly_monthly_cron_and_validity():
+    weekly = parse_spec({"kind": "weekly", "weekdays": [1, 5], "times": ["08:00"],
+                         "valid_until": "2026-12-14T00:00"}, AMS)
+    assert [m.date().isoformat() for m in next_launches(weekly, after=local(2026, 11, 29, 12, 0))] == [
+        "2026-11-30", "2026-12-04", "2026-12-07", "2026-12-11"]
+    monthly = parse_spec({"kind": "monthly", "days": [31], "times": ["07:00"]}, AMS)
+    # day 31 only in months that have one
+    assert [m.date().isoformat() for m in next_launches(monthly, after=local(2026, 11, 1), count=3)] == [
+        "2026-12-31", "2027-01-31", "2027-03-31"]
+    cron = parse_spec({"kind": "cron", "cron": "0 8-10 * * 1-5"}, AMS)
+    assert [m.strftime("%a %H:%M") for m in next_launches(cron, after=local(2026, 11, 27, 9, 30), count=3)] == [
+        "Fri 10:00", "Mon 08:00", "Mon 09:00"]
+
+
+@pytest.mark.parametrize("spec,message", [
+    ({"kind": "hourly"}, "kind is one of"),
+    ({"kind": "daily", "times": ["25:00"]}, "is not a time of day"),
+    ({"kind": "several", "times": ["09:00", "13:30"]}, "cannot share one schedule"),
+    ({"kind": "cron", "cron": "*/5 * * * *"}, "at most every 15 minutes"),
+    ({"kind": "cron", "cron": "0 8"}, "has 5 fields"),
+    ({"kind": "weekly", "weekdays": [9], "times": ["08:00"]}, "weekdays from 0"),
+])
+def test_bad_schedules_are_refused_with_a_reason(spec, message):
+    with pytest.raises(ValidationError) as exc:
+        parse_spec(spec, AMS)
+    assert message in exc.value.messages[0]
+
+
+@pytest.fixture
+def live_campaign(workspace, monkeypatch):
+    pending: list[int] = []
+    monkeypatch.setattr(executor, "DISPATCH", pending.append)
+    make_travel_model(workspace)
+    campaign = services.campaign_create(workspace=workspace, actor=None, name="Daily", definition=COMPLETE)
+    schedule_set(campaign=campaign, spec={"kind": "daily", "times": ["09:00"]})
+    services.campaign_publish(workspace=workspace, actor=None, campaign=campaign)
+    campaign.refresh_from_db()
+    return campaign, pending
+
+
+def test_publishing_writes_the_beat_entry_in_the_workspace_zone(workspace, live_campaign):
+    campaign, _ = live_campaign
+    assert campaign.status == "scheduled"
+    task = PeriodicTask.objects.get(name=f"campaign:{campaign.pk}")
+    assert (task.task, task.enabled, str(task.crontab.timezone)) == (
+        "apps.campaigns.tasks.launch_scheduled", True, "Europe/Amsterdam")
+    assert (task.crontab.hour, task.crontab.minute) == ("9", "0")
+    services.campaign_pause(workspace=workspace, actor=None, campaign=campaign)
+    assert PeriodicTask.objects.get(pk=task.pk).enabled is False
+
+
+def test_a_double_trigger_makes_one_run_and_a_late_one_is_skipped(workspace, live_campaign):
+    campaign, _ = live_campaign
+    at = local(2026, 12, 1, 9, 0, 20)
+    first = launch_due(campaign_id=campaign.pk, now=at)
+    second = launch_due(campaign_id=campaign.pk, now=at + dt.timedelta(seconds=5))
+    assert first is not None and second is None
+    assert Run.objects.filter(campaign=campaign, scheduled_for=local(2026, 12, 1, 9, 0)).count() == 1
+    # beat was down for two hours: the 9:00 launch of the next day is beyond the 30 min grace
+    skipped = launch_due(campaign_id=campaign.pk, now=local(2026, 12, 2, 11, 0))
+    assert (skipped.status, skipped.scheduled_for) == ("skipped", local(2026, 12, 2, 9, 0))
+    assert "beyond the grace period of 30 min" in skipped.error
+    # within the grace period it starts late
+    late = launch_due(campaign_id=campaign.pk, now=local(2026, 12, 3, 9, 20))
+    assert late.status == "running" and late.trigger == "schedule"
+
+
+def test_old_working_tables_are_purged(workspace, live_campaign):
+    campaign, pending = live_campaign
+    run = services.test_run_start(workspace=workspace, actor=None, campaign=campaign)
+    while pending:
+        executor.activity_execute(activity_run_id=pending.pop(0))
+    run.refresh_from_db()
+    assert purge_working_tables() == 0
+    Run.objects.filter(pk=run.pk).update(finished_at=run.finished_at - dt.timedelta(days=8))
+    assert purge_working_tables() == 1  # the build_audience's table
+    assert Run.objects.get(pk=run.pk).tables_purged_at is not None
