@@ -19,6 +19,7 @@ from apps.audiences.rules.schema import Schema
 from apps.core.sqlutil import execute, fetchall, workspace_schema
 
 from .activities import REGISTRY, Context, Outlet, SettingsError
+from .activities.base import Sleep
 from .graph import Plan, check_graph
 from .models import ActivityRun, ActivityStatus, Campaign, CampaignVersion, Run, RunMode, RunStatus
 
@@ -90,7 +91,12 @@ def activity_execute(*, activity_run_id: int) -> ActivityRun | None:
                   schema=Schema.load(run.workspace), test_mode=run.mode == RunMode.TEST)
     try:
         with transaction.atomic():
-            outlets = REGISTRY[node["type"]].run(ctx)
+            try:
+                outlets = REGISTRY[node["type"]].run(ctx)
+            except Sleep as sleep:
+                ActivityRun.objects.filter(pk=activity_run_id).update(
+                    status=ActivityStatus.SLEEPING, wake_at=sleep.until, log=ctx.log)
+                return ActivityRun.objects.get(pk=activity_run_id)
             activity_run.status = ActivityStatus.DONE
             activity_run.outlets = {name: o.as_dict() for name, o in outlets.items()}
             activity_run.rows_in = sum(i.count or 0 for i in inputs) if inputs else None
@@ -115,7 +121,7 @@ def activity_execute(*, activity_run_id: int) -> ActivityRun | None:
 def _maybe_finish(run: Run) -> None:
     """A run ends when nothing is queued or running: failed if an activity failed (its
     branch stopped), else done."""
-    open_states = [ActivityStatus.QUEUED, ActivityStatus.RUNNING]
+    open_states = [ActivityStatus.QUEUED, ActivityStatus.RUNNING, ActivityStatus.SLEEPING]
     activities = ActivityRun.objects.filter(run=run)
     if activities.filter(status__in=open_states).exists():
         return
@@ -128,12 +134,27 @@ def _maybe_finish(run: Run) -> None:
         error="an activity failed: see its log" if failed else "")
 
 
+def timers_wake(*, now=None) -> int:
+    """Queue every sleeping activity whose time has come (called every minute by beat);
+    the conditional UPDATE makes two sweeps harmless."""
+    now = now or timezone.now()
+    woken = 0
+    for activity in ActivityRun.objects.filter(status=ActivityStatus.SLEEPING, wake_at__lte=now).only("pk"):
+        with transaction.atomic():
+            if ActivityRun.objects.filter(pk=activity.pk, status=ActivityStatus.SLEEPING).update(
+                    status=ActivityStatus.QUEUED):
+                DISPATCH(activity.pk)
+                woken += 1
+    return woken
+
+
 def run_stop(*, run: Run) -> None:
     """Stop a run: nothing new starts; what runs finishes its statement."""
     Run.objects.filter(pk=run.pk, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).update(
         status=RunStatus.STOPPED, finished_at=timezone.now())
-    ActivityRun.objects.filter(run=run).filter(Q(status=ActivityStatus.WAITING) | Q(status=ActivityStatus.QUEUED)).update(
-        status=ActivityStatus.SKIPPED)
+    ActivityRun.objects.filter(run=run).filter(
+        Q(status=ActivityStatus.WAITING) | Q(status=ActivityStatus.QUEUED) | Q(status=ActivityStatus.SLEEPING)
+    ).update(status=ActivityStatus.SKIPPED)
 
 
 def run_tables_purge(*, run: Run) -> int:

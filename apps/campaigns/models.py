@@ -111,6 +111,7 @@ class ActivityStatus(models.TextChoices):
     WAITING = "waiting", "Waiting"
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
+    SLEEPING = "sleeping", "Waiting for its time"  # a Wait: woken by the timer task at wake_at
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
     SKIPPED = "skipped", "Skipped"
@@ -126,6 +127,7 @@ class ActivityRun(WorkspaceOwned):
     status = models.CharField(max_length=20, choices=ActivityStatus.choices, default=ActivityStatus.WAITING)
     attempts = models.PositiveIntegerField(default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    wake_at = models.DateTimeField(null=True, blank=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     rows_in = models.BigIntegerField(null=True, blank=True)

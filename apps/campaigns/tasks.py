@@ -37,3 +37,11 @@ def purge_working_tables() -> int:
         for run in Run.objects.filter(workspace=workspace, tables_purged_at__isnull=True, finished_at__lt=cutoff):
             purged += run_tables_purge(run=run)
     return purged
+
+
+@shared_task(name="apps.campaigns.tasks.wake_timers")
+def wake_timers() -> int:
+    """Every minute: queue the Wait activities whose time has come."""
+    from .executor import timers_wake
+
+    return timers_wake()

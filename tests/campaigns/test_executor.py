@@ -187,3 +187,52 @@ def test_a_run_is_carried_through_by_a_real_worker(workspace, start_worker):
     assert keys(run, "nl") == [1, 2]
     assert len(keys(run, "tiers", "first")) == 1
     assert sorted(keys(run, "tiers", "first") + keys(run, "tiers", "others")) == [1, 2]
+
+
+def test_a_wait_sleeps_in_the_database_and_the_timer_task_wakes_it(workspace, travel, queue):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    nodes = [start(), build("nl", {"attr": "country", "op": "eq", "value": "NL"}),
+             {"id": "pause", "type": "wait", "settings": {"amount": 2, "unit": "hours"}},
+             {"id": "end", "type": "end"}]
+    campaign, version = make_campaign(workspace, nodes, [edge("start", "nl"), edge("nl", "pause"),
+                                                         edge("pause", "end")])
+    run = executor.run_create(campaign=campaign, version=version)
+    queue()
+    wait = ActivityRun.objects.get(run=run, node_id="pause")
+    assert wait.status == "sleeping"
+    assert abs((wait.wake_at - timezone.now()) - dt.timedelta(hours=2)) < dt.timedelta(minutes=1)
+    assert Run.objects.get(pk=run.pk).status == "running"
+    assert executor.timers_wake() == 0  # not yet
+    # a sweep with a clock running ahead wakes it, but the Wait checks its time and sleeps again
+    assert executor.timers_wake(now=wait.wake_at + dt.timedelta(seconds=1)) == 1
+    queue()
+    assert ActivityRun.objects.get(pk=wait.pk).status == "sleeping"
+    ActivityRun.objects.filter(pk=wait.pk).update(wake_at=timezone.now() - dt.timedelta(seconds=1))
+    assert executor.timers_wake() == 1
+    assert executor.timers_wake() == 0  # a second sweep finds nothing
+    queue()
+    assert Run.objects.get(pk=run.pk).status == "done"
+    assert keys(run, "pause") == [1]
+
+
+def test_save_audience_writes_a_snapshot_in_live_runs_only(workspace, travel, queue):
+    from apps.audiences.models import Audience
+
+    nodes = [start(), build("nl", {"attr": "country", "op": "in", "value": ["NL", "DE"]}),
+             {"id": "save", "type": "save_audience", "settings": {"name": "Campaign NL DE"}},
+             {"id": "end", "type": "end"}]
+    campaign, version = make_campaign(workspace, nodes, [edge("start", "nl"), edge("nl", "save"),
+                                                         edge("save", "end")])
+    test_run = executor.run_create(campaign=campaign, version=version)
+    queue()
+    assert ActivityRun.objects.get(run=test_run, node_id="save").report == {
+        "would_save": 2, "audience": "Campaign NL DE", "saved": False}
+    assert not Audience.objects.filter(name="Campaign NL DE").exists()
+    live = executor.run_create(campaign=campaign, version=version, mode="live")
+    queue()
+    assert Run.objects.get(pk=live.pk).status == "done"
+    audience = Audience.objects.get(workspace=workspace, name="Campaign NL DE")
+    assert (audience.origin, audience.size, audience.entity.key) == ("snapshot", 2, "customer")

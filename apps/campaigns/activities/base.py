@@ -25,6 +25,15 @@ class SettingsError(Exception):
     """A problem with an activity's settings, in words for the marketer."""
 
 
+class Sleep(Exception):  # noqa: N818 - a signal to the executor, not an error
+    """Raised by an activity that must wait until `until` (a durable timer in the database:
+    never a long Celery countdown, which Redis would deliver twice past its visibility timeout)."""
+
+    def __init__(self, until):
+        super().__init__(f"sleeping until {until.isoformat()}")
+        self.until = until
+
+
 @dataclass
 class Outlet:
     """An input or output set of rows: a working table of keys of `entity`."""
