@@ -236,3 +236,35 @@ def test_save_audience_writes_a_snapshot_in_live_runs_only(workspace, travel, qu
     assert Run.objects.get(pk=live.pk).status == "done"
     audience = Audience.objects.get(workspace=workspace, name="Campaign NL DE")
     assert (audience.origin, audience.size, audience.entity.key) == ("snapshot", 2, "customer")
+
+
+def test_enrichment_adds_columns_that_travel_through_a_split(workspace, travel, queue):
+    nodes = [start(), build("all_c", {"attr": "customer_id", "op": "gte", "value": 1}),
+             {"id": "enrich", "type": "enrichment", "settings": {
+                 "attributes": [{"name": "land", "path": "country"}],
+                 "aggregates": [{"name": "spent", "related": "bookings", "agg": "sum", "attr": "amount",
+                                 "where": {"attr": "status", "op": "ne", "value": "cancelled"}},
+                                {"name": "trips", "related": "bookings", "agg": "count"}],
+                 "first": [{"name": "next", "related": "bookings", "order_by": "start_date",
+                            "attributes": ["booking_id", "start_date"]}]}},
+             {"id": "split", "type": "split", "settings": {"subsets": [
+                 {"name": "big", "rule": {"related": "bookings", "agg": "sum", "attr": "amount", "op": "gt",
+                                          "value": 1000}}]}},
+             {"id": "end", "type": "end"}, {"id": "end2", "type": "end"}]
+    edges = [edge("start", "all_c"), edge("all_c", "enrich"), edge("enrich", "split"), edge("split", "end", "big"),
+             edge("split", "end2", "others")]
+    campaign, version = make_campaign(workspace, nodes, edges)
+    run = executor.run_create(campaign=campaign, version=version)
+    queue()
+    assert Run.objects.get(pk=run.pk).status == "done", list(
+        ActivityRun.objects.filter(run=run).values_list("node_id", "error"))
+    table = ActivityRun.objects.get(run=run, node_id="split").outlets["big"]["table"]
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT key, land, spent, trips, next__booking_id, next__start_date::text '
+                       f'FROM "ws_{workspace.pk}"."{table}" ORDER BY key')
+        rows = cursor.fetchall()
+    from decimal import Decimal
+
+    # anna: bookings 1000 (1250, 2025-01-10) and 1001 (640.50, 2024-08-01); ben: 1002 cancelled (1250)
+    assert rows == [(1, "NL", Decimal("1890.50"), 2, 1001, "2024-08-01"),
+                    (2, "DE", Decimal("0"), 1, 1002, "2025-02-01")]

@@ -99,6 +99,17 @@ class Context:
         self.execute(sql.SQL("ANALYZE {}").format(target))
         return Outlet(table=name, entity=entity_key, count=count)
 
+    def subset(self, outlet: str, source: Outlet, keys: sql.Composable, params: Any = None) -> Outlet:
+        """(Re)build a working table of the source rows whose keys `keys` selects, with all
+        the source's columns (enrichment travels through splits and filters)."""
+        name = self.table_name(outlet)
+        target = self.ident(name)
+        self.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
+        count = self.execute(sql.SQL("CREATE UNLOGGED TABLE {} AS SELECT w.* FROM {} w WHERE w.key IN ({})").format(
+            target, self.ident(source.table), keys), params)
+        self.execute(sql.SQL("ANALYZE {}").format(target))
+        return Outlet(table=name, entity=source.entity, count=count)
+
     def keys_of(self, outlet: Outlet) -> sql.Composable:
         return sql.SQL("SELECT key FROM {}").format(self.ident(outlet.table))
 

@@ -110,12 +110,13 @@ class Combine(Activity):
         selects = [ctx.keys_of(i) for i in ctx.inputs]
         operation = ctx.node["settings"]["operation"]
         if operation == "union":
-            query = sql.SQL(" UNION ").join(selects)
-        elif operation == "intersection":
+            return {"out": ctx.create_table("out", ctx.inputs[0].entity, sql.SQL(" UNION ").join(selects))}
+        if operation == "intersection":
             query = sql.SQL(" INTERSECT ").join(selects)
         else:
             query = sql.SQL("{} EXCEPT ({})").format(selects[0], sql.SQL(" UNION ").join(selects[1:]))
-        return {"out": ctx.create_table("out", ctx.inputs[0].entity, query)}
+        # The primary (first) input's rows, with its columns.
+        return {"out": ctx.subset("out", ctx.inputs[0], query)}
 
 
 @register
@@ -174,13 +175,13 @@ class Split(Activity):
             if limit is not None:
                 pool = sql.SQL("SELECT r.k FROM ({}) AS r(k) ORDER BY md5({} || r.k::text) LIMIT {}").format(
                     pool, seed, sql.Literal(int(limit)))
-            outlet = ctx.create_table(subset["name"], source.entity, pool, params)
+            outlet = ctx.subset(subset["name"], source, pool, params)
             outlets[subset["name"]] = outlet
             taken.append(outlet)
         if settings.get("complement", True):
             rest = sql.SQL("{} EXCEPT ({})").format(ctx.keys_of(source),
                                                     sql.SQL(" UNION ").join(ctx.keys_of(t) for t in taken))
-            outlets["others"] = ctx.create_table("others", source.entity, rest)
+            outlets["others"] = ctx.subset("others", source, rest)
         return outlets
 
 
@@ -219,8 +220,8 @@ class Deduplicate(Activity):
                                              for f in settings["fields"]),
             order=ddl.column(attrs[order_key.lstrip("-")]), dir=direction, table=ddl.table(entity),
             keys=ctx.keys_of(source))
-        keep = ctx.create_table("out", entity.key, sql.SQL("SELECT key FROM ({}) r WHERE n = 1").format(ranked))
-        dups = ctx.create_table("duplicates", entity.key, sql.SQL("SELECT key FROM ({}) r WHERE n > 1").format(ranked))
+        keep = ctx.subset("out", source, sql.SQL("SELECT key FROM ({}) r WHERE n = 1").format(ranked))
+        dups = ctx.subset("duplicates", source, sql.SQL("SELECT key FROM ({}) r WHERE n > 1").format(ranked))
         return {"out": keep, "duplicates": dups}
 
 
