@@ -52,8 +52,20 @@ def run_create(*, campaign: Campaign, version: CampaignVersion, mode: str = RunM
     return run
 
 
+_PLANS: dict[tuple[int, str], Plan] = {}
+
+
 def _plan(run: Run) -> Plan:
-    return check_graph(workspace=run.workspace, definition=run.version.definition)
+    """The checked graph of the run's version, checked once per process (a run's version
+    does not change while it runs: published versions never do, and a test run's draft is
+    keyed by its last edit)."""
+    key = (run.version_id, run.version.updated_at.isoformat())
+    plan = _PLANS.get(key)
+    if plan is None:
+        if len(_PLANS) > 256:
+            _PLANS.clear()
+        plan = _PLANS[key] = check_graph(workspace=run.workspace, definition=run.version.definition)
+    return plan
 
 
 def _dispatch_ready(run: Run, plan: Plan) -> None:

@@ -81,7 +81,7 @@ class RunStatus(models.TextChoices):
 
 class Run(WorkspaceOwned):
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="runs")
-    version = models.ForeignKey(CampaignVersion, on_delete=models.PROTECT, related_name="runs")
+    version = models.ForeignKey(CampaignVersion, on_delete=models.CASCADE, related_name="runs")
     mode = models.CharField(max_length=10, choices=RunMode.choices, default=RunMode.TEST)
     status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED)
     trigger = models.CharField(max_length=20, default="manual")  # manual | schedule | api

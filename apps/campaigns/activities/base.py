@@ -94,7 +94,9 @@ class Context:
         target = self.ident(name)
         self.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
         select_sql = sql.SQL(select) if isinstance(select, str) else select
-        count = self.execute(sql.SQL("CREATE UNLOGGED TABLE {} AS SELECT DISTINCT k.key FROM ({}) AS k(key)").format(
+        # Every select an activity hands in returns each key once (keys of an entity
+        # table, or set operations), so no DISTINCT pass is needed.
+        count = self.execute(sql.SQL("CREATE UNLOGGED TABLE {} AS SELECT k.key FROM ({}) AS k(key)").format(
             target, select_sql), params)
         self.execute(sql.SQL("ANALYZE {}").format(target))
         return Outlet(table=name, entity=entity_key, count=count)

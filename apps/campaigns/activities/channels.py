@@ -63,11 +63,17 @@ class Channel(Activity):
                 "ELSE NULL END AS reason FROM {work} w LEFT JOIN {table} e ON e.{pk} = w.key").format(
                 empty=empty, invalid=invalid, address=address, work=ctx.ident(source.table),
                 table=ddl.table(entity), pk=pk)
+            # Classify once into a scratch table; the counts and the recipients read it.
+            scratch = ctx.ident(ctx.table_name("_classified"))
+            ctx.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(scratch))
+            ctx.execute(sql.SQL("CREATE UNLOGGED TABLE {} AS {}").format(scratch, classified))
             counts = ctx.scalar(sql.SQL("SELECT json_object_agg(coalesce(reason, 'recipient'), n) FROM "
-                                        "(SELECT reason, count(*) n FROM ({}) c GROUP BY reason) x").format(classified))
+                                        "(SELECT reason, count(*) n FROM {} GROUP BY reason) x").format(scratch))
             reasons = {k: int(v) for k, v in (counts or {}).items() if k != "recipient"}
-            recipients = sql.SQL("SELECT key FROM ({}) c WHERE reason IS NULL").format(classified)
+            recipients = sql.SQL("SELECT key FROM {} WHERE reason IS NULL").format(scratch)
         out = ctx.create_table("out", entity.key, recipients)
+        if not (self.channel == "push" or missing_roles):
+            ctx.execute(sql.SQL("DROP TABLE {}").format(ctx.ident(ctx.table_name("_classified"))))
         ctx.activity_run.report = {"channel": self.channel, "recipients": out.count, "excluded": reasons,
                                    "test_mode": ctx.test_mode}
         if not ctx.test_mode:

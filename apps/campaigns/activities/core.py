@@ -220,8 +220,13 @@ class Deduplicate(Activity):
                                              for f in settings["fields"]),
             order=ddl.column(attrs[order_key.lstrip("-")]), dir=direction, table=ddl.table(entity),
             keys=ctx.keys_of(source))
-        keep = ctx.subset("out", source, sql.SQL("SELECT key FROM ({}) r WHERE n = 1").format(ranked))
-        dups = ctx.subset("duplicates", source, sql.SQL("SELECT key FROM ({}) r WHERE n > 1").format(ranked))
+        # Rank once into a scratch table; both outlets read it.
+        ranks = ctx.ident(ctx.table_name("_ranks"))
+        ctx.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(ranks))
+        ctx.execute(sql.SQL("CREATE UNLOGGED TABLE {} AS {}").format(ranks, ranked))
+        keep = ctx.subset("out", source, sql.SQL("SELECT key FROM {} WHERE n = 1").format(ranks))
+        dups = ctx.subset("duplicates", source, sql.SQL("SELECT key FROM {} WHERE n > 1").format(ranks))
+        ctx.execute(sql.SQL("DROP TABLE {}").format(ranks))
         return {"out": keep, "duplicates": dups}
 
 

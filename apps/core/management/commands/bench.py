@@ -4,7 +4,7 @@ import importlib
 
 from django.core.management.base import BaseCommand, CommandError
 
-BENCHES = ["ingest", "audience"]
+BENCHES = ["ingest", "audience", "campaign"]
 
 
 class Command(BaseCommand):
