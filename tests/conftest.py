@@ -94,7 +94,8 @@ def start_worker(transactional_db):
     app.control.purge()  # tasks left over by an earlier run must not reach this worker
     processes = []
 
-    def start(concurrency: int = 1, queues: str = "celery", name: str | None = None) -> subprocess.Popen:
+    def start(concurrency: int = 1, queues: str | None = None, name: str | None = None) -> subprocess.Popen:
+        queues = queues or settings.CELERY_TASK_DEFAULT_QUEUE
         env = dict(os.environ)
         env["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
         env["DATABASE_URL"] = _database_url_for_subprocess()
@@ -111,7 +112,8 @@ def start_worker(transactional_db):
             if proc.poll() is not None:
                 raise RuntimeError(f"worker exited with {proc.returncode}")
             replies = app.control.ping(timeout=0.5) or []
-            if any(proc_name.startswith(name or f"test{len(processes) - 1}@") for r in replies for proc_name in r):
+            prefix = (name or f"test{len(processes) - 1}@%h").split("%h")[0]
+            if any(proc_name.startswith(prefix) for r in replies for proc_name in r):
                 return proc
         raise RuntimeError("worker did not answer ping within 60 s")
 

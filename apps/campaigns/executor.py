@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from psycopg import sql
@@ -82,9 +82,38 @@ def _dispatch_ready(run: Run, plan: Plan) -> None:
                 DISPATCH(activity_id)
 
 
+# The executing session holds this advisory lock for the whole activity: a duplicate task
+# finds it taken; when a worker dies, PostgreSQL drops its session and the lock with it,
+# so the activity can be taken over (and rebuilt from its start).
+LOCK_CLASS = 0x0CA3
+
+
+def _try_lock(activity_run_id: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_CLASS, activity_run_id])
+        return bool(cursor.fetchone()[0])
+
+
+def _unlock(activity_run_id: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_CLASS, activity_run_id])
+
+
 def activity_execute(*, activity_run_id: int) -> ActivityRun | None:
-    """Run one activity once. Returns None when there was nothing to claim."""
-    claimed = ActivityRun.objects.filter(pk=activity_run_id, status=ActivityStatus.QUEUED).update(
+    """Run one activity once. Returns None when there was nothing to claim: it is done,
+    or another live worker is running it."""
+    if not _try_lock(activity_run_id):
+        return None
+    try:
+        return _execute_locked(activity_run_id)
+    finally:
+        _unlock(activity_run_id)
+
+
+def _execute_locked(activity_run_id: int) -> ActivityRun | None:
+    # RUNNING here means its previous executor died (we hold the lock): take it over.
+    claimed = ActivityRun.objects.filter(
+        pk=activity_run_id, status__in=[ActivityStatus.QUEUED, ActivityStatus.RUNNING]).update(
         status=ActivityStatus.RUNNING, claimed_at=timezone.now(), started_at=timezone.now())
     if not claimed:
         return None
@@ -144,6 +173,31 @@ def _maybe_finish(run: Run) -> None:
     Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
         status=RunStatus.FAILED if failed else RunStatus.DONE, finished_at=timezone.now(),
         error="an activity failed: see its log" if failed else "")
+
+
+STALE_QUEUED = 120  # seconds a queued activity may wait for its task before it is dispatched again
+
+
+def stale_redispatch(*, now=None) -> int:
+    """Celery is at-least-once and a publish can be lost between commit and broker: the
+    ledger decides. Activities RUNNING with nobody holding their lock (a killed worker)
+    and activities QUEUED for long are dispatched again; the lock and the claim make a
+    second delivery harmless."""
+    now = now or timezone.now()
+    redispatched = 0
+    stale = ActivityRun.objects.filter(
+        Q(status=ActivityStatus.RUNNING) |
+        Q(status=ActivityStatus.QUEUED, run__created_at__lt=now - timezone.timedelta(seconds=STALE_QUEUED))
+    ).filter(run__status=RunStatus.RUNNING).values_list("pk", "status")
+    for activity_id, status in stale:
+        if status == ActivityStatus.RUNNING:
+            if not _try_lock(activity_id):
+                continue  # a live worker is on it
+            _unlock(activity_id)
+        with transaction.atomic():
+            DISPATCH(activity_id)
+        redispatched += 1
+    return redispatched
 
 
 def timers_wake(*, now=None) -> int:

@@ -41,7 +41,8 @@ def purge_working_tables() -> int:
 
 @shared_task(name="apps.campaigns.tasks.wake_timers")
 def wake_timers() -> int:
-    """Every minute: queue the Wait activities whose time has come."""
-    from .executor import timers_wake
+    """Every 30 s: queue the Wait activities whose time has come, and dispatch again the
+    activities whose worker died or whose task was lost."""
+    from .executor import stale_redispatch, timers_wake
 
-    return timers_wake()
+    return timers_wake() + stale_redispatch()

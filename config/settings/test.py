@@ -35,3 +35,12 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 # Uploaded files of tests (a worker process started by a test must see them too).
 MEDIA_ROOT = BASE_DIR / ".data" / "test-media"
+
+from .base import INSTALLED_APPS  # noqa: E402
+
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.support"]
+
+# Test runs on one machine (two clones, a developer and CI) share the Redis server: each
+# run's tasks go to a queue named after its test database, so one run's worker never
+# takes another run's tasks.
+CELERY_TASK_DEFAULT_QUEUE = f"tests-{DATABASES['default']['TEST']['NAME']}"

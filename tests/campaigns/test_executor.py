@@ -268,3 +268,48 @@ def test_enrichment_adds_columns_that_travel_through_a_split(workspace, travel, 
     # anna: bookings 1000 (1250, 2025-01-10) and 1001 (640.50, 2024-08-01); ben: 1002 cancelled (1250)
     assert rows == [(1, "NL", Decimal("1890.50"), 2, 1001, "2024-08-01"),
                     (2, "DE", Decimal("0"), 1, 1002, "2025-02-01")]
+
+
+@pytest.mark.worker
+def test_a_run_survives_a_worker_killed_in_the_middle_of_an_activity(workspace, start_worker):
+    import signal
+    import time
+
+    import psutil
+    from django.db import transaction
+
+    with transaction.atomic():
+        make_travel_model(workspace)
+        nodes = [start(), build("everyone", {"attr": "customer_id", "op": "gte", "value": 1}),
+                 {"id": "slow", "type": "test_sleep", "settings": {"seconds": 4}}, {"id": "end", "type": "end"}]
+        campaign, version = make_campaign(workspace, nodes, [edge("start", "everyone"), edge("everyone", "slow"),
+                                                             edge("slow", "end")])
+    worker = start_worker(concurrency=1, name="doomed@%h")
+    run = executor.run_create(campaign=campaign, version=version)
+
+    def wait_for(predicate, seconds=60):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(0.1)
+        return False
+
+    assert wait_for(lambda: ActivityRun.objects.get(run=run, node_id="slow").status == "running"), list(
+        ActivityRun.objects.filter(run=run).values_list("node_id", "status", "error"))
+    # when: the worker and its pool process die without a word
+    family = [worker.pid, *[c.pid for c in psutil.Process(worker.pid).children(recursive=True)]]
+    for pid in family:
+        psutil.Process(pid).send_signal(signal.SIGKILL)
+    worker.wait(timeout=10)
+    slow = ActivityRun.objects.get(run=run, node_id="slow")
+    assert slow.status == "running" and slow.outlets == {}  # its work was rolled back with the session
+    # then: a new worker, and the sweeper hands it the orphaned activity
+    start_worker(concurrency=1, name="heir@%h")
+    assert wait_for(lambda: executor.stale_redispatch() >= 1, seconds=20)
+    assert wait_for(lambda: Run.objects.get(pk=run.pk).status != "running"), list(
+        ActivityRun.objects.filter(run=run).values_list("node_id", "status", "attempts", "error"))
+    slow.refresh_from_db()
+    assert (Run.objects.get(pk=run.pk).status, slow.status, slow.attempts) == ("done", "done", 2)
+    assert keys(run, "slow") == [1, 2, 3]
+    assert executor.stale_redispatch() == 0
