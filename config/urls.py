@@ -11,10 +11,14 @@ from apps.tenants import views as tenants_views
 workspace_ui_patterns = [
     path("", include("apps.tenants.urls")),
     path("data/", include("apps.datamodel.urls")),
+    path("audiences/", include("apps.audiences.urls")),
+    path("campaigns/", include("apps.campaigns.urls")),
 ]
 workspace_api_patterns = [
     path("", include("apps.tenants.api_urls")),
     path("", include("apps.datamodel.api_urls")),
+    path("", include("apps.audiences.api_urls")),
+    path("", include("apps.campaigns.api_urls")),
 ]
 
 urlpatterns = [

@@ -175,8 +175,9 @@ def snapshot_build(*, audience_id: int) -> Audience | None:
             Audience.objects.filter(pk=audience_id).update(
                 status=AudienceStatus.READY, size=size, last_evaluated_at=timezone.now(), status_message="")
     except Exception as exc:  # noqa: BLE001 - the snapshot must end as failed, with the reason
-        Audience.objects.filter(pk=audience_id).update(status=AudienceStatus.FAILED,
-                                                       status_message=f"{type(exc).__name__}: {exc}"[:2000])
+        # A rule that no longer fits the model says where; anything else names its kind.
+        reason = "; ".join(exc.messages) if isinstance(exc, ValidationError) else f"{type(exc).__name__}: {exc}"
+        Audience.objects.filter(pk=audience_id).update(status=AudienceStatus.FAILED, status_message=reason[:2000])
     return Audience.objects.get(pk=audience_id)
 
 

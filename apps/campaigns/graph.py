@@ -112,7 +112,10 @@ def check_graph(*, workspace, definition: Any, schema: Schema | None = None, com
         input_entities = [plan.outlet_entities.get(i) for i in inputs[node_id]]
         data_inputs = [e for e in input_entities if e is not None]
         if activity.min_inputs and len(data_inputs) != len(input_entities):
-            fail(node_id, f"{activity.label} needs rows as input, not the Start directly.")
+            # No entity on an input: it comes from the Start, or from an activity whose own
+            # problem is already reported (naming it again here would blame the wrong one).
+            if any(REGISTRY[nodes[src]["type"]].is_start for src, _ in inputs[node_id]):
+                fail(node_id, f"{activity.label} needs rows as input, not the Start directly.")
             continue
         try:
             outlet_entities = activity.check(node["settings"], data_inputs, schema) if (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
 
 from apps.tenants.models import Workspace
@@ -15,6 +15,21 @@ from .models import ActivityRun, Campaign, CampaignVersion, Run
 
 def campaign_list(*, workspace: Workspace) -> QuerySet[Campaign]:
     return Campaign.objects.filter(workspace=workspace).select_related("created_by")
+
+
+def with_summary(campaigns: QuerySet[Campaign]) -> QuerySet[Campaign]:
+    """Each campaign with its latest and published version numbers and its last run, in
+    the one query of the list (subqueries, not a query per row)."""
+    versions = CampaignVersion.objects.filter(campaign=OuterRef("pk")).order_by("-number").values("number")
+    last_run = Run.objects.filter(campaign=OuterRef("pk")).order_by("-created_at", "-id")
+    return campaigns.annotate(
+        latest_version_number=Subquery(versions[:1]),
+        published_version_number=Subquery(versions.filter(published_at__isnull=False)[:1]),
+        last_run_id=Subquery(last_run.values("pk")[:1]),
+        last_run_status=Subquery(last_run.values("status")[:1]),
+        last_run_mode=Subquery(last_run.values("mode")[:1]),
+        last_run_created_at=Subquery(last_run.values("created_at")[:1]),
+    )
 
 
 def access_campaign(actor: Any, workspace: Workspace, pk: Any) -> Campaign:
@@ -29,6 +44,17 @@ def access_run(actor: Any, workspace: Workspace, pk: Any) -> Run:
         return Run.objects.select_related("campaign", "version").get(workspace=workspace, pk=pk)
     except (Run.DoesNotExist, ValueError, TypeError):
         raise Http404("Not found.") from None
+
+
+def access_activity_run(actor: Any, workspace: Workspace, run_pk: Any, node_id: str) -> ActivityRun:
+    activity = None
+    try:
+        activity = ActivityRun.objects.filter(workspace=workspace, run_id=run_pk, node_id=node_id).first()
+    except (ValueError, TypeError):
+        pass
+    if activity is None:
+        raise Http404("Not found.")
+    return activity
 
 
 def version_list(*, campaign: Campaign) -> QuerySet[CampaignVersion]:

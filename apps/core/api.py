@@ -24,10 +24,15 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]):
-    """DRF's handler, plus Django ValidationError as a 400 with field messages."""
+    """DRF's handler, plus Django ValidationError as a 400 with field messages. An error
+    that lists `problems` (a rule's RuleError: [{"path", "message"}, ...]) is a 400
+    {"problems": [...]}, so every endpoint taking a rule answers alike."""
     from django.core.exceptions import ValidationError  # noqa: PLC0415
 
-    if isinstance(exc, ValidationError):
+    problems = getattr(exc, "problems", None)
+    if isinstance(exc, ValidationError) and isinstance(problems, list):
+        exc = exceptions.ValidationError({"problems": problems})
+    elif isinstance(exc, ValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         exc = exceptions.ValidationError(detail)
     return drf_exception_handler(exc, context)

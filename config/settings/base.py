@@ -230,6 +230,10 @@ SPECTACULAR_SETTINGS = {
         "IngestionStatusEnum": "apps.datamodel.models.IngestionStatus",
         "AudienceOriginEnum": "apps.audiences.models.AudienceOrigin",
         "AudienceStatusEnum": "apps.audiences.models.AudienceStatus",
+        "CampaignStatusEnum": "apps.campaigns.models.CampaignStatus",
+        "RunStatusEnum": "apps.campaigns.models.RunStatus",
+        "RunModeEnum": "apps.campaigns.models.RunMode",
+        "ActivityStatusEnum": "apps.campaigns.models.ActivityStatus",
     },
 }
 
@@ -249,6 +253,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# --- Campaigns --------------------------------------------------------------------------
+# A partner may trigger one campaign over the API at most once per this many seconds
+# (429 with Retry-After otherwise): a looping client must not fan out live sends.
+CAMPAIGN_TRIGGER_MIN_INTERVAL_S = int(env("CAMPAIGN_TRIGGER_MIN_INTERVAL_S", "60") or 60)
 
 # --- Security defaults (production tightens further) ------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -34,6 +34,8 @@ class Probe:
     # Query parameters from the URL kwargs, e.g. a delete's confirmation of the key.
     query: Callable[[dict[str, Any]], dict[str, str]] | None = None
     multipart: bool = False  # POST the body as multipart/form-data (file uploads)
+    # False: a POST that only reads (a rule sent as a body): it must change nothing at all.
+    writes: bool = True
 
 
 _counter = iter(range(1, 10**6))
@@ -91,10 +93,16 @@ PROBES: list[Probe] = [
 ]
 
 # Each app keeps its probes beside this file; they are all enumerated here.
+from tests.isolation.probes_audiences_api import PROBES as AUDIENCES_API_PROBES  # noqa: E402
+from tests.isolation.probes_audiences_ui import PROBES as AUDIENCES_UI_PROBES  # noqa: E402
+from tests.isolation.probes_campaigns_api import PROBES as CAMPAIGNS_API_PROBES  # noqa: E402
+from tests.isolation.probes_campaigns_ui import PROBES as CAMPAIGNS_UI_PROBES  # noqa: E402
 from tests.isolation.probes_datamodel_api import PROBES as DATAMODEL_API_PROBES  # noqa: E402
 from tests.isolation.probes_datamodel_ui import PROBES as DATAMODEL_UI_PROBES  # noqa: E402
 
-PROBES = PROBES + DATAMODEL_UI_PROBES + DATAMODEL_API_PROBES
+PROBES = PROBES + DATAMODEL_UI_PROBES + DATAMODEL_API_PROBES + AUDIENCES_API_PROBES + AUDIENCES_UI_PROBES
+PROBES = PROBES + CAMPAIGNS_API_PROBES
+PROBES = PROBES + CAMPAIGNS_UI_PROBES
 BY_NAME = {probe.name: probe for probe in PROBES}
 
 __all__ = ["PROBES", "BY_NAME", "Probe", "Invitation"]

@@ -20,6 +20,9 @@ Semantics (the compiler and the reference evaluator agree on them):
 - Relative dates use "now" in the workspace's time zone: for a date attribute, today's
   date there; `in_last N days` is from today-N to today, `in_next N days` from today to
   today+N, `more_than_ago N days` before today-N (weeks = 7 days; months are calendar).
+- `anniversary_in_next N` (days): the month and day fall from today to today+N, across the
+  new year; a window of 365 days holds every date; in a year without a 29 February, that
+  day's anniversaries fall on 28 February.
 """
 
 from __future__ import annotations
@@ -237,7 +240,7 @@ class _Checker:
             return None
         op = raw.get("op")
         allowed = OPERATORS[attribute.type]
-        if op not in allowed:
+        if not isinstance(op, str) or op not in allowed:
             self.fail(path, f"operator {op!r} does not fit {attribute.type} attribute {name!r}; "
                             f"use one of {', '.join(sorted(allowed))}.")
             return None
@@ -272,7 +275,7 @@ class _Checker:
                     raise ValidationError("between needs low <= high.")
                 return [low, high]
             if op in ("in_last", "in_next", "more_than_ago"):
-                if unit not in MAX_RELATIVE:
+                if not isinstance(unit, str) or unit not in MAX_RELATIVE:
                     raise ValidationError(f"unit must be one of {', '.join(MAX_RELATIVE)}.")
                 if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= MAX_RELATIVE[unit]:
                     raise ValidationError(f"needs a whole number of {unit} from 0 to {MAX_RELATIVE[unit]}.")
@@ -284,6 +287,8 @@ class _Checker:
             if op in TEXTUAL:
                 if not isinstance(raw, str) or not raw:
                     raise ValidationError("needs non-empty text.")
+                if "\x00" in raw:  # PostgreSQL text cannot hold it: refused here, not by the database
+                    raise ValidationError("a value cannot contain a NUL character.")
                 return raw
             if op in ("before", "after", "on"):
                 return self.day(raw)
@@ -293,12 +298,18 @@ class _Checker:
             return _BAD
 
     def scalar(self, attribute: Attribute, raw: Any) -> Any:
+        if raw is None:  # (a missing bound of between, a null in a list)
+            raise ValidationError("a value is missing.")
         if isinstance(raw, (dict, list)):
             raise ValidationError(f"{raw!r} is not a single value.")
         if attribute.type in ("integer", "decimal") and isinstance(raw, bool):
             raise ValidationError(f"{raw!r} is not a number.")
         if attribute.type == "boolean" and not isinstance(raw, bool):
             raise ValidationError(f"{raw!r} is not true or false.")
+        if attribute.type in ("date", "datetime") and not isinstance(raw, str):
+            # (a number would be read as a basic ISO date: 19850314 -> 1985-03-14)
+            raise ValidationError(f"{raw!r} is not a date (YYYY-MM-DD)." if attribute.type == "date" else
+                                  f"{raw!r} is not a date and time (ISO 8601).")
         if attribute.type in ("text", "email", "phone", "enum") and not isinstance(raw, str):
             raise ValidationError(f"{raw!r} is not text.")
         value = parse_value(attribute, raw)
@@ -314,7 +325,11 @@ class _Checker:
         if not isinstance(raw, str):
             raise ValidationError(f"{raw!r} is not a date (YYYY-MM-DD).")
         try:
-            return dt.date.fromisoformat(raw[:10])
+            return dt.date.fromisoformat(raw)
+        except ValueError:
+            pass
+        try:  # the day of an ISO date and time, as written (no trailing text accepted)
+            return dt.datetime.fromisoformat(raw).date()
         except ValueError:
             raise ValidationError(f"{raw!r} is not a date (YYYY-MM-DD).") from None
 
@@ -340,7 +355,7 @@ class _Checker:
                 self.fail(path, "attr/op/value go with an aggregate (agg); for existence use exists.")
                 return None
             return RelatedCond(rel, where, None, exists, None, None, None, path)
-        if agg not in AGGREGATES:
+        if not isinstance(agg, str) or agg not in AGGREGATES:
             self.fail(f"{path}.agg", f"agg must be one of {', '.join(sorted(AGGREGATES))}.")
             return None
         attribute = None
@@ -358,7 +373,7 @@ class _Checker:
                 self.fail(f"{path}.attr", f"{agg} needs a number or a date; {attribute.key} is {attribute.type}.")
                 return None
         op = raw.get("op")
-        if op not in AGG_OPS:
+        if not isinstance(op, str) or op not in AGG_OPS:
             self.fail(f"{path}.op", f"an aggregate compares with one of {', '.join(sorted(AGG_OPS))}.")
             return None
         compare_as = attribute
@@ -383,6 +398,20 @@ class _Checker:
         if audience.entity_id != entity.pk:  # an audience's entity is the entity of its keys
             self.fail(path, f"audience {audience.name!r} is of {audience.entity.key}, not {entity.key}.")
             return None
+        if audience.is_list and audience.status != "ready":  # its table of keys is not there yet
+            self.fail(path, f"audience {audience.name!r} is {audience.get_status_display().lower()}; "
+                            f"it can be used once it is ready.")
+            return None
+        if not audience.is_list:
+            # Its own rule is checked here too: a cycle through other audiences (a -> b -> a)
+            # or a rule that no longer fits the model is a problem of this node, not a
+            # failure later when the rule is compiled.
+            try:
+                check_definition(workspace=self.schema.workspace, definition=audience.definition,
+                                 schema=self.schema, visiting=self.visiting | {audience.pk})
+            except RuleError as exc:
+                self.fail(path, f"audience {audience.name!r} cannot be used: {exc.problems[0]['message']}")
+                return None
         return AudienceCond(audience, kind == "not_in_audience", path)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from psycopg import sql
 
 from apps.audiences.models import Audience, AudienceStatus
-from apps.audiences.rules.compiler import compile_definition
+from apps.audiences.rules.compiler import Compiler, compile_definition
 from apps.audiences.rules.schema import RuleError, Schema, check_definition
 from apps.audiences.selectors import definition_of
 from apps.datamodel import ddl
@@ -38,6 +38,19 @@ def _keys_select(definition, ctx: Context, *, within: Outlet | None = None):
     if within is not None:
         select = sql.SQL("SELECT x.k FROM ({}) AS x(k) WHERE x.k IN ({})").format(select, ctx.keys_of(within))
     return select, query.params
+
+
+def _rule_within(definition, ctx: Context, source: Outlet):
+    """The keys of `source` whose rows match the rule: the working table drives, joined to
+    the entity (a subset of a million customers is not a scan of all of them)."""
+    compiler = Compiler(definition.schema, ctx.run.started_at)
+    entity = definition.entity
+    alias = sql.Identifier("r")
+    condition = compiler.node(definition.rule, entity, alias) if definition.rule is not None else sql.SQL("TRUE")
+    select = sql.SQL("SELECT w.key FROM {work} w JOIN {table} r ON r.{pk} = w.key WHERE {cond}").format(
+        work=ctx.ident(source.table), table=ddl.table(entity), pk=ddl.column(definition.schema.pk(entity)),
+        cond=condition)
+    return select, compiler.params or None
 
 
 @register
@@ -164,7 +177,7 @@ class Split(Activity):
             params: Any = None
             if subset.get("rule") is not None:
                 definition = _definition({"definition": {"entity": source.entity, "rule": subset["rule"]}}, ctx.schema)
-                pool, params = _keys_select(definition, ctx, within=source)
+                pool, params = _rule_within(definition, ctx, source)
             if not overlapping and taken:
                 pool = sql.SQL("SELECT p.k FROM ({}) AS p(k) WHERE p.k NOT IN ({})").format(
                     pool, sql.SQL(" UNION ALL ").join(ctx.keys_of(t) for t in taken))

@@ -1,0 +1,54 @@
+"""Runs over the API: a campaign's runs; one run with each activity's status, rows in and
+out, outlet counts and report, and the row count on every edge; one activity with its log
+and the SQL it ran; and the catalog of activity types a canvas offers."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.api import WorkspaceScopedMixin
+
+from .. import selectors
+from . import serializers as s
+from .campaigns import context
+from .common import TAGS
+
+
+class CampaignRunListApi(WorkspaceScopedMixin, GenericAPIView):
+    serializer_class = s.RunOutput
+
+    @extend_schema(tags=TAGS, operation_id="campaigns_runs_list", responses=s.RunOutput(many=True),
+                   description="The campaign's runs (test and live), newest first.")
+    def get(self, request, workspace_slug, pk):
+        campaign = selectors.access_campaign(request.user, self.workspace, pk)
+        page = self.paginate_queryset(selectors.run_list(campaign=campaign))
+        return self.get_paginated_response(s.RunOutput(page, many=True, context=context(self, request)).data)
+
+
+class RunDetailApi(WorkspaceScopedMixin, APIView):
+    @extend_schema(tags=TAGS, operation_id="campaigns_runs_retrieve", responses=s.RunDetailOutput,
+                   description="The run with every activity (status, rows in and out, outlet counts, report) "
+                               "and the row count on every edge of its version's graph.")
+    def get(self, request, workspace_slug, pk):
+        run = selectors.access_run(request.user, self.workspace, pk)
+        body = s.RunDetailOutput(run, context={**context(self, request),
+                                               "activities": selectors.run_activities(run=run)}).data
+        return Response(body)
+
+
+class ActivityRunDetailApi(WorkspaceScopedMixin, APIView):
+    @extend_schema(tags=TAGS, operation_id="campaigns_runs_activity_retrieve", responses=s.ActivityDetailOutput,
+                   description="One activity of a run with its log and the SQL it ran.")
+    def get(self, request, workspace_slug, pk, node_id):
+        activity = selectors.access_activity_run(request.user, self.workspace, pk, node_id)
+        return Response(s.ActivityDetailOutput(activity).data)
+
+
+class ActivityTypeListApi(WorkspaceScopedMixin, APIView):
+    @extend_schema(tags=TAGS, operation_id="campaigns_activity_types", responses=s.ActivityTypeOutput(many=True),
+                   description="The activities a campaign can hold, with their inputs and whether they send.")
+    def get(self, request, workspace_slug):
+        return Response(s.ActivityTypeOutput(selectors.activity_catalog(), many=True).data)

@@ -1,0 +1,313 @@
+"""The campaign canvas, laid out on the server and drawn as SVG (no JS library).
+
+A layered layout: the Start is on the top row; every other activity sits one row below
+the lowest activity that feeds it (the longest path from a root), so every edge points
+down. Within a row, activities follow the mean position of the activities that feed them
+(then of those they feed), which keeps branches side by side and most edges uncrossed.
+
+`layout()` works on a plain definition (no database), so it is unit-tested on its own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .activities import REGISTRY
+
+NODE_W = 176
+NODE_H = 54
+H_GAP = 48
+V_GAP = 84  # room for the outlet names and counts on the edges
+MARGIN = 24
+MIN_WIDTH = NODE_W + 2 * MARGIN
+
+
+@dataclass
+class NodeBox:
+    id: str
+    type: str
+    label: str
+    layer: int
+    x: float = 0
+    y: float = 0
+    w: float = NODE_W
+    h: float = NODE_H
+    outlets: list[str] = field(default_factory=list)
+    free_outlets: list[str] = field(default_factory=list)  # outlets connected to nothing
+    status: str = ""  # of the activity in a run: waiting, running, done...
+    problems: list[str] = field(default_factory=list)
+    selected: bool = False
+    summary: str = ""  # what the settings say, in a few words (shown under the label)
+
+    @property
+    def cx(self) -> float:
+        return self.x + self.w / 2
+
+    @property
+    def bottom(self) -> float:
+        return self.y + self.h
+
+    @property
+    def kind(self) -> str:
+        """A colour family: start, targeting, flow, channel, end."""
+        activity = REGISTRY.get(self.type)
+        if activity is None:
+            return "unknown"
+        if activity.is_start:
+            return "start"
+        if activity.sends:
+            return "channel"
+        if self.type == "end":
+            return "end"
+        if self.type in ("fork", "and_join", "wait"):
+            return "flow"
+        return "targeting"
+
+
+@dataclass
+class EdgeLine:
+    index: int  # the edge's position in the definition
+    source: str
+    outlet: str
+    target: str
+    path: str
+    label_at: tuple[float, float]
+    count: int | None = None
+    selected: bool = False
+
+    @property
+    def label(self) -> str:
+        """What is written on the edge: the outlet's name unless it is the only one, and
+        the row count after a run."""
+        parts = [] if self.outlet == "out" else [self.outlet]
+        if self.count is not None:
+            parts.append(f"{self.count:,}")
+        return " · ".join(parts)
+
+
+@dataclass
+class Canvas:
+    width: float
+    height: float
+    nodes: list[NodeBox]
+    edges: list[EdgeLine]
+
+    def node(self, node_id: str) -> NodeBox:
+        return next(n for n in self.nodes if n.id == node_id)
+
+
+def _edges(definition: dict[str, Any], ids: set[str]) -> list[tuple[int, str, str, str]]:
+    result = []
+    for index, edge in enumerate(definition.get("edges") or []):
+        if isinstance(edge, dict) and edge.get("from") in ids and edge.get("to") in ids:
+            result.append((index, edge["from"], edge.get("outlet", "out"), edge["to"]))
+    return result
+
+
+def assign_layers(ids: list[str], edges: list[tuple[int, str, str, str]]) -> dict[str, int]:
+    """Row of each activity: 0 for a root (the Start, or an activity nothing feeds), else
+    one below its lowest feeder. An edge closing a cycle is ignored, so this always ends."""
+    parents: dict[str, list[str]] = {n: [] for n in ids}
+    for _, src, _, dst in edges:
+        if src != dst:
+            parents[dst].append(src)
+    layer: dict[str, int] = {}
+    visiting: set[str] = set()
+
+    def depth(node: str) -> int:
+        if node in layer:
+            return layer[node]
+        if node in visiting:
+            return -1
+        visiting.add(node)
+        found = [depth(p) for p in parents[node]]
+        visiting.discard(node)
+        layer[node] = 1 + max(found) if found else 0
+        return layer[node]
+
+    for node in ids:
+        depth(node)
+    return layer
+
+
+def _order_rows(ids: list[str], layers: dict[str, int], edges) -> list[list[str]]:
+    count = max(layers.values(), default=-1) + 1
+    # The definition's order is the starting order: a new activity appears where it was added.
+    rows = [[n for n in ids if layers[n] == i] for i in range(count)]
+    up: dict[str, list[tuple[str, int]]] = {n: [] for n in ids}
+    down: dict[str, list[tuple[str, int]]] = {n: [] for n in ids}
+    outlet_rank: dict[tuple[str, str], int] = {}
+    for _, src, outlet, dst in edges:
+        rank = outlet_rank.setdefault((src, outlet), len([k for k in outlet_rank if k[0] == src]))
+        up[dst].append((src, rank))
+        down[src].append((dst, 0))
+
+    def sweep(row: list[str], neighbours, position: dict[str, int]) -> list[str]:
+        def weight(node: str) -> tuple[float, int]:
+            # The outlet's rank nudges branches of one activity apart in outlet order.
+            placed = [position[n] + rank * 0.01 for n, rank in neighbours[node] if n in position]
+            return (sum(placed) / len(placed) if placed else float(row.index(node)), row.index(node))
+
+        return sorted(row, key=weight)
+
+    for _ in range(2):
+        for i in range(1, count):
+            position = {n: j for j, n in enumerate(rows[i - 1])}
+            rows[i] = sweep(rows[i], up, position)
+        for i in range(count - 2, -1, -1):
+            position = {n: j for j, n in enumerate(rows[i + 1])}
+            rows[i] = sweep(rows[i], down, position)
+    return rows
+
+
+def _place_row(row: list[str], parents: dict[str, list[str]], left: dict[str, float]) -> dict[str, float]:
+    """Each activity as near as it can be to under the middle of what feeds it, in the row's
+    order, without overlaps: neighbours that would overlap form a block centred on the mean
+    of their wishes (so two branches of one Split sit symmetrically under it)."""
+    step = NODE_W + H_GAP
+    wish = {}
+    for j, node_id in enumerate(row):
+        placed = [left[p] for p in parents[node_id] if p in left]
+        wish[node_id] = sum(placed) / len(placed) if placed else (wish[row[j - 1]] + step if j else 0.0)
+    blocks: list[list[str]] = []
+    block_left: list[float] = []
+    for node_id in row:
+        blocks.append([node_id])
+        block_left.append(wish[node_id])
+        while len(blocks) > 1 and block_left[-1] < block_left[-2] + len(blocks[-2]) * step:
+            merged = blocks[-2] + blocks[-1]
+            blocks[-2:] = [merged]
+            block_left[-2:] = [sum(wish[n] - k * step for k, n in enumerate(merged)) / len(merged)]
+    return {n: x + k * step for block, x in zip(blocks, block_left, strict=True) for k, n in enumerate(block)}
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def _spread(n: int, start: float, length: float) -> list[float]:
+    return [start + length * (i + 1) / (n + 1) for i in range(n)]
+
+
+def layout(definition: dict[str, Any], *, counts: dict[tuple[str, str, str], int | None] | None = None,
+           statuses: dict[str, str] | None = None, problems: dict[str, list[str]] | None = None,
+           selected_node: str | None = None, selected_edge: int | None = None,
+           summaries: dict[str, str] | None = None) -> Canvas:
+    """Place the activities of a definition and route its edges. `counts` are the rows on
+    each edge (from, outlet, to) after a run, `statuses` each activity's status in a run,
+    `problems` the validation messages per activity."""
+    counts, statuses, problems, summaries = counts or {}, statuses or {}, problems or {}, summaries or {}
+    raw = [n for n in (definition.get("nodes") or []) if isinstance(n, dict) and isinstance(n.get("id"), str)]
+    nodes = {}
+    for n in raw:
+        nodes.setdefault(n["id"], n)
+    ids = list(nodes)
+    edges = _edges(definition, set(ids))
+    layers = assign_layers(ids, edges)
+    rows = _order_rows(ids, layers, edges)
+
+    boxes: dict[str, NodeBox] = {}
+    for node_id in ids:
+        node = nodes[node_id]
+        activity = REGISTRY.get(node.get("type"))
+        settings = node.get("settings") if isinstance(node.get("settings"), dict) else {}
+        outlets = activity.outlets(settings) if activity else []
+        used = {(src, outlet) for _, src, outlet, _ in edges}
+        boxes[node_id] = NodeBox(
+            id=node_id, type=str(node.get("type")), layer=layers[node_id],
+            label=node.get("label") or (activity.label if activity else str(node.get("type"))),
+            outlets=outlets, free_outlets=[o for o in outlets if (node_id, o) not in used],
+            status=statuses.get(node_id, ""), problems=problems.get(node_id, []), selected=node_id == selected_node,
+            summary=summaries.get(node_id, ""))
+    parents: dict[str, list[str]] = {n: [] for n in ids}
+    for _, src, _, dst in edges:
+        if layers[src] < layers[dst]:
+            parents[dst].append(src)
+    left: dict[str, float] = {}
+    for i, row in enumerate(rows):
+        if i == 0 or not any(parents[n] for n in row):
+            for j, node_id in enumerate(row):
+                left[node_id] = j * (NODE_W + H_GAP)
+            continue
+        left.update(_place_row(row, parents, left))
+    shift = MARGIN - min(left.values(), default=MARGIN)
+    width = max(MIN_WIDTH, max((x + NODE_W for x in left.values()), default=0) + shift + MARGIN)
+    for i, row in enumerate(rows):
+        for node_id in row:
+            box = boxes[node_id]
+            box.x, box.y = round(left[node_id] + shift), MARGIN + i * (NODE_H + V_GAP)
+    height = MARGIN * 2 + len(rows) * NODE_H + max(0, len(rows) - 1) * V_GAP if rows else 2 * MARGIN
+
+    # Each activity's outgoing edges leave its bottom side spread in the order of their
+    # targets, and arrive spread on the target's top side in the order of their sources.
+    outgoing: dict[str, list[int]] = {}
+    incoming: dict[str, list[int]] = {}
+    for k, (_, src, _, dst) in enumerate(edges):
+        outgoing.setdefault(src, []).append(k)
+        incoming.setdefault(dst, []).append(k)
+    start_at: dict[int, tuple[float, float]] = {}
+    end_at: dict[int, tuple[float, float]] = {}
+    for src, ks in outgoing.items():
+        box = boxes[src]
+        ks.sort(key=lambda k: (boxes[edges[k][3]].cx, k))
+        for k, x in zip(ks, _spread(len(ks), box.x, box.w), strict=True):
+            start_at[k] = (round(x, 1), box.bottom)
+    for dst, ks in incoming.items():
+        box = boxes[dst]
+        ks.sort(key=lambda k: (boxes[edges[k][1]].cx, k))
+        for k, x in zip(ks, _spread(len(ks), box.x, box.w), strict=True):
+            end_at[k] = (round(x, 1), box.y)
+    lines = []
+    for k, (index, src, outlet, dst) in enumerate(edges):
+        p0, p3 = start_at[k], end_at[k]
+        if p3[1] > p0[1]:
+            bend = max(30.0, (p3[1] - p0[1]) / 2)
+            p1, p2 = (p0[0], p0[1] + bend), (p3[0], p3[1] - bend)
+        else:  # an edge going up (a cycle in a broken draft): loop around the side
+            side = max(b.x + b.w for b in boxes.values()) + 30
+            p1, p2 = (side, p0[1] + 40), (side, p3[1] - 40)
+        path = "M {} {} C {} {}, {} {}, {} {}".format(*(_fmt(v) for v in (*p0, *p1, *p2, *p3)))
+        mid = (0.125 * p0[0] + 0.375 * p1[0] + 0.375 * p2[0] + 0.125 * p3[0],
+               0.125 * p0[1] + 0.375 * p1[1] + 0.375 * p2[1] + 0.125 * p3[1])
+        lines.append(EdgeLine(index=index, source=src, outlet=outlet, target=dst, path=path,
+                              label_at=(round(mid[0], 1), round(mid[1], 1)), count=counts.get((src, outlet, dst)),
+                              selected=index == selected_edge))
+    ordered = [boxes[n] for row in rows for n in row]
+    return Canvas(width=round(width), height=round(height), nodes=ordered, edges=lines)
+
+
+def summarize(definition: dict[str, Any], audience_names: dict[int, str] | None = None) -> dict[str, str]:
+    """A few words per activity on what its settings say: the audience, the operation..."""
+    names = audience_names or {}
+    result = {}
+    for node in definition.get("nodes") or []:
+        if not isinstance(node, dict) or not isinstance(node.get("settings"), dict):
+            continue
+        settings, kind = node["settings"], node.get("type")
+        text = ""
+        if kind in ("build_audience", "read_audience") and isinstance(settings.get("audience"), int):
+            text = names.get(settings["audience"], f"audience #{settings['audience']}")
+        elif kind == "build_audience" and isinstance(settings.get("definition"), dict):
+            text = f"rule on {settings['definition'].get('entity', '?')}"
+        elif kind == "combine" and settings.get("operation"):
+            text = str(settings["operation"])
+        elif kind == "split" and isinstance(settings.get("subsets"), list):
+            text = f"{len(settings['subsets'])} subset(s)"
+        elif kind == "deduplicate" and isinstance(settings.get("fields"), list):
+            text = "by " + ", ".join(map(str, settings["fields"]))
+        elif kind == "change_dimension" and isinstance(settings.get("path"), list):
+            text = "→ " + ".".join(map(str, settings["path"]))
+        elif kind == "fork" and settings.get("branches"):
+            text = f"{settings['branches']} branches"
+        elif kind == "wait" and settings.get("until"):
+            text = f"until {settings['until']}"
+        elif kind == "wait" and settings.get("amount"):
+            text = f"{settings['amount']} {settings.get('unit', 'minutes')}"
+        elif kind == "save_audience" and settings.get("name"):
+            text = f"as {settings['name']}"
+        elif kind == "enrichment":
+            columns = sum(len(settings.get(k) or []) for k in ("attributes", "aggregates", "first"))
+            text = f"{columns} column(s)" if columns else ""
+        if text:
+            result[node["id"]] = text
+    return result

@@ -1,0 +1,16 @@
+"""The campaign screens, under /w/<slug>/campaigns/."""
+
+from django.urls import path
+
+from .views import campaigns, editor, runs
+
+urlpatterns = [
+    path("", campaigns.campaign_list, name="camp-list"),
+    path("<int:pk>/", editor.campaign_detail, name="camp-detail"),
+    path("<int:pk>/edit/", editor.campaign_edit, name="camp-edit"),
+    path("<int:pk>/test-run/", campaigns.campaign_test_run, name="camp-test-run"),
+    path("<int:pk>/duplicate/", campaigns.campaign_duplicate, name="camp-duplicate"),
+    path("<int:pk>/lifecycle/", campaigns.campaign_lifecycle, name="camp-lifecycle"),
+    path("runs/<int:pk>/", runs.run_detail, name="camp-run"),
+    path("runs/<int:pk>/status/", runs.run_status, name="camp-run-status"),
+]

@@ -1,0 +1,87 @@
+"""A run's page: the canvas of the version it runs, coloured by each activity's status,
+with the row counts on the edges; per activity its rows in and out, the channel report
+(recipients, excluded by reason) and the log with its SQL. While the run goes on, the
+status region polls itself every second; a finished run's region has no trigger."""
+
+from __future__ import annotations
+
+from django.shortcuts import render
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.http import require_GET
+
+from apps.tenants.decorators import workspace_view
+
+from ..activities import REGISTRY
+from ..canvas import layout, summarize
+from ..models import RunStatus
+from ..selectors import access_run, run_activities
+from ._common import can_edit
+from .editor import audience_names
+
+OPEN = (RunStatus.QUEUED, RunStatus.RUNNING)
+REASONS = {
+    "no_address": "No address",
+    "invalid_address": "Invalid address",
+    "duplicate_address": "Duplicate address",
+    "no_consent": "No consent",
+    "suppressed": "Suppressed",
+    "frequency_cap": "Frequency cap",
+    "quiet_hours": "Quiet hours",
+}
+
+
+def _seconds(start, end) -> str:
+    if not (start and end):
+        return ""
+    return f"{(end - start).total_seconds():.2f} s"
+
+
+def run_context(request, run) -> dict:
+    activities = run_activities(run=run)
+    by_node = {a.node_id: a for a in activities}
+    definition = run.version.definition
+    counts = {}
+    for edge in definition.get("edges", []):
+        source = by_node.get(edge.get("from"))
+        outlet = (source.outlets or {}).get(edge.get("outlet", "out")) if source else None
+        counts[(edge.get("from"), edge.get("outlet", "out"), edge.get("to"))] = outlet.get("count") if outlet else None
+    canvas = layout(definition, counts=counts, statuses={a.node_id: a.status for a in activities},
+                    summaries=summarize(definition, audience_names(request.workspace, definition)))
+    labels = {n.id: n.label for n in canvas.nodes}
+    rows = []
+    for box in canvas.nodes:  # in the canvas's order: top to bottom
+        activity = by_node.get(box.id)
+        if activity is None:
+            continue
+        report = activity.report or {}
+        rows.append({
+            "activity": activity, "label": labels.get(box.id, box.id),
+            "type_label": REGISTRY[activity.type].label if activity.type in REGISTRY else activity.type,
+            "duration": _seconds(activity.started_at, activity.finished_at),
+            "outlets": [(name, o.get("count")) for name, o in (activity.outlets or {}).items()],
+            "report": report,
+            "excluded": [(REASONS.get(k, k.replace("_", " ").capitalize()), v)
+                         for k, v in (report.get("excluded") or {}).items()],
+        })
+    done = sum(1 for a in activities if a.status in ("done", "failed", "skipped"))
+    return {"run": run, "campaign": run.campaign, "canvas": canvas, "rows": rows, "finished": run.status not in OPEN,
+            "progress": round(100 * done / len(activities)) if activities else 100, "done_count": done,
+            "total": len(activities), "duration": _seconds(run.started_at, run.finished_at),
+            "can_edit": can_edit(request)}
+
+
+@require_GET
+@workspace_view()
+def run_detail(request, workspace_slug, pk):
+    run = access_run(request.user, request.workspace, pk)
+    return render(request, "campaigns/run.html", run_context(request, run))
+
+
+@require_GET
+@workspace_view()
+def run_status(request, workspace_slug, pk):
+    """The status region alone, polled every second while the run goes on."""
+    run = access_run(request.user, request.workspace, pk)
+    response = render(request, "campaigns/run.html#run-status", run_context(request, run))
+    add_never_cache_headers(response)
+    return response
