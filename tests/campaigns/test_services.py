@@ -88,3 +88,18 @@ def test_lifecycle_transitions_and_their_refusals(workspace, campaign):
     copy = services.campaign_duplicate(workspace=workspace, actor=None, campaign=campaign)
     assert (copy.name, copy.status) == ("Spring (copy)", "draft")
     assert services.latest_version(copy).definition == COMPLETE
+
+
+def test_an_audience_a_campaign_reads_cannot_be_deleted(workspace, campaign):
+    from apps.audiences import services as audience_services
+    from apps.audiences.services import audience_create
+
+    audience = audience_create(workspace=workspace, actor=None, name="NL", definition={
+        "entity": "customer", "rule": {"attr": "country", "op": "eq", "value": "NL"}})
+    definition = {**COMPLETE, "nodes": [COMPLETE["nodes"][0], {"id": "nl", "type": "read_audience",
+                                                               "settings": {"audience": audience.pk}},
+                                        COMPLETE["nodes"][2]]}
+    services.draft_save(workspace=workspace, actor=None, campaign=campaign, definition=definition)
+    with pytest.raises(ValidationError) as exc:
+        audience_services.audience_delete(workspace=workspace, actor=None, audience=audience)
+    assert "the campaign 'Spring'" in " ".join(exc.value.messages)

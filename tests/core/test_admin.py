@@ -35,3 +35,11 @@ def test_only_staff_get_into_the_admin(db, alice):
     response = client.get("/admin/")
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
+
+
+def test_every_model_of_ours_is_in_the_admin():
+    from django.apps import apps as django_apps
+
+    ours = [m for m in django_apps.get_models() if m.__module__.startswith("apps.")]
+    missing = [m.__name__ for m in ours if m not in admin.site._registry]
+    assert not missing, f"models without an admin: {missing}"
