@@ -22,5 +22,7 @@ urlpatterns = [
     path("runs/<int:pk>/", runs.RunDetailApi.as_view(), name="api-camp-run-detail"),
     path("runs/<int:pk>/activities/<slug:node_id>/", runs.ActivityRunDetailApi.as_view(),
          name="api-camp-run-activity"),
+    path("runs/<int:pk>/activities/<slug:node_id>/retry/", runs.ActivityRetryApi.as_view(),
+         name="api-camp-run-activity-retry"),
     path("activity-types/", runs.ActivityTypeListApi.as_view(), name="api-camp-activity-types"),
 ]

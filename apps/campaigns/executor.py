@@ -214,6 +214,33 @@ def timers_wake(*, now=None) -> int:
     return woken
 
 
+def activity_retry(*, run: Run, node_id: str) -> ActivityRun:
+    """Run a failed activity again: its skipped successors wait again and the run goes on."""
+    from django.core.exceptions import ValidationError  # noqa: PLC0415
+
+    with transaction.atomic():
+        run = Run.objects.select_for_update().select_related("version", "workspace").get(pk=run.pk)
+        activity = ActivityRun.objects.select_for_update().get(run=run, node_id=node_id)
+        if activity.status != ActivityStatus.FAILED:
+            raise ValidationError(f"Only a failed activity can be retried; {node_id} is {activity.status}.")
+        if run.status not in (RunStatus.FAILED, RunStatus.RUNNING):
+            raise ValidationError(f"A {run.status} run cannot go on.")
+        plan = _plan(run)
+        downstream, stack = set(), [node_id]
+        while stack:
+            for successor in plan.successors[stack.pop()]:
+                if successor not in downstream:
+                    downstream.add(successor)
+                    stack.append(successor)
+        ActivityRun.objects.filter(run=run, node_id__in=downstream, status=ActivityStatus.SKIPPED).update(
+            status=ActivityStatus.WAITING)
+        ActivityRun.objects.filter(pk=activity.pk).update(status=ActivityStatus.QUEUED, error="", finished_at=None)
+        Run.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, finished_at=None, error="")
+        DISPATCH(activity.pk)
+    activity.refresh_from_db()
+    return activity
+
+
 def run_stop(*, run: Run) -> None:
     """Stop a run: nothing new starts; what runs finishes its statement."""
     Run.objects.filter(pk=run.pk, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).update(

@@ -258,3 +258,11 @@ def campaign_duplicate(*, workspace: Workspace, actor: Any, campaign: Campaign, 
         candidate, n = f"{base} {n}", n + 1
     return campaign_create(workspace=workspace, actor=actor, name=candidate, description=campaign.description,
                            definition=latest_version(campaign).definition)
+
+
+def activity_retry(*, workspace: Workspace, actor: Any, run: Run, node_id: str):
+    """Retry a failed activity of a run (after fixing what made it fail)."""
+    activity = executor.activity_retry(run=run, node_id=node_id)
+    audit_record(workspace=workspace, actor=actor, verb="campaign.activity_retried", target=run.campaign,
+                 data={"run": run.pk, "activity": node_id})
+    return activity

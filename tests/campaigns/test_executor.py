@@ -313,3 +313,33 @@ def test_a_run_survives_a_worker_killed_in_the_middle_of_an_activity(workspace, 
     assert (Run.objects.get(pk=run.pk).status, slow.status, slow.attempts) == ("done", "done", 2)
     assert keys(run, "slow") == [1, 2, 3]
     assert executor.stale_redispatch() == 0
+
+
+def test_a_failed_activity_can_be_retried_and_the_run_goes_on(workspace, travel, queue):
+    from apps.audiences.services import audience_create
+
+    audience = audience_create(workspace=workspace, actor=None, name="Gold", definition={
+        "entity": "customer", "rule": {"attr": "loyalty_tier", "op": "eq", "value": "gold"}})
+    nodes = [start(), {"id": "gold", "type": "read_audience", "settings": {"audience": audience.pk}},
+             {"id": "mail", "type": "email"}, {"id": "end", "type": "end"}]
+    campaign, version = make_campaign(workspace, nodes, [edge("start", "gold"), edge("gold", "mail"),
+                                                         edge("mail", "end")])
+    run = executor.run_create(campaign=campaign, version=version)
+    # the audience's rule goes bad between publishing and running (the attribute was dropped)
+    type(audience).objects.filter(pk=audience.pk).update(definition={
+        "entity": "customer", "rule": {"attr": "shoe_size", "op": "eq", "value": 44}})
+    queue()
+    run.refresh_from_db()
+    assert run.status == "failed"
+    assert [(a.node_id, a.status) for a in ActivityRun.objects.filter(run=run).order_by("id")] == [
+        ("start", "done"), ("gold", "failed"), ("mail", "skipped"), ("end", "skipped")]
+    assert "shoe_size" in ActivityRun.objects.get(run=run, node_id="gold").error
+    # when it is fixed and retried
+    type(audience).objects.filter(pk=audience.pk).update(definition={
+        "entity": "customer", "rule": {"attr": "loyalty_tier", "op": "eq", "value": "gold"}})
+    executor.activity_retry(run=run, node_id="gold")
+    queue()
+    run.refresh_from_db()
+    assert run.status == "done"
+    assert keys(run, "gold") == [1]
+    assert ActivityRun.objects.get(run=run, node_id="gold").attempts == 2

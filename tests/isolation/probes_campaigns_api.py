@@ -66,6 +66,15 @@ def _run_activity(ws: Workspace) -> dict[str, Any]:
     return {"pk": _test_run(ws).pk, "node_id": "nl"}
 
 
+def _failed_activity(ws: Workspace) -> dict[str, Any]:
+    from apps.campaigns.models import ActivityRun, Run
+
+    run = _test_run(ws)
+    ActivityRun.objects.filter(run=run, node_id="nl").update(status="failed", error="probe")
+    Run.objects.filter(pk=run.pk).update(status="failed")
+    return {"pk": run.pk, "node_id": "nl"}
+
+
 def _new_campaign(ws: Workspace) -> dict[str, Any]:
     return {"name": f"Created {next(_counter)}", "description": "From the probe", "definition": DEFINITION}
 
@@ -98,5 +107,6 @@ PROBES: list[Probe] = [
     Probe("api-camp-campaign-runs", {"GET": "viewer"}, make=_campaign_with_run, api=True),
     Probe("api-camp-run-detail", {"GET": "viewer"}, make=_run, api=True),
     Probe("api-camp-run-activity", {"GET": "viewer"}, make=_run_activity, api=True),
+    Probe("api-camp-run-activity-retry", {"POST": "marketer"}, make=_failed_activity, api=True),
     Probe("api-camp-activity-types", {"GET": "viewer"}, api=True),
 ]

@@ -52,3 +52,31 @@ class ActivityTypeListApi(WorkspaceScopedMixin, APIView):
                    description="The activities a campaign can hold, with their inputs and whether they send.")
     def get(self, request, workspace_slug):
         return Response(s.ActivityTypeOutput(selectors.activity_catalog(), many=True).data)
+
+
+class ActivityRetryApi(WorkspaceScopedMixin, APIView):
+    """Marketers retry activities of test runs; a live run's needs an approver."""
+
+    @extend_schema(tags=TAGS, operation_id="campaigns_runs_activity_retry", request=None,
+                   responses={202: s.ActivityDetailOutput},
+                   description="Run a failed activity again; its skipped successors wait again and the run goes on.")
+    def post(self, request, workspace_slug, pk, node_id):
+        from apps.tenants.access import require_role  # noqa: PLC0415
+        from apps.tenants.roles import WorkspaceRole  # noqa: PLC0415
+
+        from .. import services  # noqa: PLC0415
+        from .common import lifecycle  # noqa: PLC0415
+
+        activity = selectors.access_activity_run(request.user, self.workspace, pk, node_id)
+        run = activity.run
+        if run.mode == "live":
+            from django.core.exceptions import PermissionDenied as DjangoDenied  # noqa: PLC0415
+            from rest_framework.exceptions import PermissionDenied  # noqa: PLC0415
+
+            try:
+                require_role(self.workspace_role, WorkspaceRole.APPROVER)
+            except DjangoDenied as exc:
+                raise PermissionDenied(str(exc)) from None
+        with lifecycle():
+            retried = services.activity_retry(workspace=self.workspace, actor=request.user, run=run, node_id=node_id)
+        return Response(s.ActivityDetailOutput(retried).data, status=202)
