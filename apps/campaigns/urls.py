@@ -13,4 +13,5 @@ urlpatterns = [
     path("<int:pk>/lifecycle/", campaigns.campaign_lifecycle, name="camp-lifecycle"),
     path("runs/<int:pk>/", runs.run_detail, name="camp-run"),
     path("runs/<int:pk>/status/", runs.run_status, name="camp-run-status"),
+    path("runs/<int:pk>/activities/<slug:node_id>/retry/", runs.activity_retry, name="camp-run-retry"),
 ]

@@ -343,3 +343,17 @@ def test_a_failed_activity_can_be_retried_and_the_run_goes_on(workspace, travel,
     assert run.status == "done"
     assert keys(run, "gold") == [1]
     assert ActivityRun.objects.get(run=run, node_id="gold").attempts == 2
+
+
+def test_the_run_page_offers_a_retry_of_a_failed_activity(workspace, travel, queue, mallory, client_for):
+    nodes = [start(), build("nl", {"attr": "country", "op": "eq", "value": "NL"}),
+             {"id": "mail", "type": "email"}, {"id": "end", "type": "end"}]
+    campaign, version = make_campaign(workspace, nodes, [edge("start", "nl"), edge("nl", "mail"), edge("mail", "end")])
+    run = executor.run_create(campaign=campaign, version=version, mode="live")
+    queue()
+    client = client_for(mallory)
+    page = client.get(f"/w/{workspace.slug}/campaigns/runs/{run.pk}/").content.decode()
+    assert "Retry mail" in page
+    # a marketer may not retry a live run's activity
+    assert client.post(f"/w/{workspace.slug}/campaigns/runs/{run.pk}/activities/mail/retry/").status_code == 403
+    assert ActivityRun.objects.get(run=run, node_id="mail").status == "failed"

@@ -54,6 +54,19 @@ def _run(ws: Workspace) -> dict[str, Any]:
     return {"pk": run.pk}
 
 
+def _failed(ws: Workspace) -> dict[str, Any]:
+    campaign = services.campaign_create(workspace=ws, actor=None, name=f"Probe campaign {next(_counter)}",
+                                        definition=_complete(ws))
+    run = Run.objects.create(workspace=ws, campaign=campaign, version=services.latest_version(campaign),
+                             status="failed")
+    for node in services.latest_version(campaign).definition["nodes"]:
+        ActivityRun.objects.create(workspace=ws, run=run, node_id=node["id"], type=node["type"],
+                                   status="done" if node["type"] == "start" else "skipped")
+    failing = next(n["id"] for n in services.latest_version(campaign).definition["nodes"] if n["type"] != "start")
+    ActivityRun.objects.filter(run=run, node_id=failing).update(status="failed", error="probe")
+    return {"pk": run.pk, "node_id": failing}
+
+
 PROBES: list[Probe] = [
     Probe("camp-list", {"GET": "viewer", "POST": "marketer"},
           data=lambda ws: {"name": f"New probe campaign {next(_counter)}", "description": ""}),
@@ -66,4 +79,5 @@ PROBES: list[Probe] = [
           data=lambda ws: {"action": "publish"}),
     Probe("camp-run", {"GET": "viewer"}, make=_run),
     Probe("camp-run-status", {"GET": "viewer"}, make=_run),
+    Probe("camp-run-retry", {"POST": "marketer"}, setup=_setup, make=_failed),
 ]

@@ -5,9 +5,11 @@ status region polls itself every second; a finished run's region has no trigger.
 
 from __future__ import annotations
 
-from django.shortcuts import render
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from apps.tenants.decorators import workspace_view
 
@@ -85,3 +87,24 @@ def run_status(request, workspace_slug, pk):
     response = render(request, "campaigns/run.html#run-status", run_context(request, run))
     add_never_cache_headers(response)
     return response
+
+
+@require_POST
+@workspace_view(write_role="marketer")
+def activity_retry(request, workspace_slug, pk, node_id):
+    """Retry a failed activity (a live run's needs an approver)."""
+    from apps.tenants.roles import at_least  # noqa: PLC0415
+
+    from .. import services  # noqa: PLC0415
+    from ..selectors import access_activity_run  # noqa: PLC0415
+
+    activity = access_activity_run(request.user, request.workspace, pk, node_id)
+    if activity.run.mode == "live" and not at_least(request.workspace_role, "approver"):
+        raise PermissionDenied("Retrying an activity of a live run needs the approver role.")
+    try:
+        services.activity_retry(workspace=request.workspace, actor=request.user, run=activity.run, node_id=node_id)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{node_id} runs again.")
+    return redirect("camp-run", workspace_slug=workspace_slug, pk=pk)
