@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .api import campaigns, lifecycle, runs
+from .api import campaigns, lifecycle, runs, schedule
 
 urlpatterns = [
     path("campaigns/", campaigns.CampaignListApi.as_view(), name="api-camp-campaign-list"),
@@ -18,6 +18,7 @@ urlpatterns = [
     path("campaigns/<int:pk>/close/", lifecycle.CampaignCloseApi.as_view(), name="api-camp-campaign-close"),
     path("campaigns/<int:pk>/archive/", lifecycle.CampaignArchiveApi.as_view(), name="api-camp-campaign-archive"),
     path("campaigns/<int:pk>/trigger/", lifecycle.CampaignTriggerApi.as_view(), name="api-camp-campaign-trigger"),
+    path("campaigns/<int:pk>/schedule/", schedule.CampaignScheduleApi.as_view(), name="api-camp-campaign-schedule"),
     path("campaigns/<int:pk>/runs/", runs.CampaignRunListApi.as_view(), name="api-camp-campaign-runs"),
     path("runs/<int:pk>/", runs.RunDetailApi.as_view(), name="api-camp-run-detail"),
     path("runs/<int:pk>/activities/<slug:node_id>/", runs.ActivityRunDetailApi.as_view(),

@@ -113,3 +113,27 @@ def test_old_working_tables_are_purged(workspace, live_campaign):
     Run.objects.filter(pk=run.pk).update(finished_at=run.finished_at - dt.timedelta(days=8))
     assert purge_working_tables() == 1  # the build_audience's table
     assert Run.objects.get(pk=run.pk).tables_purged_at is not None
+
+
+def test_schedule_over_the_api_with_the_next_ten_launch_times(workspace, client_for, alice, mallory):
+    make_travel_model(workspace)
+    campaign = services.campaign_create(workspace=workspace, actor=None, name="Weekly", definition=COMPLETE)
+    url = f"/api/v1/workspaces/{workspace.slug}/campaigns/{campaign.pk}/schedule/"
+    marketer = client_for(mallory)
+    assert marketer.get(url).json()["spec"] is None
+    bad = marketer.put(url, {"spec": {"kind": "cron", "cron": "*/5 * * * *"}}, content_type="application/json")
+    assert bad.status_code == 400 and "at most every 15 minutes" in bad.json()["spec"][0]
+    body = marketer.put(url, {"spec": {"kind": "weekly", "weekdays": [1], "times": ["09:00"]}},
+                        content_type="application/json").json()
+    assert body["description"] == "weekly on Mon at 09:00 (Europe/Amsterdam)"
+    assert len(body["next_launches"]) == 10
+    assert all(dt.datetime.fromisoformat(m).astimezone(ZoneInfo(AMS)).strftime("%a %H:%M") == "Mon 09:00"
+               for m in body["next_launches"])
+    services.campaign_publish(workspace=workspace, actor=None, campaign=campaign)
+    # a published campaign's schedule is the approver's to change
+    assert marketer.put(url, {"spec": {"kind": "daily", "times": ["10:00"]}},
+                        content_type="application/json").status_code == 403
+    assert client_for(alice).delete(url).status_code == 204
+    campaign.refresh_from_db()
+    assert campaign.status == "live"
+    assert not PeriodicTask.objects.filter(name=f"campaign:{campaign.pk}").exists()

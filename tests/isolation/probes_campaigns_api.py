@@ -66,6 +66,14 @@ def _run_activity(ws: Workspace) -> dict[str, Any]:
     return {"pk": _test_run(ws).pk, "node_id": "nl"}
 
 
+def _campaign_scheduled(ws: Workspace) -> dict[str, Any]:
+    from apps.campaigns.scheduling import schedule_set
+
+    campaign = _draft(ws)
+    schedule_set(campaign=campaign, spec={"kind": "daily", "times": ["09:00"]})
+    return {"pk": campaign.pk}
+
+
 def _failed_activity(ws: Workspace) -> dict[str, Any]:
     from apps.campaigns.models import ActivityRun, Run
 
@@ -107,6 +115,8 @@ PROBES: list[Probe] = [
     Probe("api-camp-campaign-runs", {"GET": "viewer"}, make=_campaign_with_run, api=True),
     Probe("api-camp-run-detail", {"GET": "viewer"}, make=_run, api=True),
     Probe("api-camp-run-activity", {"GET": "viewer"}, make=_run_activity, api=True),
+    Probe("api-camp-campaign-schedule", {"GET": "viewer", "PUT": "marketer", "DELETE": "marketer"},
+          make=_campaign_scheduled, data=lambda ws: {"spec": {"kind": "daily", "times": ["10:00"]}}, api=True),
     Probe("api-camp-run-activity-retry", {"POST": "marketer"}, make=_failed_activity, api=True),
     Probe("api-camp-activity-types", {"GET": "viewer"}, api=True),
 ]
