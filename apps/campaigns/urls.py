@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import campaigns, editor, runs
+from .views import campaigns, editor, runs, schedule
 
 urlpatterns = [
     path("", campaigns.campaign_list, name="camp-list"),
@@ -10,6 +10,7 @@ urlpatterns = [
     path("<int:pk>/edit/", editor.campaign_edit, name="camp-edit"),
     path("<int:pk>/test-run/", campaigns.campaign_test_run, name="camp-test-run"),
     path("<int:pk>/duplicate/", campaigns.campaign_duplicate, name="camp-duplicate"),
+    path("<int:pk>/schedule/", schedule.campaign_schedule, name="camp-schedule"),
     path("<int:pk>/lifecycle/", campaigns.campaign_lifecycle, name="camp-lifecycle"),
     path("runs/<int:pk>/", runs.run_detail, name="camp-run"),
     path("runs/<int:pk>/status/", runs.run_status, name="camp-run-status"),

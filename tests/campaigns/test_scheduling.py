@@ -137,3 +137,19 @@ def test_schedule_over_the_api_with_the_next_ten_launch_times(workspace, client_
     campaign.refresh_from_db()
     assert campaign.status == "live"
     assert not PeriodicTask.objects.filter(name=f"campaign:{campaign.pk}").exists()
+
+
+def test_the_campaign_page_schedules_and_previews_ten_launch_times(workspace, client_for, mallory):
+    make_travel_model(workspace)
+    campaign = services.campaign_create(workspace=workspace, actor=None, name="Weekly", definition=COMPLETE)
+    client = client_for(mallory)
+    page = f"/w/{workspace.slug}/campaigns/{campaign.pk}/"
+    assert "No schedule" in client.get(page).content.decode()
+    response = client.post(f"{page}schedule/", {"kind": "weekly", "times": "08:30", "weekdays": ["2", "4"]})
+    assert response.status_code == 302
+    html = client.get(page).content.decode()
+    assert "weekly on Tue, Thu at 08:30 (Europe/Amsterdam)" in html
+    launches = html.split('id="next-launches"')[1].split("</ol>")[0]
+    assert launches.count("<li>") == 10 and "08:30" in launches
+    bad = client.post(f"{page}schedule/", {"kind": "cron", "cron": "*/5 * * * *"}, follow=True)
+    assert "at most every 15 minutes" in bad.content.decode()

@@ -79,5 +79,7 @@ PROBES: list[Probe] = [
           data=lambda ws: {"action": "publish"}),
     Probe("camp-run", {"GET": "viewer"}, make=_run),
     Probe("camp-run-status", {"GET": "viewer"}, make=_run),
+    Probe("camp-schedule", {"POST": "marketer"}, make=_campaign,
+          data=lambda ws: {"kind": "daily", "times": "09:00"}),
     Probe("camp-run-retry", {"POST": "marketer"}, setup=_setup, make=_failed),
 ]

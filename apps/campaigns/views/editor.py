@@ -143,6 +143,9 @@ def campaign_detail(request, workspace_slug, pk):
     """The canvas with the selected activity's panel (?node=id) or connection (?edge=n)."""
     campaign = access_campaign(request.user, request.workspace, pk)
     context = editor_context(request, campaign, selected=request.GET.get("node"), edge=_int(request.GET.get("edge")))
+    from .schedule import schedule_context  # noqa: PLC0415
+
+    context.update(schedule_context(campaign))
     template = "campaigns/detail.html#editor" if request.htmx and request.htmx.target == "editor" else \
         "campaigns/detail.html"
     return render(request, template, context)
