@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from apps.campaigns import executor, services
 from apps.campaigns.models import Campaign, CampaignVersion, Run
-from tests.factories import make_api_key, make_travel_model
+from tests.factories import make_api_key
 from tests.isolation.world import database_digest
 
 
@@ -47,25 +47,8 @@ class Api:
         return self.send("POST", path, body)
 
 
-@pytest.fixture
-def queue(monkeypatch):
-    """Dispatch in-process: the same claim/execute code a worker runs, without Celery."""
-    pending: list[int] = []
-    monkeypatch.setattr(executor, "DISPATCH", pending.append)
-
-    def drain() -> int:
-        ran = 0
-        while pending:
-            executor.activity_execute(activity_run_id=pending.pop(0))
-            ran += 1
-        return ran
-
-    return drain
 
 
-@pytest.fixture
-def travel(workspace):
-    return make_travel_model(workspace)
 
 
 @pytest.fixture

@@ -9,27 +9,6 @@ from apps.campaigns.models import ActivityRun, Campaign, CampaignVersion, Run
 from tests.factories import make_travel_model
 
 
-@pytest.fixture
-def queue(monkeypatch):
-    """Dispatch in-process: the same claim/execute code a worker runs, without Celery."""
-    pending: list[int] = []
-    monkeypatch.setattr(executor, "DISPATCH", pending.append)
-
-    def drain() -> int:
-        ran = 0
-        while pending:
-            executor.activity_execute(activity_run_id=pending.pop(0))
-            ran += 1
-        return ran
-
-    return drain
-
-
-@pytest.fixture
-def travel(workspace):
-    return make_travel_model(workspace)
-
-
 def make_campaign(workspace, nodes, edges, name="Spring"):
     campaign = Campaign.objects.create(workspace=workspace, name=name)
     version = CampaignVersion.objects.create(workspace=workspace, campaign=campaign, number=1,

@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from apps.campaigns import executor, services
+from apps.campaigns import services
 from apps.campaigns.graph import GraphError
 from apps.campaigns.models import CampaignVersion, Run
 from apps.tenants.models import AuditEvent
@@ -14,16 +14,6 @@ COMPLETE = {"nodes": [{"id": "start", "type": "start"},
             "edges": [{"from": "start", "to": "nl"}, {"from": "nl", "to": "end"}]}
 
 
-@pytest.fixture
-def queue(monkeypatch):
-    pending: list[int] = []
-    monkeypatch.setattr(executor, "DISPATCH", pending.append)
-
-    def drain():
-        while pending:
-            executor.activity_execute(activity_run_id=pending.pop(0))
-
-    return drain
 
 
 @pytest.fixture

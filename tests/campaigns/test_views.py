@@ -9,31 +9,15 @@ import pytest
 from django.urls import reverse
 
 from apps.audiences import services as audience_services
-from apps.campaigns import executor, services
+from apps.campaigns import services
 from apps.campaigns.models import Campaign, CampaignVersion, Run
-from tests.factories import UserFactory, grant, make_travel_model
+from tests.factories import UserFactory, grant
 
 HX = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "editor"}
 
 
-@pytest.fixture
-def queue(monkeypatch):
-    pending: list[int] = []
-    monkeypatch.setattr(executor, "DISPATCH", pending.append)
-
-    def drain() -> int:
-        ran = 0
-        while pending:
-            executor.activity_execute(activity_run_id=pending.pop(0))
-            ran += 1
-        return ran
-
-    return drain
 
 
-@pytest.fixture
-def travel(workspace):
-    return make_travel_model(workspace)
 
 
 @pytest.fixture
