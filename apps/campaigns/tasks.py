@@ -34,7 +34,9 @@ def purge_working_tables() -> int:
     purged = 0
     for workspace in Workspace.objects.all():
         cutoff = timezone.now() - dt.timedelta(days=workspace.working_tables_days)
-        for run in Run.objects.filter(workspace=workspace, tables_purged_at__isnull=True, finished_at__lt=cutoff):
+        runs = Run.objects.filter(workspace=workspace, tables_purged_at__isnull=True, finished_at__lt=cutoff)
+        # A delivery still sending reads its enrichment from the run's working tables.
+        for run in runs.exclude(deliveries__status="sending"):
             purged += run_tables_purge(run=run)
     return purged
 

@@ -146,7 +146,8 @@ def test_a_campaign_is_drafted_validated_tested_published_and_started(workspace,
         "mail": ("done", 1, 1), "end": ("done", 1, None), "end2": ("done", 2, None)}
     assert activities["tiers"]["outlets"] == {"gold": {"entity": "customer", "count": 1},
                                               "others": {"entity": "customer", "count": 2}}
-    assert activities["mail"]["report"] == {"channel": "email", "recipients": 1, "excluded": {}, "test_mode": True}
+    assert activities["mail"]["report"] == {"channel": "email", "recipients": 1, "excluded": {}, "test_mode": True,
+                                            "per_row": False, "profile": "customer"}
     assert run["edges"] == [
         {"from": "start", "outlet": "out", "to": "everyone", "count": None},
         {"from": "everyone", "outlet": "out", "to": "tiers", "count": 3},
@@ -178,11 +179,11 @@ def test_a_campaign_is_drafted_validated_tested_published_and_started(workspace,
     assert response.status_code == 202, response.content
     live = response.json()
     assert (live["mode"], live["version"], live["trigger"]) == ("live", 1, "manual")
-    # (sending is the messages layer's, still to come: a live run stops at the email, saying so)
+    # (this email has no content yet: the live run stops there, saying what is missing)
     assert queue() == 5
     mail = marketer.get(f"runs/{live['id']}/activities/mail/").json()
-    assert (mail["status"], mail["error"]) == ("failed", "Email: sending is not available yet in this version; "
-                                                         "run the campaign in test mode to see who would receive it.")
+    assert mail["status"] == "failed"
+    assert mail["error"].startswith("Email: subject: is required; html: is required")
     response = marketer.get(f"campaigns/{pk}/runs/")
     assert response.status_code == 200
     assert [(r["id"], r["mode"], r["status"]) for r in response.json()["results"]] == [

@@ -53,7 +53,8 @@ def test_a_test_run_goes_through_split_and_a_channel_with_exact_keys(workspace, 
     assert keys(run, "tiers", "gold") == [1]
     assert keys(run, "tiers", "others") == [2, 3]
     mail = ActivityRun.objects.get(run=run, node_id="mail")
-    assert mail.report == {"channel": "email", "recipients": 1, "excluded": {}, "test_mode": True}
+    assert mail.report == {"channel": "email", "recipients": 1, "excluded": {}, "test_mode": True, "per_row": False,
+                           "profile": "customer"}
     assert mail.rows_in == 1 and mail.rows_out == 1
 
 
@@ -111,7 +112,7 @@ def test_change_dimension_and_deduplication(workspace, travel, queue):
     assert keys(run, "dedup", "duplicates") == []
 
 
-def test_a_live_run_stops_at_a_channel_until_sending_exists(workspace, travel, queue):
+def test_a_live_run_stops_at_a_channel_without_content(workspace, travel, queue):
     nodes = [start(), build("nl", {"attr": "country", "op": "eq", "value": "NL"}),
              {"id": "mail", "type": "email"}, {"id": "end", "type": "end"}]
     campaign, version = make_campaign(workspace, nodes, [edge("start", "nl"), edge("nl", "mail"), edge("mail", "end")])
@@ -120,7 +121,7 @@ def test_a_live_run_stops_at_a_channel_until_sending_exists(workspace, travel, q
     run.refresh_from_db()
     mail = ActivityRun.objects.get(run=run, node_id="mail")
     assert (run.status, mail.status) == ("failed", "failed")
-    assert "sending is not available yet" in mail.error
+    assert "subject: is required" in mail.error
     assert ActivityRun.objects.get(run=run, node_id="end").status == "skipped"
 
 

@@ -1,25 +1,25 @@
-"""Channel activities (email, SMS, push, direct mail) as far as orchestration goes: they
-receive their recipients as a working table, count who would get a message and who is
-excluded and why, and pass the recipients on. Creating and sending the messages is the
-messages layer's (apps/channels, to come); until it exists a LIVE run stops here with a
-clear error instead of pretending to send. Test runs go through, as designed."""
+"""Channel activities (email, SMS, push, direct mail). They receive their recipients as a
+working table: one message per profile, or one per target row (one email per booking)
+addressed through the link to its profile. The messages layer (apps/channels) decides
+who gets one and why the others do not, in one SQL classification:
+
+- a test run counts recipients and exclusions by reason, and renders a few samples;
+- a live run creates the delivery and its message rows with one INSERT ... SELECT and
+  starts the sending tasks when the run's transaction commits.
+The activity's output is the recipients (for later activities)."""
 
 from __future__ import annotations
 
+from django.db import connection
 from psycopg import sql
 
-from apps.datamodel import ddl
-from apps.datamodel.models import AddressMapping
+from apps.channels import content as content_mod
+from apps.channels import ledger
+from apps.channels.personalization import TemplateProblem
 
 from .base import Activity, SettingsError, register
 
-# What each channel needs from the profile (address roles of the data model).
-ADDRESS_ROLES = {
-    "email": ["email"],
-    "sms": ["phone"],
-    "push": [],  # push devices come with the push provider
-    "direct_mail": ["address_line1", "postal_code", "city"],
-}
+ADDRESS_ROLES = ledger.ADDRESS_ROLES
 
 
 class Channel(Activity):
@@ -28,58 +28,81 @@ class Channel(Activity):
 
     def check(self, settings, input_entities, schema):
         entity = schema.entities[input_entities[0]]
-        if not entity.is_profile:
-            raise SettingsError(f"a {self.label} goes to profiles: its input holds {entity.key}, not the profile "
-                                "dimension (add a Change dimension before it).")
+        try:
+            path = ledger.profile_path(schema, entity, settings.get("profile_link") or None)
+        except ledger.AudienceError as exc:
+            raise SettingsError(f"a {self.label} goes to profiles: {exc}") from exc
+        profile = path[-1].target if path else entity
+        if settings.get("content") or settings.get("template_id"):
+            try:
+                content = content_mod.resolve(schema.workspace, self.channel, settings)
+            except TemplateProblem as exc:
+                raise SettingsError(str(exc)) from exc
+            names = content_mod.model_names(schema, entity, profile)
+            problems = content_mod.problems(self.channel, content, names, require=False)
+            if problems:
+                raise SettingsError("; ".join(str(p) for p in problems))
         return {"out": entity.key}
 
     def run(self, ctx):
+        from apps.channels import services  # noqa: PLC0415
+
         source = ctx.inputs[0]
-        entity = ctx.entity(source.entity)
-        mappings = {m.role: m.attribute for m in AddressMapping.objects.filter(
-            workspace=ctx.workspace, role__in=ADDRESS_ROLES[self.channel]).select_related("attribute")}
-        pk = ddl.column(ctx.schema.pk(entity))
-        missing_roles = [r for r in ADDRESS_ROLES[self.channel] if r not in mappings]
-        reasons: dict[str, int] = {}
-        if self.channel == "push" or missing_roles:
-            reasons["no_address"] = source.count or 0
-            recipients = sql.SQL("SELECT key FROM {} WHERE false").format(ctx.ident(source.table))
-        else:
-            cols = [ddl.column(mappings[r]) for r in ADDRESS_ROLES[self.channel]]
-            empty = sql.SQL(" OR ").join(sql.SQL("coalesce(btrim(e.{}::text), '') = ''").format(c) for c in cols)
-            if self.channel == "email":
-                invalid = sql.SQL("e.{c} !~ '^[^@[:space:]]+@[^@[:space:]]+[.][^@[:space:]]+$'").format(c=cols[0])
-                address = sql.SQL("lower(btrim(e.{}))").format(cols[0])
-            elif self.channel == "sms":
-                invalid = sql.SQL("regexp_replace(e.{c}, '[^0-9]', '', 'g') !~ '^[0-9]{{6,15}}$'").format(c=cols[0])
-                address = sql.SQL("regexp_replace(e.{}, '[^0-9+]', '', 'g')").format(cols[0])
-            else:
-                invalid = sql.SQL("false")
-                address = sql.SQL("concat_ws('|', {})").format(
-                    sql.SQL(", ").join(sql.SQL("lower(btrim(e.{}::text))").format(c) for c in cols))
-            classified = sql.SQL(
-                "SELECT w.key, CASE WHEN {empty} THEN 'no_address' WHEN {invalid} THEN 'invalid_address' "
-                "WHEN row_number() OVER (PARTITION BY {address} ORDER BY w.key) > 1 THEN 'duplicate_address' "
-                "ELSE NULL END AS reason FROM {work} w LEFT JOIN {table} e ON e.{pk} = w.key").format(
-                empty=empty, invalid=invalid, address=address, work=ctx.ident(source.table),
-                table=ddl.table(entity), pk=pk)
-            # Classify once into a scratch table; the counts and the recipients read it.
-            scratch = ctx.ident(ctx.table_name("_classified"))
-            ctx.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(scratch))
-            ctx.execute(sql.SQL("CREATE UNLOGGED TABLE {} AS {}").format(scratch, classified))
-            counts = ctx.scalar(sql.SQL("SELECT json_object_agg(coalesce(reason, 'recipient'), n) FROM "
-                                        "(SELECT reason, count(*) n FROM {} GROUP BY reason) x").format(scratch))
-            reasons = {k: int(v) for k, v in (counts or {}).items() if k != "recipient"}
-            recipients = sql.SQL("SELECT key FROM {} WHERE reason IS NULL").format(scratch)
-        out = ctx.create_table("out", entity.key, recipients)
-        if not (self.channel == "push" or missing_roles):
-            ctx.execute(sql.SQL("DROP TABLE {}").format(ctx.ident(ctx.table_name("_classified"))))
-        ctx.activity_run.report = {"channel": self.channel, "recipients": out.count, "excluded": reasons,
-                                   "test_mode": ctx.test_mode}
+        target = ctx.entity(source.entity)
+        try:
+            audience = ledger.audience_for(ctx.workspace, ctx.schema, self.channel, target, ctx.node["settings"])
+        except ledger.AudienceError as exc:
+            raise SettingsError(str(exc)) from exc
+        settings = ctx.node["settings"]
+        content = None
+        if not ctx.test_mode or settings.get("content") or settings.get("template_id"):
+            try:
+                content = content_mod.resolve(ctx.workspace, self.channel, settings)
+            except TemplateProblem as exc:
+                raise SettingsError(str(exc)) from exc
+            if not ctx.test_mode:
+                problems = content_mod.problems(self.channel, content, content_mod.model_names(
+                    ctx.schema, target, audience.profile))
+                if problems:
+                    raise SettingsError(f"{self.label}: " + "; ".join(str(p) for p in problems))
+            if self.channel in ("sms", "push") and not ctx.test_mode:
+                raise SettingsError(f"{self.label}: no {self.channel.upper() if self.channel == 'sms' else 'push'} "
+                                    "provider is available in this version; run the campaign in test mode to see "
+                                    "who would receive it.")
+        work = ctx.ident(source.table)
+        classified = ledger.classify_sql(audience, work)
+        scratch_name = ctx.table_name("_classified")
+        scratch = ctx.ident(scratch_name)
+        ctx.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(scratch))
+        ctx.execute(sql.SQL("CREATE UNLOGGED TABLE {} AS {}").format(scratch, classified))
+        counts = ctx.scalar(sql.SQL("SELECT json_object_agg(coalesce(reason, ''), n) FROM "
+                                    "(SELECT reason, count(*) n FROM {} GROUP BY reason) x").format(scratch)) or {}
+        reasons = {k: int(v) for k, v in counts.items() if k}
+        report = {"channel": self.channel, "recipients": int(counts.get("", 0)), "excluded": reasons,
+                  "test_mode": ctx.test_mode, "per_row": audience.per_row, "profile": audience.profile.key}
         if not ctx.test_mode:
-            raise SettingsError(f"{self.label}: sending is not available yet in this version; run the campaign in "
-                                "test mode to see who would receive it.")
+            enrichment = [c for c in _columns(ctx, source.table) if c != "key"]
+            options = services.delivery_options(audience, settings, source.table, enrichment, ctx.run.variables)
+            delivery = services.delivery_create(
+                workspace=ctx.workspace, channel=self.channel, content=content, options=options,
+                name=f"{ctx.run.campaign.name} · {ctx.node.get('label') or self.label} ({ctx.node['id']})",
+                classified=sql.SQL("SELECT target_key, profile_key, address, reason FROM {}").format(scratch),
+                run=ctx.run, node_id=ctx.node["id"], campaign=ctx.run.campaign, actor=ctx.run.created_by)
+            report["delivery"] = delivery.pk
+        out = ctx.create_table("out", target.key, sql.SQL("SELECT target_key FROM {} WHERE reason IS NULL").format(
+            scratch))
+        ctx.execute(sql.SQL("DROP TABLE {}").format(scratch))
+        ctx.activity_run.report = report
         return {"out": out}
+
+
+def _columns(ctx, table: str) -> list[str]:
+    from apps.core.sqlutil import workspace_schema  # noqa: PLC0415
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND "
+                       "table_name = %s ORDER BY ordinal_position", [workspace_schema(ctx.workspace.pk), table])
+        return [r[0] for r in cursor.fetchall()]
 
 
 @register

@@ -1,0 +1,64 @@
+"""A channel activity's content: a saved template, inline fields over it, sender defaults
+from the workspace and its channel configuration, checked against the model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apps.audiences.rules.schema import Schema
+from apps.datamodel.models import Entity
+
+from .models import ChannelConfig, ContentTemplate
+from .personalization import TemplateProblem, check_content
+
+REQUIRED = {
+    "email": ("subject", "html"),
+    "sms": ("text",),
+    "push": ("text",),
+    "direct_mail": ("html",),
+}
+DIRECT_MAIL_DEFAULTS = {"page_size": "A4", "css": ""}
+
+
+def resolve(workspace, channel: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """The content a delivery snapshots: template fields, then the activity's own."""
+    content: dict[str, Any] = {}
+    template_id = settings.get("template_id")
+    if template_id:
+        template = ContentTemplate.objects.filter(workspace=workspace, pk=template_id, channel=channel).first()
+        if template is None:
+            raise TemplateProblem("template_id", f"no {channel} template {template_id} in this workspace")
+        content.update(template.content or {})
+    content.update({k: v for k, v in (settings.get("content") or {}).items() if v not in (None, "")})
+    if channel == "email":
+        config = ChannelConfig.objects.filter(workspace=workspace, channel="email").first()
+        content.setdefault("from_email", (config and config.from_email) or workspace.sender_email or "")
+        content.setdefault("from_name", (config and config.from_name) or workspace.sender_name or workspace.name)
+        content.setdefault("reply_to", (config and config.reply_to) or workspace.reply_to_email or "")
+    if channel == "direct_mail":
+        for key, value in DIRECT_MAIL_DEFAULTS.items():
+            content.setdefault(key, value)
+    return content
+
+
+def model_names(schema: Schema, target: Entity | None, profile: Entity | None,
+                enrichment: set[str] | None = None) -> dict[str, set[str] | None]:
+    names: dict[str, set[str] | None] = {"enrichment": enrichment}
+    if profile is not None:
+        names["profile"] = set(schema.attributes[profile.pk])
+    if target is not None:
+        names["target"] = set(schema.attributes[target.pk])
+    return names
+
+
+def problems(channel: str, content: dict[str, Any], names: dict[str, set[str] | None] | None = None,
+             require: bool = True) -> list[TemplateProblem]:
+    found = []
+    if require:
+        for field in REQUIRED.get(channel, ()):
+            if not str(content.get(field) or "").strip():
+                found.append(TemplateProblem(field, "is required"))
+    if channel == "email" and require and not content.get("from_email"):
+        found.append(TemplateProblem("from_email", "no sender address: set one here, on the email channel "
+                                                   "configuration or in the workspace settings"))
+    return found + check_content(channel, content, names)

@@ -1,0 +1,190 @@
+"""From a channel activity's input working table to message rows, in SQL.
+
+One classification SELECT decides, for every input row, the recipient (the profile,
+reached through a link when the input is another entity: one email per booking), the
+address, and the first reason it must not get the message:
+
+    no_profile, no_address, invalid_address, <the consent layer's reasons>, duplicate_address
+
+Test runs only count the reasons. Live runs insert the delivery's messages with one
+INSERT ... SELECT (queued, or excluded with the reason) and keep the recipients' keys
+as the activity's output. The consent issue adds its reasons through EXCLUSION_HOOKS:
+each hook returns [(reason, SQL condition)] over the aliases `w` (working row), `p`
+(profile row) and the column `address`, evaluated in the same statement."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg import sql
+
+from apps.audiences.rules.schema import Schema
+from apps.datamodel import ddl
+from apps.datamodel.models import AddressMapping, Entity, Relationship
+
+# What each channel needs from the profile (address roles of the data model).
+ADDRESS_ROLES = {
+    "email": ["email"],
+    "sms": ["phone"],
+    "push": [],  # push devices come with the push provider
+    "direct_mail": ["address_line1", "postal_code", "city"],
+}
+EMAIL_SHAPE = r"^[A-Za-z0-9.!#$%&''*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:[.][A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*[.][A-Za-z]{2,}$"
+
+REASONS = {
+    "no_profile": "no recipient (the row has no linked profile)",
+    "no_address": "no address",
+    "invalid_address": "invalid address",
+    "duplicate_address": "duplicate address in this delivery",
+    "no_consent": "no consent",
+    "withdrawn": "consent withdrawn",
+    "suppressed": "suppressed address",
+    "suppressed_domain": "suppressed domain",
+    "frequency_cap": "frequency cap",
+    "quiet_hours": "quiet hours (deferred)",
+}
+
+
+@dataclass
+class Audience:
+    """Who a channel activity addresses, resolved against the model."""
+
+    workspace: Any
+    channel: str
+    target: Entity
+    profile: Entity
+    path: list[Relationship]  # links from the target to the profile (empty: the target is the profile)
+    settings: dict[str, Any]
+    schema: Schema
+    mappings: dict[str, Any] = field(default_factory=dict)  # role -> Attribute
+
+    @property
+    def per_row(self) -> bool:
+        return bool(self.path)
+
+
+class AudienceError(Exception):
+    pass
+
+
+def profile_path(schema: Schema, target: Entity, link: str | None) -> list[Relationship]:
+    """The links from `target` to the profile dimension: the one named in settings
+    (`profile_link`, dotted), or the only shortest many-to-one path of at most 3 links."""
+    profile = next((e for e in schema.entities.values() if e.is_profile), None)
+    if profile is None:
+        raise AudienceError("the data model has no profile dimension (mark the entity messages go to).")
+    if target.pk == profile.pk:
+        return []
+    if link:
+        current, path = target, []
+        for name in link.split("."):
+            rel = schema.outgoing[current.pk].get(name)
+            if rel is None:
+                raise AudienceError(f"{current.key} has no link {name!r}.")
+            path.append(rel)
+            current = rel.target
+        if current.pk != profile.pk:
+            raise AudienceError(f"the link {link!r} leads to {current.key}, not to the profile ({profile.key}).")
+        return path
+    frontier: list[tuple[Entity, list[Relationship]]] = [(target, [])]
+    for _depth in range(3):
+        found, nxt = [], []
+        for entity, path in frontier:
+            for rel in schema.outgoing[entity.pk].values():
+                if rel.target.pk == profile.pk:
+                    found.append(path + [rel])
+                elif rel.target.pk not in {r.source_id for r in path} and rel.target.pk != target.pk:
+                    nxt.append((rel.target, path + [rel]))
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            names = " or ".join(".".join(r.key for r in p) for p in found)
+            raise AudienceError(f"{target.key} reaches {profile.key} in several ways ({names}): choose one "
+                                "as the profile link.")
+        frontier = nxt
+    raise AudienceError(f"{target.key} has no link to the profile dimension ({profile.key}): add a Change "
+                        "dimension before this activity.")
+
+
+def audience_for(workspace, schema: Schema, channel: str, target: Entity, settings: dict[str, Any]) -> Audience:
+    path = profile_path(schema, target, settings.get("profile_link") or None)
+    profile = path[-1].target if path else target
+    mappings = {m.role: m.attribute for m in AddressMapping.objects.filter(workspace=workspace).select_related(
+        "attribute")}
+    return Audience(workspace=workspace, channel=channel, target=target, profile=profile, path=path,
+                    settings=settings, schema=schema, mappings=mappings)
+
+
+ExclusionHook = Callable[[Audience], list[tuple[str, sql.Composable]]]
+EXCLUSION_HOOKS: list[ExclusionHook] = []
+
+
+def _address(audience: Audience) -> tuple[sql.Composable, sql.Composable, sql.Composable] | None:
+    """(address expression, empty condition, invalid condition) over alias p; None when
+    the model has no address for this channel."""
+    roles = ADDRESS_ROLES[audience.channel]
+    if not roles or any(r not in audience.mappings for r in roles):
+        return None
+    cols = [sql.SQL("p.{}").format(ddl.column(audience.mappings[r])) for r in roles]
+    empty = sql.SQL(" OR ").join(sql.SQL("coalesce(btrim({}::text), '') = ''").format(c) for c in cols)
+    if audience.channel == "email":
+        address = sql.SQL("lower(btrim({}))").format(cols[0])
+        invalid = sql.SQL("NOT (btrim({}) ~ {})").format(cols[0], sql.Literal(EMAIL_SHAPE))
+    elif audience.channel == "sms":
+        address = sql.SQL("regexp_replace({}, '[^0-9+]', '', 'g')").format(cols[0])
+        invalid = sql.SQL("regexp_replace({}, '[^0-9]', '', 'g') !~ '^[0-9]{{6,15}}$'").format(cols[0])
+    else:
+        address = sql.SQL("concat_ws(' | ', {})").format(
+            sql.SQL(", ").join(sql.SQL("btrim({}::text)").format(c) for c in cols))
+        invalid = sql.SQL("false")
+    return address, empty, invalid
+
+
+def classify_sql(audience: Audience, work: sql.Identifier) -> sql.Composable:
+    """SELECT target_key, profile_key, address, reason (NULL: send) for every row of the
+    working table `work`."""
+    schema = audience.schema
+    joins = []
+    alias = "w"
+    key_expr = sql.SQL("w.key")
+    for i, rel in enumerate(audience.path):
+        src = sql.Identifier(alias)
+        if i == 0:
+            # the target row itself holds the first link's column
+            joins.append(sql.SQL("LEFT JOIN {t} t0 ON t0.{pk} = w.key").format(
+                t=ddl.table(audience.target), pk=ddl.column(schema.pk(audience.target))))
+            src = sql.Identifier("t0")
+        nxt = f"l{i + 1}" if i + 1 < len(audience.path) else "p"
+        joins.append(sql.SQL("LEFT JOIN {t} {a} ON {a}.{pk} = {src}.{fk}").format(
+            t=ddl.table(rel.target), a=sql.Identifier(nxt), pk=ddl.column(schema.pk(rel.target)), src=src,
+            fk=ddl.column(rel.attribute)))
+        alias = nxt
+    if not audience.path:
+        joins.append(sql.SQL("LEFT JOIN {t} p ON p.{pk} = w.key").format(
+            t=ddl.table(audience.profile), pk=ddl.column(schema.pk(audience.profile))))
+    profile_key = sql.SQL("p.{}").format(ddl.column(schema.pk(audience.profile)))
+    parts = _address(audience)
+    cases = [sql.SQL("WHEN {} IS NULL THEN 'no_profile'").format(profile_key)]
+    if parts is None:
+        address = sql.SQL("NULL::text")
+        cases.append(sql.SQL("WHEN true THEN 'no_address'"))
+    else:
+        address, empty, invalid = parts
+        cases.append(sql.SQL("WHEN {} THEN 'no_address'").format(empty))
+        cases.append(sql.SQL("WHEN {} THEN 'invalid_address'").format(invalid))
+    for hook in EXCLUSION_HOOKS:
+        for reason, condition in hook(audience):
+            cases.append(sql.SQL("WHEN {} THEN {}").format(condition, sql.Literal(reason)))
+    inner = sql.SQL("SELECT {key} AS target_key, {profile_key} AS profile_key, {address} AS address, "
+                    "CASE {cases} END AS reason FROM {work} w {joins}").format(
+        key=key_expr, profile_key=profile_key, address=address, cases=sql.SQL(" ").join(cases), work=work,
+        joins=sql.SQL(" ").join(joins))
+    if audience.per_row:
+        return inner
+    # One message per address: the first (by key) of the rows still in keeps it.
+    return sql.SQL(
+        "SELECT target_key, profile_key, address, CASE WHEN reason IS NULL AND row_number() OVER "
+        "(PARTITION BY reason IS NULL, address ORDER BY target_key) > 1 THEN 'duplicate_address' ELSE reason END "
+        "AS reason FROM ({}) c").format(inner)

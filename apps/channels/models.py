@@ -1,0 +1,207 @@
+"""Messages: per-workspace channel configuration, reusable content templates, and the
+delivery ledger. A channel activity in a live run creates one Delivery (a snapshot of
+its content and settings) and its Message rows with one INSERT ... SELECT; sending
+tasks claim queued messages in chunks and move each one queued -> sending -> sent /
+failed / deferred under a state guard."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from apps.tenants.models import WorkspaceOwned
+
+from . import secrets
+
+
+class ChannelKind(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+    PUSH = "push", "Push"
+    DIRECT_MAIL = "direct_mail", "Direct mail"
+
+
+class EmailBackendKind(models.TextChoices):
+    SMTP = "smtp", "SMTP server"
+    ANYMAIL = "anymail", "Email service (django-anymail)"
+
+
+class ChannelConfig(WorkspaceOwned):
+    """How a workspace sends on one channel: the provider and its connection settings,
+    throttling, the execution window and retries."""
+
+    channel = models.CharField(max_length=20, choices=ChannelKind.choices)
+    backend = models.CharField(max_length=20, choices=EmailBackendKind.choices, default=EmailBackendKind.SMTP)
+    # SMTP: host, port, username, use_tls, use_ssl, timeout. Anymail: esp (e.g. "mailgun"),
+    # and its non-secret options (sender_domain, api_url...).
+    options = models.JSONField(default=dict, blank=True)
+    secret_encrypted = models.TextField(blank=True)  # SMTP password or ESP API key
+    rate_per_second = models.FloatField(null=True, blank=True, help_text="empty: as fast as the provider takes")
+    window_hours = models.PositiveIntegerField(default=12, help_text="messages not sent by then are expired")
+    max_attempts = models.PositiveIntegerField(default=5)
+    chunk_size = models.PositiveIntegerField(default=200)
+    parallel_tasks = models.PositiveIntegerField(default=2, help_text="sending tasks per delivery")
+    # Sender defaults for email; return address for direct mail.
+    from_email = models.EmailField(blank=True)
+    from_name = models.CharField(max_length=200, blank=True)
+    reply_to = models.EmailField(blank=True)
+    tracking_domain = models.CharField(max_length=200, blank=True,
+                                       help_text="public base URL for tracking links, e.g. https://t.example.com")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace", "channel"], name="channelconfig_unique_channel")]
+
+    def __str__(self) -> str:
+        return f"{self.workspace} {self.channel}"
+
+    @property
+    def secret(self) -> str:
+        return secrets.decrypt(self.secret_encrypted)
+
+    @secret.setter
+    def secret(self, value: str) -> None:
+        self.secret_encrypted = secrets.encrypt(value)
+
+    @property
+    def secret_hint(self) -> str:
+        return secrets.hint(self.secret) if self.secret_encrypted else ""
+
+
+class ContentTemplate(WorkspaceOwned):
+    """Reusable content for one channel. `content` holds, for email: from_name,
+    from_email, reply_to, subject, preheader, html, text (empty: generated from the
+    HTML); for direct mail: html, css, page_size, return_address."""
+
+    name = models.CharField(max_length=200)
+    channel = models.CharField(max_length=20, choices=ChannelKind.choices)
+    entity_key = models.CharField(max_length=63, blank=True,
+                                  help_text="the target entity the template is written for (checked names)")
+    content = models.JSONField(default=dict)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["workspace", "name"], name="contenttemplate_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DeliveryStatus(models.TextChoices):
+    SENDING = "sending", "Sending"
+    DONE = "done", "Done"
+    STOPPED = "stopped", "Stopped"
+    EXPIRED = "expired", "Window ended"
+
+
+class Delivery(WorkspaceOwned):
+    """The messages one channel activity of one live run sends (or one proof send)."""
+
+    channel = models.CharField(max_length=20, choices=ChannelKind.choices)
+    name = models.CharField(max_length=300)
+    campaign = models.ForeignKey("campaigns.Campaign", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="deliveries")
+    run = models.ForeignKey("campaigns.Run", null=True, blank=True, on_delete=models.SET_NULL,
+                            related_name="deliveries")
+    node_id = models.CharField(max_length=40, blank=True)
+    proof = models.BooleanField(default=False)
+    status = models.CharField(max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.SENDING)
+    content = models.JSONField(default=dict)  # snapshot: what was sent is what was approved
+    options = models.JSONField(default=dict)  # snapshot: per_row, track_opens, track_clicks, entities, table...
+    counts = models.JSONField(default=dict, blank=True)  # {"excluded": {reason: n}, "total": n} at creation
+    total = models.BigIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    heartbeat_at = models.DateTimeField(null=True, blank=True)  # a sending task was alive then
+    finished_at = models.DateTimeField(null=True, blank=True)
+    files = models.JSONField(default=list, blank=True)  # direct mail: [{"name", "path", "kind", "letters"}]
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # A retried channel activity finds its delivery instead of making a second one.
+            models.UniqueConstraint(fields=["workspace", "run", "node_id"], condition=models.Q(run__isnull=False),
+                                    name="delivery_unique_activity"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MessageStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    DEFERRED = "deferred", "Deferred (will retry)"
+    FAILED = "failed", "Failed"
+    EXCLUDED = "excluded", "Excluded"
+    EXPIRED = "expired", "Expired (window ended)"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Message(models.Model):
+    """One message of a delivery (rows are written in bulk by SQL, never one by one).
+    `profile_key` is the recipient, `target_key` the row the message is about (the
+    booking in one-email-per-booking; the profile otherwise)."""
+
+    id = models.BigAutoField(primary_key=True)
+    workspace = models.ForeignKey("tenants.Workspace", on_delete=models.CASCADE, related_name="+", db_index=False)
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="messages", db_index=False)
+    profile_key = models.TextField()
+    target_key = models.TextField()
+    address = models.TextField(blank=True)
+    status = models.CharField(max_length=12, choices=MessageStatus.choices)
+    reason = models.CharField(max_length=40, blank=True)  # exclusion reason or error code
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    provider_id = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["delivery", "status"], name="message_delivery_status"),
+            # What sending tasks claim: queued or deferred work, in id order.
+            models.Index(fields=["delivery", "id"], name="message_pending",
+                         condition=models.Q(status__in=["queued", "deferred", "sending"])),
+        ]
+
+    def __str__(self) -> str:
+        return f"message {self.pk} ({self.status})"
+
+
+class EventType(models.TextChoices):
+    OPEN = "open", "Opened"
+    CLICK = "click", "Clicked"
+    DELIVERED = "delivered", "Delivered"
+    BOUNCED = "bounced", "Bounced"
+    SOFT_BOUNCED = "soft_bounced", "Soft bounce"
+    COMPLAINED = "complained", "Complaint"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    REJECTED = "rejected", "Rejected by the provider"
+
+
+class MessageEvent(models.Model):
+    """Something that happened to a sent message: open, click, delivery report..."""
+
+    id = models.BigAutoField(primary_key=True)
+    workspace = models.ForeignKey("tenants.Workspace", on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=20, choices=EventType.choices)
+    at = models.DateTimeField(auto_now_add=True)
+    data = models.JSONField(default=dict, blank=True)  # url, user agent, provider payload...
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["message", "type"], name="messageevent_message_type")]
+
+    def __str__(self) -> str:
+        return f"{self.type} on {self.message_id}"

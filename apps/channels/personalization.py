@@ -1,0 +1,233 @@
+"""Personalization with the Jinja2 sandbox.
+
+A template sees:
+    profile      the recipient's attributes (the profile row)
+    target       the row the message is about (the booking in one-message-per-booking;
+                 the profile itself otherwise)
+    enrichment   the columns the Enrichment activity added (a `first` enrichment gives
+                 <name>__<attribute> columns)
+    workspace    name, time_zone, language
+    variables    the run's trigger variables
+    message      id (and later the links of the consent layer)
+    links        unsubscribe / preferences URLs (filled by the consent layer)
+and the helpers:
+    value|date("medium"|"short"|"long"|pattern)   a date in the recipient's language
+    value|datetime("medium")                      a timestamp in the recipient's time zone
+    value|money("EUR")                            an amount in the recipient's language
+    value|number                                  a number in the recipient's language
+    value|default("friend")                       Jinja's own: a fallback for missing values
+    link("https://...", utm_campaign="x")         a URL with query parameters added
+A template that does not compile, or that names an attribute the model does not have,
+is rejected when it is saved (`check_content`), with the field, the line and the reason.
+A template that fails while rendering one recipient fails that message, not the delivery.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import functools
+import zoneinfo
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from babel import dates as babel_dates
+from babel import numbers as babel_numbers
+from inscriptis import get_text
+from inscriptis.model.config import ParserConfig
+from jinja2 import TemplateSyntaxError, nodes, pass_context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+TOP_LEVEL = ("profile", "target", "enrichment", "workspace", "variables", "message", "links")
+# Fields of a content dict that are templates, per channel (the rest are plain settings).
+TEMPLATE_FIELDS = {
+    "email": ("subject", "preheader", "html", "text", "from_name"),
+    "sms": ("text",),
+    "push": ("title", "text", "url"),
+    "direct_mail": ("html",),
+}
+HTML_FIELDS = {"html"}
+
+
+class TemplateProblem(Exception):
+    """A template that cannot be used, in words: field, line, what is wrong."""
+
+    def __init__(self, field: str, message: str, line: int | None = None):
+        self.field, self.line, self.message = field, line, message
+        where = f"{field}, line {line}" if line else field
+        super().__init__(f"{where}: {message}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "line": self.line, "message": self.message}
+
+
+def _locale(ctx) -> str:
+    return (ctx.get("_locale") or "en").replace("-", "_")
+
+
+def _parse_date(value):
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
+@pass_context
+def f_date(ctx, value, format: str = "medium"):  # noqa: A002 - Jinja's filter argument name
+    value = _parse_date(value)
+    if value is None or value == "":
+        return ""
+    if isinstance(value, dt.datetime):
+        value = value.astimezone(_zone(ctx)).date() if value.tzinfo else value.date()
+    if not isinstance(value, dt.date):
+        return str(value)
+    return babel_dates.format_date(value, format=format, locale=_locale(ctx))
+
+
+@pass_context
+def f_datetime(ctx, value, format: str = "medium"):  # noqa: A002
+    value = _parse_date(value)
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, dt.datetime):
+        return f_date(ctx, value, format)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return babel_dates.format_datetime(value, format=format, tzinfo=_zone(ctx), locale=_locale(ctx))
+
+
+@pass_context
+def f_money(ctx, value, currency: str = "EUR"):
+    if value is None or value == "":
+        return ""
+    try:
+        amount = decimal.Decimal(str(value))
+    except decimal.InvalidOperation:
+        return str(value)
+    return babel_numbers.format_currency(amount, currency, locale=_locale(ctx))
+
+
+@pass_context
+def f_number(ctx, value):
+    if value is None or value == "":
+        return ""
+    try:
+        return babel_numbers.format_decimal(decimal.Decimal(str(value)), locale=_locale(ctx))
+    except decimal.InvalidOperation:
+        return str(value)
+
+
+def g_link(url: str, **params) -> str:
+    parts = urlsplit(str(url))
+    query = parse_qsl(parts.query, keep_blank_values=True) + [(k, str(v)) for k, v in params.items()]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+@functools.lru_cache(maxsize=256)
+def _zone_named(name: str):
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _zone(ctx):
+    return _zone_named(ctx.get("_tz") or "UTC") or dt.UTC
+
+
+def _environment(autoescape: bool) -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(autoescape=autoescape, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(date=f_date, datetime=f_datetime, money=f_money, number=f_number)
+    env.globals.update(link=g_link)
+    return env
+
+
+HTML_ENV = _environment(autoescape=True)
+TEXT_ENV = _environment(autoescape=False)
+
+
+def text_from_html(html: str) -> str:
+    """The plain-text part from the HTML template itself (once per delivery, not per
+    message): Jinja tags in the text survive, links are written out."""
+    return get_text(html or "", ParserConfig(display_links=True)).strip() + "\n"
+
+
+def _names_used(ast) -> list[tuple[str, str, int]]:
+    """(top-level name, attribute, line) for every `profile.x` / `profile["x"]`."""
+    found = []
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+        base = node.node
+        if isinstance(base, nodes.Name) and base.name in ("profile", "target", "enrichment"):
+            if isinstance(node, nodes.Getattr):
+                found.append((base.name, node.attr, node.lineno))
+            elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+                found.append((base.name, node.arg.value, node.lineno))
+    return found
+
+
+def check_content(channel: str, content: dict[str, Any], names: dict[str, set[str] | None] | None = None
+                  ) -> list[TemplateProblem]:
+    """Every problem of a content dict: syntax errors with their line, unknown top-level
+    names, and attributes the model does not have. `names` maps profile / target /
+    enrichment to the allowed attribute names (None: not checked)."""
+    problems: list[TemplateProblem] = []
+    names = names or {}
+    for field in TEMPLATE_FIELDS.get(channel, ()):
+        source = content.get(field)
+        if not source:
+            continue
+        if not isinstance(source, str):
+            problems.append(TemplateProblem(field, "must be text"))
+            continue
+        env = HTML_ENV if field in HTML_FIELDS else TEXT_ENV
+        try:
+            ast = env.parse(source)
+        except TemplateSyntaxError as exc:
+            problems.append(TemplateProblem(field, exc.message or "syntax error", exc.lineno))
+            continue
+        from jinja2 import meta  # noqa: PLC0415
+
+        assigned = {n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")}
+        for name in sorted(meta.find_undeclared_variables(ast) - set(TOP_LEVEL) - set(env.globals) - assigned):
+            line = next((n.lineno for n in ast.find_all(nodes.Name) if n.name == name), None)
+            problems.append(TemplateProblem(
+                field, f"unknown name {name!r}: use one of {', '.join(TOP_LEVEL)}", line))
+        for top, attr, line in _names_used(ast):
+            allowed = names.get(top)
+            if allowed is not None and attr not in allowed:
+                hint = ", ".join(sorted(allowed)[:12])
+                problems.append(TemplateProblem(field, f"{top} has no attribute {attr!r} (it has: {hint})", line))
+        try:
+            env.from_string(source)
+        except TemplateSyntaxError as exc:
+            problems.append(TemplateProblem(field, exc.message or "syntax error", exc.lineno))
+    return problems
+
+
+@dataclass
+class Rendered:
+    fields: dict[str, str]
+
+
+class Renderer:
+    """The compiled templates of one delivery. `render(context)` returns every template
+    field rendered; it raises on a recipient whose data breaks the template (the caller
+    fails that message with the reason)."""
+
+    def __init__(self, channel: str, content: dict[str, Any]):
+        self.channel = channel
+        content = dict(content)
+        if channel == "email" and content.get("html") and not (content.get("text") or "").strip():
+            content["text"] = text_from_html(content["html"])
+        self.templates = {}
+        for field in TEMPLATE_FIELDS.get(channel, ()):
+            if content.get(field):
+                env = HTML_ENV if field in HTML_FIELDS else TEXT_ENV
+                self.templates[field] = env.from_string(content[field])
+        self.content = content
+
+    def render(self, context: dict[str, Any]) -> dict[str, str]:
+        return {field: template.render(context) for field, template in self.templates.items()}

@@ -1,0 +1,52 @@
+"""Providers hand rendered messages to the outside world. Each is built for one
+delivery's chunk (`open` / `close` around it) and either sends one message at a time
+(`send`, raising Retryable or Permanent) or a batch at once (`batch = True`,
+`send_batch`). SMS and push providers slot in here in their own issue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Retryable(Exception):
+    """Worth trying again later: 4xx replies, timeouts, connection errors."""
+
+    def __init__(self, code: str, text: str):
+        super().__init__(f"{code}: {text}")
+        self.code, self.text = code, text
+
+
+class Permanent(Exception):
+    """Will not get better: 5xx replies, a refused address."""
+
+    def __init__(self, code: str, text: str):
+        super().__init__(f"{code}: {text}")
+        self.code, self.text = code, text
+
+
+@dataclass
+class Outgoing:
+    id: int
+    address: str
+    message_id: str  # the Message-ID header and the idempotency key
+    fields: dict[str, str]  # rendered template fields
+    context: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Unavailable(Exception):
+    """No provider can send on this channel for this workspace."""
+
+
+def provider_for(delivery, config):
+    from .email import EmailProvider  # noqa: PLC0415
+
+    if delivery.channel == "email":
+        return EmailProvider(delivery, config)
+    if delivery.channel == "direct_mail":
+        from .directmail import DirectMailProvider  # noqa: PLC0415
+
+        return DirectMailProvider(delivery, config)
+    raise Unavailable(f"no {delivery.channel} provider is available in this version: SMS and push providers "
+                      "come in a later version")

@@ -1,0 +1,116 @@
+"""Email through Django's email backends: SMTP (connection reused for a whole chunk, TLS
+options) or a django-anymail ESP, configured per workspace; without a workspace
+configuration, the platform's own EMAIL_* settings."""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+from email.utils import formataddr
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+
+from . import Outgoing, Permanent, Retryable
+
+
+def connection_for(config):
+    if config is None or not config.pk:
+        return get_connection(fail_silently=False)
+    options = dict(config.options or {})
+    if config.backend == "anymail":
+        esp = str(options.pop("esp", "")).strip().lower()
+        if not esp.isidentifier():
+            raise Permanent("config", "the email service configuration names no ESP")
+        kwargs = {k: v for k, v in options.items() if k not in ("host", "port")}
+        if config.secret_encrypted:
+            kwargs["api_key"] = config.secret
+        return get_connection(f"anymail.backends.{esp}.EmailBackend", fail_silently=False, **kwargs)
+    return get_connection(
+        "django.core.mail.backends.smtp.EmailBackend", fail_silently=False,
+        host=options.get("host") or settings.EMAIL_HOST, port=int(options.get("port") or settings.EMAIL_PORT),
+        username=options.get("username") or None, password=config.secret or None,
+        use_tls=bool(options.get("use_tls")), use_ssl=bool(options.get("use_ssl")),
+        timeout=float(options.get("timeout") or 30))
+
+
+def classify(exc: BaseException) -> Exception:
+    """Retryable or Permanent, with the server's reply kept."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        code, text = next(iter(exc.recipients.values()), (550, b"refused"))
+        text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+        return (Retryable if 400 <= int(code) < 500 else Permanent)(str(code), text)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        return (Retryable if 400 <= int(exc.smtp_code) < 500 else Permanent)(str(exc.smtp_code), text)
+    if isinstance(exc, smtplib.SMTPServerDisconnected | socket.timeout | TimeoutError | ConnectionError | OSError):
+        return Retryable("connection", f"{type(exc).__name__}: {exc}")
+    try:
+        from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - anymail is a dependency
+        AnymailAPIError = AnymailRecipientsRefused = ()  # noqa: N806
+    if AnymailRecipientsRefused and isinstance(exc, AnymailRecipientsRefused):
+        return Permanent("refused", str(exc)[:500])
+    if AnymailAPIError and isinstance(exc, AnymailAPIError):
+        status = getattr(exc, "status_code", None)
+        if status is None or status == 429 or status >= 500:
+            return Retryable(str(status or "api"), str(exc)[:500])
+        return Permanent(str(status), str(exc)[:500])
+    return Permanent("error", f"{type(exc).__name__}: {exc}")
+
+
+class EmailProvider:
+    batch = False
+
+    def __init__(self, delivery, config):
+        self.delivery, self.config = delivery, config
+        self.connection = None
+        content = delivery.content
+        self.from_email = content.get("from_email") or settings.DEFAULT_FROM_EMAIL
+        self.reply_to = [content["reply_to"]] if content.get("reply_to") else []
+
+    def open(self):
+        self.connection = connection_for(self.config)
+        try:
+            self.connection.open()
+        except Exception as exc:  # noqa: BLE001 - classified for the message that needed it
+            self.connection = None
+            raise classify(exc) from exc
+
+    def close(self):
+        if self.connection is not None:
+            try:
+                self.connection.close()
+            except Exception:  # noqa: BLE001, S110 - closing a broken connection
+                pass
+            self.connection = None
+
+    def build(self, item: Outgoing) -> EmailMultiAlternatives:
+        fields = item.fields
+        sender = formataddr((fields.get("from_name") or "", self.from_email)) if fields.get("from_name") \
+            else self.from_email
+        headers = {"Message-ID": item.message_id, **item.headers}
+        message = EmailMultiAlternatives(
+            subject=" ".join((fields.get("subject") or "").split()), body=fields.get("text") or "",
+            from_email=sender, to=[item.address], reply_to=self.reply_to, headers=headers,
+            connection=self.connection)
+        if fields.get("html"):
+            message.attach_alternative(fields["html"], "text/html")
+        if self.config is not None and self.config.backend == "anymail":
+            # The deterministic id travels as metadata: webhooks find the message by it.
+            message.metadata = {"message_id": str(item.id), "delivery_id": str(self.delivery.pk)}
+        return message
+
+    def send(self, item: Outgoing) -> str:
+        if self.connection is None:
+            self.open()
+        message = self.build(item)
+        try:
+            self.connection.send_messages([message])
+        except Exception as exc:  # noqa: BLE001 - classified below
+            problem = classify(exc)
+            if isinstance(problem, Retryable) or isinstance(exc, smtplib.SMTPServerDisconnected):
+                self.close()  # a broken conversation: the next message opens a new one
+            raise problem from exc
+        status = getattr(message, "anymail_status", None)
+        return (status.message_id or "") if status is not None else ""

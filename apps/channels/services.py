@@ -1,0 +1,179 @@
+"""Writes of the messages layer: deliveries from channel activities, proof sends, stop."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from psycopg import sql
+
+from apps.audiences.rules.schema import Schema
+from apps.core.sqlutil import render
+
+from . import content as content_mod
+from . import ledger, sending
+from .models import ChannelConfig, ContentTemplate, Delivery, Message
+
+MESSAGE = sql.Identifier(Message._meta.db_table)
+
+
+def _window(workspace, channel: str) -> dt.timedelta:
+    config = ChannelConfig.objects.filter(workspace=workspace, channel=channel).first()
+    return dt.timedelta(hours=(config.window_hours if config else 12) or 12)
+
+
+def delivery_options(audience: ledger.Audience, settings: dict[str, Any], table: str | None,
+                     enrichment: list[str], variables: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "profile": audience.profile.key, "target": audience.target.key, "per_row": audience.per_row,
+        "profile_link": ".".join(r.key for r in audience.path), "table": table, "enrichment": enrichment,
+        "track_opens": bool(settings.get("track_opens", True)), "track_clicks": bool(settings.get("track_clicks", True)),
+        "category": settings.get("category") or "marketing", "topic": settings.get("topic") or "",
+        "language_attr": audience.mappings["language"].key if "language" in audience.mappings else "",
+        "timezone_attr": audience.mappings["timezone"].key if "timezone" in audience.mappings else "",
+        "variables": variables or {},
+    }
+
+
+def delivery_create(*, workspace, channel: str, name: str, content: dict[str, Any], options: dict[str, Any],
+                    classified: sql.Composable, run=None, node_id: str = "", campaign=None, actor=None,
+                    proof: bool = False) -> Delivery:
+    """The delivery and its message rows, in one INSERT ... SELECT from `classified`
+    (SELECT target_key, profile_key, address, reason). Call inside a transaction; the
+    sending tasks start when it commits."""
+    delivery = Delivery.objects.create(
+        workspace=workspace, channel=channel, name=name[:300], content=content, options=options, run=run,
+        node_id=node_id, campaign=campaign, created_by=actor if getattr(actor, "pk", None) else None, proof=proof,
+        expires_at=timezone.now() + _window(workspace, channel))
+    query = sql.SQL(
+        "WITH ins AS (INSERT INTO {msg} (workspace_id, delivery_id, profile_key, target_key, address, status, "
+        "reason, attempts, provider_id, error) SELECT %(ws)s, %(d)s, c.profile_key::text, c.target_key::text, "
+        "coalesce(c.address, ''), CASE WHEN c.reason IS NULL THEN 'queued' ELSE 'excluded' END, "
+        "coalesce(c.reason, ''), 0, '', '' FROM ({classified}) c ORDER BY c.target_key RETURNING reason) "
+        "SELECT reason, count(*) FROM ins GROUP BY reason").format(msg=MESSAGE, classified=classified)
+    with connection.cursor() as cursor:
+        cursor.execute(render(query), {"ws": workspace.pk, "d": delivery.pk})
+        counts = {reason: n for reason, n in cursor.fetchall()}
+    queued = counts.pop("", 0)
+    delivery.counts = {"queued": queued, "excluded": counts}
+    delivery.total = queued + sum(counts.values())
+    delivery.save(update_fields=["counts", "total"])
+    if queued:
+        sending.dispatch(delivery)
+    else:
+        sending.finish_if_done(delivery)
+    return delivery
+
+
+def template_save(*, workspace, actor, name: str, channel: str, content: dict[str, Any], entity_key: str = "",
+                  template: ContentTemplate | None = None) -> ContentTemplate:
+    """Create or update a template; rejected with every problem (field, line, reason)."""
+    schema = Schema.load(workspace)
+    target = schema.entities.get(entity_key) if entity_key else None
+    if entity_key and target is None:
+        raise ValidationError({"entity_key": f"no entity {entity_key!r} in this workspace"})
+    profile = next((e for e in schema.entities.values() if e.is_profile), None)
+    names = content_mod.model_names(schema, target or profile, profile)
+    problems = content_mod.problems(channel, content, names, require=False)
+    if problems:
+        raise ValidationError({"content": [str(p) for p in problems]})
+    if template is None:
+        template = ContentTemplate(workspace=workspace, created_by=actor if getattr(actor, "pk", None) else None)
+    template.name, template.channel, template.content, template.entity_key = name, channel, content, entity_key
+    template.save()
+    return template
+
+
+def delivery_stop(*, workspace, delivery: Delivery) -> int:
+    if delivery.workspace_id != workspace.pk:
+        raise ValidationError("no such delivery")
+    return sending.delivery_stop(delivery=delivery)
+
+
+def proof_send(*, workspace, actor, channel: str, content: dict[str, Any], addresses: list[str],
+               entity_key: str = "", key: Any = None) -> Delivery:
+    """Send the content to test addresses, marked [PROOF], personalized with one real
+    record (by key, or the first one)."""
+    from apps.datamodel import ddl  # noqa: PLC0415
+
+    if channel != "email":
+        raise ValidationError("proofs are sent by email")
+    addresses = [a.strip() for a in addresses if a and a.strip()]
+    if not addresses or len(addresses) > 20:
+        raise ValidationError({"addresses": "give 1 to 20 test addresses"})
+    import re  # noqa: PLC0415
+
+    bad = [a for a in addresses if not re.match(ledger.EMAIL_SHAPE, a)]
+    if bad:
+        raise ValidationError({"addresses": f"not an email address: {', '.join(bad)}"})
+    schema = Schema.load(workspace)
+    profile = next((e for e in schema.entities.values() if e.is_profile), None)
+    target = schema.entities.get(entity_key) if entity_key else profile
+    if target is None or profile is None:
+        raise ValidationError("the data model has no profile dimension")
+    audience = ledger.audience_for(workspace, schema, channel, target, {})
+    content = content_mod.resolve(workspace, channel, {"content": content})
+    content["subject"] = "[PROOF] " + str(content.get("subject") or "")
+    problems = content_mod.problems(channel, content, content_mod.model_names(schema, target, profile))
+    if problems:
+        raise ValidationError({"content": [str(p) for p in problems]})
+    pk = ddl.column(schema.pk(target))
+    where = sql.SQL("WHERE {} = %(key)s").format(pk) if key not in (None, "") else sql.SQL("")
+    # Every proof goes to each test address, personalized with the chosen record.
+    classified = sql.SQL(
+        "SELECT r.key AS target_key, {profile_key} AS profile_key, a.address, NULL::text AS reason "
+        "FROM (SELECT {pk} AS key FROM {t} {where} ORDER BY {pk} LIMIT 1) r "
+        "CROSS JOIN unnest(%(addresses)s::text[]) AS a(address) {profile_join}").format(
+        pk=pk, t=ddl.table(target), where=where,
+        profile_key=sql.SQL("p.{}").format(ddl.column(schema.pk(profile))) if audience.path else sql.SQL("r.key"),
+        profile_join=_profile_join(audience, schema))
+    options = delivery_options(audience, {"track_opens": False, "track_clicks": False}, None, [], {})
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(render(sql.SQL("SELECT count(*) FROM ({}) x").format(classified)),
+                           {"key": key, "addresses": addresses})
+            if not cursor.fetchone()[0]:
+                raise ValidationError({"key": f"no {target.key} with key {key!r}" if key else "no record to use"})
+        delivery = _create_with_params(workspace=workspace, channel=channel, content=content, options=options,
+                                       classified=classified, params={"key": key, "addresses": addresses},
+                                       actor=actor)
+    return delivery
+
+
+def _profile_join(audience: ledger.Audience, schema: Schema) -> sql.Composable:
+    from apps.datamodel import ddl  # noqa: PLC0415
+
+    if not audience.path:
+        return sql.SQL("")
+    joins = []
+    target_pk = ddl.column(schema.pk(audience.target))
+    joins.append(sql.SQL("JOIN {t} t0 ON t0.{pk} = r.key").format(t=ddl.table(audience.target), pk=target_pk))
+    src_alias = "t0"
+    for i, rel in enumerate(audience.path):
+        alias = f"l{i + 1}" if i + 1 < len(audience.path) else "p"
+        joins.append(sql.SQL("JOIN {t} {a} ON {a}.{pk} = {s}.{fk}").format(
+            t=ddl.table(rel.target), a=sql.Identifier(alias), pk=ddl.column(schema.pk(rel.target)),
+            s=sql.Identifier(src_alias), fk=ddl.column(rel.attribute)))
+        src_alias = alias
+    return sql.SQL(" ").join(joins)
+
+
+def _create_with_params(*, workspace, channel, content, options, classified, params, actor) -> Delivery:
+    delivery = Delivery.objects.create(
+        workspace=workspace, channel=channel, name=f"Proof: {content.get('subject', '')}"[:300], content=content,
+        options=options, proof=True, created_by=actor if getattr(actor, "pk", None) else None,
+        expires_at=timezone.now() + _window(workspace, channel))
+    query = sql.SQL(
+        "INSERT INTO {msg} (workspace_id, delivery_id, profile_key, target_key, address, status, reason, attempts, "
+        "provider_id, error) SELECT %(ws)s, %(d)s, c.profile_key::text, c.target_key::text, c.address, 'queued', "
+        "'', 0, '', '' FROM ({classified}) c").format(msg=MESSAGE, classified=classified)
+    with connection.cursor() as cursor:
+        cursor.execute(render(query), {**params, "ws": workspace.pk, "d": delivery.pk})
+        delivery.total = cursor.rowcount
+    delivery.counts = {"queued": delivery.total, "excluded": {}}
+    delivery.save(update_fields=["counts", "total"])
+    sending.dispatch(delivery)
+    return delivery
