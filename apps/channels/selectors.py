@@ -1,0 +1,184 @@
+"""Reads of the messages layer: templates, the channel configuration, and previews (one
+real record rendered with a template, picked by key or at random)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import DataError, connection, transaction
+from django.db.models import QuerySet
+from psycopg import sql
+
+from apps.audiences.rules.schema import Schema
+from apps.core.sqlutil import render
+from apps.datamodel import ddl
+from apps.tenants.access import access_object
+
+from . import content as content_mod
+from . import ledger
+from .models import ChannelConfig, ContentTemplate
+from .personalization import Renderer, TemplateProblem
+
+HIDDEN = ("_updated_at",)
+# A random record without reading the whole table: sample about this many rows first.
+RANDOM_SAMPLE_ROWS = 200
+
+
+def template_list(*, workspace, channel: str | None = None) -> QuerySet[ContentTemplate]:
+    templates = ContentTemplate.objects.filter(workspace=workspace).select_related("created_by")
+    return templates.filter(channel=channel) if channel else templates
+
+
+def access_template(actor: Any, workspace, pk: Any) -> ContentTemplate:
+    return access_object(ContentTemplate.objects.select_related("created_by"), workspace, pk)
+
+
+def channel_config(*, workspace, channel: str = "email") -> ChannelConfig | None:
+    return ChannelConfig.objects.filter(workspace=workspace, channel=channel).first()
+
+
+def template_users(*, workspace, template: ContentTemplate) -> list[str]:
+    """Names of the campaigns (not archived) whose latest versions use the template."""
+    from apps.campaigns.models import CampaignVersion  # noqa: PLC0415 - campaigns build on channels
+
+    uses = CampaignVersion.objects.filter(
+        workspace=workspace, definition__contains={"nodes": [{"settings": {"template_id": template.pk}}]}
+    ).exclude(campaign__status="archived").values_list("campaign__name", flat=True).distinct()
+    return sorted(uses)
+
+
+def template_problems(*, workspace, channel: str, content: dict[str, Any], entity_key: str = ""
+                      ) -> list[TemplateProblem]:
+    """What saving would refuse, each problem with its field and line (empty: fine)."""
+    schema = Schema.load(workspace)
+    target = schema.entities.get(entity_key) if entity_key else None
+    if entity_key and target is None:
+        return [TemplateProblem("entity_key", f"no entity {entity_key!r} in this workspace")]
+    profile = next((e for e in schema.entities.values() if e.is_profile), None)
+    names = content_mod.model_names(schema, target or profile, profile)
+    return content_mod.problems(channel, content, names, require=False)
+
+
+class PreviewError(Exception):
+    """Why there is nothing to preview (no such record, no profile dimension...)."""
+
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.message, self.field = message, field
+
+
+@dataclass
+class Preview:
+    entity: str
+    key: Any
+    fields: dict[str, str]  # rendered: subject, preheader, html, text, from_name / html, css...
+    content: dict[str, Any]  # the resolved content (sender defaults filled in)
+    context: dict[str, Any]
+
+
+def _loads(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def preview_context(*, workspace, entity_key: str = "", key: Any = None) -> tuple[str, Any, dict[str, Any]]:
+    """(entity, key, render context) for one record of `entity_key` (the profile dimension
+    when empty): the record by key, or one at random. The context is built as a send
+    builds it (sending.context_for): profile, target, workspace, language and time zone."""
+    schema = Schema.load(workspace)
+    profile = next((e for e in schema.entities.values() if e.is_profile), None)
+    if profile is None:
+        raise PreviewError("the data model has no profile dimension (mark the entity messages go to)")
+    target = schema.entities.get(entity_key) if entity_key else profile
+    if target is None:
+        raise PreviewError(f"no entity {entity_key!r} in this workspace", "entity")
+    try:
+        audience = ledger.audience_for(workspace, schema, "email", target, {})
+    except ledger.AudienceError as exc:
+        raise PreviewError(str(exc), "entity") from exc
+    pk = schema.pk(target)
+    joins, alias = [], "t"
+    for i, rel in enumerate(audience.path):
+        nxt = "p" if i + 1 == len(audience.path) else f"l{i + 1}"
+        joins.append(sql.SQL("LEFT JOIN {t} {a} ON {a}.{pk} = {s}.{fk}").format(
+            t=ddl.table(rel.target), a=sql.Identifier(nxt), pk=ddl.column(schema.pk(rel.target)),
+            s=sql.Identifier(alias), fk=ddl.column(rel.attribute)))
+        alias = nxt
+    profile_row = sql.SQL("to_jsonb(p)") if audience.path else sql.SQL("to_jsonb(t)")
+
+    def select(sample: sql.Composable | None = None) -> sql.Composable:
+        return sql.SQL("SELECT t.{pk}, to_jsonb(t), {profile} FROM {table} t {sample} {joins} ").format(
+            pk=ddl.column(pk), profile=profile_row, table=ddl.table(target), sample=sample or sql.SQL(""),
+            joins=sql.SQL(" ").join(joins))
+
+    if key not in (None, ""):
+        query = select() + sql.SQL("WHERE t.{} = %(key)s::{}").format(ddl.column(pk), ddl.sql_type(pk.type))
+        row = _fetch(query, {"key": str(key)})
+        if row is None:
+            raise PreviewError(f"no {target.key} with key {key!r}", "key")
+    else:
+        row = _random_row(select, target)
+        if row is None:
+            raise PreviewError(f"{target.key} has no records yet", "key")
+    record_key, target_row, profile_row_value = row[0], _loads(row[1]) or {}, _loads(row[2]) or {}
+    strip = lambda r: {k: v for k, v in r.items() if k not in HIDDEN}  # noqa: E731
+    profile_data = strip(profile_row_value)
+    context = {
+        "workspace": {"name": workspace.name, "time_zone": workspace.time_zone,
+                      "language": workspace.default_language},
+        "variables": {}, "profile": profile_data, "target": strip(target_row), "enrichment": {},
+        "message": {"id": 0}, "links": {},
+        "_locale": workspace.default_language or "en", "_tz": workspace.time_zone or "UTC",
+    }
+    for role, name in (("language", "_locale"), ("timezone", "_tz")):
+        attribute = audience.mappings.get(role)
+        if attribute is not None and profile_data.get(attribute.key):
+            context[name] = profile_data[attribute.key]
+    return target.key, record_key, context
+
+
+def _fetch(query: sql.Composable, params: dict[str, Any]):
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:  # a savepoint: a bad key cast is no record
+            cursor.execute(render(query), params)
+            return cursor.fetchone()
+    except DataError:
+        return None
+
+
+def _random_row(select, target):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", [render(ddl.table(target))])
+        found = cursor.fetchone()
+    estimate = float(found[0]) if found and found[0] else 0.0
+    if estimate > RANDOM_SAMPLE_ROWS * 10:
+        # ORDER BY random() reads every row; a block sample of about RANDOM_SAMPLE_ROWS rows does not.
+        percent = 100.0 * RANDOM_SAMPLE_ROWS / estimate
+        row = _fetch(select(sql.SQL("TABLESAMPLE SYSTEM ({})").format(sql.Literal(percent)))
+                     + sql.SQL("ORDER BY random() LIMIT 1"), {})
+        if row is not None:
+            return row
+    return _fetch(select() + sql.SQL("ORDER BY random() LIMIT 1"), {})
+
+
+def preview(*, workspace, channel: str, content: dict[str, Any], entity_key: str = "", key: Any = None) -> Preview:
+    """The content rendered for one real record (by key, or at random). Raises
+    PreviewError when there is no such record or the template breaks on its data."""
+    problems = template_problems(workspace=workspace, channel=channel, content=content, entity_key=entity_key)
+    if problems:
+        raise PreviewError("; ".join(str(p) for p in problems), "content")
+    try:
+        resolved = content_mod.resolve(workspace, channel, {"content": content})
+    except TemplateProblem as exc:
+        raise PreviewError(str(exc), exc.field) from exc
+    entity, record_key, context = preview_context(workspace=workspace, entity_key=entity_key, key=key)
+    try:
+        fields = Renderer(channel, resolved).render(context)
+    except Exception as exc:  # noqa: BLE001 - this record's data breaks the template: say how
+        raise PreviewError(f"the template fails for {entity} {record_key}: {type(exc).__name__}: {exc}",
+                           "content") from exc
+    for plain in ("css", "page_size", "return_address", "from_email", "reply_to"):
+        if plain in resolved and plain not in fields:
+            fields[plain] = str(resolved[plain] or "")
+    return Preview(entity=entity, key=record_key, fields=fields, content=resolved, context=context)
