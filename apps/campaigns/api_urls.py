@@ -25,5 +25,8 @@ urlpatterns = [
          name="api-camp-run-activity"),
     path("runs/<int:pk>/activities/<slug:node_id>/retry/", runs.ActivityRetryApi.as_view(),
          name="api-camp-run-activity-retry"),
+    path("runs/<int:pk>/stop/", runs.RunStopApi.as_view(), name="api-camp-run-stop"),
+    path("runs/<int:pk>/confirm/", runs.RunConfirmApi.as_view(), name="api-camp-run-confirm"),
+    path("campaigns/definition-schema/", runs.DefinitionSchemaApi.as_view(), name="api-camp-definition-schema"),
     path("activity-types/", runs.ActivityTypeListApi.as_view(), name="api-camp-activity-types"),
 ]

@@ -22,6 +22,7 @@ from .activities import REGISTRY, Context, Outlet, SettingsError
 from .activities.base import Sleep
 from .graph import Plan, check_graph
 from .models import ActivityRun, ActivityStatus, Campaign, CampaignVersion, Run, RunMode, RunStatus
+from .variables import placeholders, substitute
 
 logger = logging.getLogger(__name__)
 
@@ -117,23 +118,29 @@ def _execute_locked(activity_run_id: int) -> ActivityRun | None:
         status=ActivityStatus.RUNNING, claimed_at=timezone.now(), started_at=timezone.now())
     if not claimed:
         return None
-    activity_run = ActivityRun.objects.select_related("run", "run__version", "run__workspace").get(pk=activity_run_id)
+    activity_run = ActivityRun.objects.select_related("run", "run__version", "run__workspace",
+                                                      "run__campaign").get(pk=activity_run_id)
     run = activity_run.run
     if run.status != RunStatus.RUNNING:
-        ActivityRun.objects.filter(pk=activity_run_id).update(status=ActivityStatus.SKIPPED, finished_at=timezone.now())
+        ActivityRun.objects.filter(pk=activity_run_id).update(status=ActivityStatus.SKIPPED)
         return activity_run
     plan = _plan(run)
     node = plan.nodes[activity_run.node_id]
+    activity = REGISTRY[node["type"]]
+    if activity.sends and _await_confirmation(run, activity_run_id):
+        return ActivityRun.objects.get(pk=activity_run_id)
     done = {a.node_id: a for a in ActivityRun.objects.filter(run=run, status=ActivityStatus.DONE)}
     inputs = [Outlet(**done[src].outlets[outlet]) for src, outlet in plan.inputs[node["id"]]
               if done[src].outlets.get(outlet)]
     ActivityRun.objects.filter(pk=activity_run_id).update(attempts=activity_run.attempts + 1)
+    schema = Schema.load(run.workspace)
     ctx = Context(workspace=run.workspace, run=run, activity_run=activity_run, node=node, inputs=inputs,
-                  schema=Schema.load(run.workspace), test_mode=run.mode == RunMode.TEST)
+                  schema=schema, test_mode=run.mode == RunMode.TEST)
     try:
         with transaction.atomic():
             try:
-                outlets = REGISTRY[node["type"]].run(ctx)
+                ctx.node = _with_variables(node, run, activity, [i.entity for i in inputs], schema)
+                outlets = activity.run(ctx)
             except Sleep as sleep:
                 ActivityRun.objects.filter(pk=activity_run_id).update(
                     status=ActivityStatus.SLEEPING, wake_at=sleep.until, log=ctx.log)
@@ -159,10 +166,68 @@ def _execute_locked(activity_run_id: int) -> ActivityRun | None:
     return activity_run
 
 
+def _with_variables(node: dict[str, Any], run: Run, activity, input_entities: list[str], schema: Schema,
+                    ) -> dict[str, Any]:
+    """The node with its trigger-variable placeholders replaced by the run's variables (or
+    their defaults), its settings checked again with those values; a missing variable
+    without a default is a SettingsError naming it and the activity."""
+    if not placeholders(node["settings"]):
+        return node
+    settings = substitute(node["settings"], run.variables, node_id=node["id"])
+    try:
+        activity.check(settings, input_entities, schema)
+    except SettingsError as exc:
+        raise SettingsError(f"{node['id']}: with this run's variables, {exc}") from None
+    return {**node, "settings": settings}
+
+
+def _await_confirmation(run: Run, activity_run_id: int) -> bool:
+    """The gate before the first send: a live run of a campaign that asks for confirmation
+    parks its channel activities until an approver confirms (run_confirm). The run row is
+    locked so a confirmation in between cannot be missed: either it came first (and this
+    activity goes on) or it finds this activity parked and queues it."""
+    if run.mode != RunMode.LIVE or not run.campaign.confirm_before_send:
+        return False
+    with transaction.atomic():
+        confirmed = Run.objects.select_for_update().filter(pk=run.pk).values_list("confirmed_at", flat=True).get()
+        if confirmed is not None:
+            return False
+        ActivityRun.objects.filter(pk=activity_run_id, status=ActivityStatus.RUNNING).update(
+            status=ActivityStatus.AWAITING_CONFIRMATION, claimed_at=None, started_at=None)
+    return True
+
+
+def run_confirm(*, run: Run, actor: Any = None) -> int:
+    """Let a run's channel activities send: records who and when, and queues every channel
+    activity parked at the gate (later ones pass it). Returns how many were queued."""
+    from django.core.exceptions import ValidationError  # noqa: PLC0415
+
+    with transaction.atomic():
+        locked = Run.objects.select_for_update().get(pk=run.pk)
+        if locked.mode != RunMode.LIVE:
+            raise ValidationError("Only a live run waits for confirmation; a test run sends nothing.")
+        if locked.confirmed_at is not None:
+            raise ValidationError(f"This run was already confirmed at {locked.confirmed_at:%Y-%m-%d %H:%M:%S}.")
+        if locked.status != RunStatus.RUNNING:
+            raise ValidationError(f"A {locked.status} run cannot be confirmed.")
+        Run.objects.filter(pk=run.pk).update(confirmed_at=timezone.now(),
+                                             confirmed_by=actor if getattr(actor, "pk", None) else None)
+        parked = list(ActivityRun.objects.filter(run=run, status=ActivityStatus.AWAITING_CONFIRMATION)
+                      .values_list("pk", flat=True))
+        ActivityRun.objects.filter(pk__in=parked).update(status=ActivityStatus.QUEUED)
+        for activity_id in parked:
+            DISPATCH(activity_id)
+    return len(parked)
+
+
+OPEN_STATES = [ActivityStatus.QUEUED, ActivityStatus.RUNNING, ActivityStatus.SLEEPING,
+               ActivityStatus.AWAITING_CONFIRMATION]
+
+
 def _maybe_finish(run: Run) -> None:
-    """A run ends when nothing is queued or running: failed if an activity failed (its
-    branch stopped), else done."""
-    open_states = [ActivityStatus.QUEUED, ActivityStatus.RUNNING, ActivityStatus.SLEEPING]
+    """A run ends when nothing is queued, running, sleeping or awaiting confirmation:
+    failed if an activity failed (its branch stopped), else done."""
+    open_states = OPEN_STATES
     activities = ActivityRun.objects.filter(run=run)
     if activities.filter(status__in=open_states).exists():
         return
@@ -247,6 +312,7 @@ def run_stop(*, run: Run) -> None:
         status=RunStatus.STOPPED, finished_at=timezone.now())
     ActivityRun.objects.filter(run=run).filter(
         Q(status=ActivityStatus.WAITING) | Q(status=ActivityStatus.QUEUED) | Q(status=ActivityStatus.SLEEPING)
+        | Q(status=ActivityStatus.AWAITING_CONFIRMATION)
     ).update(status=ActivityStatus.SKIPPED)
 
 

@@ -1,5 +1,8 @@
 """A campaign definition checked as a graph, each problem naming its activity:
-{"nodes": [{"id", "type", "settings"}], "edges": [{"from", "outlet", "to"}]}."""
+{"nodes": [{"id", "type", "settings", "label"?, "position"?}], "edges": [{"from", "outlet", "to"}]}.
+The structure is checked first against the JSON Schema (definition.schema.json); then the
+graph, and each activity's settings against the data model, trigger-variable
+placeholders ({"$var": ...}) standing for their defaults (variables.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +15,8 @@ from django.core.exceptions import ValidationError
 from apps.audiences.rules.schema import Schema
 
 from .activities import REGISTRY, SettingsError
+from .definition_schema import schema_problems
+from .variables import placeholders, substitute
 
 MAX_ACTIVITIES = 500
 NODE_ID = re.compile(r"^[a-z][a-z0-9_]{0,29}$")
@@ -36,7 +41,9 @@ def check_graph(*, workspace, definition: Any, schema: Schema | None = None, com
     """Raise GraphError listing every problem; `complete` also demands what publishing
     needs (every activity configured, no dangling outlet)."""
     schema = schema or Schema.load(workspace)
-    problems: list[dict[str, str]] = []
+    problems: list[dict[str, str]] = schema_problems(definition)
+    if problems:
+        raise GraphError(problems)
 
     def fail(node: str | None, message: str) -> None:
         problems.append({"node": node or "", "message": message})
@@ -117,13 +124,18 @@ def check_graph(*, workspace, definition: Any, schema: Schema | None = None, com
             if any(REGISTRY[nodes[src]["type"]].is_start for src, _ in inputs[node_id]):
                 fail(node_id, f"{activity.label} needs rows as input, not the Start directly.")
             continue
+        # Trigger variables: checked with their defaults (a placeholder without one as null).
+        settings = substitute(node["settings"], {}, node_id=node_id, strict=False)
         try:
-            outlet_entities = activity.check(node["settings"], data_inputs, schema) if (
+            outlet_entities = activity.check(settings, data_inputs, schema) if (
                 data_inputs or not activity.min_inputs) else {}
         except SettingsError as exc:
-            fail(node_id, str(exc))
+            bare = sorted({p["$var"] for p in placeholders(node["settings"]) if "default" not in p})
+            hint = (f" (checked with the variable(s) {', '.join(bare)} empty: give each placeholder a "
+                    "\"default\" to check it with)") if bare else ""
+            fail(node_id, f"{exc}{hint}")
             continue
-        for outlet in activity.outlets(node["settings"]):
+        for outlet in activity.outlets(settings):
             plan.outlet_entities[(node_id, outlet)] = outlet_entities.get(outlet)
             if (node_id, outlet) not in used_outlets and not outlet.startswith("_"):
                 fail(node_id, f"outlet {outlet!r} leads nowhere: connect it (an End closes a branch).")

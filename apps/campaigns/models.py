@@ -24,6 +24,8 @@ class Campaign(WorkspaceOwned):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     status = models.CharField(max_length=20, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
+    # A live run stops before its first channel activity until an approver confirms it.
+    confirm_before_send = models.BooleanField(default=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -93,6 +95,10 @@ class Run(WorkspaceOwned):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # confirm_before_send: who let the run's channel activities send, and when.
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
     tables_purged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -112,6 +118,8 @@ class ActivityStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
     SLEEPING = "sleeping", "Waiting for its time"  # a Wait: woken by the timer task at wake_at
+    # A channel activity of a live run of a confirm_before_send campaign, until confirmed.
+    AWAITING_CONFIRMATION = "awaiting_confirmation", "Awaiting confirmation"
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
     SKIPPED = "skipped", "Skipped"
@@ -124,7 +132,7 @@ class ActivityRun(WorkspaceOwned):
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="activities")
     node_id = models.CharField(max_length=40)
     type = models.CharField(max_length=40)
-    status = models.CharField(max_length=20, choices=ActivityStatus.choices, default=ActivityStatus.WAITING)
+    status = models.CharField(max_length=30, choices=ActivityStatus.choices, default=ActivityStatus.WAITING)
     attempts = models.PositiveIntegerField(default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)
     wake_at = models.DateTimeField(null=True, blank=True, db_index=True)

@@ -62,7 +62,7 @@ def version_list(*, campaign: Campaign) -> QuerySet[CampaignVersion]:
 
 
 def run_list(*, campaign: Campaign) -> QuerySet[Run]:
-    return campaign.runs.select_related("version", "created_by").order_by("-created_at", "-id")
+    return campaign.runs.select_related("version", "created_by", "confirmed_by").order_by("-created_at", "-id")
 
 
 def run_activities(*, run: Run) -> list[ActivityRun]:

@@ -68,9 +68,13 @@ def campaign_create(*, workspace: Workspace, actor: Any, name: str, description:
 
 
 def campaign_update(*, workspace: Workspace, actor: Any, campaign: Campaign, name: str | None = None,
-                    description: str | None = None) -> Campaign:
-    """Rename or re-describe a campaign (any state: it changes no version)."""
+                    description: str | None = None, confirm_before_send: bool | None = None) -> Campaign:
+    """Rename or re-describe a campaign, or ask for confirmation before a live run's first
+    send (any state: it changes no version; a run already waiting keeps waiting)."""
     fields = []
+    if confirm_before_send is not None and confirm_before_send != campaign.confirm_before_send:
+        campaign.confirm_before_send = confirm_before_send
+        fields.append("confirm_before_send")
     if name is not None:
         campaign.name = _clean_name(workspace, name, exclude=campaign.pk)
         fields.append("name")
@@ -204,6 +208,16 @@ def run_stop(*, workspace: Workspace, actor: Any, run: Run) -> Run:
     executor.run_stop(run=run)
     audit_record(workspace=workspace, actor=actor, verb="campaign.run_stopped", target=run.campaign,
                  data={"run": run.pk})
+    run.refresh_from_db()
+    return run
+
+
+def run_confirm(*, workspace: Workspace, actor: Any, run: Run) -> Run:
+    """Confirm the first send of a live run of a campaign with `confirm_before_send`:
+    records who and when; the channel activities waiting at the gate go on."""
+    queued = executor.run_confirm(run=run, actor=actor)
+    audit_record(workspace=workspace, actor=actor, verb="campaign.run_confirmed", target=run.campaign,
+                 data={"run": run.pk, "activities": queued})
     run.refresh_from_db()
     return run
 

@@ -283,7 +283,7 @@ def test_definition_problems_are_400_naming_the_activity(workspace, travel, mark
     response = marketer.post("campaigns/", {"name": "Broken", "definition": {"nodes": [
         {"id": "start", "type": "start"}, {"id": "x", "type": "teleport"}], "edges": []}})
     assert (response.status_code, response.json()) == (400, {"problems": [
-        {"node": "x", "message": "unknown activity type 'teleport'."}]})
+        {"node": "x", "message": "unknown activity type 'teleport' (at $.nodes[1].type)."}]})
     assert not Campaign.objects.filter(workspace=workspace).exists()
     campaign = services.campaign_create(workspace=workspace, actor=None, name="Half", definition=HALF)
     before = database_digest()

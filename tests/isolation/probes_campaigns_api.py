@@ -83,6 +83,20 @@ def _failed_activity(ws: Workspace) -> dict[str, Any]:
     return {"pk": run.pk, "node_id": "nl"}
 
 
+def _awaiting_run(ws: Workspace) -> dict[str, Any]:
+    """A live run of a confirm_before_send campaign, its channel activity at the gate."""
+    from apps.campaigns.models import ActivityRun, Run
+
+    campaign = _draft(ws)
+    Campaign.objects.filter(pk=campaign.pk).update(confirm_before_send=True)
+    run = Run.objects.create(workspace=ws, campaign=campaign, version=services.latest_version(campaign),
+                             mode="live", status="running")
+    ActivityRun.objects.create(workspace=ws, run=run, node_id="nl", type="build_audience", status="done")
+    ActivityRun.objects.create(workspace=ws, run=run, node_id="mail", type="email",
+                               status="awaiting_confirmation")
+    return {"pk": run.pk}
+
+
 def _new_campaign(ws: Workspace) -> dict[str, Any]:
     return {"name": f"Created {next(_counter)}", "description": "From the probe", "definition": DEFINITION}
 
@@ -119,4 +133,7 @@ PROBES: list[Probe] = [
           make=_campaign_scheduled, data=lambda ws: {"spec": {"kind": "daily", "times": ["10:00"]}}, api=True),
     Probe("api-camp-run-activity-retry", {"POST": "marketer"}, make=_failed_activity, api=True),
     Probe("api-camp-activity-types", {"GET": "viewer"}, api=True),
+    Probe("api-camp-run-stop", {"POST": "approver"}, make=_run, api=True),
+    Probe("api-camp-run-confirm", {"POST": "approver"}, make=_awaiting_run, api=True),
+    Probe("api-camp-definition-schema", {"GET": "viewer"}, api=True),
 ]

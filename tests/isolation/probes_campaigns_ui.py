@@ -67,6 +67,26 @@ def _failed(ws: Workspace) -> dict[str, Any]:
     return {"pk": run.pk, "node_id": failing}
 
 
+def _running(ws: Workspace) -> dict[str, Any]:
+    campaign = services.campaign_create(workspace=ws, actor=None, name=f"Probe campaign {next(_counter)}")
+    run = Run.objects.create(workspace=ws, campaign=campaign, version=services.latest_version(campaign),
+                             status="running")
+    ActivityRun.objects.create(workspace=ws, run=run, node_id="start", type="start", status="queued")
+    return {"pk": run.pk}
+
+
+def _awaiting(ws: Workspace) -> dict[str, Any]:
+    """A live run whose channel activity waits for confirmation."""
+    campaign = services.campaign_create(workspace=ws, actor=None, name=f"Probe campaign {next(_counter)}")
+    campaign.confirm_before_send = True
+    campaign.save(update_fields=["confirm_before_send"])
+    run = Run.objects.create(workspace=ws, campaign=campaign, version=services.latest_version(campaign),
+                             mode="live", status="running")
+    ActivityRun.objects.create(workspace=ws, run=run, node_id="start", type="start", status="done")
+    ActivityRun.objects.create(workspace=ws, run=run, node_id="mail", type="email", status="awaiting_confirmation")
+    return {"pk": run.pk}
+
+
 PROBES: list[Probe] = [
     Probe("camp-list", {"GET": "viewer", "POST": "marketer"},
           data=lambda ws: {"name": f"New probe campaign {next(_counter)}", "description": ""}),
@@ -82,4 +102,6 @@ PROBES: list[Probe] = [
     Probe("camp-schedule", {"POST": "marketer"}, make=_campaign,
           data=lambda ws: {"kind": "daily", "times": "09:00"}),
     Probe("camp-run-retry", {"POST": "marketer"}, setup=_setup, make=_failed),
+    Probe("camp-run-stop", {"POST": "approver"}, make=_running),
+    Probe("camp-run-confirm", {"POST": "approver"}, make=_awaiting),
 ]

@@ -7,11 +7,13 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api import WorkspaceScopedMixin
+from apps.tenants.roles import WorkspaceRole, at_least
 
 from .. import selectors, services
 from ..graph import check_graph
@@ -75,11 +77,14 @@ class CampaignDetailApi(WorkspaceScopedMixin, APIView):
         return Response(campaign_body(self, request, campaign, detail=True))
 
     @extend_schema(tags=TAGS, operation_id="campaigns_update", request=s.CampaignUpdateInput,
-                   responses=s.CampaignDetailOutput, description="Name and description.")
+                   responses=s.CampaignDetailOutput, description="Name, description, and `confirm_before_send` (approvers only).")
     def patch(self, request, workspace_slug, pk):
         campaign = selectors.access_campaign(request.user, self.workspace, pk)
         data = s.CampaignUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
+        if "confirm_before_send" in data.validated_data and not at_least(self.workspace_role, WorkspaceRole.APPROVER):
+            # The gate before sending is the approvers' to set or lift, like publishing.
+            raise PermissionDenied("Changing confirm_before_send needs the approver role.")
         services.campaign_update(workspace=self.workspace, actor=request.user, campaign=campaign,
                                  **data.validated_data)
         return Response(campaign_body(self, request, campaign, detail=True))

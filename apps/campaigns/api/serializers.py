@@ -118,8 +118,8 @@ class CampaignOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Campaign
-        fields = ["id", "name", "description", "status", "latest_version", "published_version", "last_run",
-                  "created_by", "created_at", "updated_at", "url"]
+        fields = ["id", "name", "description", "status", "confirm_before_send", "latest_version",
+                  "published_version", "last_run", "created_by", "created_at", "updated_at", "url"]
 
     @extend_schema_field(CampaignLastRun(allow_null=True))
     def get_last_run(self, obj: Campaign) -> dict[str, Any] | None:
@@ -162,6 +162,9 @@ class CampaignCreateInput(serializers.Serializer):
 class CampaignUpdateInput(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
+    confirm_before_send = serializers.BooleanField(
+        required=False, help_text="Live runs wait before their first channel activity until an approver confirms "
+                                  "(`runs/<id>/confirm/`). Changing it needs the approver role.")
 
 
 class CampaignDraftOutput(serializers.Serializer):
@@ -246,12 +249,14 @@ class RunOutput(serializers.ModelSerializer):
     version = serializers.IntegerField(source="version.number")
     variables = ObjectField()
     created_by = serializers.CharField(source="created_by.email", default=None, allow_null=True)
+    confirmed_by = serializers.CharField(source="confirmed_by.email", default=None, allow_null=True,
+                                         help_text="Who confirmed the first send (confirm_before_send).")
     url = serializers.SerializerMethodField()
 
     class Meta:
         model = Run
         fields = ["id", "campaign", "version", "mode", "status", "trigger", "variables", "error", "created_by",
-                  "created_at", "started_at", "finished_at", "url"]
+                  "created_at", "started_at", "finished_at", "confirmed_at", "confirmed_by", "url"]
 
     def get_url(self, obj: Run) -> str:
         return _url(self.context, "api-camp-run-detail", obj)

@@ -1,6 +1,6 @@
 """The campaign list (with a new-campaign form) and the campaign-wide actions: test run,
 duplicate, and the approver's lifecycle (publish, start, pause, resume, close, stop,
-archive)."""
+archive) and the confirmation-before-send setting."""
 
 from __future__ import annotations
 
@@ -94,6 +94,14 @@ def campaign_lifecycle(request, workspace_slug, pk):
     """An approver's action on the campaign, named by `action`."""
     campaign = access_campaign(request.user, request.workspace, pk)
     action = request.POST.get("action", "")
+    if action == "confirm_before_send":
+        wanted = request.POST.get("value") == "on"
+        services.campaign_update(workspace=request.workspace, actor=request.user, campaign=campaign,
+                                 confirm_before_send=wanted)
+        messages.success(request, f"Live runs of {campaign.name} now wait for an approver's confirmation before "
+                                  "their first send." if wanted else
+                                  f"Live runs of {campaign.name} send without waiting for a confirmation.")
+        return go(request, _detail(workspace_slug, campaign.pk))
     if action not in LIFECYCLE:
         messages.error(request, "Unknown action.")
         return go(request, _detail(workspace_slug, campaign.pk))

@@ -1,7 +1,9 @@
 """A run's page: the canvas of the version it runs, coloured by each activity's status,
 with the row counts on the edges; per activity its rows in and out, the channel report
 (recipients, excluded by reason) and the log with its SQL. While the run goes on, the
-status region polls itself every second; a finished run's region has no trigger."""
+status region polls itself every second; a finished run's region has no trigger.
+Approvers stop the run here, and confirm the first send of a live run whose campaign asks
+for it (its channel activities wait "awaiting confirmation" until then)."""
 
 from __future__ import annotations
 
@@ -15,9 +17,9 @@ from apps.tenants.decorators import workspace_view
 
 from ..activities import REGISTRY
 from ..canvas import layout, summarize
-from ..models import RunStatus
+from ..models import ActivityStatus, RunStatus
 from ..selectors import access_run, run_activities
-from ._common import can_edit
+from ._common import APPROVER, can_approve, can_edit
 from .editor import audience_names
 
 OPEN = (RunStatus.QUEUED, RunStatus.RUNNING)
@@ -66,10 +68,11 @@ def run_context(request, run) -> dict:
                          for k, v in (report.get("excluded") or {}).items()],
         })
     done = sum(1 for a in activities if a.status in ("done", "failed", "skipped"))
+    awaiting = [a.node_id for a in activities if a.status == ActivityStatus.AWAITING_CONFIRMATION]
     return {"run": run, "campaign": run.campaign, "canvas": canvas, "rows": rows, "finished": run.status not in OPEN,
             "progress": round(100 * done / len(activities)) if activities else 100, "done_count": done,
             "total": len(activities), "duration": _seconds(run.started_at, run.finished_at),
-            "can_edit": can_edit(request)}
+            "can_edit": can_edit(request), "can_approve": can_approve(request), "awaiting": awaiting}
 
 
 @require_GET
@@ -107,4 +110,35 @@ def activity_retry(request, workspace_slug, pk, node_id):
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, f"{node_id} runs again.")
+    return redirect("camp-run", workspace_slug=workspace_slug, pk=pk)
+
+
+@require_POST
+@workspace_view(write_role=APPROVER)
+def run_stop(request, workspace_slug, pk):
+    """Stop this run (the campaign stays as it is): nothing new starts in it."""
+    from .. import services  # noqa: PLC0415
+
+    run = access_run(request.user, request.workspace, pk)
+    if run.status in OPEN:
+        services.run_stop(workspace=request.workspace, actor=request.user, run=run)
+        messages.success(request, f"Run #{run.pk} is stopped.")
+    else:
+        messages.error(request, f"Run #{run.pk} is already {run.get_status_display().lower()}.")
+    return redirect("camp-run", workspace_slug=workspace_slug, pk=pk)
+
+
+@require_POST
+@workspace_view(write_role=APPROVER)
+def run_confirm(request, workspace_slug, pk):
+    """Confirm the first send of a live run: its waiting channel activities go on."""
+    from .. import services  # noqa: PLC0415
+
+    run = access_run(request.user, request.workspace, pk)
+    try:
+        services.run_confirm(workspace=request.workspace, actor=request.user, run=run)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Sending confirmed for run #{run.pk}.")
     return redirect("camp-run", workspace_slug=workspace_slug, pk=pk)
