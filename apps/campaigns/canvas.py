@@ -257,23 +257,57 @@ def layout(definition: dict[str, Any], *, counts: dict[tuple[str, str, str], int
         ks.sort(key=lambda k: (boxes[edges[k][1]].cx, k))
         for k, x in zip(ks, _spread(len(ks), box.x, box.w), strict=True):
             end_at[k] = (round(x, 1), box.y)
+    row_of = {n: i for i, row in enumerate(rows) for n in row}
     lines = []
     for k, (index, src, outlet, dst) in enumerate(edges):
         p0, p3 = start_at[k], end_at[k]
-        if p3[1] > p0[1]:
+        between = [boxes[n] for row in rows[row_of[src] + 1:row_of[dst]] for n in row]
+        if p3[1] > p0[1] and between:
+            # Skipping rows: an orthogonal route through the gaps, clear of every box on the way.
+            path, mid = _route_around(p0, p3, between)
+        elif p3[1] > p0[1]:
             bend = max(30.0, (p3[1] - p0[1]) / 2)
             p1, p2 = (p0[0], p0[1] + bend), (p3[0], p3[1] - bend)
         else:  # an edge going up (a cycle in a broken draft): loop around the side
             side = max(b.x + b.w for b in boxes.values()) + 30
             p1, p2 = (side, p0[1] + 40), (side, p3[1] - 40)
-        path = "M {} {} C {} {}, {} {}, {} {}".format(*(_fmt(v) for v in (*p0, *p1, *p2, *p3)))
-        mid = (0.125 * p0[0] + 0.375 * p1[0] + 0.375 * p2[0] + 0.125 * p3[0],
-               0.125 * p0[1] + 0.375 * p1[1] + 0.375 * p2[1] + 0.125 * p3[1])
+        if not (p3[1] > p0[1] and between):
+            path = "M {} {} C {} {}, {} {}, {} {}".format(*(_fmt(v) for v in (*p0, *p1, *p2, *p3)))
+            mid = (0.125 * p0[0] + 0.375 * p1[0] + 0.375 * p2[0] + 0.125 * p3[0],
+                   0.125 * p0[1] + 0.375 * p1[1] + 0.375 * p2[1] + 0.125 * p3[1])
         lines.append(EdgeLine(index=index, source=src, outlet=outlet, target=dst, path=path,
                               label_at=(round(mid[0], 1), round(mid[1], 1)), count=counts.get((src, outlet, dst)),
                               selected=index == selected_edge))
     ordered = [boxes[n] for row in rows for n in row]
     return Canvas(width=round(width), height=round(height), nodes=ordered, edges=lines)
+
+
+CLEARANCE = 12  # how far a routed edge keeps from a box it passes
+
+
+def _route_around(p0: tuple[float, float], p3: tuple[float, float], between: list[NodeBox],
+                  ) -> tuple[str, tuple[float, float]]:
+    """An edge that skips rows: down into the gap below its source, across to a lane that
+    no box of the rows in between touches (the free x nearest to both ends: a gap between
+    two boxes, or beside the outermost one), down the lane, across in the gap above the
+    target, down into it. Returns the SVG path and where its label goes (on the lane)."""
+    def free(x: float) -> bool:
+        return all(not (b.x - CLEARANCE < x < b.x + b.w + CLEARANCE) for b in between)
+
+    candidates = {p0[0], p3[0], (p0[0] + p3[0]) / 2}
+    for b in between:
+        candidates |= {b.x - H_GAP / 2, b.x + b.w + H_GAP / 2}
+    lane = min((x for x in candidates if free(x)), key=lambda x: (abs(x - p0[0]) + abs(x - p3[0]), x))
+    top = p0[1] + V_GAP / 2 - 10  # above the labels of the row's own edges, which sit mid-gap
+    bottom = p3[1] - V_GAP / 2 + 10
+    points = [p0, (p0[0], top), (lane, top), (lane, bottom), (p3[0], bottom), p3]
+    # Drop points that do not turn (a straight run down when the lane is above the source).
+    kept = [points[0]]
+    for point in points[1:]:
+        if point != kept[-1]:
+            kept.append(point)
+    path = f"M {_fmt(kept[0][0])} {_fmt(kept[0][1])}" + "".join(f" L {_fmt(x)} {_fmt(y)}" for x, y in kept[1:])
+    return path, (round(lane, 1), round((top + bottom) / 2, 1))
 
 
 def summarize(definition: dict[str, Any], audience_names: dict[int, str] | None = None) -> dict[str, str]:

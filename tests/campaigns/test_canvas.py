@@ -133,3 +133,44 @@ def test_an_activity_sits_under_what_feeds_it_and_rows_never_overlap():
     assert box("start").x + box("start").w < box("lost").x
     assert min(b.x for b in canvas.nodes) == MARGIN
     assert max(b.x + b.w for b in canvas.nodes) == canvas.width - MARGIN
+
+
+def _points(path):
+    tokens = path.replace("M", "").split(" L ")
+    return [tuple(float(v) for v in t.split()) for t in tokens]
+
+
+def _crosses(p, q, box):
+    """Does the axis-parallel segment p-q pass through the box's inside?"""
+    (x1, y1), (x2, y2) = p, q
+    xs, ys = sorted((x1, x2)), sorted((y1, y2))
+    return xs[0] < box.x + box.w and xs[1] > box.x and ys[0] < box.y + box.h and ys[1] > box.y
+
+
+@pytest.mark.parametrize("definition", [
+    # the exclusion's second input comes straight from the Start-side audience, past a split's row
+    {"nodes": [n("start", "start"), n("all"), n("mid", "deduplicate", fields=["email"]), n("late"),
+               n("minus", "combine", operation="exclusion"), n("end", "end")],
+     "edges": [e("start", "all"), e("all", "mid"), e("mid", "late"), e("late", "minus"), e("all", "minus"),
+               e("minus", "end")]},
+    # a wide middle row: the long edge must find a gap or go round the side
+    {"nodes": [n("start", "start"), n("a"), n("f", "fork", branches=3), n("b1", "end"), n("b2", "end"),
+               n("b3", "end"), n("join", "and_join"), n("end", "end")],
+     "edges": [e("start", "a"), e("a", "f"), e("f", "b1", "branch1"), e("f", "b2", "branch2"),
+               e("f", "join", "branch3"), e("start", "join"), e("join", "end")]},
+])
+def test_an_edge_that_skips_rows_is_routed_around_the_boxes(definition):
+    canvas = layout(definition)
+    long_edges = [x for x in canvas.edges if " L " in x.path]
+    assert long_edges, [x.path for x in canvas.edges]
+    for edge in long_edges:
+        points = _points(edge.path)
+        source, target = canvas.node(edge.source), canvas.node(edge.target)
+        assert points[0][1] == source.bottom and points[-1][1] == target.y
+        segments = list(zip(points, points[1:], strict=False))
+        assert all(a[0] == b[0] or a[1] == b[1] for a, b in segments)  # orthogonal
+        for box in canvas.nodes:
+            if box.id not in (edge.source, edge.target):
+                assert not any(_crosses(a, b, box) for a, b in segments), (edge.source, edge.target, box.id)
+    # edges between neighbouring rows stay curves
+    assert all(" C " in x.path for x in canvas.edges if x not in long_edges)
