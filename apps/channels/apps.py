@@ -5,3 +5,10 @@ class ChannelsConfig(AppConfig):
     name = "apps.channels"
     label = "channels"
     verbose_name = "Channels and messages"
+
+    def ready(self) -> None:
+        from . import events, manifest, sending  # noqa: F401 - events connects the ESP tracking receiver
+
+        # Direct mail: the print house's manifest once a delivery has sent everything.
+        if manifest.on_finish not in sending.FINISH_HOOKS:
+            sending.FINISH_HOOKS.append(manifest.on_finish)
