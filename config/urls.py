@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from apps.channels import urls as channels_urls
 from apps.core import views as core_views
 from apps.tenants import api as tenants_api
 from apps.tenants import views as tenants_views
@@ -13,17 +14,22 @@ workspace_ui_patterns = [
     path("data/", include("apps.datamodel.urls")),
     path("audiences/", include("apps.audiences.urls")),
     path("campaigns/", include("apps.campaigns.urls")),
+    path("", include("apps.channels.urls")),
 ]
 workspace_api_patterns = [
     path("", include("apps.tenants.api_urls")),
     path("", include("apps.datamodel.api_urls")),
     path("", include("apps.audiences.api_urls")),
     path("", include("apps.campaigns.api_urls")),
+    path("", include("apps.channels.api_urls")),
 ]
 
 urlpatterns = [
     path("", tenants_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
+    # Public, no login: the ends of tracking links in emails, and the email services' webhooks.
+    path("t/", include(channels_urls.public_patterns)),
+    path("webhooks/anymail/", include("anymail.urls")),
     path("accounts/", include("apps.tenants.account_urls")),
     path("invitations/<str:token>/", tenants_views.invitation_accept, name="invitation-accept"),
     path("w/<slug:workspace_slug>/", include(workspace_ui_patterns)),

@@ -196,6 +196,9 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = 15
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Orchestrate <no-reply@orchestrate.test>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Email services post delivery reports to /webhooks/anymail/<esp>/tracking/ with this
+# "user:password" as basic auth; without it the reports are ignored.
+ANYMAIL = {"WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET", "")}
 
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
