@@ -31,7 +31,8 @@ ADDRESS_ROLES = {
     "push": [],  # push devices come with the push provider
     "direct_mail": ["address_line1", "postal_code", "city"],
 }
-EMAIL_SHAPE = r"^[A-Za-z0-9.!#$%&''*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:[.][A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*[.][A-Za-z]{2,}$"
+# (no raw percent sign: the pattern is inlined into SQL that may run with parameters)
+EMAIL_SHAPE = r"^[A-Za-z0-9.!#$\x25&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:[.][A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*[.][A-Za-z]{2,}$"
 
 REASONS = {
     "no_profile": "no recipient (the row has no linked profile)",

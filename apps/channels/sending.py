@@ -33,7 +33,7 @@ from apps.datamodel import ddl
 
 from . import throttle, tracking
 from .models import ChannelConfig, Delivery, DeliveryStatus, Message
-from .personalization import Renderer
+from .personalization import GLOBALS, Record, Renderer
 from .providers import Outgoing, Permanent, Retryable, Unavailable, provider_for
 
 logger = logging.getLogger(__name__)
@@ -162,9 +162,9 @@ HIDDEN = ("_updated_at", "key")
 
 
 def context_for(delivery: Delivery, row: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
-    profile = row.get("profile") or {}
-    target = row.get("target") or profile
-    enrichment = {k: v for k, v in (row.get("enrichment") or {}).items() if k not in HIDDEN}
+    profile = Record.of(row.get("profile"), HIDDEN[:1])
+    target = Record.of(row.get("target"), HIDDEN[:1]) if row.get("target") else profile
+    enrichment = Record.of(row.get("enrichment"), HIDDEN)
     options = delivery.options
     ctx = dict(base)
     ctx.update(profile=profile, target=target, enrichment=enrichment, message={"id": row["id"]})
@@ -179,7 +179,7 @@ def context_for(delivery: Delivery, row: dict[str, Any], base: dict[str, Any]) -
 
 def _base_context(delivery: Delivery) -> dict[str, Any]:
     workspace = delivery.workspace
-    return {"workspace": {"name": workspace.name, "time_zone": workspace.time_zone,
+    return {**GLOBALS, "workspace": {"name": workspace.name, "time_zone": workspace.time_zone,
                           "language": workspace.default_language},
             "variables": delivery.options.get("variables") or {},
             "_locale": workspace.default_language or "en", "_tz": workspace.time_zone or "UTC"}
@@ -199,7 +199,8 @@ def send_some(delivery_id: int, budget: float = TASK_BUDGET) -> dict[str, int]:
     renderer = Renderer(delivery.channel, delivery.content)
     loader = RowLoader(delivery)
     base = _base_context(delivery)
-    track_base = tracking.base_url(config)
+    tracker = tracking.Tracker(tracking.base_url(config), clicks=delivery.options.get("track_clicks", True),
+                               opens=delivery.options.get("track_opens", True))
     deadline = time.monotonic() + budget
     try:
         provider = provider_for(delivery, config)
@@ -235,9 +236,7 @@ def send_some(delivery_id: int, budget: float = TASK_BUDGET) -> dict[str, int]:
                     totals["failed"] += 1
                     continue
                 if delivery.channel == "email" and fields.get("html"):
-                    fields["html"] = tracking.rewrite(
-                        fields["html"], row["id"], track_base, clicks=delivery.options.get("track_clicks", True),
-                        opens=delivery.options.get("track_opens", True))
+                    fields["html"] = tracker.rewrite(fields["html"], row["id"])
                 headers: dict[str, str] = {}
                 for hook in HEADER_HOOKS:
                     headers.update(hook(delivery, row, ctx["links"]))
