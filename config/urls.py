@@ -14,6 +14,7 @@ workspace_ui_patterns = [
     path("data/", include("apps.datamodel.urls")),
     path("audiences/", include("apps.audiences.urls")),
     path("campaigns/", include("apps.campaigns.urls")),
+    path("", include("apps.channels.urls_templates")),
     path("", include("apps.channels.urls")),
 ]
 workspace_api_patterns = [
@@ -21,6 +22,7 @@ workspace_api_patterns = [
     path("", include("apps.datamodel.api_urls")),
     path("", include("apps.audiences.api_urls")),
     path("", include("apps.campaigns.api_urls")),
+    path("", include("apps.channels.api_urls_templates")),
     path("", include("apps.channels.api_urls")),
 ]
 

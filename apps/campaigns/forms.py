@@ -241,7 +241,11 @@ FORMS: dict[str, type[SettingsForm]] = {
 }
 
 
-def settings_form(node: dict[str, Any], data=None, audiences=()) -> SettingsForm:
+def settings_form(node: dict[str, Any], data=None, audiences=(), workspace=None) -> SettingsForm:
+    if node.get("type") in ("email", "direct_mail"):
+        from apps.channels.forms import activity_form  # noqa: PLC0415 - the messages layer builds on campaigns
+
+        return activity_form(node, data, workspace=workspace)
     activity = REGISTRY.get(node.get("type"))
     plain = node.get("type") in NO_SETTINGS or (activity is not None and activity.sends)
     default = SettingsForm if plain else JsonSettingsForm

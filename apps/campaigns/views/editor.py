@@ -105,7 +105,7 @@ def editor_context(request, campaign, *, definition: dict | None = None, selecte
     if node is not None and form is None and editable:
         needs_audiences = node.get("type") in ("build_audience", "read_audience")
         audiences = audience_list(workspace=ws).select_related("entity") if needs_audiences else ()
-        form = settings_form(node, audiences=audiences)
+        form = settings_form(node, audiences=audiences, workspace=ws)
     box = canvas.node(selected) if node else None
     return {
         "campaign": campaign,
@@ -217,7 +217,7 @@ def campaign_edit(request, workspace_slug, pk):
                 raise editing.EditError("There is no such activity (the canvas may be out of date: reload it).")
             needs_audiences = node.get("type") in ("build_audience", "read_audience")
             form = settings_form(node, data=request.POST, audiences=audience_list(workspace=ws).select_related(
-                "entity") if needs_audiences else ())
+                "entity") if needs_audiences else (), workspace=ws)
             settings = form.settings() if form.is_valid() else None
             if form.errors:
                 raise editing.EditError("The settings were not saved: see the errors below.")

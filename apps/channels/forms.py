@@ -1,0 +1,234 @@
+"""Forms of the template editor, the email configuration page, and the side panel of
+channel activities on the campaign canvas."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+
+from apps.campaigns.forms import SettingsForm
+
+from .configuration import PAGE_SIZES
+from .models import ChannelKind
+
+EDITABLE_CHANNELS = [(ChannelKind.EMAIL, "Email"), (ChannelKind.DIRECT_MAIL, "Direct mail")]
+CODE = {"spellcheck": "false", "class": "code-input"}
+EMAIL_FIELDS = ("subject", "preheader", "html", "text", "from_name", "from_email", "reply_to")
+DIRECT_MAIL_FIELDS = ("html", "css", "page_size", "return_address")
+
+
+def _text(label: str, rows: int = 0, help_text: str = "", required: bool = False, code: bool = False,
+          max_length: int | None = None) -> forms.CharField:
+    attrs = dict(CODE) if code else {}
+    widget = forms.Textarea(attrs={"rows": rows, **attrs}) if rows else forms.TextInput(attrs=attrs)
+    return forms.CharField(label=label, required=required, help_text=help_text, widget=widget, strip=False,
+                           max_length=max_length)
+
+
+class TemplateForm(forms.Form):
+    """Every field of both channels; the page shows those of the chosen channel."""
+
+    name = forms.CharField(max_length=200)
+    channel = forms.ChoiceField(choices=EDITABLE_CHANNELS)
+    entity_key = forms.ChoiceField(label="Written for", required=False,
+                                   help_text="The entity `target` is (one message per booking...); the profile "
+                                             "dimension when empty.")
+    subject = _text("Subject", help_text='e.g. Hello {{ profile.first_name|default("traveller") }}')
+    preheader = _text("Preheader", help_text="The line mail apps show after the subject.")
+    html = _text("HTML body", rows=14, code=True)
+    text = _text("Plain text", rows=6, code=True, help_text="Generated from the HTML unless written.")
+    from_name = _text("Sender name", help_text="Empty: the email configuration's or the workspace's.")
+    from_email = forms.EmailField(label="Sender address", required=False)
+    reply_to = forms.EmailField(label="Reply-to", required=False)
+    css = _text("Print CSS", rows=6, code=True)
+    page_size = forms.ChoiceField(choices=[(s, s) for s in PAGE_SIZES], required=False, initial="A4")
+    return_address = _text("Return address", rows=3, help_text="Printed above the recipient in the window.")
+
+    def __init__(self, *args, entities=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["entity_key"].choices = [("", "— the profile dimension —")] + [
+            (e.key, e.name if hasattr(e, "name") and e.name else e.key) for e in entities]
+
+    def content(self) -> dict[str, str]:
+        """The content dict of the chosen channel (empty fields left out)."""
+        data = self.cleaned_data if hasattr(self, "cleaned_data") else {}
+        names = DIRECT_MAIL_FIELDS if data.get("channel") == ChannelKind.DIRECT_MAIL else EMAIL_FIELDS
+        return {name: data[name] for name in names if data.get(name)}
+
+    @classmethod
+    def initial_for(cls, template) -> dict[str, Any]:
+        return {"name": template.name, "channel": template.channel, "entity_key": template.entity_key,
+                **(template.content or {})}
+
+
+class PreviewForm(forms.Form):
+    key = forms.CharField(required=False, label="Record key", help_text="Empty: one at random.")
+
+
+class ProofForm(forms.Form):
+    addresses = forms.CharField(label="Test addresses", help_text="Comma-separated, up to 20.")
+    key = forms.CharField(required=False, label="Record key", help_text="Empty: the first record.")
+
+    def address_list(self) -> list[str]:
+        return [a.strip() for a in self.cleaned_data["addresses"].replace(";", ",").split(",") if a.strip()]
+
+
+class EmailConfigForm(forms.Form):
+    backend = forms.ChoiceField(choices=[("smtp", "SMTP server"), ("anymail", "Email service (django-anymail)")],
+                                widget=forms.RadioSelect)
+    host = forms.CharField(required=False, label="SMTP host")
+    port = forms.IntegerField(required=False, min_value=1, max_value=65535, initial=587)
+    username = forms.CharField(required=False)
+    security = forms.ChoiceField(choices=[("starttls", "STARTTLS"), ("ssl", "SSL/TLS"), ("none", "None")],
+                                 initial="starttls", label="Security")
+    timeout = forms.FloatField(required=False, min_value=1, max_value=300, initial=30, label="Timeout (s)")
+    esp = forms.CharField(required=False, label="Email service", help_text="e.g. mailgun, sendgrid, postmark, "
+                                                                          "amazon_ses")
+    esp_options = forms.CharField(required=False, label="Service options (JSON)",
+                                  widget=forms.Textarea(attrs={"rows": 3, **CODE}),
+                                  help_text='Non-secret options, e.g. {"sender_domain": "mg.example.com"}.')
+    secret = forms.CharField(required=False, label="Password or API key", strip=False,
+                             widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+                             help_text="Leave empty to keep the stored one.")
+    clear_secret = forms.BooleanField(required=False, label="Remove the stored password or key")
+    from_name = forms.CharField(required=False, max_length=200, label="Sender name")
+    from_email = forms.EmailField(required=False, label="Sender address")
+    reply_to = forms.EmailField(required=False, label="Reply-to")
+    tracking_domain = forms.URLField(required=False, max_length=200, label="Tracking base URL", assume_scheme="https",
+                                     help_text="Public URL for open and click tracking, e.g. https://t.example.com")
+    rate_per_second = forms.FloatField(required=False, min_value=0.01, label="Messages per second",
+                                       help_text="Empty: as fast as the server takes them.")
+    window_hours = forms.IntegerField(min_value=1, max_value=24 * 14, initial=12, label="Sending window (hours)")
+    max_attempts = forms.IntegerField(min_value=1, max_value=20, initial=5, label="Attempts per message")
+    chunk_size = forms.IntegerField(min_value=1, max_value=5000, initial=200, label="Messages per chunk")
+    parallel_tasks = forms.IntegerField(min_value=1, max_value=32, initial=2, label="Parallel tasks")
+
+    @classmethod
+    def initial_for(cls, config) -> dict[str, Any]:
+        if config is None:
+            return {"backend": "smtp"}
+        options = dict(config.options or {})
+        security = "ssl" if options.get("use_ssl") else "starttls" if options.get("use_tls") else "none"
+        extra = {k: v for k, v in options.items() if k not in ("esp", "host", "port", "username", "use_tls",
+                                                               "use_ssl", "timeout")}
+        return {"backend": config.backend, "host": options.get("host", ""), "port": options.get("port"),
+                "username": options.get("username", ""), "security": security, "timeout": options.get("timeout"),
+                "esp": options.get("esp", ""), "esp_options": json.dumps(extra) if extra else "",
+                **{f: getattr(config, f) for f in ("from_name", "from_email", "reply_to", "tracking_domain",
+                                                   "rate_per_second", "window_hours", "max_attempts", "chunk_size",
+                                                   "parallel_tasks")}}
+
+    def clean_esp_options(self):
+        raw = (self.cleaned_data.get("esp_options") or "").strip()
+        if not raw:
+            return {}
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"This is not JSON: {exc}.") from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError('Options are an object: {"name": "value"}.')
+        return value
+
+    def save_arguments(self) -> dict[str, Any]:
+        """The keyword arguments of configuration.channel_config_save."""
+        data = self.cleaned_data
+        if data["backend"] == "smtp":
+            options = {"host": data.get("host") or "", "port": data.get("port"), "username": data.get("username"),
+                       "use_tls": data["security"] == "starttls", "use_ssl": data["security"] == "ssl",
+                       "timeout": data.get("timeout") or 30}
+        else:
+            options = {"esp": data.get("esp") or "", **(data.get("esp_options") or {})}
+        return {"backend": data["backend"], "options": options, "secret": data.get("secret") or None,
+                "clear_secret": data.get("clear_secret", False),
+                **{f: data.get(f) for f in ("from_name", "from_email", "reply_to", "tracking_domain",
+                                            "rate_per_second", "window_hours", "max_attempts", "chunk_size",
+                                            "parallel_tasks")}}
+
+
+class TestSendForm(forms.Form):
+    address = forms.EmailField(label="Send a test email to")
+
+
+# --- the side panel of channel activities on the campaign canvas ---
+
+ACTIVITY_KEYS = ("template_id", "content", "profile_link", "track_opens", "track_clicks")
+
+
+class ChannelActivityForm(SettingsForm):
+    """A saved template, and/or inline fields over it (an inline field wins), the link to
+    the profile for one message per related row, and tracking."""
+
+    channel = ChannelKind.EMAIL
+    content_fields: tuple[str, ...] = ("subject", "preheader", "html", "text", "from_name", "from_email", "reply_to")
+
+    template = forms.ChoiceField(label="Template", required=False,
+                                 help_text="Inline fields below replace the template's.")
+    subject = _text("Subject")
+    preheader = _text("Preheader")
+    html = _text("HTML body", rows=8, code=True)
+    text = _text("Plain text", rows=4, code=True, help_text="Generated from the HTML unless written.")
+    from_name = _text("Sender name")
+    from_email = forms.EmailField(label="Sender address", required=False)
+    reply_to = forms.EmailField(label="Reply-to", required=False)
+    profile_link = forms.CharField(required=False, label="Profile link",
+                                   help_text="For one message per related row (a booking): the link(s) to the "
+                                             "recipient, dotted, e.g. customer. Empty: found from the model.")
+    track_opens = forms.BooleanField(required=False, label="Track opens")
+    track_clicks = forms.BooleanField(required=False, label="Track clicks")
+
+    def __init__(self, *args, templates=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["template"].choices = [("", "— none: inline content —")] + [
+            (str(t.pk), t.name) for t in templates]
+
+    def initial_from(self, settings):
+        content = settings.get("content") if isinstance(settings.get("content"), dict) else {}
+        return {"template": str(settings.get("template_id") or ""), "profile_link": settings.get("profile_link", ""),
+                "track_opens": settings.get("track_opens", True), "track_clicks": settings.get("track_clicks", True),
+                **{name: content.get(name, "") for name in self.content_fields}}
+
+    def settings(self):
+        data = self.cleaned_data
+        # Keys this panel does not edit (category, topic, a variable placeholder...) stay.
+        result = {k: v for k, v in (self.node.get("settings") or {}).items() if k not in ACTIVITY_KEYS}
+        if data.get("template"):
+            result["template_id"] = int(data["template"])
+        content = {name: data[name] for name in self.content_fields if data.get(name)}
+        if content:
+            result["content"] = content
+        if (data.get("profile_link") or "").strip():
+            result["profile_link"] = data["profile_link"].strip()
+        if "track_opens" in self.fields:
+            result["track_opens"] = bool(data.get("track_opens"))
+            result["track_clicks"] = bool(data.get("track_clicks"))
+        return result
+
+
+class DirectMailActivityForm(ChannelActivityForm):
+    channel = ChannelKind.DIRECT_MAIL
+    content_fields = ("html", "css", "page_size", "return_address")
+
+    subject = preheader = text = from_name = from_email = reply_to = None
+    track_opens = track_clicks = None
+    css = _text("Print CSS", rows=4, code=True)
+    page_size = forms.ChoiceField(choices=[("", "—")] + [(s, s) for s in PAGE_SIZES], required=False)
+    return_address = _text("Return address", rows=3)
+
+    field_order = ["template", "html", "css", "page_size", "return_address", "profile_link"]
+
+
+ACTIVITY_FORMS: dict[str, type[ChannelActivityForm]] = {"email": ChannelActivityForm,
+                                                        "direct_mail": DirectMailActivityForm}
+
+
+def activity_form(node: dict[str, Any], data=None, workspace=None) -> ChannelActivityForm:
+    """The side panel of an email or direct-mail activity, with the workspace's templates
+    of that channel to choose from."""
+    from .selectors import template_list  # noqa: PLC0415
+
+    cls = ACTIVITY_FORMS[node["type"]]
+    templates = template_list(workspace=workspace, channel=cls.channel).only("pk", "name") if workspace else ()
+    return cls(data, node=node, templates=templates, prefix="cfg")

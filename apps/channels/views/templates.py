@@ -1,0 +1,178 @@
+"""The template screens: the workspace's templates, and the editor. The editor checks the
+content as it is typed (the check region), previews it for a real record picked by key or
+at random (the HTML in a sandboxed iframe), and sends proofs to test addresses. Check,
+preview and proof work on the unsaved form, so a template can be tried before it is saved."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from apps.datamodel.models import Entity
+from apps.tenants.decorators import workspace_view
+from apps.tenants.roles import WorkspaceRole, at_least
+
+from .. import configuration, selectors, services
+from ..forms import PreviewForm, ProofForm, TemplateForm
+from ..models import ChannelKind
+
+MARKETER = WorkspaceRole.MARKETER
+
+
+def _entities(workspace):
+    return Entity.objects.filter(workspace=workspace).order_by("key")
+
+
+def _template_form(request, data=None, initial=None) -> TemplateForm:
+    return TemplateForm(data, initial=initial, entities=_entities(request.workspace))
+
+
+def _posted(request) -> tuple[TemplateForm, str, dict, str]:
+    """The editor's form as posted: (form, channel, content, entity_key); content is what
+    the fields hold even when the form has errors elsewhere (a name not given yet)."""
+    form = _template_form(request, request.POST)
+    form.is_valid()
+    data = getattr(form, "cleaned_data", {})
+    channel = data.get("channel") or request.POST.get("channel") or ChannelKind.EMAIL
+    if channel not in (ChannelKind.EMAIL, ChannelKind.DIRECT_MAIL):
+        channel = ChannelKind.EMAIL
+    names = ("html", "css", "page_size", "return_address") if channel == ChannelKind.DIRECT_MAIL else (
+        "subject", "preheader", "html", "text", "from_name", "from_email", "reply_to")
+    content = {n: request.POST.get(n, "") for n in names if request.POST.get(n, "")}
+    return form, channel, content, data.get("entity_key") or ""
+
+
+@require_GET
+@workspace_view()
+def template_list(request, workspace_slug):
+    channel = request.GET.get("channel") or ""
+    if channel not in ChannelKind.values:
+        channel = ""
+    return render(request, "channels/templates.html", {
+        "templates": selectors.template_list(workspace=request.workspace, channel=channel or None),
+        "channel": channel, "channels": ChannelKind.choices,
+        "can_edit": at_least(request.workspace_role, MARKETER)})
+
+
+def _editor(request, template, form, status=200, problems=None):
+    can_edit = at_least(request.workspace_role, MARKETER)
+    return render(request, "channels/template_edit.html", {
+        "template": template, "form": form, "problems": problems or [], "can_edit": can_edit,
+        "preview_form": PreviewForm(), "proof_form": ProofForm(),
+        "used_by": selectors.template_users(workspace=request.workspace, template=template) if template else [],
+    }, status=status)
+
+
+def _save(request, template=None):
+    form, channel, content, entity_key = _posted(request)
+    problems = []
+    if form.is_valid():
+        try:
+            saved = configuration.template_write(workspace=request.workspace, actor=request.user,
+                                                 name=form.cleaned_data["name"], channel=channel, content=content,
+                                                 entity_key=entity_key, template=template)
+        except ValidationError as exc:
+            problems = getattr(exc, "problems", None) or []
+            if not problems:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, f"{saved.name} saved.")
+            return redirect("tpl-edit", workspace_slug=request.workspace.slug, pk=saved.pk)
+    if problems:
+        form.add_error(None, "Not saved: the content has problems (listed under the fields).")
+    return _editor(request, template, form, status=422, problems=problems)
+
+
+@workspace_view(read_role=MARKETER, write_role=MARKETER)
+def template_new(request, workspace_slug):
+    if request.method == "POST":
+        return _save(request)
+    initial = {"channel": request.GET.get("channel") or ChannelKind.EMAIL, "page_size": "A4"}
+    return _editor(request, None, _template_form(request, initial=initial))
+
+
+@workspace_view(write_role=MARKETER)
+def template_edit(request, workspace_slug, pk):
+    template = selectors.access_template(request.user, request.workspace, pk)
+    if request.method == "POST":
+        return _save(request, template)
+    return _editor(request, template, _template_form(request, initial=TemplateForm.initial_for(template)))
+
+
+@require_POST
+@workspace_view(write_role=MARKETER)
+def template_delete(request, workspace_slug, pk):
+    template = selectors.access_template(request.user, request.workspace, pk)
+    try:
+        configuration.template_delete(workspace=request.workspace, actor=request.user, template=template)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("tpl-edit", workspace_slug=workspace_slug, pk=template.pk)
+    messages.success(request, f"{template.name} deleted.")
+    return redirect("tpl-list", workspace_slug=workspace_slug)
+
+
+@vary_on_headers("HX-Request")
+@require_POST
+@workspace_view(write_role=MARKETER)
+def template_check(request, workspace_slug):
+    """The check region: every problem of the unsaved content, with its field and line."""
+    _form, channel, content, entity_key = _posted(request)
+    problems = selectors.template_problems(workspace=request.workspace, channel=channel, content=content,
+                                           entity_key=entity_key)
+    return render(request, "channels/template_edit.html#template-check", {"problems": problems, "checked": True})
+
+
+@vary_on_headers("HX-Request")
+@require_POST
+@workspace_view(write_role=MARKETER)
+def template_preview(request, workspace_slug):
+    """The preview region: the unsaved content rendered for one record (by key or random)."""
+    _form, channel, content, entity_key = _posted(request)
+    key = (request.POST.get("preview-key") or "").strip()
+    context = {"channel": channel, "asked_key": key}
+    try:
+        context["preview"] = selectors.preview(workspace=request.workspace, channel=channel, content=content,
+                                               entity_key=entity_key, key=key or None)
+    except selectors.PreviewError as exc:
+        context["preview_error"] = exc.message
+    return render(request, "channels/template_edit.html#template-preview", context,
+                  status=200 if "preview" in context or request.htmx else 422)
+
+
+@vary_on_headers("HX-Request")
+@require_POST
+@workspace_view(write_role=MARKETER)
+def template_proof(request, workspace_slug):
+    """Send the unsaved content to test addresses, marked [PROOF]."""
+    _form, channel, content, entity_key = _posted(request)
+    proof_form = ProofForm({"addresses": request.POST.get("proof-addresses", ""),
+                            "key": request.POST.get("proof-key", "")})
+    context = {"proof_form": proof_form}
+    if proof_form.is_valid():
+        try:
+            delivery = services.proof_send(workspace=request.workspace, actor=request.user, channel=channel,
+                                           content=content, addresses=proof_form.address_list(),
+                                           entity_key=entity_key, key=proof_form.cleaned_data["key"] or None)
+        except ValidationError as exc:
+            context["proof_error"] = " ".join(
+                m for msgs in exc.message_dict.values() for m in msgs) if hasattr(exc, "error_dict") else \
+                " ".join(exc.messages)
+        else:
+            context["proof_delivery"] = delivery
+            context["proof_url"] = _delivery_url(request, delivery)
+    ok = "proof_delivery" in context
+    return render(request, "channels/template_edit.html#template-proof", context,
+                  status=202 if ok else (200 if request.htmx else 422))
+
+
+def _delivery_url(request, delivery) -> str:
+    try:
+        return reverse("chan-delivery", kwargs={"workspace_slug": request.workspace.slug, "pk": delivery.pk})
+    except Exception:  # noqa: BLE001 - the delivery pages may not be installed
+        return ""
