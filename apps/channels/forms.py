@@ -230,5 +230,5 @@ def activity_form(node: dict[str, Any], data=None, workspace=None) -> ChannelAct
     from .selectors import template_list  # noqa: PLC0415
 
     cls = ACTIVITY_FORMS[node["type"]]
-    templates = template_list(workspace=workspace, channel=cls.channel).only("pk", "name") if workspace else ()
+    templates = template_list(workspace=workspace, channel=cls.channel).select_related(None).only("pk", "name") if workspace else ()
     return cls(data, node=node, templates=templates, prefix="cfg")

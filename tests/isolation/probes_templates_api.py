@@ -1,0 +1,37 @@
+"""Isolation probes for the templates API and the email configuration API (see probes.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apps.tenants.models import Workspace
+from tests.isolation.probes import Probe
+from tests.isolation.probes_audiences_api import _travel
+from tests.isolation.probes_templates_ui import CONTENT, _template
+
+_counter = iter(range(1, 10**6))
+
+
+def _body(ws: Workspace) -> dict[str, Any]:
+    return {"name": f"Probe API template {next(_counter)}", "channel": "email", "content": CONTENT}
+
+
+def _config(ws: Workspace) -> dict[str, Any]:
+    return {"backend": "smtp", "options": {"host": "127.0.0.1", "port": 2525 + next(_counter)},
+            "secret": "probe-secret"}
+
+
+PROBES: list[Probe] = [
+    Probe("api-tpl-list", {"GET": "viewer", "POST": "marketer"}, data=_body, api=True),
+    Probe("api-tpl-check", {"POST": "marketer"}, data=lambda ws: {"channel": "email", "content": CONTENT},
+          api=True, writes=False),
+    Probe("api-tpl-detail", {"GET": "viewer", "PUT": "marketer", "PATCH": "marketer", "DELETE": "marketer"},
+          make=_template, data=_body, api=True),
+    Probe("api-tpl-preview", {"POST": "marketer"}, setup=_travel, make=_template, data=lambda ws: {"key": "1"},
+          api=True, writes=False),
+    Probe("api-tpl-proof", {"POST": "marketer"}, setup=_travel, make=_template,
+          data=lambda ws: {"addresses": ["qa@example.test"]}, api=True),
+    Probe("api-chan-email", {"GET": "admin", "PUT": "admin"}, data=_config, api=True),
+    Probe("api-chan-email-test", {"POST": "admin"}, data=lambda ws: {"address": "qa@example.test"}, api=True,
+          writes=False),
+]

@@ -1,0 +1,50 @@
+"""Isolation probes for the template editor and the email configuration page (see
+probes.py for what a probe says). Previews and proofs read the travel model's records;
+the test email goes to Django's in-memory outbox (no configuration: the platform's)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apps.channels.models import ContentTemplate
+from apps.tenants.models import Workspace
+from tests.isolation.probes import Probe
+from tests.isolation.probes_audiences_api import _travel
+
+_counter = iter(range(1, 10**6))
+
+CONTENT = {"subject": "Hello {{ profile.first_name }}", "html": "<p>Dear {{ profile.first_name }},</p>",
+           "from_email": "news@probe.test"}
+
+
+def _template(ws: Workspace) -> dict[str, Any]:
+    template = ContentTemplate.objects.create(workspace=ws, name=f"Probe template {next(_counter)}",
+                                              channel="email", content=CONTENT)
+    return {"pk": template.pk}
+
+
+def _editor(ws: Workspace) -> dict[str, Any]:
+    return {"name": f"Probe template {next(_counter)}", "channel": "email", "entity_key": "", "page_size": "A4",
+            **CONTENT}
+
+
+def _email_settings(ws: Workspace) -> dict[str, Any]:
+    return {"backend": "smtp", "host": "127.0.0.1", "port": 2525 + next(_counter), "security": "none",
+            "timeout": 10, "secret": "probe-secret", "window_hours": 12, "max_attempts": 5, "chunk_size": 200,
+            "parallel_tasks": 2}
+
+
+PROBES: list[Probe] = [
+    Probe("tpl-list", {"GET": "viewer"}),
+    Probe("tpl-new", {"GET": "marketer", "POST": "marketer"}, data=_editor),
+    Probe("tpl-edit", {"GET": "viewer", "POST": "marketer"}, make=_template, data=_editor),
+    Probe("tpl-delete", {"POST": "marketer"}, make=_template),
+    Probe("tpl-check", {"POST": "marketer"}, data=_editor, writes=False),
+    Probe("tpl-preview", {"POST": "marketer"}, setup=_travel, data=lambda ws: {**_editor(ws), "preview-key": "1"},
+          writes=False),
+    Probe("tpl-proof", {"POST": "marketer"}, setup=_travel,
+          data=lambda ws: {**_editor(ws), "proof-addresses": "qa@example.test"}),
+    # The configuration holds the server's credentials: workspace admins only.
+    Probe("chan-email-settings", {"GET": "admin", "POST": "admin"}, data=_email_settings),
+    Probe("chan-email-test", {"POST": "admin"}, data=lambda ws: {"address": "qa@example.test"}, writes=False),
+]
