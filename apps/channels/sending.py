@@ -19,6 +19,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
@@ -199,9 +200,16 @@ def send_some(delivery_id: int, budget: float = TASK_BUDGET) -> dict[str, int]:
     renderer = Renderer(delivery.channel, delivery.content)
     loader = RowLoader(delivery)
     base = _base_context(delivery)
+    # Each message's result is its own commit; waiting for the WAL flush of every one
+    # would cost more than sending it. A PostgreSQL crash (not a worker's) can forget
+    # the last fraction of a second of results: those messages go again, with the same
+    # Message-ID, which receiving servers use to drop the copy.
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit = off")
     tracker = tracking.Tracker(tracking.base_url(config), clicks=delivery.options.get("track_clicks", True),
                                opens=delivery.options.get("track_opens", True))
     deadline = time.monotonic() + budget
+    recorder = None
     try:
         provider = provider_for(delivery, config)
     except Unavailable as exc:
@@ -246,35 +254,103 @@ def send_some(delivery_id: int, budget: float = TASK_BUDGET) -> dict[str, int]:
             if getattr(provider, "batch", False):
                 _send_batch(provider, items, totals, max_attempts)
             else:
+                if recorder is None:
+                    # Inside a transaction (tests, proofs sent inline) a second connection
+                    # would not see the messages: record inline then.
+                    recorder = InlineRecorder(totals) if connection.in_atomic_block else Recorder(totals)
                 for row, item in items:
                     throttle.acquire(f"{delivery.workspace_id}:{delivery.channel}", rate)
-                    _send_one(provider, row, item, totals, max_attempts)
+                    _send_one(provider, row, item, totals, max_attempts, recorder)
     finally:
+        if recorder is not None:
+            recorder.close()
         if hasattr(provider, "close"):
             provider.close()
         Delivery.objects.filter(pk=delivery.pk).update(heartbeat_at=None)
+        with connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
     finish_if_done(delivery)
     return totals
 
 
-def _send_one(provider, row, item: Outgoing, totals: dict[str, int], max_attempts: int) -> None:
+class Recorder:
+    """Records each message's result on a second connection, in a helper thread, so the
+    next message's envelope (MAIL FROM, RCPT TO) is on the wire while the last result
+    commits. At most one result is ever unrecorded: the next message's DATA (when the
+    server accepts it) waits for the previous result's commit. So a worker killed at any
+    point leaves at most one message sent but not recorded: it goes again after its
+    lease, with the same Message-ID."""
+
+    def __init__(self, totals: dict[str, int]):
+        self.totals = totals
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
+        self.pending = None
+        self.pending_kind = ""
+        self.pool.submit(self._setup).result()
+
+    @staticmethod
+    def _setup() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit = off")
+
+    def wait(self) -> None:
+        if self.pending is not None:
+            recorded = self.pending.result()
+            if recorded and self.pending_kind:
+                self.totals[self.pending_kind] += 1
+            self.pending = None
+
+    def mark(self, message_pk: int, status: str, kind: str = "", **fields) -> None:
+        self.wait()
+        self.pending_kind = kind
+        self.pending = self.pool.submit(_mark, message_pk, status, **fields)
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            self.pool.submit(_close_thread_connection).result()
+            self.pool.shutdown()
+
+
+def _close_thread_connection() -> None:
+    connection.close()  # looked up in the ledger thread: that thread's own connection
+
+
+class InlineRecorder(Recorder):
+    """The same contract, recorded on this connection as each result comes."""
+
+    def __init__(self, totals: dict[str, int]):
+        self.totals = totals
+
+    def wait(self) -> None:
+        pass
+
+    def mark(self, message_pk: int, status: str, kind: str = "", **fields) -> None:
+        if _mark(message_pk, status, **fields) and kind:
+            self.totals[kind] += 1
+
+    def close(self) -> None:
+        pass
+
+
+def _send_one(provider, row, item: Outgoing, totals: dict[str, int], max_attempts: int,
+              recorder: Recorder) -> None:
     try:
-        provider_id = provider.send(item)
+        data = provider.begin(item) if hasattr(provider, "begin") else None
+        recorder.wait()  # the previous result is committed before this message can be accepted
+        provider_id = provider.commit(data) if data is not None else provider.send(item)
     except Retryable as exc:
         if row["attempts"] >= max_attempts:
-            _mark(item.id, "failed", reason="retries_exhausted", error=f"{exc.code} {exc.text}")
-            totals["failed"] += 1
+            recorder.mark(item.id, "failed", "failed", reason="retries_exhausted", error=f"{exc.code} {exc.text}")
         else:
-            _mark(item.id, "deferred", reason="retry", error=f"{exc.code} {exc.text}",
-                  retry_at=timezone.now() + backoff(row["attempts"]))
-            totals["deferred"] += 1
+            recorder.mark(item.id, "deferred", "deferred", reason="retry", error=f"{exc.code} {exc.text}",
+                          retry_at=timezone.now() + backoff(row["attempts"]))
         return
     except Permanent as exc:
-        _mark(item.id, "failed", reason="rejected", error=f"{exc.code} {exc.text}")
-        totals["failed"] += 1
+        recorder.mark(item.id, "failed", "failed", reason="rejected", error=f"{exc.code} {exc.text}")
         return
-    if _mark(item.id, "sent", provider_id=provider_id or ""):
-        totals["sent"] += 1
+    recorder.mark(item.id, "sent", "sent", provider_id=provider_id or "")
 
 
 def _send_batch(provider, items, totals, max_attempts) -> None:

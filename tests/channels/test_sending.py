@@ -240,3 +240,20 @@ def test_a_proof_goes_to_the_test_addresses_marked(workspace, travel, email_conf
     received = sink.received()
     assert sorted(r.rcpt_tos[0] for r in received) == ["boss@agency.test", "qa@agency.test"]
     assert {parsed(r)["Subject"] for r in received} == {"[PROOF] Hello Chloe"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_results_are_recorded_on_the_ledger_thread(workspace, travel, email_config, sink,
+                                                                         queue, sends):
+    """Workers send outside any transaction: each result commits on a second connection
+    while the next envelope is on the wire, and every result is recorded at the end."""
+    run = live_run(workspace)
+    queue()
+    delivery = Delivery.objects.get(run=run)
+    sends.pending.clear()
+    totals = sending.send_some(delivery.pk)
+    assert totals["sent"] == 3
+    assert sorted(r.rcpt_tos[0] for r in sink.received()) == ["anna@example.test", "ben@example.test",
+                                                             "chloe@example.test"]
+    assert set(Message.objects.filter(delivery=delivery).values_list("status", flat=True)) == {"sent"}
+    assert Delivery.objects.get(pk=delivery.pk).status == "done"

@@ -11,7 +11,7 @@ from email.utils import formataddr
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
-from . import Outgoing, Permanent, Retryable
+from . import Outgoing, Permanent, Retryable, mime
 
 
 def connection_for(config):
@@ -101,9 +101,82 @@ class EmailProvider:
             message.metadata = {"message_id": str(item.id), "delivery_id": str(self.delivery.pk)}
         return message
 
+    @property
+    def smtp(self):
+        """The open smtplib connection when the backend is Django's SMTP backend."""
+        return getattr(self.connection, "connection", None) if not (
+            self.config is not None and self.config.backend == "anymail") else None
+
+    def begin(self, item: Outgoing) -> bytes | None:
+        """SMTP in two steps, so the caller can record the previous message while this
+        one's envelope is on the wire: begin() builds the bytes and sends MAIL FROM and
+        RCPT TO; commit() sends DATA (the server accepts the message on its reply).
+        Returns None when the backend is not SMTP (then use send())."""
+        if self.connection is None:
+            self.open()
+        smtp = self.smtp
+        if smtp is None:
+            return None
+        fields = item.fields
+        data = mime.build(from_name=fields.get("from_name") or "", from_email=self.from_email, to=item.address,
+                          subject=fields.get("subject") or "", text=fields.get("text") or "",
+                          html=fields.get("html"), message_id=item.message_id,
+                          reply_to=", ".join(self.reply_to), headers=item.headers)
+        try:
+            smtp.ehlo_or_helo_if_needed()
+            code, reply = smtp.mail(self.from_email)
+            if code != 250:
+                self._rset()
+                raise smtplib.SMTPSenderRefused(code, reply, self.from_email)
+            code, reply = smtp.rcpt(item.address)
+            if code not in (250, 251):
+                self._rset()
+                raise smtplib.SMTPRecipientsRefused({item.address: (code, reply)})
+        except Exception as exc:  # noqa: BLE001 - classified below
+            self._fail(exc)
+        return data
+
+    def commit(self, data: bytes) -> str:
+        try:
+            code, reply = self.smtp.data(data)
+            if code != 250:
+                self._rset()
+                raise smtplib.SMTPDataError(code, reply)
+        except Exception as exc:  # noqa: BLE001 - classified below
+            self._fail(exc)
+        return ""
+
+    def _rset(self) -> None:
+        try:
+            self.smtp.rset()
+        except smtplib.SMTPException:
+            self.close()
+
+    def _fail(self, exc: BaseException):
+        problem = classify(exc)
+        if isinstance(problem, Retryable) or isinstance(exc, smtplib.SMTPServerDisconnected):
+            self.close()
+        raise problem from exc
+
     def send(self, item: Outgoing) -> str:
         if self.connection is None:
             self.open()
+        smtp = self.smtp
+        if smtp is not None:
+            # SMTP: our own MIME bytes on the connection kept open for the chunk.
+            fields = item.fields
+            data = mime.build(from_name=fields.get("from_name") or "", from_email=self.from_email, to=item.address,
+                              subject=fields.get("subject") or "", text=fields.get("text") or "",
+                              html=fields.get("html"), message_id=item.message_id,
+                              reply_to=", ".join(self.reply_to), headers=item.headers)
+            try:
+                smtp.sendmail(self.from_email, [item.address], data)
+            except Exception as exc:  # noqa: BLE001 - classified below
+                problem = classify(exc)
+                if isinstance(problem, Retryable) or isinstance(exc, smtplib.SMTPServerDisconnected):
+                    self.close()
+                raise problem from exc
+            return ""
         message = self.build(item)
         try:
             self.connection.send_messages([message])
