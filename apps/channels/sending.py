@@ -70,6 +70,8 @@ def _limits(config: ChannelConfig | None) -> tuple[int, int, int, float | None]:
     if rate:
         chunk = max(1, min(chunk, int(rate * 30) or 1))  # a chunk takes about 30 s at most
     lease = max(DEFAULT_LEASE, int(2 * chunk / rate) if rate else DEFAULT_LEASE)
+    if config and (config.options or {}).get("lease_seconds"):
+        lease = max(1, int(config.options["lease_seconds"]))  # set short only where sends are quick (tests)
     attempts = (config.max_attempts if config else 5) or 5
     return chunk, lease, attempts, rate
 
