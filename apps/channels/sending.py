@@ -111,7 +111,9 @@ class RowLoader:
     """What each claimed message is rendered from, in one query per chunk: the profile
     row, the target row and the enrichment columns of the working table."""
 
-    def __init__(self, delivery: Delivery):
+    def __init__(self, delivery: Delivery, source: sql.Composable | None = None):
+        """`source`: instead of claimed messages, any SELECT of (id, address, attempts,
+        profile_key, target_key) rows: test runs render samples from their recipients."""
         options = delivery.options
         schema_name = workspace_schema(delivery.workspace_id)
         schema = Schema.load(delivery.workspace)
@@ -138,13 +140,17 @@ class RowLoader:
                 w=sql.Identifier(schema_name, table), type=ddl.sql_type(schema.pk(target).type)))
         else:
             select.append(sql.SQL("NULL::jsonb AS enrichment"))
-        self.query = render_sql(sql.SQL("SELECT {} FROM {} m {} WHERE m.id = ANY(%s) AND m.status = 'sending' "
-                                        "ORDER BY m.id").format(sql.SQL(", ").join(select),
-                                                                sql.Identifier(MESSAGE), sql.SQL(" ").join(joins)))
+        if source is None:
+            self.query = render_sql(sql.SQL("SELECT {} FROM {} m {} WHERE m.id = ANY(%s) AND m.status = 'sending' "
+                                            "ORDER BY m.id").format(sql.SQL(", ").join(select),
+                                                                    sql.Identifier(MESSAGE), sql.SQL(" ").join(joins)))
+        else:
+            self.query = render_sql(sql.SQL("SELECT {} FROM ({}) m {} ORDER BY m.id").format(
+                sql.SQL(", ").join(select), source, sql.SQL(" ").join(joins)))
 
-    def load(self, ids: list[int]) -> list[dict[str, Any]]:
+    def load(self, ids: list[int] | None = None) -> list[dict[str, Any]]:
         with connection.cursor() as cursor:
-            cursor.execute(self.query, [ids])
+            cursor.execute(self.query, [ids] if ids is not None else None)
             names = [c.name for c in cursor.description]
             rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         # Django's psycopg setup hands jsonb over as text
@@ -381,6 +387,24 @@ def _send_one_failed(row, item, exc: Retryable, totals, max_attempts) -> None:
         _mark(item.id, "deferred", reason="retry", error=f"{exc.code} {exc.text}",
               retry_at=timezone.now() + backoff(row["attempts"]))
         totals["deferred"] += 1
+
+
+def sample_renders(delivery: Delivery, source: sql.Composable, limit: int = 3) -> list[dict[str, Any]]:
+    """What the first recipients of `source` would get (test runs): rendered fields, or
+    the error that would fail that message. `delivery` is an unsaved one (content and
+    options) and never written."""
+    renderer = Renderer(delivery.channel, delivery.content)
+    base = _base_context(delivery)
+    samples = []
+    for row in RowLoader(delivery, source).load()[:limit]:
+        sample: dict[str, Any] = {"address": row["address"]}
+        try:
+            fields = renderer.render(context_for(delivery, row, base))
+            sample.update({k: v[:2000] for k, v in fields.items() if k != "text"})
+        except Exception as exc:  # noqa: BLE001 - shown as this recipient's problem
+            sample["error"] = f"{type(exc).__name__}: {exc}"
+        samples.append(sample)
+    return samples
 
 
 def has_pending(delivery: Delivery) -> bool:

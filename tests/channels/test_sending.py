@@ -257,3 +257,18 @@ def test_outside_a_transaction_results_are_recorded_on_the_ledger_thread(workspa
                                                              "chloe@example.test"]
     assert set(Message.objects.filter(delivery=delivery).values_list("status", flat=True)) == {"sent"}
     assert Delivery.objects.get(pk=delivery.pk).status == "done"
+
+
+def test_a_test_run_renders_samples_and_sends_nothing(workspace, travel, email_config, sink, queue, sends):
+    nodes_settings = {"content": CONTENT}
+    run = live_run(workspace, settings=nodes_settings)
+    Run.objects.filter(pk=run.pk).update(mode="test")
+    queue()
+    mail = ActivityRun.objects.get(run=run, node_id="mail")
+    assert mail.status == "done", mail.error
+    samples = mail.report["samples"]
+    assert [s["address"] for s in samples] == ["anna@example.test", "ben@example.test", "chloe@example.test"]
+    assert samples[0]["subject"] == "Hello Anna" and "Dear Anna," in samples[0]["html"]
+    assert not Delivery.objects.filter(run=run).exists()
+    sends()
+    assert sink.received() == []

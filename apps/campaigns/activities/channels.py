@@ -80,9 +80,18 @@ class Channel(Activity):
         reasons = {k: int(v) for k, v in counts.items() if k}
         report = {"channel": self.channel, "recipients": int(counts.get("", 0)), "excluded": reasons,
                   "test_mode": ctx.test_mode, "per_row": audience.per_row, "profile": audience.profile.key}
+        enrichment = [c for c in _columns(ctx, source.table) if c != "key"]
+        options = services.delivery_options(audience, settings, source.table, enrichment, ctx.run.variables)
+        if ctx.test_mode and content is not None and self.channel in ("email", "direct_mail"):
+            # What the first recipients would get, rendered with their real data.
+            from apps.channels.models import Delivery  # noqa: PLC0415
+            from apps.channels.sending import sample_renders  # noqa: PLC0415
+
+            preview = Delivery(workspace=ctx.workspace, channel=self.channel, content=content, options=options)
+            report["samples"] = sample_renders(preview, sql.SQL(
+                "SELECT row_number() OVER (ORDER BY target_key) AS id, address, 0 AS attempts, profile_key::text, "
+                "target_key::text FROM {} WHERE reason IS NULL ORDER BY target_key LIMIT 3").format(scratch))
         if not ctx.test_mode:
-            enrichment = [c for c in _columns(ctx, source.table) if c != "key"]
-            options = services.delivery_options(audience, settings, source.table, enrichment, ctx.run.variables)
             delivery = services.delivery_create(
                 workspace=ctx.workspace, channel=self.channel, content=content, options=options,
                 name=f"{ctx.run.campaign.name} · {ctx.node.get('label') or self.label} ({ctx.node['id']})",
