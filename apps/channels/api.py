@@ -8,7 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException
 from rest_framework.generics import GenericAPIView
@@ -18,7 +23,8 @@ from rest_framework.views import APIView
 from apps.core.api import WorkspaceScopedMixin
 from apps.tenants.roles import WorkspaceRole
 
-from . import selectors, services
+from . import delivery_selectors as selectors
+from . import services
 from .models import ChannelKind, Delivery, DeliveryStatus, Message, MessageStatus
 
 TAGS = ["deliveries"]

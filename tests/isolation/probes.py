@@ -97,6 +97,7 @@ from tests.isolation.probes_audiences_api import PROBES as AUDIENCES_API_PROBES 
 from tests.isolation.probes_audiences_ui import PROBES as AUDIENCES_UI_PROBES  # noqa: E402
 from tests.isolation.probes_campaigns_api import PROBES as CAMPAIGNS_API_PROBES  # noqa: E402
 from tests.isolation.probes_campaigns_ui import PROBES as CAMPAIGNS_UI_PROBES  # noqa: E402
+from tests.isolation.probes_channels_api import PROBES as CHANNELS_API_PROBES  # noqa: E402
 from tests.isolation.probes_channels_ui import PROBES as CHANNELS_UI_PROBES  # noqa: E402
 from tests.isolation.probes_datamodel_api import PROBES as DATAMODEL_API_PROBES  # noqa: E402
 from tests.isolation.probes_datamodel_ui import PROBES as DATAMODEL_UI_PROBES  # noqa: E402
@@ -106,7 +107,7 @@ from tests.isolation.probes_templates_ui import PROBES as TEMPLATES_UI_PROBES  #
 PROBES = PROBES + DATAMODEL_UI_PROBES + DATAMODEL_API_PROBES + AUDIENCES_API_PROBES + AUDIENCES_UI_PROBES
 PROBES = PROBES + CAMPAIGNS_API_PROBES
 PROBES = PROBES + CAMPAIGNS_UI_PROBES
-PROBES = PROBES + CHANNELS_UI_PROBES
+PROBES = PROBES + CHANNELS_UI_PROBES + CHANNELS_API_PROBES
 PROBES = PROBES + TEMPLATES_UI_PROBES + TEMPLATES_API_PROBES
 BY_NAME = {probe.name: probe for probe in PROBES}
 

@@ -41,3 +41,24 @@ PROBES: list[Probe] = [
     Probe("chan-dm-files", {"GET": "marketer"}, make=_direct_mail),
     Probe("chan-dm-file", {"GET": "marketer"}, make=_direct_mail_file),
 ]
+
+
+# --- deliveries (the ledger's screens) ---
+
+
+def _email_delivery(ws: Workspace) -> dict[str, Any]:
+    """A sending email delivery with queued, sent and excluded messages (a stop cancels)."""
+    from tests.channels.delivery_rows import make_delivery  # noqa: PLC0415
+
+    delivery = make_delivery(ws, name=f"Probe delivery {next(_counter)}",
+                             statuses={"queued": 2, "sent": 1, "excluded:no_address": 1})
+    return {"pk": delivery.pk}
+
+
+PROBES += [
+    Probe("chan-delivery-list", {"GET": "viewer"}),
+    Probe("chan-delivery", {"GET": "viewer"}, make=_email_delivery),
+    Probe("chan-delivery-status", {"GET": "viewer"}, make=_email_delivery),
+    # Stopping a send is an approver's call, as stopping a campaign is.
+    Probe("chan-delivery-stop", {"POST": "approver"}, make=_email_delivery),
+]

@@ -17,7 +17,8 @@ from django.views.decorators.vary import vary_on_headers
 from apps.tenants.decorators import workspace_view
 from apps.tenants.roles import WorkspaceRole, at_least
 
-from .. import selectors, services
+from .. import delivery_selectors as selectors
+from .. import services
 from ..models import DeliveryStatus, MessageStatus
 
 APPROVER = WorkspaceRole.APPROVER
