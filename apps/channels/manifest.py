@@ -165,5 +165,9 @@ def on_finish(delivery: Delivery) -> None:
     """FINISH_HOOKS entry: direct-mail deliveries get their manifest."""
     if delivery.channel != "direct_mail" or delivery.proof:
         return
-    drop_orphans(delivery)
-    manifest_write(delivery)
+    try:
+        drop_orphans(delivery)
+        manifest_write(delivery)
+    except Exception:  # noqa: BLE001 - the letters are sent; the files page shows the manifest missing
+        logger.exception("delivery %s: the direct-mail manifest could not be written (manifest_write writes it "
+                         "again)", delivery.pk)

@@ -212,3 +212,25 @@ def test_the_download_page_serves_the_files_to_members_only(workspace, letters, 
     # a name that is not one of the delivery's files is not served, nor a path outside it
     for name in ("other.pdf", "..%2F..%2Fsecret.pdf"):
         assert client_for(mallory).get(page + name).status_code == 404
+
+
+def test_a_letter_that_cannot_be_laid_out_fails_alone(workspace, letters, queue, sends, monkeypatch):
+    from apps.channels.providers.directmail import DirectMailProvider
+
+    render = DirectMailProvider.render
+    ben = {}
+
+    def fragile(self, items):
+        if any(item.context["profile"].get("first_name") == "Ben" for item in items):
+            ben["id"] = next(i.id for i in items if i.context["profile"].get("first_name") == "Ben")
+            raise ValueError("layout blew up")
+        return render(self, items)
+
+    monkeypatch.setattr(DirectMailProvider, "render", fragile)
+    delivery = send(workspace, queue, sends)
+    by_status = {m.target_key: (m.status, m.reason) for m in Message.objects.filter(delivery=delivery)}
+    assert by_status == {"1": ("sent", ""), "2": ("failed", "rejected"), "3": ("sent", ""), "4": ("sent", ""),
+                         "5": ("excluded", "no_address")}
+    failed = Message.objects.get(pk=ben["id"])
+    assert failed.error == "the letter cannot be laid out: ValueError: layout blew up"
+    assert [r["name"] for r in manifest_rows(delivery)] == ["Anna Jansen", "Dora Visser", "Chloe Martin"]

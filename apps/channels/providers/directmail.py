@@ -193,13 +193,32 @@ class DirectMailProvider:
         ranges = page_ranges(document, [item.id for item in items])
         return document.write_pdf(), ranges
 
+    def broken_letters(self, items: list[Outgoing]) -> dict[int, Exception]:
+        """Each letter of a batch that failed, laid out alone: the ones that fail again."""
+        broken: dict[int, Exception] = {}
+        for item in items:
+            try:
+                self.render([item])
+            except Exception as exc:  # noqa: BLE001 - this recipient's letter fails, not the batch
+                broken[item.id] = RuntimeError(f"the letter cannot be laid out: {type(exc).__name__}: {exc}")
+        return broken
+
     def send_batch(self, items: list[Outgoing]) -> dict[int, str | Exception]:
         if not items:
             return {}
         items = sorted(items, key=lambda item: item.id)
         name = f"dm-{self.delivery.pk}-{items[0].id}.pdf"
         path = f"{storage_dir(self.delivery)}/{name}"
-        pdf, ranges = self.render(items)
+        results: dict[int, str | Exception] = {}
+        try:
+            pdf, ranges = self.render(items)
+        except Exception:  # noqa: BLE001 - one letter's markup broke the layout: find it, print the rest
+            broken = self.broken_letters(items)
+            results.update(broken)
+            items = [item for item in items if item.id not in broken]
+            if not items:
+                return results
+            pdf, ranges = self.render(items)
         try:
             if default_storage.exists(path):
                 default_storage.delete(path)  # the same batch again after a crash: replace it
@@ -210,7 +229,6 @@ class DirectMailProvider:
         record_file(self.delivery.pk, {"name": name, "path": path, "kind": "letters", "letters": len(ranges),
                                        "pages": max((r[1] for r in ranges.values()), default=0),
                                        "size": len(pdf)})
-        results: dict[int, str | Exception] = {}
         for item in items:
             pages = ranges.get(item.id)
             if pages is None:

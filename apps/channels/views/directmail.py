@@ -36,7 +36,7 @@ def directmail_files(request, workspace_slug, pk):
     delivery = access_direct_mail(request.user, request.workspace, pk)
     files = _files(delivery)
     return render(request, "channels/directmail_files.html", {
-        "delivery": delivery, "files": files,
+        "delivery": delivery, "files": files, "has_manifest": any(f.get("kind") == "manifest" for f in files),
         "letters": sum(f.get("letters", 0) for f in files if f.get("kind") == "letters"),
         "pages": sum(f.get("pages", 0) for f in files if f.get("kind") == "letters"),
     })
