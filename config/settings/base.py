@@ -238,6 +238,8 @@ SPECTACULAR_SETTINGS = {
         "RunStatusEnum": "apps.campaigns.models.RunStatus",
         "RunModeEnum": "apps.campaigns.models.RunMode",
         "ActivityStatusEnum": "apps.campaigns.models.ActivityStatus",
+        "DeliveryStatusEnum": "apps.channels.models.DeliveryStatus",
+        "MessageStatusEnum": "apps.channels.models.MessageStatus",
     },
 }
 

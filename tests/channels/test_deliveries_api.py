@@ -3,8 +3,6 @@ reason and its opens and clicks, its messages page by page, and stopping it (app
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from django.test import Client
 
@@ -134,4 +132,19 @@ def test_another_workspaces_delivery_is_not_found(workspace, other_workspace, vi
         assert viewer.get(path).status_code == 404
     assert viewer.get("deliveries/").json()["count"] == 0
     assert viewer.get("deliveries/", run=1, campaign=1).json()["count"] == 0
-    _ = json  # (bodies are JSON)
+
+
+def test_the_openapi_schema_describes_the_delivery_endpoints(db):
+    from drf_spectacular.generators import SchemaGenerator  # noqa: PLC0415
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    prefix = "/api/v1/workspaces/{workspace_slug}/"
+    expected = {"deliveries/": {"get"}, "deliveries/{id}/": {"get"}, "deliveries/{id}/messages/": {"get"},
+                "deliveries/{id}/stop/": {"post"}}
+    for path, methods in expected.items():
+        assert set(schema["paths"][prefix + path]) == methods, path
+    listing = {p["name"] for p in schema["paths"][prefix + "deliveries/"]["get"]["parameters"]}
+    assert listing == {"workspace_slug", "campaign", "run", "status", "channel", "limit", "offset"}
+    stats = schema["components"]["schemas"]["StatsOutput"]["properties"]
+    assert set(stats) == {"total", "by_status", "excluded", "failed", "pending", "progress", "opens", "clicks"}
+    assert "MessageStatusEnum" in schema["components"]["schemas"]
