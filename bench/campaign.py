@@ -5,7 +5,10 @@ Split (3 subsets and the rest) -> per subset Enrichment (next booking) -> Dedupl
 (by email) -> a channel activity (email, SMS, direct mail). Our figure is the run's wall
 time through the executor (each activity claimed and run as a worker would, in this
 process); the baseline is the sum of the same steps written by hand as SQL statements
-into tables, on the same connection. Case `test-run`, unit s."""
+into tables, on the same connection. Case `test-run`, unit s.
+
+`--case launch-latency [--launches N]`: how long after its launch time a scheduled run
+starts, with a real worker and beat (see bench/launch_latency.py). Needs no demo data."""
 
 from __future__ import annotations
 
@@ -117,7 +120,15 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--profiles", type=int, default=1_000_000)
     parser.add_argument("--workspace")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--case", choices=["test-run", "launch-latency"], default="test-run")
+    parser.add_argument("--launches", type=int, default=3, help="launch-latency: how many scheduled launches")
     args = parser.parse_args(argv)
+    if args.case == "launch-latency":
+        from bench.launch_latency import run_case as latency_case
+
+        with scratch_workspace("bench-latency", keep=args.keep) as workspace:
+            latency_case(workspace, args.launches)
+        return
     if args.workspace:
         from apps.tenants.models import Workspace
 

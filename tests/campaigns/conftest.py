@@ -26,3 +26,52 @@ def queue(monkeypatch):
 @pytest.fixture
 def travel(workspace):
     return make_travel_model(workspace)
+
+
+@pytest.fixture
+def start_beat(transactional_db, tmp_path):
+    """Start a real Celery beat process with django-celery-beat's DatabaseScheduler against
+    the test database and the test queue, as start_worker does for workers:
+    `proc = start_beat()` returns once beat has read its schedule. Killed at the end."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from django.conf import settings
+    from django_celery_beat.models import PeriodicTask
+
+    from tests.conftest import _database_url_for_subprocess
+
+    processes = []
+
+    def start() -> subprocess.Popen:
+        env = dict(os.environ)
+        env["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
+        env["DATABASE_URL"] = _database_url_for_subprocess()
+        env["REDIS_URL"] = settings.REDIS_URL
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "beat", "-l", "warning",
+             "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
+             "--pidfile", str(tmp_path / f"beat{len(processes)}.pid"),
+             "--schedule", str(tmp_path / f"beat{len(processes)}.db")],
+            env=env, cwd=settings.BASE_DIR,
+        )
+        processes.append(proc)
+        # Beat syncs the platform's periodic tasks on start (config/celery.py), just before
+        # its scheduler's first read: their rows appearing say it is up.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"beat exited with {proc.returncode}")
+            if PeriodicTask.objects.filter(name__startswith="orchestrate:").exists():
+                time.sleep(1)  # the scheduler's initial read follows the sync
+                return proc
+            time.sleep(0.2)
+        raise RuntimeError("beat did not start within 60 s")
+
+    yield start
+    for proc in processes:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
