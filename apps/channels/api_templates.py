@@ -59,14 +59,16 @@ class TemplateOutput(serializers.ModelSerializer):
 
 class TemplateInput(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    channel = serializers.ChoiceField(choices=CHANNELS)
+    channel = serializers.ChoiceField(choices=ChannelKind.choices)
     entity_key = serializers.CharField(max_length=63, required=False, allow_blank=True, default="",
                                        help_text="The entity the template is written for (`target`); empty: "
                                                  "the profile dimension.")
-    content = serializers.DictField(child=serializers.CharField(allow_blank=True, trim_whitespace=False),
-                                    help_text="email: from_name, from_email, reply_to, subject, preheader, html, "
+    content = serializers.DictField(help_text="email: from_name, from_email, reply_to, subject, preheader, html, "
                                               "text (empty: generated from the HTML); direct_mail: html, css, "
-                                              "page_size, return_address.")
+                                              "page_size, return_address, and optionally address_position "
+                                              "{left_mm, top_mm, width_mm, height_mm, padding_mm} and margins "
+                                              "{top_mm, right_mm, bottom_mm, left_mm}. Text fields are Jinja "
+                                              "templates.")
 
 
 class TemplatePatchInput(TemplateInput):
@@ -77,9 +79,9 @@ class TemplatePatchInput(TemplateInput):
 
 
 class CheckInput(serializers.Serializer):
-    channel = serializers.ChoiceField(choices=CHANNELS)
+    channel = serializers.ChoiceField(choices=ChannelKind.choices)
     entity_key = serializers.CharField(max_length=63, required=False, allow_blank=True, default="")
-    content = serializers.DictField(child=serializers.CharField(allow_blank=True, trim_whitespace=False))
+    content = serializers.DictField()
 
 
 class PreviewInput(serializers.Serializer):

@@ -20,11 +20,16 @@ from .models import ChannelConfig, ContentTemplate
 
 CONTENT_FIELDS = {
     "email": ("from_name", "from_email", "reply_to", "subject", "preheader", "html", "text"),
-    "direct_mail": ("html", "css", "page_size", "return_address"),
+    "direct_mail": ("html", "css", "page_size", "return_address", "address_position", "margins"),
     "sms": ("text",),
     "push": ("title", "text", "url"),
 }
 PAGE_SIZES = ("A4", "A5", "letter", "legal")
+# Direct mail: where the window envelope's address field is, and the letter's margins.
+MILLIMETRE_FIELDS = {
+    "address_position": ("left_mm", "top_mm", "width_mm", "height_mm", "padding_mm"),
+    "margins": ("top_mm", "right_mm", "bottom_mm", "left_mm"),
+}
 SMTP_OPTIONS = ("host", "port", "username", "use_tls", "use_ssl", "timeout")
 CONFIG_FIELDS = ("rate_per_second", "window_hours", "max_attempts", "chunk_size", "parallel_tasks", "from_email",
                  "from_name", "reply_to", "tracking_domain")
@@ -44,7 +49,7 @@ def problems_error(problems) -> ValidationError:
     return error
 
 
-def clean_content(channel: str, content: Any) -> dict[str, str]:
+def clean_content(channel: str, content: Any) -> dict[str, Any]:
     if not isinstance(content, dict):
         raise ValidationError({"content": "content is an object of fields"})
     allowed = CONTENT_FIELDS.get(channel, ())
@@ -52,11 +57,17 @@ def clean_content(channel: str, content: Any) -> dict[str, str]:
     if unknown:
         raise ValidationError({"content": f"unknown field(s) for {channel}: {', '.join(unknown)} "
                                           f"(a {channel} template has {', '.join(allowed)})"})
-    cleaned = {}
+    cleaned: dict[str, Any] = {}
     for key, value in content.items():
         if value is None:
             continue
-        if not isinstance(value, str):
+        if key in MILLIMETRE_FIELDS:
+            if not isinstance(value, dict) or not all(
+                    k in MILLIMETRE_FIELDS[key] and isinstance(v, int | float) and not isinstance(v, bool)
+                    and 0 <= v <= 1000 for k, v in value.items()):
+                raise ValidationError({"content": f"{key} is an object of millimetres: "
+                                                  f"{', '.join(MILLIMETRE_FIELDS[key])} (0 to 1000)"})
+        elif not isinstance(value, str):
             raise ValidationError({"content": f"{key} must be text"})
         cleaned[key] = value
     if channel == "direct_mail" and cleaned.get("page_size") and cleaned["page_size"] not in PAGE_SIZES:

@@ -40,7 +40,7 @@ def channel_config(*, workspace, channel: str = "email") -> ChannelConfig | None
 
 
 def template_users(*, workspace, template: ContentTemplate) -> list[str]:
-    """Names of the campaigns (not archived) whose latest versions use the template."""
+    """Names of the campaigns (not archived) with a version that uses the template."""
     from apps.campaigns.models import CampaignVersion  # noqa: PLC0415 - campaigns build on channels
 
     uses = CampaignVersion.objects.filter(

@@ -154,3 +154,24 @@ def test_viewers_read_but_do_not_write(workspace, template, api):
     assert response.status_code == 403
     assert api(workspace, "viewer", "POST", f"templates/{template.pk}/preview/", {}).status_code == 403
     assert ContentTemplate.objects.get(pk=template.pk).name == "Welcome"
+
+
+def test_a_letter_keeps_its_window_position_and_margins(workspace, travel, api):
+    body = {"name": "Letter", "channel": "direct_mail", "content": {
+        "html": "<p>{{ profile.last_name }}</p>", "address_position": {"left_mm": 110, "top_mm": 50},
+        "margins": {"top_mm": 15}}}
+    response = api(workspace, "marketer", "POST", "templates/", body)
+    assert response.status_code == 201, response.content
+    assert response.json()["content"]["address_position"] == {"left_mm": 110, "top_mm": 50}
+    bad = api(workspace, "marketer", "POST", "templates/", {**body, "name": "Bad", "content": {
+        "html": "x", "address_position": {"left_mm": "far"}}})
+    assert bad.status_code == 400 and "millimetres" in bad.json()["content"][0]
+
+
+def test_the_list_takes_a_fixed_number_of_queries(workspace, travel, api, django_assert_max_num_queries):
+    for i in range(5):
+        ContentTemplate.objects.create(workspace=workspace, name=f"T{i}", channel="email", content=CONTENT)
+    api(workspace, "viewer", "GET", "templates/")  # the key is made outside the count
+    with django_assert_max_num_queries(12):
+        response = api(workspace, "viewer", "GET", "templates/")
+    assert response.json()["count"] == 5

@@ -179,3 +179,15 @@ def test_the_side_panel_of_a_direct_mail_has_letter_fields(workspace, travel, ma
     assert 'name="cfg-track_opens"' not in response.content.decode()
     assert _mail_settings(campaign) == {"category": "marketing", "template_id": letter.pk,
                                         "content": {"page_size": "A5"}}
+
+
+def test_the_list_page_takes_a_fixed_number_of_queries(workspace, travel, bob, client_for,
+                                                      django_assert_max_num_queries):
+    for i in range(5):
+        ContentTemplate.objects.create(workspace=workspace, name=f"T{i}", channel="email", content=CONTENT,
+                                       created_by=bob)
+    client = client_for(bob)
+    client.get(url("tpl-list", workspace))
+    with django_assert_max_num_queries(15):
+        page = client.get(url("tpl-list", workspace)).content.decode()
+    assert page.count('id="template-') == 5

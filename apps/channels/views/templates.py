@@ -69,6 +69,10 @@ def _editor(request, template, form, status=200, problems=None):
 
 def _save(request, template=None):
     form, channel, content, entity_key = _posted(request)
+    if template is not None and channel == ChannelKind.DIRECT_MAIL:
+        # The window position and margins have no fields here (the API sets them): keep them.
+        content = {**{k: v for k, v in (template.content or {}).items() if k in configuration.MILLIMETRE_FIELDS},
+                   **content}
     problems = []
     if form.is_valid():
         try:
