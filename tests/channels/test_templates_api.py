@@ -175,3 +175,23 @@ def test_the_list_takes_a_fixed_number_of_queries(workspace, travel, api, django
     with django_assert_max_num_queries(12):
         response = api(workspace, "viewer", "GET", "templates/")
     assert response.json()["count"] == 5
+
+
+def test_a_random_record_of_a_big_table_comes_from_a_block_sample(workspace, travel, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.channels import selectors
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE ws_{workspace.pk}.customer")
+    # the three customers count as a big table: the sampled query runs (and falls back when empty)
+    monkeypatch.setattr(selectors, "RANDOM_SAMPLE_ROWS", 0.2)
+    seen = set()
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(5):
+            entity, key, context = selectors.preview_context(workspace=workspace)
+            assert entity == "customer" and context["profile"]["customer_id"] == key
+            seen.add(key)
+    assert seen <= {1, 2, 3}
+    assert sum("TABLESAMPLE SYSTEM" in q["sql"] for q in queries.captured_queries) == 5
