@@ -205,6 +205,11 @@ def test_the_download_page_serves_the_files_to_members_only(workspace, letters, 
                                               "name": manifest["name"]})
     assert client_for(mallory).get(csv_url)["Content-Type"].startswith("text/csv")
 
+    # the delivery's page leads there for marketers, not for viewers
+    detail = reverse("chan-delivery", kwargs={"workspace_slug": workspace.slug, "pk": delivery.pk})
+    assert f'href="{page}"' in client_for(mallory).get(detail).content.decode()
+    assert f'href="{page}"' not in client_for(bob).get(detail).content.decode()
+
     # a viewer may not (letters hold personal data); an outsider finds nothing
     assert client_for(bob).get(url).status_code == 403
     assert client_for(charlie).get(url).status_code == 404
