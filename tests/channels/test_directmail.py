@@ -239,3 +239,18 @@ def test_a_letter_that_cannot_be_laid_out_fails_alone(workspace, letters, queue,
     failed = Message.objects.get(pk=ben["id"])
     assert failed.error == "the letter cannot be laid out: ValueError: layout blew up"
     assert [r["name"] for r in manifest_rows(delivery)] == ["Anna Jansen", "Dora Visser", "Chloe Martin"]
+
+
+def test_the_manifest_is_one_query_over_the_messages_whatever_their_number(workspace, letters, queue, sends):
+    from django.db import connection as conn
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.channels import manifest
+
+    delivery = send(workspace, queue, sends)
+    with CaptureQueriesContext(conn) as captured:
+        entry = manifest.manifest_write(delivery)
+    assert entry["letters"] == 4
+    over_messages = [q["sql"] for q in captured.captured_queries if "channels_message" in q["sql"]]
+    assert len(over_messages) == 1 and "ORDER BY" in over_messages[0]
+    assert len(captured.captured_queries) < 15  # metadata and the files' row lock, not a query per letter
