@@ -68,13 +68,23 @@ def _work_table(workspace, name: str, limit: int) -> str:
 
 
 def _delivery(workspace, table: str, content=None) -> Delivery:
+    """As a live channel activity does it: classify into a scratch table, then the
+    delivery and its messages in one INSERT ... SELECT."""
     schema = Schema.load(workspace)
     audience = ledger.audience_for(workspace, schema, "email", schema.entities["customer"], {})
-    classified = ledger.classify_sql(audience, sql.Identifier(workspace_schema(workspace.pk), table))
+    scratch = sql.Identifier(workspace_schema(workspace.pk), f"{table}_classified")
+
+    def execute(query):
+        with connection.cursor() as cursor:
+            cursor.execute(render_sql(query))
+
     options = services.delivery_options(audience, {}, table, [], {})
     with transaction.atomic():
-        delivery = services.delivery_create(workspace=workspace, channel="email", name="bench", content=content or
-                                            CONTENT, options=options, classified=classified)
+        ledger.classify_into(audience, sql.Identifier(workspace_schema(workspace.pk), table), scratch, execute)
+        delivery = services.delivery_create(
+            workspace=workspace, channel="email", name="bench", content=content or CONTENT, options=options,
+            classified=sql.SQL("SELECT target_key, profile_key, address, reason, defer_until FROM {}").format(scratch))
+        execute(sql.SQL("DROP TABLE {}").format(scratch))
     return delivery
 
 
@@ -230,14 +240,24 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--workers", type=int, default=2, help="email: sending processes (and raw connections)")
     parser.add_argument("--case", choices=["all", "create", "render", "email"], default="all")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--workspace", help="reuse a workspace kept by an earlier run (--keep)")
     args = parser.parse_args(argv)
     profiles = max(args.create if args.case in ("all", "create") else 0, args.messages)
+    if args.workspace:
+        from apps.tenants.models import Workspace
+
+        run_cases(Workspace.objects.get(slug=args.workspace), args)
+        return
     with scratch_workspace("bench-send", keep=args.keep) as workspace:
         generate(workspace=workspace, profiles=profiles)
         _vacuum(workspace)
-        if args.case in ("all", "create"):
-            case_create(workspace, args.create)
-        if args.case in ("all", "render"):
-            case_render(workspace, args.messages)
-        if args.case in ("all", "email"):
-            case_email(workspace, args.messages, args.workers)
+        run_cases(workspace, args)
+
+
+def run_cases(workspace, args) -> None:
+    if args.case in ("all", "create"):
+        case_create(workspace, args.create)
+    if args.case in ("all", "render"):
+        case_render(workspace, args.messages)
+    if args.case in ("all", "email"):
+        case_email(workspace, args.messages, args.workers)

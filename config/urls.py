@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.channels import urls as channels_urls
+from apps.consent import urls as consent_urls
 from apps.core import views as core_views
 from apps.tenants import api as tenants_api
 from apps.tenants import views as tenants_views
@@ -14,16 +15,16 @@ workspace_ui_patterns = [
     path("data/", include("apps.datamodel.urls")),
     path("audiences/", include("apps.audiences.urls")),
     path("campaigns/", include("apps.campaigns.urls")),
-    path("", include("apps.channels.urls_templates")),
     path("", include("apps.channels.urls")),
+    path("", include("apps.channels.urls_templates")),
 ]
 workspace_api_patterns = [
     path("", include("apps.tenants.api_urls")),
     path("", include("apps.datamodel.api_urls")),
     path("", include("apps.audiences.api_urls")),
     path("", include("apps.campaigns.api_urls")),
-    path("", include("apps.channels.api_urls_templates")),
     path("", include("apps.channels.api_urls")),
+    path("", include("apps.channels.api_urls_templates")),
 ]
 
 urlpatterns = [
@@ -32,6 +33,7 @@ urlpatterns = [
     # Public, no login: the ends of tracking links in emails, and the email services' webhooks.
     path("t/", include(channels_urls.public_patterns)),
     path("webhooks/anymail/", include("anymail.urls")),
+    path("", include(consent_urls.public_patterns)),
     path("accounts/", include("apps.tenants.account_urls")),
     path("invitations/<str:token>/", tenants_views.invitation_accept, name="invitation-accept"),
     path("w/<slug:workspace_slug>/", include(workspace_ui_patterns)),

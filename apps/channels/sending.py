@@ -45,7 +45,8 @@ DEFAULT_LEASE = 120  # seconds a claim holds before another task may take the me
 TASK_BUDGET = 55  # seconds a task sends before it hands over (other deliveries get their turn)
 
 # Hooks of the consent layer: called with (delivery, rows) just before sending a chunk;
-# return {message id: reason} for the messages that must not leave after all.
+# return {message id: reason} for the messages that must not leave after all, or
+# {message id: ("defer", until)} for those that must wait (quiet hours).
 PRESEND_HOOKS: list[Callable[[Delivery, list[dict[str, Any]]], dict[int, str]]] = []
 # Extra headers per message (List-Unsubscribe...): (delivery, row, links) -> headers.
 HEADER_HOOKS: list[Callable[[Delivery, dict[str, Any], dict[str, str]], dict[str, str]]] = []
@@ -119,7 +120,7 @@ class RowLoader:
         schema = Schema.load(delivery.workspace)
         profile = schema.entities.get(options.get("profile"))
         target = schema.entities.get(options.get("target"))
-        select = [sql.SQL("m.id, m.address, m.attempts")]
+        select = [sql.SQL("m.id, m.address, m.attempts, m.profile_key")]
         joins = []
         if profile is not None:
             select.append(sql.SQL("to_jsonb(p) AS profile"))
@@ -238,8 +239,13 @@ def send_some(delivery_id: int, budget: float = TASK_BUDGET) -> dict[str, int]:
             items = []
             for row in rows:
                 if row["id"] in blocked:
-                    _mark(row["id"], "excluded", reason=blocked[row["id"]])
-                    totals["excluded"] += 1
+                    verdict = blocked[row["id"]]
+                    if isinstance(verdict, tuple):  # ("defer", until): quiet hours at the recipient's
+                        _mark(row["id"], "deferred", reason="quiet_hours", retry_at=verdict[1])
+                        totals["deferred"] += 1
+                    else:
+                        _mark(row["id"], "excluded", reason=verdict)
+                        totals["excluded"] += 1
                     continue
                 if timezone.now() >= delivery.expires_at:
                     _mark(row["id"], "expired", reason="window_ended")

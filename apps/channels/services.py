@@ -32,6 +32,7 @@ def delivery_options(audience: ledger.Audience, settings: dict[str, Any], table:
         "profile_link": ".".join(r.key for r in audience.path), "table": table, "enrichment": enrichment,
         "track_opens": bool(settings.get("track_opens", True)), "track_clicks": bool(settings.get("track_clicks", True)),
         "category": settings.get("category") or "marketing", "topic": settings.get("topic") or "",
+        "rule_set_id": settings.get("rule_set_id") or None,
         "language_attr": audience.mappings["language"].key if "language" in audience.mappings else "",
         "timezone_attr": audience.mappings["timezone"].key if "timezone" in audience.mappings else "",
         "variables": variables or {},
@@ -50,18 +51,23 @@ def delivery_create(*, workspace, channel: str, name: str, content: dict[str, An
         expires_at=timezone.now() + _window(workspace, channel))
     query = sql.SQL(
         "WITH ins AS (INSERT INTO {msg} (workspace_id, delivery_id, profile_key, target_key, address, status, "
-        "reason, attempts, provider_id, error) SELECT %(ws)s, %(d)s, c.profile_key::text, c.target_key::text, "
-        "coalesce(c.address, ''), CASE WHEN c.reason IS NULL THEN 'queued' ELSE 'excluded' END, "
-        "coalesce(c.reason, ''), 0, '', '' FROM ({classified}) c ORDER BY c.target_key RETURNING reason) "
-        "SELECT reason, count(*) FROM ins GROUP BY reason").format(msg=MESSAGE, classified=classified)
+        "reason, attempts, provider_id, error, next_attempt_at) SELECT %(ws)s, %(d)s, c.profile_key::text, "
+        "c.target_key::text, coalesce(c.address, ''), CASE WHEN c.reason IS NOT NULL THEN 'excluded' "
+        "WHEN c.defer_until IS NOT NULL THEN 'deferred' ELSE 'queued' END, "
+        "CASE WHEN c.reason IS NULL AND c.defer_until IS NOT NULL THEN 'quiet_hours' ELSE coalesce(c.reason, '') END, "
+        "0, '', '', CASE WHEN c.reason IS NULL THEN c.defer_until END "
+        "FROM ({classified}) c RETURNING status, reason) "
+        "SELECT status, reason, count(*) FROM ins GROUP BY status, reason").format(msg=MESSAGE, classified=classified)
     with connection.cursor() as cursor:
         cursor.execute(render(query), {"ws": workspace.pk, "d": delivery.pk})
-        counts = {reason: n for reason, n in cursor.fetchall()}
-    queued = counts.pop("", 0)
-    delivery.counts = {"queued": queued, "excluded": counts}
-    delivery.total = queued + sum(counts.values())
+        rows = cursor.fetchall()
+    excluded = {reason: n for status, reason, n in rows if status == "excluded"}
+    deferred = {reason: n for status, reason, n in rows if status == "deferred"}
+    queued = sum(n for status, _reason, n in rows if status == "queued")
+    delivery.counts = {"queued": queued, "excluded": excluded, **({"deferred": deferred} if deferred else {})}
+    delivery.total = sum(n for _s, _r, n in rows)
     delivery.save(update_fields=["counts", "total"])
-    if queued:
+    if queued or deferred:
         sending.dispatch(delivery)
     else:
         sending.finish_if_done(delivery)
@@ -124,7 +130,8 @@ def proof_send(*, workspace, actor, channel: str, content: dict[str, Any], addre
     where = sql.SQL("WHERE {} = %(key)s").format(pk) if key not in (None, "") else sql.SQL("")
     # Every proof goes to each test address, personalized with the chosen record.
     classified = sql.SQL(
-        "SELECT r.key AS target_key, {profile_key} AS profile_key, a.address, NULL::text AS reason "
+        "SELECT r.key AS target_key, {profile_key} AS profile_key, a.address, NULL::text AS reason, "
+        "NULL::timestamptz AS defer_until "
         "FROM (SELECT {pk} AS key FROM {t} {where} ORDER BY {pk} LIMIT 1) r "
         "CROSS JOIN unnest(%(addresses)s::text[]) AS a(address) {profile_join}").format(
         pk=pk, t=ddl.table(target), where=where,

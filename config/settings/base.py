@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "apps.audiences",
     "apps.campaigns",
     "apps.channels",
+    "apps.consent",
 ]
 
 MIDDLEWARE = [

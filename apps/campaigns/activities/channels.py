@@ -69,17 +69,18 @@ class Channel(Activity):
                 raise SettingsError(f"{self.label}: no {self.channel.upper() if self.channel == 'sms' else 'push'} "
                                     "provider is available in this version; run the campaign in test mode to see "
                                     "who would receive it.")
-        work = ctx.ident(source.table)
-        classified = ledger.classify_sql(audience, work)
-        scratch_name = ctx.table_name("_classified")
-        scratch = ctx.ident(scratch_name)
-        ctx.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(scratch))
-        ctx.execute(sql.SQL("CREATE UNLOGGED TABLE {} AS {}").format(scratch, classified))
-        counts = ctx.scalar(sql.SQL("SELECT json_object_agg(coalesce(reason, ''), n) FROM "
-                                    "(SELECT reason, count(*) n FROM {} GROUP BY reason) x").format(scratch)) or {}
-        reasons = {k: int(v) for k, v in counts.items() if k}
-        report = {"channel": self.channel, "recipients": int(counts.get("", 0)), "excluded": reasons,
+        scratch = ctx.ident(ctx.table_name("_classified"))
+        ledger.classify_into(audience, ctx.ident(source.table), scratch, ctx.execute)
+        counts = ctx.scalar(sql.SQL(
+            "SELECT json_object_agg(k, n) FROM (SELECT CASE WHEN reason IS NOT NULL THEN reason "
+            "WHEN defer_until IS NOT NULL THEN '+quiet_hours' ELSE '' END AS k, count(*) n FROM {} GROUP BY 1) x").format(
+            scratch)) or {}
+        reasons = {k: int(v) for k, v in counts.items() if k and not k.startswith("+")}
+        deferred = int(counts.get("+quiet_hours", 0))
+        report = {"channel": self.channel, "recipients": int(counts.get("", 0)) + deferred, "excluded": reasons,
                   "test_mode": ctx.test_mode, "per_row": audience.per_row, "profile": audience.profile.key}
+        if deferred:
+            report["deferred"] = {"quiet_hours": deferred}
         enrichment = [c for c in _columns(ctx, source.table) if c != "key"]
         options = services.delivery_options(audience, settings, source.table, enrichment, ctx.run.variables)
         if ctx.test_mode and content is not None and self.channel in ("email", "direct_mail"):
@@ -95,7 +96,8 @@ class Channel(Activity):
             delivery = services.delivery_create(
                 workspace=ctx.workspace, channel=self.channel, content=content, options=options,
                 name=f"{ctx.run.campaign.name} · {ctx.node.get('label') or self.label} ({ctx.node['id']})",
-                classified=sql.SQL("SELECT target_key, profile_key, address, reason FROM {}").format(scratch),
+                classified=sql.SQL("SELECT target_key, profile_key, address, reason, defer_until FROM {}").format(
+                    scratch),
                 run=ctx.run, node_id=ctx.node["id"], campaign=ctx.run.campaign, actor=ctx.run.created_by)
             report["delivery"] = delivery.pk
         out = ctx.create_table("out", target.key, sql.SQL("SELECT target_key FROM {} WHERE reason IS NULL").format(

@@ -40,7 +40,7 @@ def address(name: str, email: str) -> str:
 
 
 def _qp(text: str) -> bytes:
-    body = binascii.b2a_qp(text.replace("\r\n", "\n").encode(), istext=True)
+    body = binascii.b2a_qp(text.replace("\r\n", "\n").replace("\r", "\n").encode(), istext=True)
     return body.replace(b"\n", b"\r\n")
 
 

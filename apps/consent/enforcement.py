@@ -1,0 +1,242 @@
+"""Consent, suppression, frequency caps and quiet hours, enforced twice:
+
+1. when a delivery's messages are created: each rule is a condition in the same
+   classification statement (apps/channels/ledger.py), so every excluded recipient is
+   kept with its reason code, and quiet hours defer rather than drop;
+2. just before each chunk leaves (apps/channels/sending.py PRESEND_HOOKS): consent and
+   suppression are read again, caps are counted again from what was sent since, and a
+   message that would land in quiet hours is deferred to the next allowed time.
+
+A channel activity's settings choose: `category` ("marketing", the default, or
+"transactional": no topics nor caps, but suppression always), `topic` (a topic key of
+the activity's channel) and `rule_set_id` (frequency caps).
+
+Reason codes: suppressed, suppressed_domain, withdrawn, no_consent, frequency_cap;
+deferral: quiet_hours. Every set test below is an uncorrelated IN (SELECT ...), which
+PostgreSQL runs once as a hashed subplan: a hash lookup per recipient."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+from psycopg import sql
+
+from apps.core.sqlutil import render
+
+from .models import ConsentState, FrequencyCap, QuietHours, Suppression, Topic
+
+STATE = sql.Identifier(ConsentState._meta.db_table)
+SUPPRESSION = sql.Identifier(Suppression._meta.db_table)
+MESSAGE = sql.Identifier("channels_message")
+DELIVERY = sql.Identifier("channels_delivery")
+PERIODS = {"day": "1 day", "week": "7 days", "month": "30 days"}
+PHONE_CHANNELS = ("sms",)
+# "Now" for quiet hours, as SQL: tests pin it to a literal instant to cross a DST change.
+CLOCK = "now()"
+
+
+class ConsentSettingsError(Exception):
+    pass
+
+
+def topic_for(workspace, channel: str, settings: dict[str, Any]) -> Topic | None:
+    """The activity's topic; a marketing activity on a channel that has topics must name one."""
+    if settings.get("category") == "transactional":
+        return None
+    key = settings.get("topic")
+    if key:
+        topic = Topic.objects.filter(workspace=workspace, channel=channel, key=key).first()
+        if topic is None:
+            raise ConsentSettingsError(f"no {channel} topic {key!r} in this workspace")
+        return topic
+    if Topic.objects.filter(workspace=workspace, channel=channel).exists():
+        names = ", ".join(Topic.objects.filter(workspace=workspace, channel=channel).values_list("key", flat=True))
+        raise ConsentSettingsError(f"a marketing {channel} message needs a subscription topic (one of: {names}), "
+                                   "or mark the activity transactional")
+    return None
+
+
+def _suppression_sets(workspace_id: int, channel: str, address: sql.Composable) -> list[tuple[str, sql.Composable]]:
+    """Only the lists that have entries become conditions (hashing every address for
+    an empty list of erased ones would cost more than all the other checks)."""
+    kinds = {"email": ("email", "domain"), "sms": ("phone",)}.get(channel, ())
+    present = set(Suppression.objects.filter(workspace_id=workspace_id, kind__in=kinds).values_list(
+        "kind", "hashed").distinct())
+    live = sql.SQL("(expires_at IS NULL OR expires_at > now())")
+    w = sql.Literal(workspace_id)
+    plain, hashed = [], []
+    for kind in kinds:
+        if kind == "domain":
+            continue
+        if (kind, False) in present:
+            plain.append(sql.SQL("{a} IN (SELECT value FROM {t} WHERE workspace_id = {w} AND kind = {k} AND NOT hashed "
+                                 "AND {live})").format(a=address, t=SUPPRESSION, w=w, k=sql.Literal(kind), live=live))
+        if (kind, True) in present:
+            hashed.append(sql.SQL("'sha256:' || encode(sha256(convert_to({a}, 'UTF8')), 'hex') IN (SELECT value FROM "
+                                  "{t} WHERE workspace_id = {w} AND kind = {k} AND hashed AND {live})").format(
+                a=address, t=SUPPRESSION, w=w, k=sql.Literal(kind), live=live))
+    rules = []
+    if plain or hashed:
+        rules.append(("suppressed", sql.SQL("({})").format(sql.SQL(" OR ").join(plain + hashed))))
+    if ("domain", False) in present:
+        rules.append(("suppressed_domain", sql.SQL(
+            "split_part({a}, '@', 2) IN (SELECT value FROM {t} WHERE workspace_id = {w} AND kind = 'domain' "
+            "AND {live})").format(a=address, t=SUPPRESSION, w=w, live=live)))
+    return rules
+
+
+def _consent_sets(topic: Topic | None, key: sql.Composable) -> list[tuple[str, sql.Composable]]:
+    if topic is None:
+        return []
+    rules = [("withdrawn", sql.SQL("{k} IN (SELECT profile_key FROM {s} WHERE topic_id = {t} AND NOT granted)").format(
+        k=key, s=STATE, t=sql.Literal(topic.pk)))]
+    if topic.policy == "opt_in":
+        rules.append(("no_consent", sql.SQL(
+            "{k} NOT IN (SELECT profile_key FROM {s} WHERE topic_id = {t} AND granted)").format(
+            k=key, s=STATE, t=sql.Literal(topic.pk))))
+    return rules
+
+
+def _cap_sets(workspace_id: int, channel: str, settings: dict[str, Any], key: sql.Composable, *,
+              sent_only: bool, exclude_delivery: int | None = None) -> list[tuple[str, sql.Composable]]:
+    """Profiles that already reached a cap: counted from the message ledger (messages
+    sent, or on their way when counting at creation), marketing deliveries only."""
+    if settings.get("category") == "transactional" or not settings.get("rule_set_id"):
+        return []
+    rules = []
+    statuses = ("sent",) if sent_only else ("sent", "queued", "sending", "deferred")
+    for cap in FrequencyCap.objects.filter(workspace_id=workspace_id, rule_set_id=settings["rule_set_id"]):
+        if cap.channel and cap.channel != channel:
+            continue
+        period = sql.Literal(PERIODS[cap.period])
+        rules.append(("frequency_cap", sql.SQL(
+            "{k} IN (SELECT m.profile_key FROM {m} m JOIN {d} d ON d.id = m.delivery_id "
+            "WHERE d.workspace_id = {w} AND d.created_at > now() - {p}::interval - interval '2 days' "
+            "AND NOT d.proof AND coalesce(d.options ->> 'category', 'marketing') = 'marketing' {chan} {skip} "
+            "AND m.status IN ({statuses}) AND coalesce(m.sent_at, d.created_at) > now() - {p}::interval "
+            "GROUP BY m.profile_key HAVING count(*) >= {limit})").format(
+            k=key, m=MESSAGE, d=DELIVERY, w=sql.Literal(workspace_id), p=period,
+            chan=sql.SQL("AND d.channel = {}").format(sql.Literal(cap.channel)) if cap.channel else sql.SQL(""),
+            skip=sql.SQL("AND d.id <> {}").format(sql.Literal(exclude_delivery)) if exclude_delivery else sql.SQL(""),
+            statuses=sql.SQL(", ").join(sql.Literal(s) for s in statuses), limit=sql.Literal(cap.limit))))
+    return rules
+
+
+def _quiet_until(workspace, channel: str, tz_sql: sql.Composable) -> sql.Composable | None:
+    """The next allowed time when now is in quiet hours for the recipient, else NULL."""
+    rule = QuietHours.objects.filter(workspace=workspace, channel=channel).first()
+    if rule is None:
+        return None
+    start, end = sql.Literal(rule.allowed_from), sql.Literal(rule.allowed_until)
+    zone = sql.SQL("(CASE WHEN {tz} IN (SELECT name FROM pg_timezone_names) THEN {tz} ELSE {ws} END)").format(
+        tz=tz_sql, ws=sql.Literal(workspace.time_zone or "UTC"))
+    local = sql.SQL("(({})::timestamptz AT TIME ZONE {})").format(sql.SQL(CLOCK), zone)
+    if rule.allowed_from <= rule.allowed_until:
+        allowed = sql.SQL("({l}::time >= {s} AND {l}::time < {e})").format(l=local, s=start, e=end)
+        nxt = sql.SQL("CASE WHEN {l}::time < {s} THEN ({l}::date + {s}) ELSE ({l}::date + 1 + {s}) END").format(
+            l=local, s=start)
+    else:  # a window across midnight, e.g. 20:00-02:00
+        allowed = sql.SQL("({l}::time >= {s} OR {l}::time < {e})").format(l=local, s=start, e=end)
+        nxt = sql.SQL("({l}::date + {s})").format(l=local, s=start)
+    return sql.SQL("(CASE WHEN {allowed} THEN NULL ELSE ({nxt}) AT TIME ZONE {zone} END)").format(
+        allowed=allowed, nxt=nxt, zone=zone)
+
+
+def _tz_sql(attribute_key: str | None, alias: str = "p") -> sql.Composable:
+    """The recipient's time zone column as text (NULL: the workspace's zone)."""
+    if attribute_key:
+        return sql.SQL("{}.{}::text").format(sql.Identifier(alias), sql.Identifier(attribute_key))
+    return sql.SQL("NULL::text")
+
+
+# --- at creation: hooks of apps/channels/ledger.py -------------------------------------------
+
+
+def exclusion_hook(audience) -> list[tuple[str, sql.Composable]]:
+    settings = audience.settings or {}
+    try:
+        topic = topic_for(audience.workspace, audience.channel, settings)
+    except ConsentSettingsError as exc:
+        from apps.channels.ledger import AudienceError  # noqa: PLC0415
+
+        raise AudienceError(str(exc)) from exc
+    key = sql.SQL("({})::text").format(audience.profile_key_sql)
+    rules = []
+    if audience.address_sql is not None:
+        rules += _suppression_sets(audience.workspace.pk, audience.channel, audience.address_sql)
+    rules += _consent_sets(topic, key)
+    rules += _cap_sets(audience.workspace.pk, audience.channel, settings, key, sent_only=False)
+    return rules
+
+
+def defer_hook(audience) -> sql.Composable | None:
+    attribute = audience.mappings.get("timezone")
+    return _quiet_until(audience.workspace, audience.channel, _tz_sql(attribute.key if attribute else None))
+
+
+# --- just before sending: a PRESEND hook of apps/channels/sending.py --------------------------
+
+
+def presend_hook(delivery, rows: list[dict[str, Any]]) -> dict[int, Any]:
+    """{message id: reason} for messages that must not leave now; ("defer", until) for
+    quiet hours. One query per chunk."""
+    if not rows or delivery.proof:
+        return {}
+    options = delivery.options or {}
+    settings = {"category": options.get("category"), "topic": options.get("topic"),
+                "rule_set_id": options.get("rule_set_id")}
+    try:
+        topic = topic_for(delivery.workspace, delivery.channel, settings)
+    except ConsentSettingsError:
+        topic = None
+    key = sql.SQL("m.profile_key")
+    rules = _suppression_sets(delivery.workspace_id, delivery.channel, sql.SQL("m.address"))
+    rules += _consent_sets(topic, key)
+    rules += _cap_sets(delivery.workspace_id, delivery.channel, settings, key, sent_only=True)
+    quiet = None
+    joins = sql.SQL("")
+    if QuietHours.objects.filter(workspace_id=delivery.workspace_id, channel=delivery.channel).exists():
+        from apps.audiences.rules.schema import Schema  # noqa: PLC0415
+        from apps.datamodel import ddl  # noqa: PLC0415
+
+        schema = Schema.load(delivery.workspace)
+        profile = schema.entities.get(options.get("profile"))
+        if profile is not None and options.get("timezone_attr"):
+            pk = schema.pk(profile)
+            joins = sql.SQL("LEFT JOIN {t} p ON p.{pk} = m.profile_key::{type}").format(
+                t=ddl.table(profile), pk=ddl.column(pk), type=ddl.sql_type(pk.type))
+            quiet = _quiet_until(delivery.workspace, delivery.channel, _tz_sql(options["timezone_attr"]))
+        else:
+            quiet = _quiet_until(delivery.workspace, delivery.channel, sql.SQL("NULL::text"))
+    if not rules and quiet is None:
+        return {}
+    cases = sql.SQL(" ").join(sql.SQL("WHEN {} THEN {}").format(c, sql.Literal(r)) for r, c in rules) if rules \
+        else sql.SQL("WHEN false THEN NULL")
+    query = sql.SQL("SELECT m.id, CASE {cases} END, {quiet} FROM {m} m {joins} WHERE m.id = ANY(%s)").format(
+        cases=cases, quiet=quiet if quiet is not None else sql.SQL("NULL::timestamptz"), m=MESSAGE, joins=joins)
+    blocked: dict[int, Any] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(render(query), [[r["id"] for r in rows]])
+        for message_id, reason, until in cursor.fetchall():
+            if reason:
+                blocked[message_id] = reason
+            elif until is not None and until > timezone.now():
+                blocked[message_id] = ("defer", until)
+    return blocked
+
+
+def install() -> None:
+    from apps.channels import ledger, sending  # noqa: PLC0415
+
+    if exclusion_hook not in ledger.EXCLUSION_HOOKS:
+        ledger.EXCLUSION_HOOKS.append(exclusion_hook)
+    if defer_hook not in ledger.DEFER_HOOKS:
+        ledger.DEFER_HOOKS.append(defer_hook)
+    if presend_hook not in sending.PRESEND_HOOKS:
+        sending.PRESEND_HOOKS.append(presend_hook)
+    from . import links  # noqa: PLC0415
+
+    links.install()
+

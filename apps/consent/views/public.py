@@ -1,0 +1,158 @@
+"""Recipients' pages, no login: one-click unsubscribe, the preference center, and the
+inbound SMS keyword endpoint that SMS providers call. They work without JavaScript."""
+
+from __future__ import annotations
+
+import hmac
+import re
+
+from django.core import signing
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from apps.core.net import client_ip
+from apps.tenants.models import Workspace
+
+from .. import links, services
+from ..models import Source, Topic
+
+STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "OPT-OUT", "REVOKE", "ARRET",
+              "ARRÊT", "STOPP", "ALTO", "BAJA"}
+START_WORDS = {"START", "YES", "UNSTOP", "SUBSCRIBE", "OPTIN", "OPT-IN", "RESUME"}
+HELP_WORDS = {"HELP", "INFO", "AIDE", "HILFE", "AYUDA"}
+
+
+def _read(request: HttpRequest, token: str):
+    """(workspace, token data) or an error page response."""
+    try:
+        data = links.read_token(token)
+        workspace = Workspace.objects.get(pk=data["workspace_id"])
+        days = services.policy_for(workspace).unsubscribe_link_days
+        links.read_token(token, max_age_days=days)
+    except signing.SignatureExpired:
+        return None, render(request, "consent/link_problem.html", {"expired": True}, status=410)
+    except (signing.BadSignature, Workspace.DoesNotExist):
+        return None, render(request, "consent/link_problem.html", {"expired": False}, status=404)
+    return workspace, data
+
+
+def _topics(workspace, data) -> list[Topic]:
+    qs = Topic.objects.filter(workspace=workspace, channel=data["channel"])
+    if data["topic"]:
+        qs = qs.filter(key=data["topic"])
+    return list(qs)
+
+
+def _withdraw(request, workspace, data, source: str) -> list[Topic]:
+    changed = []
+    for topic in _topics(workspace, data):
+        if services.consent_state(workspace=workspace, profile_key=data["profile_key"], topic=topic):
+            services.consent_record(workspace=workspace, profile_key=data["profile_key"], topic=topic, granted=False,
+                                    source=source, actor="recipient", ip_address=client_ip(request),
+                                    reference="one-click" if request.POST.get("List-Unsubscribe") else "")
+            changed.append(topic)
+    return changed
+
+
+@csrf_exempt  # mail providers POST without a session (RFC 8058); the token is the proof
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """POST (a mail provider's one-click, or the confirmation form) withdraws at once.
+    GET only shows the page: mail scanners follow links and must change nothing."""
+    workspace, data = _read(request, token)
+    if workspace is None:
+        return data
+    topics = _topics(workspace, data)
+    if request.method == "POST":
+        _withdraw(request, workspace, data, Source.UNSUBSCRIBE_LINK)
+        return render(request, "consent/unsubscribed.html", {"workspace": workspace, "topics": topics,
+                                                             "token": token})
+    return render(request, "consent/unsubscribe.html", {"workspace": workspace, "topics": topics, "token": token})
+
+
+@require_http_methods(["GET", "POST"])
+def preferences(request: HttpRequest, token: str) -> HttpResponse:
+    """Every topic of every channel, with the recipient's current answer; saving records
+    one ledger event per change."""
+    workspace, data = _read(request, token)
+    if workspace is None:
+        return data
+    profile_key = data["profile_key"]
+    topics = list(Topic.objects.filter(workspace=workspace).order_by("channel", "name"))
+    saved = False
+    if request.method == "POST":
+        wanted = set(request.POST.getlist("topic"))
+        for topic in topics:
+            current = services.consent_state(workspace=workspace, profile_key=profile_key, topic=topic)
+            desired = str(topic.pk) in wanted
+            if current != desired:
+                services.consent_record(workspace=workspace, profile_key=profile_key, topic=topic, granted=desired,
+                                        source=Source.PREFERENCE_CENTER, actor="recipient",
+                                        ip_address=client_ip(request))
+        saved = True
+    rows = [{"topic": t, "subscribed": services.consent_state(workspace=workspace, profile_key=profile_key, topic=t)}
+            for t in topics]
+    return render(request, "consent/preferences.html", {"workspace": workspace, "rows": rows, "token": token,
+                                                        "saved": saved})
+
+
+def inbound_sms_token(workspace: Workspace) -> str:
+    """The secret an SMS provider puts in the inbound URL of this workspace."""
+    return links._mac(f"inbound-sms:{workspace.pk}")
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def inbound_sms(request: HttpRequest, workspace_slug: str, secret: str) -> HttpResponse:
+    """An SMS provider forwards a reply: `from` (the phone) and `body`. STOP and its
+    synonyms withdraw every SMS topic of the profiles with that number; START grants
+    them again; HELP answers with where to get help."""
+    workspace = Workspace.objects.filter(slug=workspace_slug).first()
+    if workspace is None or not hmac.compare_digest(secret, inbound_sms_token(workspace)):
+        return JsonResponse({"error": "not found"}, status=404)
+    phone = re.sub(r"[^0-9+]", "", request.POST.get("from", "") or request.POST.get("From", ""))
+    body = (request.POST.get("body", "") or request.POST.get("Body", "")).strip()
+    word = body.split()[0].upper().strip(".!") if body else ""
+    if not phone:
+        return JsonResponse({"error": "the sender's number (from) is missing"}, status=400)
+    if word in HELP_WORDS:
+        return JsonResponse({"action": "help", "reply": f"{workspace.name}: reply STOP to stop messages, START to "
+                                                        "receive them again."})
+    if word not in STOP_WORDS | START_WORDS:
+        return JsonResponse({"action": "none"})
+    granted = word in START_WORDS
+    profiles = _profiles_with_phone(workspace, phone)
+    topics = list(Topic.objects.filter(workspace=workspace, channel="sms"))
+    for profile_key in profiles:
+        for topic in topics:
+            services.consent_record(workspace=workspace, profile_key=profile_key, topic=topic, granted=granted,
+                                    source=Source.INBOUND_SMS, actor="recipient",
+                                    reference=f"sms from {phone}: {body[:100]}")
+    if not granted and not profiles:
+        # A number we cannot tie to a profile still must not get texts: suppress it.
+        services.suppression_add(workspace=workspace, kind="phone", value=phone, reason="manual",
+                                 actor="inbound sms", note=f"STOP keyword: {body[:100]}")
+    return JsonResponse({"action": "start" if granted else "stop", "profiles": len(profiles),
+                         "topics": len(topics)})
+
+
+def _profiles_with_phone(workspace, phone: str) -> list[str]:
+    from django.db import connection  # noqa: PLC0415
+    from psycopg import sql  # noqa: PLC0415
+
+    from apps.core.sqlutil import render as render_sql  # noqa: PLC0415
+    from apps.datamodel import ddl  # noqa: PLC0415
+    from apps.datamodel.models import AddressMapping, Entity  # noqa: PLC0415
+
+    mapping = AddressMapping.objects.filter(workspace=workspace, role="phone").select_related("attribute").first()
+    profile = Entity.objects.filter(workspace=workspace, is_profile=True).first()
+    if mapping is None or profile is None:
+        return []
+    pk = profile.attributes.get(is_primary_key=True)
+    query = sql.SQL("SELECT {pk}::text FROM {t} WHERE regexp_replace({c}, '[^0-9+]', '', 'g') = %s").format(
+        pk=ddl.column(pk), t=ddl.table(profile), c=ddl.column(mapping.attribute))
+    with connection.cursor() as cursor:
+        cursor.execute(render_sql(query), [phone])
+        return [r[0] for r in cursor.fetchall()]
