@@ -40,6 +40,11 @@ class NodeBox:
     summary: str = ""  # what the settings say, in a few words (shown under the label)
 
     @property
+    def status_text(self) -> str:
+        """The status as written in the box's corner (short: the box is narrow)."""
+        return {"awaiting_confirmation": "to confirm"}.get(self.status, self.status)
+
+    @property
     def cx(self) -> float:
         return self.x + self.w / 2
 

@@ -463,6 +463,9 @@ def test_the_openapi_schema_describes_every_campaign_endpoint(db):
         "runs/{id}/": {"get"},
         "runs/{id}/activities/{node_id}/": {"get"},
         "activity-types/": {"get"},
+        "campaigns/definition-schema/": {"get"},
+        "runs/{id}/stop/": {"post"},
+        "runs/{id}/confirm/": {"post"},
         **{f"campaigns/{{id}}/{action}/": {"post"} for action in (
             "validate", "test-runs", "duplicate", "publish", "start", "stop", "pause", "resume", "close",
             "archive", "trigger")},

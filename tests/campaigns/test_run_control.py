@@ -195,6 +195,7 @@ def test_the_run_page_shows_confirm_and_stop_to_approvers(workspace, travel, que
     html = client_for(approver).get(page).content.decode()
     assert "Confirm sending" in html and "Stop this run" in html
     assert "Waiting for confirmation before sending:</strong> mail." in html
+    assert 'data-node="mail" data-status="awaiting_confirmation"' in html and ">to confirm</text>" in html
     marketer_html = client_for(mallory).get(page).content.decode()
     assert "Confirm sending" not in marketer_html and "Stop this run" not in marketer_html
     assert "An approver confirms it." in marketer_html
