@@ -38,6 +38,7 @@ def test_a_sending_delivery_shows_its_progress_and_polls(workspace, bob, client_
     assert 'aria-valuenow="75"' in region  # 3 of the 4 to send are settled
     assert "3 sent · 1 to go · 0 failed of 6 messages" in region
     assert "delivery-stop-button" not in region  # a viewer does not stop deliveries
+    assert "HX-Trigger" not in client_for(bob).get(url("chan-delivery-status", delivery))
 
 
 def test_a_finished_delivery_shows_counts_by_state_reason_and_engagement_and_stops_polling(
@@ -55,6 +56,7 @@ def test_a_finished_delivery_shows_counts_by_state_reason_and_engagement_and_sto
     html = response.content.decode()
     assert "hx-trigger" not in html.split(">", 1)[0]  # the region no longer polls
     assert "no-cache" in response["Cache-Control"]
+    assert response["HX-Trigger"] == "deliveryChanged"  # the message table refreshes once
     states = dict(re.findall(r'data-state="(\w+)"><dt>[^<]+</dt><dd>(\d+)</dd>', html))
     assert states == {"sent": "3", "failed": "1", "excluded": "3"}
     reasons = re.findall(r'data-reason="(\w+)"><td>([^<]+)</td><td class="num">(\d+)</td>', html)

@@ -35,6 +35,7 @@ def _status_context(request, delivery) -> dict:
         "excluded": [(selectors.reason_label(r), r, n) for r, n in stats["excluded"].items()],
         "failed": [(r.replace("_", " "), r, n) for r, n in stats["failed"].items()],
         "can_stop": at_least(request.workspace_role, APPROVER),
+        "can_download": at_least(request.workspace_role, WorkspaceRole.MARKETER),
     }
 
 
@@ -66,7 +67,11 @@ def delivery_detail(request, workspace_slug, pk):
 def delivery_status(request, workspace_slug, pk):
     """The status region alone, polled every 2 s while the delivery sends."""
     delivery = selectors.access_delivery(request.user, request.workspace, pk)
-    response = render(request, "channels/delivery.html#delivery-status", _status_context(request, delivery))
+    context = _status_context(request, delivery)
+    response = render(request, "channels/delivery.html#delivery-status", context)
+    if context["finished"]:
+        # The last poll: the message table below refreshes once to show the final states.
+        response["HX-Trigger"] = "deliveryChanged"
     add_never_cache_headers(response)
     return response
 
