@@ -17,6 +17,7 @@ workspace_ui_patterns = [
     path("campaigns/", include("apps.campaigns.urls")),
     path("", include("apps.channels.urls")),
     path("", include("apps.channels.urls_templates")),
+    path("consent/", include(consent_urls.workspace_patterns)),
 ]
 workspace_api_patterns = [
     path("", include("apps.tenants.api_urls")),
@@ -25,6 +26,7 @@ workspace_api_patterns = [
     path("", include("apps.campaigns.api_urls")),
     path("", include("apps.channels.api_urls")),
     path("", include("apps.channels.api_urls_templates")),
+    path("", include("apps.consent.api_urls")),
 ]
 
 urlpatterns = [

@@ -35,7 +35,6 @@ def _status_context(request, delivery) -> dict:
         "excluded": [(selectors.reason_label(r), r, n) for r, n in stats["excluded"].items()],
         "failed": [(r.replace("_", " "), r, n) for r, n in stats["failed"].items()],
         "can_stop": at_least(request.workspace_role, APPROVER),
-        "can_download": at_least(request.workspace_role, WorkspaceRole.MARKETER),
     }
 
 
