@@ -195,8 +195,9 @@ def _base_context(delivery: Delivery) -> dict[str, Any]:
             "_locale": workspace.default_language or "en", "_tz": workspace.time_zone or "UTC"}
 
 
-def send_some(delivery_id: int, budget: float = TASK_BUDGET) -> dict[str, int]:
-    """Claim and send chunks until nothing is claimable or the budget is spent."""
+def send_some(delivery_id: int, budget: float = TASK_BUDGET, chunks: int | None = None) -> dict[str, int]:
+    """Claim and send chunks until nothing is claimable, the budget is spent, or (when
+    given) `chunks` chunks are done."""
     totals = {"sent": 0, "failed": 0, "deferred": 0, "excluded": 0}
     delivery = Delivery.objects.select_related("workspace").get(pk=delivery_id)
     if delivery.status != DeliveryStatus.SENDING:
@@ -227,7 +228,9 @@ def send_some(delivery_id: int, budget: float = TASK_BUDGET) -> dict[str, int]:
         finish_if_done(delivery)
         return totals
     try:
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and (chunks is None or chunks > 0):
+            if chunks is not None:
+                chunks -= 1
             ids = claim(delivery.pk, chunk, lease)
             if not ids:
                 break
