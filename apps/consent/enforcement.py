@@ -227,9 +227,36 @@ def presend_hook(delivery, rows: list[dict[str, Any]]) -> dict[int, Any]:
     return blocked
 
 
-def install() -> None:
-    from apps.channels import ledger, sending  # noqa: PLC0415
+def event_hook(event, message) -> None:
+    """Provider reports feed suppression and consent: hard bounces and complaints
+    suppress the address at once, soft bounces count towards the workspace threshold,
+    an unsubscribe reported by the provider withdraws the message's topic."""
+    from apps.channels.models import Delivery  # noqa: PLC0415
+    from apps.tenants.models import Workspace  # noqa: PLC0415
 
+    from . import services  # noqa: PLC0415
+
+    if not message.address or event.type not in ("bounced", "soft_bounced", "complained", "unsubscribed"):
+        return
+    workspace = Workspace.objects.get(pk=message.workspace_id)
+    if event.type == "unsubscribed":
+        delivery = Delivery.objects.get(pk=message.delivery_id)
+        key = (delivery.options or {}).get("topic")
+        for topic in Topic.objects.filter(workspace=workspace, channel=delivery.channel,
+                                          **({"key": key} if key else {})):
+            services.consent_record(workspace=workspace, profile_key=message.profile_key, topic=topic, granted=False,
+                                    source="unsubscribe_link", actor="provider report",
+                                    reference=f"message {message.pk}")
+        return
+    services.bounce_record(workspace=workspace, address=message.address, hard=event.type == "bounced",
+                           complaint=event.type == "complained")
+
+
+def install() -> None:
+    from apps.channels import events, ledger, sending  # noqa: PLC0415
+
+    if event_hook not in events.EVENT_HOOKS:
+        events.EVENT_HOOKS.append(event_hook)
     if exclusion_hook not in ledger.EXCLUSION_HOOKS:
         ledger.EXCLUSION_HOOKS.append(exclusion_hook)
     if defer_hook not in ledger.DEFER_HOOKS:

@@ -173,3 +173,19 @@ def test_quiet_hours_defer_to_the_next_allowed_time_in_the_recipients_zone(
         assert (rows[key].status, rows[key].reason) == ("deferred", "quiet_hours")
         assert rows[key].next_attempt_at == dt.datetime.fromisoformat(when)
     assert delivery.counts["deferred"] == {"quiet_hours": 2}
+
+
+@pytest.mark.parametrize("event_type,expected", [
+    ("bounced", "hard_bounce"), ("complained", "complaint"), ("soft_bounced", None)])
+def test_provider_reports_feed_the_suppression_list(workspace, travel, email_config, queue, sends, event_type,
+                                                    expected):
+    from apps.channels.events import event_record
+    from apps.consent.models import Suppression
+
+    run = live_run(workspace, settings={"content": CONTENT, "category": "transactional"})
+    queue()
+    sends()
+    message = Message.objects.get(delivery__run=run, address="ben@example.test")
+    event_record(message=message, type=event_type, data={})
+    entry = Suppression.objects.filter(workspace=workspace, value="ben@example.test").first()
+    assert (entry.reason if entry else None) == expected
