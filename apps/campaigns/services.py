@@ -141,6 +141,7 @@ def campaign_publish(*, workspace: Workspace, actor: Any, campaign: Campaign) ->
         version = CampaignVersion.objects.select_for_update().filter(campaign=campaign).order_by("-number").first()
         if version.is_published:
             raise ValidationError("There is nothing new to publish: the latest version is published.")
+        _four_eyes_check(workspace=workspace, actor=actor, version=version)
         check_graph(workspace=workspace, definition=version.definition, complete=True)
         version.published_at = timezone.now()
         version.published_by = _actor(actor)
@@ -154,6 +155,22 @@ def campaign_publish(*, workspace: Workspace, actor: Any, campaign: Campaign) ->
         audit_record(workspace=workspace, actor=actor, verb="campaign.published", target=campaign,
                      data={"version": version.number})
     return version
+
+
+def _four_eyes_check(*, workspace: Workspace, actor: Any, version: CampaignVersion) -> None:
+    """With the workspace's four-eyes rule on, the publisher must not be the last editor.
+    An API key names no person, so it cannot show that a second one looked: refused too."""
+    from apps.consent.models import WorkspacePolicy  # noqa: PLC0415 - consent builds on campaigns
+
+    if not WorkspacePolicy.objects.filter(workspace=workspace, four_eyes=True).exists():
+        return
+    publisher = getattr(_actor(actor), "pk", None)
+    if publisher is None:
+        raise ValidationError("four-eyes rule: an approver must publish signed in (an API key or the system "
+                              "names no person who checked the last edit).")
+    if publisher == version.edited_by_id:
+        raise ValidationError(f"four-eyes rule: version {version.number} was last edited by you; "
+                              "another approver must publish it.")
 
 
 def test_run_start(*, workspace: Workspace, actor: Any, campaign: Campaign) -> Run:
