@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.channels import urls as channels_urls
 from apps.consent import urls as consent_urls
+from apps.consent import urls_dsr as consent_dsr_urls
 from apps.core import views as core_views
 from apps.tenants import api as tenants_api
 from apps.tenants import views as tenants_views
@@ -18,6 +19,7 @@ workspace_ui_patterns = [
     path("", include("apps.channels.urls")),
     path("", include("apps.channels.urls_templates")),
     path("consent/", include(consent_urls.workspace_patterns)),
+    path("privacy/", include(consent_dsr_urls.ui_patterns)),
 ]
 workspace_api_patterns = [
     path("", include("apps.tenants.api_urls")),
@@ -27,6 +29,7 @@ workspace_api_patterns = [
     path("", include("apps.channels.api_urls")),
     path("", include("apps.channels.api_urls_templates")),
     path("", include("apps.consent.api_urls")),
+    path("", include(consent_dsr_urls.api_patterns)),
 ]
 
 urlpatterns = [

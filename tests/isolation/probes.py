@@ -103,6 +103,8 @@ from tests.isolation.probes_consent_api import PROBES as CONSENT_API_PROBES  # n
 from tests.isolation.probes_consent_ui import PROBES as CONSENT_UI_PROBES  # noqa: E402
 from tests.isolation.probes_datamodel_api import PROBES as DATAMODEL_API_PROBES  # noqa: E402
 from tests.isolation.probes_datamodel_ui import PROBES as DATAMODEL_UI_PROBES  # noqa: E402
+from tests.isolation.probes_dsr_api import PROBES as DSR_API_PROBES  # noqa: E402
+from tests.isolation.probes_dsr_ui import PROBES as DSR_UI_PROBES  # noqa: E402
 from tests.isolation.probes_templates_api import PROBES as TEMPLATES_API_PROBES  # noqa: E402
 from tests.isolation.probes_templates_ui import PROBES as TEMPLATES_UI_PROBES  # noqa: E402
 
@@ -112,6 +114,7 @@ PROBES = PROBES + CAMPAIGNS_UI_PROBES
 PROBES = PROBES + CHANNELS_UI_PROBES + CHANNELS_API_PROBES
 PROBES = PROBES + TEMPLATES_UI_PROBES + TEMPLATES_API_PROBES
 PROBES = PROBES + CONSENT_UI_PROBES + CONSENT_API_PROBES
+PROBES = PROBES + DSR_UI_PROBES + DSR_API_PROBES
 BY_NAME = {probe.name: probe for probe in PROBES}
 
 __all__ = ["PROBES", "BY_NAME", "Probe", "Invitation"]
