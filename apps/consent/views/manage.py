@@ -357,8 +357,10 @@ def consent_import(request, workspace_slug):
         else:
             report = result.as_dict()
     status = 422 if form.errors or problems or (report and report["status"] == "rejected") else 200
-    return render(request, "consent/manage_import.html", _context(request, form=form, report=report,
-                                                                  problems=problems), status=status)
+    rows = problems or (report["errors"] if report else [])
+    more = report["error_count"] - len(rows) if report else 0
+    return render(request, "consent/manage_import.html", _context(request, form=form, report=report, rows=rows,
+                                                                  more=more), status=status)
 
 
 # --- a profile ---
