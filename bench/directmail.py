@@ -188,6 +188,7 @@ def case_directmail(workspace, n: int, batch: int, workers: int, repeat: int) ->
          baseline_pdf_bytes=len(baseline_pdf), repeat=repeat, cpus=os.cpu_count(),
          load_avg=[round(x, 1) for x in os.getloadavg()],  # other work on the machine skews the workers' gain
          ours_runs=[round(r, 2) for r in ours_runs], baseline_runs=[round(r, 2) for r in baseline_runs],
+         round_ratios=[round(o / b, 3) for o, b in zip(ours_runs, baseline_runs, strict=True)],
          workers=workers, workers_letters_per_s=round(both, 2), workers_runs=[round(r, 2) for r in many_runs],
          workers_speedup=round(both / ours, 2), at_least_0_85=ours / baseline >= 0.85)
 
