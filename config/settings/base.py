@@ -281,6 +281,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 DEMO_PASSWORD = env("DEMO_PASSWORD", "orchestrate")
 # Absolute links in emails (invitations, password resets, later unsubscribe links).
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
+# Workspace SMTP passwords and ESP API keys are encrypted at rest with this (default: SECRET_KEY).
+CHANNEL_SECRETS_KEY = env("CHANNEL_SECRETS_KEY", "")
 
 LOGGING = {
     "version": 1,
