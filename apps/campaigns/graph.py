@@ -37,7 +37,8 @@ class Plan:
     outlet_entities: dict[tuple[str, str], str | None] = field(default_factory=dict)
 
 
-def check_graph(*, workspace, definition: Any, schema: Schema | None = None, complete: bool = True) -> Plan:
+def check_graph(*, workspace, definition: Any, schema: Schema | None = None, complete: bool = True,
+                publishing: bool = False) -> Plan:
     """Raise GraphError listing every problem; `complete` also demands what publishing
     needs (every activity configured, no dangling outlet)."""
     schema = schema or Schema.load(workspace)
@@ -129,6 +130,9 @@ def check_graph(*, workspace, definition: Any, schema: Schema | None = None, com
         try:
             outlet_entities = activity.check(settings, data_inputs, schema) if (
                 data_inputs or not activity.min_inputs) else {}
+            if publishing and data_inputs:
+                # What only a live run needs (a channel's content, its topic): test runs go without.
+                activity.publish_check(settings, data_inputs, schema)
         except SettingsError as exc:
             bare = sorted({p["$var"] for p in placeholders(node["settings"]) if "default" not in p})
             hint = (f" (checked with the variable(s) {', '.join(bare)} empty: give each placeholder a "

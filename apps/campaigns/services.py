@@ -130,7 +130,8 @@ def draft_save(*, workspace: Workspace, actor: Any, campaign: Campaign, definiti
 
 def campaign_validate(*, workspace: Workspace, campaign: Campaign) -> None:
     """Everything publishing demands; raises GraphError naming each activity."""
-    check_graph(workspace=workspace, definition=latest_version(campaign).definition, complete=True)
+    check_graph(workspace=workspace, definition=latest_version(campaign).definition, complete=True,
+                publishing=True)
 
 
 def campaign_publish(*, workspace: Workspace, actor: Any, campaign: Campaign) -> CampaignVersion:
@@ -142,7 +143,7 @@ def campaign_publish(*, workspace: Workspace, actor: Any, campaign: Campaign) ->
         if version.is_published:
             raise ValidationError("There is nothing new to publish: the latest version is published.")
         _four_eyes_check(workspace=workspace, actor=actor, version=version)
-        check_graph(workspace=workspace, definition=version.definition, complete=True)
+        check_graph(workspace=workspace, definition=version.definition, complete=True, publishing=True)
         version.published_at = timezone.now()
         version.published_by = _actor(actor)
         version.save(update_fields=["published_at", "published_by"])

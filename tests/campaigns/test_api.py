@@ -70,7 +70,7 @@ NODES = [{"id": "start", "type": "start"},
              "entity": "customer", "rule": {"attr": "customer_id", "op": "gte", "value": 1}}}},
          {"id": "tiers", "type": "split", "settings": {"subsets": [
              {"name": "gold", "rule": {"attr": "loyalty_tier", "op": "eq", "value": "gold"}}], "complement": True}},
-         {"id": "mail", "type": "email", "settings": {}},
+         {"id": "mail", "type": "email", "settings": {"content": {"subject": "Hi", "html": "<p>Hi</p>", "from_email": "news@travel.test"}}},
          {"id": "end", "type": "end"},
          {"id": "end2", "type": "end"}]
 COMPLETE = {"nodes": NODES, "edges": [edge("start", "everyone"), edge("everyone", "tiers"),
@@ -147,7 +147,9 @@ def test_a_campaign_is_drafted_validated_tested_published_and_started(workspace,
     assert activities["tiers"]["outlets"] == {"gold": {"entity": "customer", "count": 1},
                                               "others": {"entity": "customer", "count": 2}}
     assert activities["mail"]["report"] == {"channel": "email", "recipients": 1, "excluded": {}, "test_mode": True,
-                                            "per_row": False, "profile": "customer"}
+                                            "per_row": False, "profile": "customer",
+                                            "samples": [{"address": "anna@example.test", "from_name": "Northwind",
+                                                         "subject": "Hi", "html": "<p>Hi</p>"}]}
     assert run["edges"] == [
         {"from": "start", "outlet": "out", "to": "everyone", "count": None},
         {"from": "everyone", "outlet": "out", "to": "tiers", "count": 3},
@@ -179,20 +181,20 @@ def test_a_campaign_is_drafted_validated_tested_published_and_started(workspace,
     assert response.status_code == 202, response.content
     live = response.json()
     assert (live["mode"], live["version"], live["trigger"]) == ("live", 1, "manual")
-    # (this email has no content yet: the live run stops there, saying what is missing)
-    assert queue() == 5
+    # the live run hands its recipients to a delivery (sent by the messages layer)
+    assert queue() == 6
     mail = marketer.get(f"runs/{live['id']}/activities/mail/").json()
-    assert mail["status"] == "failed"
-    assert mail["error"].startswith("Email: subject: is required; html: is required")
+    assert mail["status"] == "done", mail["error"]
+    assert marketer.get(f"deliveries/{mail['report']['delivery']}/").json()["total"] == 1
     response = marketer.get(f"campaigns/{pk}/runs/")
     assert response.status_code == 200
     assert [(r["id"], r["mode"], r["status"]) for r in response.json()["results"]] == [
-        (live["id"], "live", "failed"), (test_run["id"], "test", "done")]
+        (live["id"], "live", "done"), (test_run["id"], "test", "done")]
     listed = marketer.get("campaigns/").json()
     assert listed["count"] == 1
     assert listed["results"][0]["last_run"]["id"] == live["id"]
     assert (listed["results"][0]["last_run"]["status"], listed["results"][0]["last_run"]["mode"]) == (
-        "failed", "live")
+        "done", "live")
 
     # editing after publishing makes version 2; the published version stays as it was
     response = marketer.send("PUT", f"campaigns/{pk}/draft/", {"definition": SIMPLE})

@@ -28,7 +28,8 @@ def build(node_id, value, entity="customer", attr="country"):
         "entity": entity, "rule": {"attr": attr, "op": "eq", "value": value}}}}
 
 
-MAILING = {"nodes": [{"id": "start", "type": "start"}, build("nl", "NL"), {"id": "mail", "type": "email"},
+MAILING = {"nodes": [{"id": "start", "type": "start"}, build("nl", "NL"),
+                     {"id": "mail", "type": "email", "settings": {"content": {"subject": "Hi", "html": "<p>Hi</p>", "from_email": "news@travel.test"}}},
                      {"id": "end", "type": "end"}],
            "edges": [edge("start", "nl"), edge("nl", "mail"), edge("mail", "end")]}
 TWO_MAILS = {"nodes": [{"id": "start", "type": "start"},
@@ -37,10 +38,11 @@ TWO_MAILS = {"nodes": [{"id": "start", "type": "start"},
                        {"id": "tiers", "type": "split", "settings": {"subsets": [
                            {"name": "gold", "rule": {"attr": "loyalty_tier", "op": "eq", "value": "gold"}}],
                            "complement": True}},
-                       {"id": "mail", "type": "email"}, {"id": "sms", "type": "sms"},
+                       {"id": "mail", "type": "email", "settings": {"content": {"subject": "Hi", "html": "<p>Hi</p>", "from_email": "news@travel.test"}}},
+                       {"id": "mail2", "type": "email", "settings": {"content": {"subject": "Hi", "html": "<p>Hi</p>", "from_email": "news@travel.test"}}},
                        {"id": "end", "type": "end"}, {"id": "end2", "type": "end"}],
              "edges": [edge("start", "everyone"), edge("everyone", "tiers"), edge("tiers", "mail", "gold"),
-                       edge("tiers", "sms", "others"), edge("mail", "end"), edge("sms", "end2")]}
+                       edge("tiers", "mail2", "others"), edge("mail", "end"), edge("mail2", "end2")]}
 
 
 @pytest.fixture
@@ -105,13 +107,13 @@ def test_confirming_queues_every_waiting_channel(workspace, travel, queue, sent)
     campaign = published(workspace, TWO_MAILS, confirm=True)
     run = services.campaign_start(workspace=workspace, actor=None, campaign=campaign)
     queue()
-    assert {k: v for k, v in statuses(run).items() if k in ("mail", "sms")} == {
-        "mail": "awaiting_confirmation", "sms": "awaiting_confirmation"}
+    assert {k: v for k, v in statuses(run).items() if k in ("mail", "mail2")} == {
+        "mail": "awaiting_confirmation", "mail2": "awaiting_confirmation"}
     assert sent == []
     services.run_confirm(workspace=workspace, actor=None, run=run)
     assert queue() == 4  # two channels, two ends
     run.refresh_from_db()
-    assert sorted(sent) == ["mail", "sms"]
+    assert sorted(sent) == ["mail", "mail2"]
     assert run.status == "done"
 
 

@@ -56,7 +56,7 @@ def e(src, dst, outlet="out"):
 COMPLETE = {"nodes": [{"id": "start", "type": "start", "settings": {}},
                       {"id": "nl", "type": "build_audience", "settings": {"definition": {
                           "entity": "customer", "rule": {"attr": "country", "op": "in", "value": ["NL", "FR"]}}}},
-                      {"id": "mail", "type": "email", "settings": {}},
+                      {"id": "mail", "type": "email", "settings": {"content": {"subject": "Hi", "html": "<p>Hi</p>", "from_email": "news@travel.test"}}},
                       {"id": "end", "type": "end", "settings": {}}],
             "edges": [e("start", "nl"), e("nl", "mail"), e("mail", "end")]}
 

@@ -135,6 +135,10 @@ class Activity:
         Raise SettingsError with a sentence when something is wrong."""
         return {outlet: input_entities[0] for outlet in self.outlets(settings)}
 
+    def publish_check(self, settings: dict[str, Any], input_entities: list[str], schema: Schema) -> None:
+        """What publishing demands beyond `check` (a live run needs it, a test run not);
+        raise SettingsError."""
+
     def run(self, ctx: Context) -> dict[str, Outlet]:
         raise NotImplementedError
 

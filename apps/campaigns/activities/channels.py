@@ -44,6 +44,27 @@ class Channel(Activity):
                 raise SettingsError("; ".join(str(p) for p in problems))
         return {"out": entity.key}
 
+    def publish_check(self, settings, input_entities, schema):
+        from apps.consent.enforcement import ConsentSettingsError, topic_for  # noqa: PLC0415
+
+        if self.channel in ("sms", "push"):
+            raise SettingsError(f"no {'SMS' if self.channel == 'sms' else 'push'} provider is available in this "
+                                "version: a live run could not send; test-run the campaign instead.")
+        entity = schema.entities[input_entities[0]]
+        path = ledger.profile_path(schema, entity, settings.get("profile_link") or None)
+        profile = path[-1].target if path else entity
+        try:
+            content = content_mod.resolve(schema.workspace, self.channel, settings)
+        except TemplateProblem as exc:
+            raise SettingsError(str(exc)) from exc
+        problems = content_mod.problems(self.channel, content, content_mod.model_names(schema, entity, profile))
+        if problems:
+            raise SettingsError("; ".join(str(p) for p in problems))
+        try:
+            topic_for(schema.workspace, self.channel, settings)
+        except ConsentSettingsError as exc:
+            raise SettingsError(str(exc)) from exc
+
     def run(self, ctx):
         from apps.channels import services  # noqa: PLC0415
 
