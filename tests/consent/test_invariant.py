@@ -14,7 +14,15 @@ from apps.audiences.rules.schema import Schema
 from apps.channels import ledger, sending, services
 from apps.channels.models import ChannelConfig, Delivery, Message
 from apps.consent import services as consent
-from apps.consent.models import ConsentEvent, ConsentState, FrequencyCap, RuleSet, SoftBounce, Suppression, Topic
+from apps.consent.models import (
+    ConsentEvent,
+    ConsentState,
+    FrequencyCap,
+    RuleSet,
+    SoftBounce,
+    Suppression,
+    Topic,
+)
 from apps.core.sqlutil import execute, workspace_schema
 
 PROFILES = {1: "anna@example.test", 2: "ben@example.test", 3: "chloe@example.test"}
