@@ -154,7 +154,8 @@ class TestSendForm(forms.Form):
 
 # --- the side panel of channel activities on the campaign canvas ---
 
-ACTIVITY_KEYS = ("template_id", "content", "profile_link", "track_opens", "track_clicks")
+ACTIVITY_KEYS = ("template_id", "content", "profile_link", "track_opens", "track_clicks", "category", "topic",
+                 "rule_set_id")
 
 
 class ChannelActivityForm(SettingsForm):
@@ -178,15 +179,26 @@ class ChannelActivityForm(SettingsForm):
                                              "recipient, dotted, e.g. customer. Empty: found from the model.")
     track_opens = forms.BooleanField(required=False, label="Track opens")
     track_clicks = forms.BooleanField(required=False, label="Track clicks")
+    category = forms.ChoiceField(choices=[("marketing", "Marketing"), ("transactional", "Transactional")],
+                                 initial="marketing", label="Category", required=False,
+                                 help_text="Transactional messages skip topics and frequency caps, never suppression.")
+    topic = forms.ChoiceField(required=False, label="Subscription topic",
+                              help_text="Who may get a marketing message: the topic's consent decides.")
+    rule_set_id = forms.ChoiceField(required=False, label="Frequency caps")
 
-    def __init__(self, *args, templates=(), **kwargs):
+    def __init__(self, *args, templates=(), topics=(), rule_sets=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["template"].choices = [("", "— none: inline content —")] + [
             (str(t.pk), t.name) for t in templates]
+        self.fields["topic"].choices = [("", "— none —")] + [(t.key, f"{t.name} ({t.get_policy_display()})")
+                                                            for t in topics]
+        self.fields["rule_set_id"].choices = [("", "— none —")] + [(str(r.pk), r.name) for r in rule_sets]
 
     def initial_from(self, settings):
         content = settings.get("content") if isinstance(settings.get("content"), dict) else {}
         return {"template": str(settings.get("template_id") or ""), "profile_link": settings.get("profile_link", ""),
+                "category": settings.get("category") or "marketing", "topic": settings.get("topic") or "",
+                "rule_set_id": str(settings.get("rule_set_id") or ""),
                 "track_opens": settings.get("track_opens", True), "track_clicks": settings.get("track_clicks", True),
                 **{name: content.get(name, "") for name in self.content_fields}}
 
@@ -204,6 +216,12 @@ class ChannelActivityForm(SettingsForm):
         if "track_opens" in self.fields:
             result["track_opens"] = bool(data.get("track_opens"))
             result["track_clicks"] = bool(data.get("track_clicks"))
+        if data.get("category") == "transactional":
+            result["category"] = "transactional"
+        if data.get("topic"):
+            result["topic"] = data["topic"]
+        if data.get("rule_set_id"):
+            result["rule_set_id"] = int(data["rule_set_id"])
         return result
 
 
@@ -217,7 +235,8 @@ class DirectMailActivityForm(ChannelActivityForm):
     page_size = forms.ChoiceField(choices=[("", "—")] + [(s, s) for s in PAGE_SIZES], required=False)
     return_address = _text("Return address", rows=3)
 
-    field_order = ["template", "html", "css", "page_size", "return_address", "profile_link"]
+    field_order = ["template", "html", "css", "page_size", "return_address", "profile_link", "category", "topic",
+                   "rule_set_id"]
 
 
 ACTIVITY_FORMS: dict[str, type[ChannelActivityForm]] = {"email": ChannelActivityForm,
@@ -229,6 +248,12 @@ def activity_form(node: dict[str, Any], data=None, workspace=None) -> ChannelAct
     of that channel to choose from."""
     from .selectors import template_list  # noqa: PLC0415
 
+    from apps.consent.models import RuleSet, Topic  # noqa: PLC0415
+
     cls = ACTIVITY_FORMS[node["type"]]
-    templates = template_list(workspace=workspace, channel=cls.channel).select_related(None).only("pk", "name") if workspace else ()
-    return cls(data, node=node, templates=templates, prefix="cfg")
+    if workspace is None:
+        return cls(data, node=node, prefix="cfg")
+    templates = template_list(workspace=workspace, channel=cls.channel).select_related(None).only("pk", "name")
+    return cls(data, node=node, templates=templates, prefix="cfg",
+               topics=Topic.objects.filter(workspace=workspace, channel=cls.channel),
+               rule_sets=RuleSet.objects.filter(workspace=workspace))

@@ -156,7 +156,7 @@ def test_the_side_panel_of_an_email_stores_the_template_and_tracking(workspace, 
         HTTP_HX_REQUEST="true", HTTP_HX_TARGET="editor")
     assert response.status_code == 200, response.content.decode()[:3000]
     assert _mail_settings(campaign) == {
-        "category": "marketing", "template_id": template.pk,
+        "template_id": template.pk,
         "content": {"subject": "Spring offers for {{ profile.first_name }}"},
         "track_opens": True, "track_clicks": False}
     # and the panel shows them back
@@ -177,8 +177,33 @@ def test_the_side_panel_of_a_direct_mail_has_letter_fields(workspace, travel, ma
         HTTP_HX_REQUEST="true", HTTP_HX_TARGET="editor")
     assert response.status_code == 200, response.content.decode()[:3000]
     assert 'name="cfg-track_opens"' not in response.content.decode()
-    assert _mail_settings(campaign) == {"category": "marketing", "template_id": letter.pk,
-                                        "content": {"page_size": "A5"}}
+    assert _mail_settings(campaign) == {"template_id": letter.pk, "content": {"page_size": "A5"}}
+
+
+def test_the_side_panel_chooses_the_category_topic_and_frequency_caps(workspace, template, mallory, client_for):
+    from apps.consent.models import RuleSet, Topic
+
+    Topic.objects.create(workspace=workspace, key="news", name="Newsletter", channel="email", policy="opt_in")
+    Topic.objects.create(workspace=workspace, key="texts", name="Texts", channel="sms", policy="opt_in")
+    rules = RuleSet.objects.create(workspace=workspace, name="Max 2 a week")
+    campaign = campaign_services.campaign_create(workspace=workspace, actor=None, name="Spring",
+                                                 definition=DEFINITION)
+    client = client_for(mallory)
+    panel = client.get(url("camp-detail", workspace, pk=campaign.pk) + "?node=mail").content.decode()
+    assert "Newsletter (Opt-in" in panel and "Texts" not in panel and "Max 2 a week" in panel
+    response = client.post(url("camp-edit", workspace, pk=campaign.pk), {
+        "action": "configure", "node": "mail", "definition": json.dumps(DEFINITION), "cfg-node_id": "mail",
+        "cfg-label": "", "cfg-template": str(template.pk), "cfg-category": "marketing", "cfg-topic": "news",
+        "cfg-rule_set_id": str(rules.pk), "cfg-track_opens": "on", "cfg-track_clicks": "on"},
+        HTTP_HX_REQUEST="true", HTTP_HX_TARGET="editor")
+    assert response.status_code == 200
+    assert _mail_settings(campaign) == {"template_id": template.pk, "topic": "news", "rule_set_id": rules.pk,
+                                        "track_opens": True, "track_clicks": True}
+    response = client.post(url("camp-edit", workspace, pk=campaign.pk), {
+        "action": "configure", "node": "mail", "definition": json.dumps(DEFINITION), "cfg-node_id": "mail",
+        "cfg-label": "", "cfg-template": str(template.pk), "cfg-category": "transactional"},
+        HTTP_HX_REQUEST="true", HTTP_HX_TARGET="editor")
+    assert _mail_settings(campaign)["category"] == "transactional"
 
 
 def test_the_list_page_takes_a_fixed_number_of_queries(workspace, travel, bob, client_for,
