@@ -246,9 +246,9 @@ ACTIVITY_FORMS: dict[str, type[ChannelActivityForm]] = {"email": ChannelActivity
 def activity_form(node: dict[str, Any], data=None, workspace=None) -> ChannelActivityForm:
     """The side panel of an email or direct-mail activity, with the workspace's templates
     of that channel to choose from."""
-    from .selectors import template_list  # noqa: PLC0415
-
     from apps.consent.models import RuleSet, Topic  # noqa: PLC0415
+
+    from .selectors import template_list  # noqa: PLC0415
 
     cls = ACTIVITY_FORMS[node["type"]]
     if workspace is None:
