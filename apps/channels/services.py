@@ -56,8 +56,13 @@ def delivery_create(*, workspace, channel: str, name: str, content: dict[str, An
         "WHEN c.defer_until IS NOT NULL THEN 'deferred' ELSE 'queued' END, "
         "CASE WHEN c.reason IS NULL AND c.defer_until IS NOT NULL THEN 'quiet_hours' ELSE coalesce(c.reason, '') END, "
         "0, '', '', CASE WHEN c.reason IS NULL THEN c.defer_until END "
-        "FROM ({classified}) c RETURNING status, reason) "
-        "SELECT status, reason, count(*) FROM ins GROUP BY status, reason").format(msg=MESSAGE, classified=classified)
+        "FROM ({classified}) c {order} RETURNING status, reason) "
+        "SELECT status, reason, count(*) FROM ins GROUP BY status, reason").format(
+        msg=MESSAGE, classified=classified,
+        # Letters are printed in message order: in postal-code order they stack for the
+        # postage discount (the address is "line 1 | postal code | city").
+        order=sql.SQL("ORDER BY split_part(c.address, ' | ', 2), c.address, c.target_key") if channel == "direct_mail"
+        else sql.SQL(""))
     with connection.cursor() as cursor:
         cursor.execute(render(query), {"ws": workspace.pk, "d": delivery.pk})
         rows = cursor.fetchall()

@@ -92,8 +92,10 @@ def test_letters_go_into_one_pdf_per_batch_with_the_address_in_the_window(worksp
     assert sorted(f["name"] for f in pdfs) == sorted([f"dm-{delivery.pk}-{sent[0].pk}.pdf",
                                                       f"dm-{delivery.pk}-{sent[2].pk}.pdf"])
     assert [f["letters"] for f in sorted(pdfs, key=lambda f: f["name"])] == [2, 2]
+    # letters are printed in postal-code order (the stack goes to the post office sorted)
+    assert [ADDRESSES[int(m.target_key)][1] for m in sent] == ["10117", "1016 GV", "1017 CB", "75001"]
     # Dora's letter is long: two pages; the others one each
-    assert [m.provider_id.split("#")[1] for m in sent] == ["p1", "p2", "p1", "p2-3"]
+    assert [m.provider_id.split("#")[1] for m in sent] == ["p1", "p2", "p1-2", "p3"]
 
     # each letter's first page shows its recipient in the window, with the return address
     for m in sent:
@@ -128,7 +130,7 @@ def test_the_manifest_lists_every_letter_in_postal_code_order(workspace, letters
     assert rows[0] | {"message_id": ""} == {
         "message_id": "", "name": "Ben Meyer", "address_line1": "Unter den Linden 5", "address_line2": "",
         "postal_code": "10117", "city": "Berlin", "region": "", "country": "DE",
-        "file": sent[rows[0]["message_id"]].provider_id.split("#")[0], "first_page": "2", "last_page": "2",
+        "file": sent[rows[0]["message_id"]].provider_id.split("#")[0], "first_page": "1", "last_page": "1",
         "loyalty_tier": "silver", "profile.email": "ben@example.test"}
 
     # the page sets add up: per file, the letters' pages follow one another from page 1
