@@ -205,6 +205,7 @@ def test_the_pages_find_summarize_and_erase_after_confirmation(workspace, histor
     assert page.status_code == 200
     html = page.content.decode()
     assert 'id="dsr-counts"' in html and "Linked booking rows</th><td>2" in html
+    assert f'href="/w/{workspace.slug}/privacy/" aria-current="page">Privacy' in html  # the admins' nav link
     assert f'href="/w/{workspace.slug}/privacy/1/export/"' in html and "anna@example.test" not in html
     assert not AuditEvent.objects.filter(verb="dsr.exported").exists()  # a summary is not an export
     missing = client.get(f"/w/{workspace.slug}/privacy/", {"key": "404"})
