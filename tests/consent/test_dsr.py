@@ -220,3 +220,20 @@ def test_the_pages_find_summarize_and_erase_after_confirmation(workspace, histor
     assert done.status_code == 200 and 'id="erase-done"' in done.content.decode()
     assert rows(workspace, "customer", "customer_id") == [2, 3]
     assert AuditEvent.objects.filter(workspace=workspace, verb="dsr.erased", actor=alice).count() == 1
+
+
+def test_other_profiles_linking_to_her_are_other_people(workspace, travel):
+    # given Ben (2) was referred by Anna (1): a link from the profile entity to itself
+    customer = travel["customer"]
+    datamodel.attribute_add(workspace=workspace, actor=None, entity=customer,
+                            spec={"key": "referred_by", "type": "integer"})
+    datamodel.relationship_create(workspace=workspace, actor=None, source=customer, attribute_key="referred_by",
+                                  target=customer, key="referrer", reverse_key="referrals")
+    with connection.cursor() as cursor:
+        cursor.execute(f'UPDATE "ws_{workspace.pk}".customer SET referred_by = 1 WHERE customer_id = 2')
+    subject = dsr.access_subject(workspace, "1")
+    # then neither the export nor the erasure reaches Ben
+    assert [part["entity"] for part in dsr.profile_data(subject)["related"]] == ["booking"]
+    result = dsr.profile_erase(workspace=workspace, actor=None, subject=subject, confirm="1")
+    assert result.rows == {"booking": 2, "customer": 1}
+    assert rows(workspace, "customer", "customer_id") == [2, 3]
