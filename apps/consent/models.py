@@ -46,7 +46,9 @@ class Source(models.TextChoices):
 
 
 class ConsentEvent(models.Model):
-    """Append-only: nothing updates or deletes a row here (history is never rewritten)."""
+    """Append-only: nothing deletes a row here and no answer is ever rewritten. The one
+    change is a data subject's erasure, which replaces the profile key with a pseudonym
+    and clears IP and proof (the history is kept, unlinked from the person)."""
 
     id = models.BigAutoField(primary_key=True)
     workspace = models.ForeignKey("tenants.Workspace", on_delete=models.CASCADE, related_name="+")

@@ -109,7 +109,7 @@ def test_the_preference_center_shows_every_topic_and_records_each_change(workspa
     assert page.status_code == 200
     html = page.content.decode()
     assert "Newsletter" in html and "Offers" in html and "Text alerts" in html
-    assert 'value="%d" checked' % topics["offers"].pk in html  # opt-out: subscribed until a no
+    assert f'value="{topics["offers"].pk}" checked' in html  # opt-out: subscribed until a no
     csrf = client.cookies["csrftoken"].value
     response = client.post(url, {"csrfmiddlewaretoken": csrf, "topic": [topics["newsletter"].pk, topics["texts"].pk]})
     assert response.status_code == 200 and b"Your choices are saved" in response.content

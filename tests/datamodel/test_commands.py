@@ -127,6 +127,8 @@ def test_demo_data_is_deterministic_and_loads_through_ingestion(db):
 def test_load_demo_builds_the_demo_agency_idempotently(db):
     first = json.loads(run("load_demo", "--profiles", "50"))
     assert first["users"] == 7
+    # the travel workspace gets topics, the consents of 7 customers in 10, a template and a campaign
+    assert first["messaging:northwind-travel"] == {"consents": 35, "campaigns": 1}
     assert set(Workspace.objects.values_list("slug", flat=True)) >= {"northwind-travel", "contoso-retail",
                                                                      "globex-shop"}
     second = json.loads(run("load_demo", "--profiles", "50"))
@@ -135,3 +137,22 @@ def test_load_demo_builds_the_demo_agency_idempotently(db):
     assert records_count(entity=customer) == 50
     shopper = Entity.objects.get(workspace__slug="contoso-retail", key="shopper")
     assert shopper.is_profile and records_count(entity=shopper) == 50
+    # the demo campaign is ready to publish, and its test run excludes who did not subscribe
+    from apps.campaigns import executor
+    from apps.campaigns import services as campaigns
+    from apps.campaigns.models import ActivityRun, Campaign
+
+    northwind = Workspace.objects.get(slug="northwind-travel")
+    campaign = Campaign.objects.get(workspace=northwind, name="Spring offers")
+    campaigns.campaign_validate(workspace=northwind, campaign=campaign)
+    pending = []
+    executor.DISPATCH = pending.append
+    try:
+        run_ = campaigns.test_run_start(workspace=northwind, actor=None, campaign=campaign)
+        while pending:
+            executor.activity_execute(activity_run_id=pending.pop(0))
+    finally:
+        executor.DISPATCH = executor._enqueue_celery
+    report = ActivityRun.objects.get(run=run_, node_id="mail").report
+    assert report["recipients"] > 0 and report["excluded"]["no_consent"] > 0
+    assert report["samples"][0]["subject"].endswith(", spring offers picked for you")

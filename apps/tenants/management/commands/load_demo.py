@@ -29,4 +29,10 @@ class Command(BaseCommand):
             if profile is None or records_count(entity=profile) == 0:
                 generate(workspace=workspace, profiles=profiles)
                 counts[f"data:{slug}"] = profiles
+            if KINDS[slug] == "travel":
+                from apps.consent.demo import load_messaging_demo  # noqa: PLC0415
+
+                messaging = load_messaging_demo(workspace)
+                if messaging:
+                    counts[f"messaging:{slug}"] = messaging
         self.stdout.write(json.dumps(counts))
