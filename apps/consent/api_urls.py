@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api
+from . import api, api_rules
 
 urlpatterns = [
     path("topics/", api.TopicListApi.as_view(), name="api-consent-topic-list"),
@@ -11,11 +11,11 @@ urlpatterns = [
     path("profiles/<str:profile_key>/consents/", api.ProfileConsentsApi.as_view(), name="api-consent-profile"),
     path("profiles/<str:profile_key>/consents/history/", api.ProfileHistoryApi.as_view(),
          name="api-consent-history"),
-    path("suppressions/", api.SuppressionListApi.as_view(), name="api-consent-suppression-list"),
-    path("suppressions/<int:pk>/", api.SuppressionDetailApi.as_view(), name="api-consent-suppression-detail"),
-    path("rule-sets/", api.RuleSetListApi.as_view(), name="api-consent-ruleset-list"),
-    path("rule-sets/<int:pk>/", api.RuleSetDetailApi.as_view(), name="api-consent-ruleset-detail"),
-    path("quiet-hours/", api.QuietHoursApi.as_view(), name="api-consent-quiet-hours"),
-    path("policy/", api.PolicyApi.as_view(), name="api-consent-policy"),
-    path("inbound-sms-url/", api.InboundSmsUrlApi.as_view(), name="api-consent-inbound-sms-url"),
+    path("suppressions/", api_rules.SuppressionListApi.as_view(), name="api-consent-suppression-list"),
+    path("suppressions/<int:pk>/", api_rules.SuppressionDetailApi.as_view(), name="api-consent-suppression-detail"),
+    path("rule-sets/", api_rules.RuleSetListApi.as_view(), name="api-consent-ruleset-list"),
+    path("rule-sets/<int:pk>/", api_rules.RuleSetDetailApi.as_view(), name="api-consent-ruleset-detail"),
+    path("quiet-hours/", api_rules.QuietHoursApi.as_view(), name="api-consent-quiet-hours"),
+    path("policy/", api_rules.PolicyApi.as_view(), name="api-consent-policy"),
+    path("inbound-sms-url/", api_rules.InboundSmsUrlApi.as_view(), name="api-consent-inbound-sms-url"),
 ]

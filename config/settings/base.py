@@ -241,6 +241,7 @@ SPECTACULAR_SETTINGS = {
         "ActivityStatusEnum": "apps.campaigns.models.ActivityStatus",
         "DeliveryStatusEnum": "apps.channels.models.DeliveryStatus",
         "MessageStatusEnum": "apps.channels.models.MessageStatus",
+        "SuppressionKindEnum": "apps.consent.models.SuppressionKind",
     },
 }
 

@@ -313,3 +313,30 @@ def test_inbound_sms_url_is_for_admins(workspace, api):
     assert response.json() == {
         "url": f"http://testserver/inbound/sms/{workspace.slug}/{inbound_sms_token(workspace)}"}
     assert api(workspace, "approver", "GET", "inbound-sms-url/").status_code == 403
+
+
+def test_the_openapi_schema_describes_every_consent_endpoint(db):
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    prefix = "/api/v1/workspaces/{workspace_slug}/"
+    expected = {
+        "topics/": {"get", "post"},
+        "topics/{id}/": {"get", "put", "patch", "delete"},
+        "consents/": {"post"},
+        "consents/import/": {"post"},
+        "consents/batch/": {"post"},
+        "profiles/{profile_key}/consents/": {"get"},
+        "profiles/{profile_key}/consents/history/": {"get"},
+        "suppressions/": {"get", "post"},
+        "suppressions/{id}/": {"get", "delete"},
+        "rule-sets/": {"get", "post"},
+        "rule-sets/{id}/": {"get", "put", "delete"},
+        "quiet-hours/": {"get", "put"},
+        "policy/": {"get", "put"},
+        "inbound-sms-url/": {"get"},
+    }
+    for path, methods in expected.items():
+        assert set(schema["paths"][prefix + path]) == methods, path
+    kind = schema["components"]["schemas"]["SuppressionInput"]["properties"]["kind"]
+    assert kind == {"$ref": "#/components/schemas/SuppressionKindEnum"}
