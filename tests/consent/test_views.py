@@ -143,6 +143,7 @@ def test_quiet_hours(workspace, admin, bob, client_for):
     bad = client_for(admin).post(url(workspace, "quiet-hours/"), {"sms-enabled": "1", "sms-from": "8 am"})
     assert bad.status_code == 422
     assert "Give both times" in bad.content.decode()
+    assert 'value="8 am"' in bad.content.decode()  # what was typed comes back
     page = client_for(bob).get(url(workspace, "quiet-hours/")).content.decode()
     assert 'value="08:00"' in page and 'value="21:00"' in page
     assert client_for(bob).post(url(workspace, "quiet-hours/"), {}).status_code == 403

@@ -307,8 +307,17 @@ def quiet_hours(request, workspace_slug):
             else:
                 messages.success(request, "Quiet hours saved.")
                 return redirect("consent-quiet-hours", workspace_slug=workspace_slug)
-    rows = [{"channel": channel, "label": label, "window": current[channel], "error": errors.get(channel, ""),
-             "posted": request.POST if request.method == "POST" else None} for channel, label in CHANNELS]
+    rows = []
+    for channel, label in CHANNELS:
+        window = current[channel]
+        row = {"channel": channel, "label": label, "error": errors.get(channel, ""), "enabled": window is not None,
+               "from": window.allowed_from.strftime("%H:%M") if window else "",
+               "until": window.allowed_until.strftime("%H:%M") if window else ""}
+        if errors:  # show what was typed, not what is stored
+            row.update(enabled=bool(request.POST.get(f"{channel}-enabled")),
+                       **{"from": request.POST.get(f"{channel}-from", ""),
+                          "until": request.POST.get(f"{channel}-until", "")})
+        rows.append(row)
     return render(request, "consent/manage_quiet_hours.html", _context(request, rows=rows),
                   status=422 if errors else 200)
 
