@@ -272,3 +272,30 @@ def test_a_test_run_renders_samples_and_sends_nothing(workspace, travel, email_c
     assert not Delivery.objects.filter(run=run).exists()
     sends()
     assert sink.received() == []
+
+
+def test_a_list_of_related_rows_from_enrichment_is_looped_over_in_the_email(workspace, travel, email_config, sink,
+                                                                           queue, sends):
+    content = {"subject": "Your trips",
+               "html": "<ul>{% for trip in enrichment.trips %}<li>{{ trip.booking_id }} on "
+                       "{{ trip.start_date|date('yyyy-MM-dd') }}</li>{% else %}<li>none</li>{% endfor %}</ul>"}
+    nodes = [{"id": "start", "type": "start"},
+             {"id": "who", "type": "build_audience", "settings": {"definition": {
+                 "entity": "customer", "rule": {"attr": "customer_id", "op": "in", "value": [1, 3]}}}},
+             {"id": "enrich", "type": "enrichment", "settings": {"lists": [{
+                 "name": "trips", "related": "bookings", "order_by": "start_date", "descending": True, "limit": 5,
+                 "attributes": ["booking_id", "start_date"]}]}},
+             {"id": "mail", "type": "email", "settings": {"content": content}},
+             {"id": "end", "type": "end"}]
+    edges = [{"from": a, "outlet": "out", "to": b} for a, b in
+             [("start", "who"), ("who", "enrich"), ("enrich", "mail"), ("mail", "end")]]
+    campaign = Campaign.objects.create(workspace=workspace, name="Trips")
+    version = CampaignVersion.objects.create(workspace=workspace, campaign=campaign, number=1,
+                                             definition={"nodes": nodes, "edges": edges})
+    run = executor.run_create(campaign=campaign, version=version, mode="live")
+    queue()
+    assert ActivityRun.objects.get(run=run, node_id="mail").status == "done"
+    sends()
+    bodies = {r.rcpt_tos[0]: parsed(r).get_body(("html",)).get_content() for r in sink.received()}
+    assert "<li>1000 on 2025-01-10</li><li>1001 on 2024-08-01</li></ul>" in bodies["anna@example.test"]
+    assert "<li>none</li>" in bodies["chloe@example.test"]

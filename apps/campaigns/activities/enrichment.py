@@ -9,7 +9,14 @@ personalization:
                 "descending": false, "where": {...}, "attributes": ["booking_id", "start_date"]}]}
 
 `first` adds one column per listed attribute, named <name>__<attribute>: the first related
-row by the ordering (e.g. the next booking). Columns already on the input are kept."""
+row by the ordering (e.g. the next booking).
+
+    "lists": [{"name": "trips", "related": "bookings", "order_by": "start_date", "limit": 5,
+               "descending": false, "where": {...}, "attributes": ["booking_id", "start_date"]}]
+
+`lists` adds one JSON column: up to `limit` (1-50, default 10) related rows in that order,
+each an object of the listed attributes, for templates to loop over
+({% for trip in enrichment.trips %}). Columns already on the input are kept."""
 
 from __future__ import annotations
 
@@ -91,8 +98,24 @@ class Enrichment(Activity):
             pieces.append((name, "first", {"rel": rel, "order": order, "descending": bool(item.get("descending")),
                                            "attributes": [attrs[a] for a in chosen],
                                            "where": self._where(item, rel, schema, name)}))
+        for item in settings.get("lists") or []:
+            name = _column_name(item.get("name"), seen)
+            rel = schema.incoming[entity.pk].get(item.get("related"))
+            if rel is None:
+                raise SettingsError(f"{name}: {entity.key} has no related rows {item.get('related')!r}.")
+            attrs = schema.attributes[rel.source.pk]
+            order = attrs.get(item.get("order_by"))
+            chosen = item.get("attributes") or []
+            if order is None or not chosen or any(a not in attrs for a in chosen):
+                raise SettingsError(f"{name}: give order_by and attributes of {rel.source.key}.")
+            limit = item.get("limit", 10)
+            if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 50:
+                raise SettingsError(f"{name}: limit is a whole number from 1 to 50.")
+            pieces.append((name, "list", {"rel": rel, "order": order, "descending": bool(item.get("descending")),
+                                          "attributes": [attrs[a] for a in chosen], "limit": limit,
+                                          "where": self._where(item, rel, schema, name)}))
         if not pieces:
-            raise SettingsError("add at least one attribute, aggregate or first related row.")
+            raise SettingsError("add at least one attribute, aggregate, first related row or list.")
         return pieces
 
     @staticmethod
@@ -139,6 +162,21 @@ class Enrichment(Activity):
                 value = sql.SQL("coalesce({}.v, 0)").format(lateral) if d["agg"] in ("count", "sum") else \
                     sql.SQL("{}.v").format(lateral)
                 columns.append(sql.SQL("{} AS {}").format(value, sql.Identifier(name)))
+            elif kind == "list":
+                inner = sql.Identifier(f"r{index}")
+                pairs = sql.SQL(", ").join(sql.SQL("{}, {}.{}").format(sql.Literal(a.key), inner, ddl.column(a))
+                                           for a in d["attributes"])
+                picked = sql.SQL(", ").join(sql.SQL("{}.{}").format(child, ddl.column(a)) for a in d["attributes"])
+                order = sql.SQL("{}.{} {} NULLS LAST, {}.{}").format(
+                    child, ddl.column(d["order"]), sql.SQL("DESC" if d["descending"] else "ASC"), child,
+                    ddl.column(ctx.schema.pk(rel.source)))
+                joins.append(sql.SQL(
+                    "LEFT JOIN LATERAL (SELECT jsonb_agg(jsonb_build_object({pairs}) ORDER BY {inner}._n) AS v FROM "
+                    "(SELECT {picked}, row_number() OVER (ORDER BY {order}) AS _n FROM {t} {c} WHERE {c}.{fk} = e.{pk} "
+                    "AND {w} ORDER BY {order} LIMIT {limit}) {inner}) {x} ON true").format(
+                    pairs=pairs, inner=inner, picked=picked, order=order, t=ddl.table(rel.source), c=child,
+                    fk=ddl.column(rel.attribute), pk=pk, w=where, limit=sql.Literal(d["limit"]), x=lateral))
+                columns.append(sql.SQL("coalesce({}.v, '[]'::jsonb) AS {}").format(lateral, sql.Identifier(name)))
             else:
                 picked = sql.SQL(", ").join(sql.SQL("{}.{}").format(child, ddl.column(a)) for a in d["attributes"])
                 joins.append(sql.SQL("LEFT JOIN LATERAL (SELECT {cols} FROM {t} {c} WHERE {c}.{fk} = e.{pk} AND {w} "
