@@ -181,7 +181,7 @@ class ConsentRecordApi(WorkspaceScopedMixin, APIView):
         if values.get("topic_id"):
             topic = selectors.access_topic(request.user, self.workspace, values["topic_id"])
         else:
-            topic, field_name, why = imports._Topics(self.workspace).find(values["topic"], values.get("channel", ""))
+            topic, field_name, why = imports.TopicFinder(self.workspace).find(values["topic"], values.get("channel", ""))
             if topic is None:
                 raise serializers.ValidationError({field_name: [why]})
         event = services.consent_record(workspace=self.workspace, profile_key=values["profile_key"].strip(),

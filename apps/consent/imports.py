@@ -118,7 +118,7 @@ def _timestamp(value: Any, tz: dt.tzinfo) -> dt.datetime | None:
     return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=tz)
 
 
-class _Topics:
+class TopicFinder:
     """The workspace's topics, loaded once: by (key, channel), and by key alone when the
     key is on one channel only."""
 
@@ -150,7 +150,7 @@ class _Topics:
 
 def _validate(workspace, records: Iterable[tuple[int, dict[str, Any]]], report: ImportReport,
               reference: str) -> list[_Good]:
-    topics = _Topics(workspace)
+    topics = TopicFinder(workspace)
     tz = zoneinfo.ZoneInfo(getattr(workspace, "time_zone", "") or "UTC")
     now = timezone.now()
     latest = now + FUTURE_SKEW

@@ -231,6 +231,18 @@ def test_suppressions_add_filter_search_and_remove(workspace, api):
     assert verbs(workspace) == ["suppression.added"] * 3 + ["suppression.removed"]
 
 
+def test_the_suppression_list_reads_in_constant_queries(workspace, api, alice):
+    for i in range(30):
+        services.suppression_add(workspace=workspace, kind="email", value=f"p{i}@example.test", reason="manual",
+                                 actor=alice)
+    api(workspace, "marketer", "GET", "suppressions/")  # the key's first use writes last_used_at
+    with CaptureQueriesContext(connection) as queries:
+        response = api(workspace, "marketer", "GET", "suppressions/?search=example")
+    assert response.json()["count"] == 30
+    assert {s["created_by"] for s in response.json()["results"]} == {"alice@example.test"}
+    assert len(queries.captured_queries) <= 8, [q["sql"][:90] for q in queries.captured_queries]
+
+
 # --- rule sets ---
 
 def test_rule_sets_with_caps(workspace, api):
