@@ -83,37 +83,28 @@ class Enrichment(Activity):
                     raise SettingsError(f"{name}: {rel.source.key} has no attribute {item.get('attr')!r}.")
             pieces.append((name, "aggregate", {"rel": rel, "agg": agg, "attribute": attribute,
                                                "where": self._where(item, rel, schema, name)}))
-        for item in settings.get("first") or []:
-            name = _column_name(item.get("name"), seen)
-            rel = schema.incoming[entity.pk].get(item.get("related"))
-            if rel is None:
-                raise SettingsError(f"{name}: {entity.key} has no related rows {item.get('related')!r}.")
-            attrs = schema.attributes[rel.source.pk]
-            order = attrs.get(item.get("order_by"))
-            chosen = item.get("attributes") or []
-            if order is None or not chosen or any(a not in attrs for a in chosen):
-                raise SettingsError(f"{name}: give order_by and attributes of {rel.source.key}.")
-            for a in chosen:
-                _column_name(f"{name}__{a}", seen)
-            pieces.append((name, "first", {"rel": rel, "order": order, "descending": bool(item.get("descending")),
-                                           "attributes": [attrs[a] for a in chosen],
-                                           "where": self._where(item, rel, schema, name)}))
-        for item in settings.get("lists") or []:
-            name = _column_name(item.get("name"), seen)
-            rel = schema.incoming[entity.pk].get(item.get("related"))
-            if rel is None:
-                raise SettingsError(f"{name}: {entity.key} has no related rows {item.get('related')!r}.")
-            attrs = schema.attributes[rel.source.pk]
-            order = attrs.get(item.get("order_by"))
-            chosen = item.get("attributes") or []
-            if order is None or not chosen or any(a not in attrs for a in chosen):
-                raise SettingsError(f"{name}: give order_by and attributes of {rel.source.key}.")
-            limit = item.get("limit", 10)
-            if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 50:
-                raise SettingsError(f"{name}: limit is a whole number from 1 to 50.")
-            pieces.append((name, "list", {"rel": rel, "order": order, "descending": bool(item.get("descending")),
-                                          "attributes": [attrs[a] for a in chosen], "limit": limit,
-                                          "where": self._where(item, rel, schema, name)}))
+        for kind in ("first", "lists"):
+            for item in settings.get(kind) or []:
+                name = _column_name(item.get("name"), seen)
+                rel = schema.incoming[entity.pk].get(item.get("related"))
+                if rel is None:
+                    raise SettingsError(f"{name}: {entity.key} has no related rows {item.get('related')!r}.")
+                attrs = schema.attributes[rel.source.pk]
+                order = attrs.get(item.get("order_by"))
+                chosen = item.get("attributes") or []
+                if order is None or not chosen or any(a not in attrs for a in chosen):
+                    raise SettingsError(f"{name}: give order_by and attributes of {rel.source.key}.")
+                details = {"rel": rel, "order": order, "descending": bool(item.get("descending")),
+                           "attributes": [attrs[a] for a in chosen], "where": self._where(item, rel, schema, name)}
+                if kind == "first":
+                    for a in chosen:
+                        _column_name(f"{name}__{a}", seen)
+                    pieces.append((name, "first", details))
+                    continue
+                limit = item.get("limit", 10)
+                if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 50:
+                    raise SettingsError(f"{name}: limit is a whole number from 1 to 50.")
+                pieces.append((name, "list", {**details, "limit": limit}))
         if not pieces:
             raise SettingsError("add at least one attribute, aggregate, first related row or list.")
         return pieces
