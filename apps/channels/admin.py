@@ -1,0 +1,58 @@
+from django.contrib import admin
+
+from .models import ChannelConfig, ContentTemplate, Delivery, Message, MessageEvent
+
+
+@admin.register(ChannelConfig)
+class ChannelConfigAdmin(admin.ModelAdmin):
+    list_display = ["workspace", "channel", "backend", "rate_per_second", "window_hours", "updated_at"]
+    list_filter = ["channel", "backend"]
+    search_fields = ["workspace__slug", "from_email"]
+    # The secret is never shown, not even encrypted: it is set on the workspace's email page.
+    exclude = ["secret_encrypted"]
+    readonly_fields = ["secret_hint"]
+
+
+@admin.register(ContentTemplate)
+class ContentTemplateAdmin(admin.ModelAdmin):
+    list_display = ["name", "workspace", "channel", "entity_key", "updated_at"]
+    list_filter = ["channel", "workspace"]
+    search_fields = ["name"]
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = ["pk", "name", "workspace", "channel", "status", "total", "proof", "created_at", "finished_at"]
+    list_filter = ["channel", "status", "proof", "workspace"]
+    search_fields = ["name"]
+    readonly_fields = ["campaign", "run", "node_id", "content", "options", "counts", "total", "files", "created_by",
+                       "heartbeat_at"]
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    """The ledger: read only (messages change state only through the sending engine)."""
+
+    list_display = ["pk", "delivery", "address", "status", "reason", "attempts", "sent_at"]
+    list_filter = ["status"]
+    search_fields = ["=address", "=profile_key"]
+    raw_id_fields = ["delivery", "workspace"]
+    show_full_result_count = False  # millions of rows: no count(*) per page
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(MessageEvent)
+class MessageEventAdmin(admin.ModelAdmin):
+    list_display = ["pk", "message", "type", "at"]
+    list_filter = ["type"]
+    search_fields = ["=message__address"]
+    raw_id_fields = ["message", "workspace"]
+    show_full_result_count = False
+
+    def has_change_permission(self, request, obj=None):
+        return False
