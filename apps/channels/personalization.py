@@ -237,7 +237,10 @@ class Record(dict):
 
     @classmethod
     def of(cls, row, hidden=()) -> Record:
-        return cls((k, v) for k, v in (row or {}).items() if v is not None and k not in hidden)
+        record = cls(row or ())
+        for key in [k for k, v in record.items() if v is None or k in hidden]:
+            del record[key]
+        return record
 
 
 SEPARATOR = "\x1e\x1f\x1e"  # between fields of the combined template; never in a template source
