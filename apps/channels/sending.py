@@ -172,24 +172,33 @@ HIDDEN = ("_updated_at", "key")
 
 
 def context_for(delivery: Delivery, row: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    """One message's template context (runs for every message: kept lean)."""
     profile = Record.of(row.get("profile"), HIDDEN[:1])
-    target = Record.of(row.get("target"), HIDDEN[:1]) if row.get("target") else profile
-    enrichment = Record.of(row.get("enrichment"), HIDDEN)
-    options = delivery.options
-    ctx = dict(base)
-    ctx.update(profile=profile, target=target, enrichment=enrichment, message={"id": row["id"]})
-    ctx["_locale"] = (options.get("language_attr") and profile.get(options["language_attr"])) or base["_locale"]
-    ctx["_tz"] = (options.get("timezone_attr") and profile.get(options["timezone_attr"])) or base["_tz"]
-    links: dict[str, str] = {}
-    for hook in LINK_HOOKS:
-        links.update(hook(delivery, row))
-    ctx["links"] = links
+    target = Record.of(row["target"], HIDDEN[:1]) if row.get("target") else profile
+    enrichment = Record.of(row["enrichment"], HIDDEN) if row.get("enrichment") else EMPTY_RECORD
+    ctx = base.copy()
+    ctx["profile"], ctx["target"], ctx["enrichment"], ctx["message"] = profile, target, enrichment, {"id": row["id"]}
+    language_attr, timezone_attr = base["_attrs"]
+    if language_attr and profile.get(language_attr):
+        ctx["_locale"] = profile[language_attr]
+    if timezone_attr and profile.get(timezone_attr):
+        ctx["_tz"] = profile[timezone_attr]
+    if LINK_HOOKS:
+        links: dict[str, str] = {}
+        for hook in LINK_HOOKS:
+            links.update(hook(delivery, row))
+        ctx["links"] = links
     return ctx
+
+
+EMPTY_RECORD = Record()
 
 
 def _base_context(delivery: Delivery) -> dict[str, Any]:
     workspace = delivery.workspace
-    return {**GLOBALS, "workspace": {"name": workspace.name, "time_zone": workspace.time_zone,
+    options = delivery.options or {}
+    return {**GLOBALS, "links": {}, "_attrs": (options.get("language_attr"), options.get("timezone_attr")),
+            "workspace": {"name": workspace.name, "time_zone": workspace.time_zone,
                           "language": workspace.default_language},
             "variables": delivery.options.get("variables") or {},
             "_locale": workspace.default_language or "en", "_tz": workspace.time_zone or "UTC"}
