@@ -11,7 +11,7 @@ for _name in ("DATABASE_URL", "REDIS_URL"):
         raise ImproperlyConfigured(f"{_name} must be set in production")
 
 from .base import *  # noqa: E402, F403
-from .base import env, env_bool, env_list  # noqa: E402
+from .base import DEFAULT_STORAGE, env, env_bool, env_list  # noqa: E402
 
 DEBUG = False
 
@@ -23,7 +23,7 @@ if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must list the host names served")
 
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": DEFAULT_STORAGE,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
