@@ -28,7 +28,6 @@ import datetime as dt
 import decimal
 import functools
 import zoneinfo
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -222,11 +221,6 @@ def check_content(channel: str, content: dict[str, Any], names: dict[str, set[st
         except TemplateSyntaxError as exc:
             problems.append(TemplateProblem(field, exc.message or "syntax error", exc.lineno))
     return problems
-
-
-@dataclass
-class Rendered:
-    fields: dict[str, str]
 
 
 class Record(dict):

@@ -456,8 +456,6 @@ def expire(delivery: Delivery) -> int:
 
 def dispatch(delivery: Delivery, tasks: int | None = None) -> None:
     """Start the sending tasks (after the delivery's transaction commits)."""
-    from .tasks import send_delivery  # noqa: PLC0415
-
     config = config_for(delivery)
     count = tasks or (config.parallel_tasks if config else 2) or 1
     delivery_pk = delivery.pk
@@ -467,7 +465,6 @@ def dispatch(delivery: Delivery, tasks: int | None = None) -> None:
             DISPATCH(delivery_pk)
 
     transaction.on_commit(publish)
-    _ = send_delivery  # imported to fail early when the task module is broken
 
 
 def _dispatch_celery(delivery_pk: int) -> None:
