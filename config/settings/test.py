@@ -13,11 +13,15 @@ from .base import _redis_db  # noqa: E402
 TEST_REDIS_URL = _redis_db(REDIS_URL, 15)
 CELERY_BROKER_URL = TEST_REDIS_URL
 CELERY_RESULT_BACKEND = TEST_REDIS_URL
+# Keys are prefixed with the test database's name: two runs sharing the server (see
+# TEST_DATABASE_NAME below) must not share rate-limit or lockout counters.
+from .base import env as _env  # noqa: E402
+
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": _redis_db(REDIS_URL, 14),
-        "KEY_PREFIX": "orchestrate-test",
+        "KEY_PREFIX": f"orchestrate-{_env('TEST_DATABASE_NAME', 'test_orchestrate')}",
     }
 }
 AXES_FAILURE_LIMIT = 5
