@@ -134,6 +134,10 @@ def test_a_live_run_stops_at_a_channel_without_content(workspace, travel, queue)
      "customer has no attribute 'shoe'"),
     ({"nodes": [start(), build("b", {"attr": "country", "op": "eq", "value": "NL"})], "edges": [edge("start", "b")]},
      "b: outlet 'out' leads nowhere"),
+    ({"nodes": [start(), build("b", {"all": [{"attr": "country", "op": "eq", "value": "NL"},
+                                             {"attr": "created_at", "op": "on", "value": "9999-12-31"}]}),
+                {"id": "end", "type": "end"}], "edges": [edge("start", "b"), edge("b", "end")]},
+     "b: rule.all[1].value: '9999-12-31' is out of range: dates go from 0001-01-02 to 9999-12-30."),
 ])
 def test_publish_time_validation_names_the_activity(workspace, travel, definition, message):
     with pytest.raises(GraphError) as exc:
