@@ -265,3 +265,23 @@ def test_the_api_answers_a_date_out_of_range_with_a_400_and_its_path(workspace, 
             {"path": "rule.all[2].value",
              "message": "'9999-12-31' is out of range: dates go from 0001-01-02 to 9999-12-30."}]
     assert not Audience.objects.filter(workspace=workspace, name="Far").exists()
+
+
+# --- 5. an uploaded list holding COPY's end-of-data marker loses no key ----------------------
+
+def test_an_uploaded_list_with_an_end_marker_line_keeps_every_key(workspace, api_client):
+    from tests.factories import make_travel_model  # noqa: PLC0415
+
+    make_travel_model(workspace)
+    response = api_client.upload({"name": "Marked", "entity": "customer"}, b"customer_id\n1\n\\.\n2\n3\n")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["size"] == 3
+    assert body["upload_report"] == {
+        "uploaded": 4, "matched": 3, "unmatched": 1, "invalid": 1, "duplicates": 0, "column": "customer_id",
+        "unmatched_sample": [{"line": 3, "key": "\\."}]}
+
+
+@pytest.fixture
+def api_client(workspace):
+    return Api(workspace)
