@@ -40,28 +40,23 @@ Semantics (the compiler and the reference evaluator agree on them):
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
 
 from apps.datamodel.models import Attribute, Entity, Relationship
-from apps.datamodel.selectors import parse_value
+
+from . import values
 
 MAX_DEPTH = 10
 MAX_NODES = 500
 MAX_TOTAL_NODES = 5_000  # a rule and every saved audience it uses, each counted once
 MAX_LIST_VALUES = 10_000
-# The days a rule's dates can name: Python's and PostgreSQL's, with a day of margin for the
-# compiler. (Numbers need no bound here: PostgreSQL compares a bigint with any numeric, and
-# parse_value keeps decimals within numeric's range.)
-MIN_DAY, MAX_DAY = dt.date(1, 1, 2), dt.date(9999, 12, 30)
 MAX_RELATIVE = {"days": 36_600, "weeks": 5_230, "months": 1_200}
 
 COMMON = {"eq", "ne", "in", "not_in", "is_empty", "is_not_empty"}
-ORDERED = {"lt", "lte", "gt", "gte", "between"}
+ORDERED = values.ORDERED
 TEXTUAL = {"contains", "not_contains", "starts_with", "ends_with", "ieq", "icontains", "istarts_with", "iends_with"}
 DATES = {"before", "after", "on", "in_last", "in_next", "more_than_ago", "anniversary_in_next"}
 NO_VALUE = {"is_empty", "is_not_empty", "is_true", "is_false"}
@@ -302,11 +297,11 @@ class _Checker:
                     raise ValidationError("needs a non-empty list of values.")
                 if len(raw) > MAX_LIST_VALUES:
                     raise ValidationError(f"takes at most {MAX_LIST_VALUES} values.")
-                return [self.scalar(attribute, v, op) for v in raw]
+                return [values.scalar(attribute, v, op) for v in raw]
             if op == "between":
                 if not isinstance(raw, list) or len(raw) != 2:
                     raise ValidationError("between needs [low, high].")
-                low, high = self.scalar(attribute, raw[0], op), self.scalar(attribute, raw[1], op)
+                low, high = values.scalar(attribute, raw[0], op), values.scalar(attribute, raw[1], op)
                 if low > high:
                     raise ValidationError("between needs low <= high.")
                 return [low, high]
@@ -327,75 +322,11 @@ class _Checker:
                     raise ValidationError("a value cannot contain a NUL character.")
                 return raw
             if op in ("before", "after", "on"):
-                return self.day(raw)
-            return self.scalar(attribute, raw, op)
+                return values.day(raw)
+            return values.scalar(attribute, raw, op)
         except ValidationError as exc:
             self.fail(where, " ".join(exc.messages))
             return _BAD
-
-    def scalar(self, attribute: Attribute, raw: Any, op: str = "eq") -> Any:
-        if raw is None:  # (a missing bound of between, a null in a list)
-            raise ValidationError("a value is missing.")
-        if isinstance(raw, (dict, list)):
-            raise ValidationError(f"{raw!r} is not a single value.")
-        if attribute.type in ("integer", "decimal") and isinstance(raw, bool):
-            raise ValidationError(f"{raw!r} is not a number.")
-        if attribute.type == "boolean" and not isinstance(raw, bool):
-            raise ValidationError(f"{raw!r} is not true or false.")
-        if attribute.type in ("date", "datetime") and not isinstance(raw, str):
-            # (a number would be read as a basic ISO date: 19850314 -> 1985-03-14)
-            raise ValidationError(f"{raw!r} is not a date (YYYY-MM-DD)." if attribute.type == "date" else
-                                  f"{raw!r} is not a date and time (ISO 8601).")
-        if attribute.type in ("text", "email", "phone", "enum"):
-            return self.text(attribute, raw, op)
-        value = parse_value(attribute, raw)
-        if isinstance(value, Decimal) and not value.is_finite():
-            raise ValidationError(f"{raw!r} is not a finite number.")
-        if isinstance(value, (dt.date, dt.datetime)):
-            self.in_range(value, raw)
-        return value
-
-    @staticmethod
-    def text(attribute: Attribute, raw: Any, op: str) -> str:
-        """Text is taken exactly as written, never trimmed; '' is the empty value."""
-        if not isinstance(raw, str):
-            raise ValidationError(f"{raw!r} is not text.")
-        if "\x00" in raw:  # PostgreSQL text cannot hold it: refused here, not by the database
-            raise ValidationError("a value cannot contain a NUL character.")
-        if raw == "":
-            if op in ORDERED:
-                raise ValidationError("'' is the empty value and has no order; use is_empty or is_not_empty.")
-            return raw
-        if attribute.type == "enum" and raw not in attribute.enum_values:
-            raise ValidationError(f"{raw!r} is not one of {attribute.key}'s values "
-                                  f"({', '.join(attribute.enum_values[:20])}).")
-        return raw
-
-    @staticmethod
-    def in_range(value: dt.date, raw: Any) -> None:
-        # A day of margin each side: the compiler moves a day to the next one and a moment
-        # to the workspace's time zone, and Python's dates end at 9999-12-31.
-        try:
-            days = [value.date(), value.astimezone(dt.UTC).date()] if isinstance(value, dt.datetime) else [value]
-        except OverflowError:  # (in UTC it falls beyond year 9999 or before year 1)
-            days = [dt.date.max]
-        if not all(MIN_DAY <= day <= MAX_DAY for day in days):
-            raise ValidationError(f"{raw!r} is out of range: dates go from {MIN_DAY.isoformat()} "
-                                  f"to {MAX_DAY.isoformat()}.")
-
-    @classmethod
-    def day(cls, raw: Any) -> dt.date:
-        if not isinstance(raw, str):
-            raise ValidationError(f"{raw!r} is not a date (YYYY-MM-DD).")
-        try:
-            value = dt.date.fromisoformat(raw)
-        except ValueError:
-            try:  # the day of an ISO date and time, as written (no trailing text accepted)
-                value = dt.datetime.fromisoformat(raw).date()
-            except ValueError:
-                raise ValidationError(f"{raw!r} is not a date (YYYY-MM-DD).") from None
-        cls.in_range(value, raw)
-        return value
 
     def related(self, raw: dict, entity: Entity, path: str, depth: int) -> RelatedCond | None:
         self._no_extra(raw, {"related", "where", "exists", "agg", "attr", "op", "value"}, path)
