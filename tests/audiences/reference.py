@@ -30,6 +30,20 @@ def _is_leap(year):
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
+def fold(text: str) -> str:
+    """The case fold of the i-operators, as documented: PostgreSQL's lower() (the database's
+    own case mapping, which Python's str.lower does not reproduce: "İ", final sigma), with
+    final sigma folded like sigma. Asked of PostgreSQL once per distinct text."""
+    if text not in _FOLDED:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT lower(%s)", [text])
+            _FOLDED[text] = cursor.fetchone()[0].replace("\u03c2", "\u03c3")
+    return _FOLDED[text]
+
+
+_FOLDED: dict[str, str] = {}
+
+
 def _shift(moment, n, unit):
     if unit == "months":
         return _months(moment, n)
@@ -125,8 +139,14 @@ class Reference:
             return v is None or (kind in TEXT and v == "")
         if op == "is_not_empty":
             return not (v is None or (kind in TEXT and v == ""))
-        if v is None:
+        empty = v is None or (kind in TEXT and v == "")
+        if kind in TEXT and op in ("eq", "in"):  # '' in a rule is the empty value
+            wanted = value if op == "in" else [value]
+            return (empty and "" in wanted) or (not empty and v in wanted)
+        if empty:
             return False
+        if kind in TEXT and op in ("ne", "not_in"):
+            return v not in (value if op == "not_in" else [value])
         if op in ("eq", "ne", "lt", "lte", "gt", "gte", "between"):
             return self.compare(op, v, value)
         if op == "in":
@@ -146,13 +166,13 @@ class Reference:
         if op == "ends_with":
             return v.endswith(value)
         if op == "ieq":
-            return v.lower() == value.lower()
+            return fold(v) == fold(value)
         if op == "icontains":
-            return value.lower() in v.lower()
+            return fold(value) in fold(v)
         if op == "istarts_with":
-            return v.lower().startswith(value.lower())
+            return fold(v).startswith(fold(value))
         if op == "iends_with":
-            return v.lower().endswith(value.lower())
+            return fold(v).endswith(fold(value))
         is_date = kind == "date"
         local_day = v if is_date else v.astimezone(self.zone).date()
         if op in ("before", "after", "on"):

@@ -19,7 +19,8 @@ from tests.factories import make_travel_model
 # Just after midnight in Amsterdam, still the previous day in UTC: day boundaries matter.
 NOW = dt.datetime(2025, 3, 15, 23, 30, tzinfo=dt.UTC)
 TODAY = dt.date(2025, 3, 16)
-NAMES = ["anna", "Anna", "ANNE", "ben", "Bénédicte", "chloe", "O'Brien", None]
+NAMES = ["anna", "Anna", "ANNE", "ben", "Bénédicte", "chloe", "O'Brien", "İstanbul", "istanbul", "ΠΑΠΑΔΟΠΟΥΛΟΣ",
+         "παπαδοπουλος", "Straße", " anna", "anna ", None]
 COUNTRIES = ["NL", "DE", "FR", "nl", None]
 
 
@@ -46,7 +47,7 @@ def load_data(entities):
         if i in (5, 6):
             birth = dt.date(1992 + 4 * (i - 5), 2, 29)  # leap-day birthdays (2025 and 2026 have none)
         customers.append([i, None if i % 11 == 0 else f"c{i}@example.test", rnd.choice(NAMES), rnd.choice(NAMES),
-                          rnd.choice(COUNTRIES), rnd.choice(["Amsterdam", "Berlin", "paris", None]),
+                          rnd.choice(COUNTRIES), rnd.choice(["Amsterdam", "Berlin", "paris", "İSTANBUL", "Ankara İstanbul", None]),
                           rnd.choice(["en", "nl", "de", None]), birth, rnd.choice(["none", "silver", "gold", None]),
                           _moment(rnd, 400).isoformat() if i % 7 else None])
     products = [[p, f"Trip {p}", rnd.choice(["ski", "beach", "city", None]), rnd.choice(["AT", "PT", None]),
@@ -72,7 +73,10 @@ def load_data(entities):
 # --- rule strategies -----------------------------------------------------------------------
 
 TEXT_VALUES = ["anna", "Anna", "an", "AN", "NL", "nl", "Berlin", "paris", "P", "e", "c1", "@example", "Trip 1",
-               "ski", "beach", "AT", "O'Brien", "Bé"]
+               "ski", "beach", "AT", "O'Brien", "Bé", "İstanbul", "İSTANBUL", "istanbul", "ISTANBUL", "İ", "i",
+               "ΠΑΠΑΔΟΠΟΥΛΟΣ", "παπαδοπουλος", "ΛΟΣ", "ος", "Straße", "STRASSE", " anna", "anna ", " "]
+# '' (the empty value) goes where the rule language takes it: eq, ne, in, not_in
+EMPTY_OK = {"eq", "ne", "in", "not_in"}
 ENUM_VALUES = {"language": ["en", "nl", "de", "fr"], "loyalty_tier": ["none", "silver", "gold", "platinum"],
                "category": ["ski", "beach", "city", "cruise"], "status": ["confirmed", "cancelled", "completed",
                                                                           "pending"], "currency": ["EUR", "USD"]}
@@ -90,9 +94,9 @@ def _value(draw, attr_key, attr_type, op):
 
     def one():
         if attr_type == "enum":
-            return draw(st.sampled_from(ENUM_VALUES[attr_key]))
+            return draw(st.sampled_from(ENUM_VALUES[attr_key] + ([""] if op in EMPTY_OK else [])))
         if attr_type in ("text", "email", "phone"):
-            return draw(st.sampled_from(TEXT_VALUES))
+            return draw(st.sampled_from(TEXT_VALUES + ([""] if op in EMPTY_OK else [])))
         if attr_type == "integer":
             return draw(st.sampled_from([-1, 0, 1, 3, 5, 20, 40, 100, 1000]))
         if attr_type == "decimal":

@@ -284,6 +284,14 @@ def test_validation_problems_are_shown_next_to_their_condition(marketer):
                             "Condition 3.1 : customer_id: 'many' is not a valid integer.")
 
 
+def test_a_date_out_of_range_is_a_problem_of_its_condition_not_an_error(marketer):
+    definition = rule_of(NL_DE, {"attr": "created_at", "op": "after", "value": "9999-12-31"})
+    count = marketer.post(BASE + "preview/count/", {"definition": json.dumps(definition)}, **HX)
+    assert count.status_code == 200
+    assert plain(count) == ("The rule is not complete : Condition 2 : '9999-12-31' is out of range: "
+                            "dates go from 0001-01-02 to 9999-12-30.")
+
+
 # --- the live count and the previews -------------------------------------------------------------
 
 def count_of(client, definition: dict) -> str:

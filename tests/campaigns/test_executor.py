@@ -134,6 +134,10 @@ def test_a_live_run_stops_at_a_channel_without_content(workspace, travel, queue)
      "customer has no attribute 'shoe'"),
     ({"nodes": [start(), build("b", {"attr": "country", "op": "eq", "value": "NL"})], "edges": [edge("start", "b")]},
      "b: outlet 'out' leads nowhere"),
+    ({"nodes": [start(), build("b", {"all": [{"attr": "country", "op": "eq", "value": "NL"},
+                                             {"attr": "created_at", "op": "on", "value": "9999-12-31"}]}),
+                {"id": "end", "type": "end"}], "edges": [edge("start", "b"), edge("b", "end")]},
+     "b: rule.all[1].value: '9999-12-31' is out of range: dates go from 0001-01-02 to 9999-12-30."),
 ])
 def test_publish_time_validation_names_the_activity(workspace, travel, definition, message):
     with pytest.raises(GraphError) as exc:
@@ -337,3 +341,35 @@ def test_the_run_page_offers_a_retry_of_a_failed_activity(workspace, travel, que
     # a marketer may not retry a live run's activity
     assert client.post(f"/w/{workspace.slug}/campaigns/runs/{run.pk}/activities/mail/retry/").status_code == 403
     assert ActivityRun.objects.get(run=run, node_id="mail").status == "failed"
+
+
+def test_split_and_enrichment_rules_may_use_saved_audiences(workspace, travel, queue):
+    # Rules compiled inside an activity's own query carry the saved audiences they use
+    # (each once, however often they are referred to).
+    from apps.audiences import services as audiences
+
+    dutch_or_german = audiences.audience_create(workspace=workspace, actor=None, name="NL or DE", definition={
+        "entity": "customer", "rule": {"attr": "country", "op": "in", "value": ["NL", "DE"]}})
+    live = audiences.audience_create(workspace=workspace, actor=None, name="Not cancelled", definition={
+        "entity": "booking", "rule": {"attr": "status", "op": "ne", "value": "cancelled"}})
+    nodes = [start(), build("all_c", {"attr": "customer_id", "op": "gte", "value": 1}),
+             {"id": "enrich", "type": "enrichment", "settings": {
+                 "aggregates": [{"name": "spent", "related": "bookings", "agg": "sum", "attr": "amount",
+                                 "where": {"any": [{"in_audience": live.pk}, {"in_audience": live.pk}]}}]}},
+             {"id": "split", "type": "split", "settings": {"subsets": [
+                 {"name": "near", "rule": {"all": [{"in_audience": dutch_or_german.pk},
+                                                   {"not": {"not_in_audience": dutch_or_german.pk}}]}}]}},
+             {"id": "end", "type": "end"}, {"id": "end2", "type": "end"}]
+    edges = [edge("start", "all_c"), edge("all_c", "enrich"), edge("enrich", "split"), edge("split", "end", "near"),
+             edge("split", "end2", "others")]
+    campaign, version = make_campaign(workspace, nodes, edges)
+    run = executor.run_create(campaign=campaign, version=version)
+    queue()
+    assert Run.objects.get(pk=run.pk).status == "done", list(
+        ActivityRun.objects.filter(run=run).values_list("node_id", "error"))
+    assert keys(run, "split", "near") == [1, 2]
+    assert keys(run, "split", "others") == [3]
+    table = ActivityRun.objects.get(run=run, node_id="enrich").outlets["out"]["table"]
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT key, spent::text FROM "ws_{workspace.pk}"."{table}" ORDER BY key')
+        assert cursor.fetchall() == [(1, "1890.50"), (2, "0"), (3, "0")]

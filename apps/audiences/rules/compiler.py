@@ -29,10 +29,17 @@ from .schema import (
     Node,
     RelatedCond,
     Schema,
-    check_definition,
 )
 
 TEXT_TYPES = {"text", "email", "phone", "enum"}
+FOLDED = {"ieq", "icontains", "istarts_with", "iends_with"}
+
+
+def fold(expr: sql.Composable) -> sql.Composable:
+    """The case fold of the case-insensitive operators, the same SQL for the column and the
+    value: PostgreSQL's lower(), with final sigma folded like sigma (as Unicode case
+    folding does: "ΟΔΟΣ" and "οδος" are one word)."""
+    return sql.SQL("translate(lower({}), chr(962), chr(963))").format(expr)  # ς -> σ
 
 
 def add_months(day: dt.date | dt.datetime, months: int):
@@ -78,9 +85,10 @@ class Compiler:
     now: dt.datetime
     params: dict[str, Any] = field(default_factory=dict)
     aliases: int = 0
-    visiting: set[int] = field(default_factory=set)
     # Session settings the query runs best with (see `related`).
     settings: dict[str, str] = field(default_factory=dict)
+    # saved audience id -> (name, SELECT of its keys), in the order they must be defined
+    ctes: dict[int, tuple[sql.Identifier, sql.Composable]] = field(default_factory=dict)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -142,6 +150,8 @@ class Compiler:
 
     def predicate(self, node: AttrCond, c: sql.Composable) -> sql.Composable:
         op, value, attribute = node.op, node.value, node.attribute
+        if attribute.type in TEXT_TYPES and op in ("eq", "ne", "in", "not_in"):
+            return self.text_equality(op, value, c)
         simple = {"eq": "=", "ne": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
         if op in simple:
             return sql.SQL("{} {} {}").format(c, sql.SQL(simple[op]), self.param(value))
@@ -171,15 +181,35 @@ class Compiler:
             return sql.SQL("starts_with({}, {})").format(c, self.param(value))
         if op == "ends_with":
             return sql.SQL("right({}, {}) = {}").format(c, self.param(len(value)), self.param(value))
-        if op == "ieq":
-            return sql.SQL("lower({}) = {}").format(c, self.param(value.lower()))
-        if op == "icontains":
-            return sql.SQL("strpos(lower({}), {}) > 0").format(c, self.param(value.lower()))
-        if op == "istarts_with":
-            return sql.SQL("starts_with(lower({}), {})").format(c, self.param(value.lower()))
-        if op == "iends_with":
-            return sql.SQL("right(lower({}), {}) = {}").format(c, self.param(len(value)), self.param(value.lower()))
+        if op in FOLDED:
+            return self.folded(op, value, c)
         return self.dates(node, c)
+
+    def text_equality(self, op: str, value: Any, c: sql.Composable) -> sql.Composable:
+        """'' is the empty value (ingestion stores an empty cell as NULL): eq '' is is_empty,
+        ne '' is is_not_empty, and '' in the list of `in` matches the empty values."""
+        if op == "ne":
+            op, value = "not_in", [value]
+        if op == "not_in":  # never an empty value, the rule of every negative operator
+            return sql.SQL("{} <> ALL({})").format(c, self.param([*value, ""] if "" not in value else value))
+        if op == "eq":
+            test = sql.SQL("{} = {}").format(c, self.param(value))
+            return sql.SQL("({} OR {} IS NULL)").format(test, c) if value == "" else test
+        test = sql.SQL("{} = ANY({})").format(c, self.param(value))
+        return sql.SQL("({} OR {} IS NULL)").format(test, c) if "" in value else test
+
+    def folded(self, op: str, value: str, c: sql.Composable) -> sql.Composable:
+        """Case-insensitive operators fold BOTH sides with the same SQL function, so a row
+        holding exactly the value always matches ("İstanbul", "ΠΑΠΑΔΟΠΟΥΛΟΣ")."""
+        column, wanted = fold(c), fold(self.param(value))
+        if op == "ieq":
+            return sql.SQL("{} = {}").format(column, wanted)
+        if op == "icontains":
+            return sql.SQL("strpos({}, {}) > 0").format(column, wanted)
+        if op == "istarts_with":
+            return sql.SQL("starts_with({}, {})").format(column, wanted)
+        # iends_with: the folded value's own length (folding may change a length)
+        return sql.SQL("right({c}, length({v})) = {v}").format(c=column, v=wanted)
 
     def dates(self, node: AttrCond, c: sql.Composable) -> sql.Composable:
         op, value, is_date = node.op, node.value, node.attribute.type == "date"
@@ -279,14 +309,30 @@ class Compiler:
             members = sql.SQL("SELECT key FROM {}").format(
                 sql.Identifier(workspace_schema(audience.workspace_id), audience.key_table))
         else:
-            definition = check_definition(workspace=self.schema.workspace, definition=audience.definition,
-                                          schema=self.schema, visiting=self.visiting | {audience.pk})
-            inner = Compiler(self.schema, self.now, self.params, self.aliases + 100, self.visiting | {audience.pk},
-                             self.settings)
-            members = inner.keys(definition)
-            self.aliases = inner.aliases
+            # Each saved audience once per query, however often the rules refer to it (ten
+            # levels of any[in X, in X] would otherwise be 1,024 copies): a common table
+            # expression, defined before the ones that use it.
+            members = sql.SQL("SELECT key FROM {}").format(self.saved(audience, node.definition))
         test = sql.SQL("{} IN ({})").format(key, members)
         return sql.SQL("NOT {}").format(test) if node.negate else test
+
+    def saved(self, audience, definition: Definition) -> sql.Identifier:
+        name = sql.Identifier(f"audience_{audience.pk}")
+        if audience.pk not in self.ctes:
+            inner = Compiler(self.schema, self.now, self.params, self.aliases + 100, self.settings, self.ctes)
+            body = inner.keys(definition)
+            self.aliases = inner.aliases
+            self.ctes[audience.pk] = (name, body)
+        return name
+
+    def statement(self, query: sql.Composable) -> sql.Composable:
+        """The query with the saved audiences its rules use; every query built from
+        compiled nodes goes through here."""
+        if not self.ctes:
+            return query
+        defined = sql.SQL(", ").join(sql.SQL("{} (key) AS ({})").format(name, body)
+                                     for name, body in self.ctes.values())
+        return sql.SQL("WITH {} {}").format(defined, query)
 
     # --- whole queries ------------------------------------------------------------------------
 
@@ -346,5 +392,6 @@ def compile_definition(definition: Definition, *, now: dt.datetime | None = None
         query = sql.SQL("SELECT count(*) FROM ({}) k").format(keys)
     else:
         query = keys
+    query = compiler.statement(query)
     return Query(sql=render(query), params=compiler.params, entity=definition.result_entity, key=pk,
                  settings=compiler.settings)

@@ -13,6 +13,19 @@ A rule is a JSON tree over a target entity:
 Semantics (the compiler and the reference evaluator agree on them):
 - A condition on a missing value is false: `ne`, `not_in`, `not_contains`, comparisons and
   date conditions never match a row whose value is empty; `is_empty` does.
+- Text values are taken exactly as written, for every operator: never trimmed (" NL" is
+  not "NL"). '' is the empty value, the same as is_empty everywhere (ingestion stores an
+  empty cell as empty): `eq ""` is `is_empty`, `ne ""` is `is_not_empty`, `""` in the list
+  of `in` matches empty values, and `ne` / `not_in` never match them. The text operators
+  (contains, ieq, ...) and the ordered ones need non-empty text. Numbers, dates and
+  booleans are parsed, surrounding spaces ignored.
+- Case-insensitive operators (ieq, icontains, istarts_with, iends_with) fold the value
+  and the column the same way, in PostgreSQL: lower(), with final sigma as sigma; a row
+  holding exactly the value always matches ("İstanbul", "ΠΑΠΑΔΟΠΟΥΛΟΣ").
+- Dates and moments go from 0001-01-02 to 9999-12-30 (relative amounts: MAX_RELATIVE);
+  anything beyond is a problem of the value, never an error when counting.
+- A saved audience is compiled once per query however often rules refer to it; a rule
+  and the audiences it uses hold at most MAX_TOTAL_NODES conditions together.
 - `not` is the complement: every row the inner rule does not match, empty values included.
 - A condition through a link is false when the link is empty or its parent is missing.
 - `count` of no related rows is 0 and `sum` of none is 0; `avg`, `min`, `max` of none
@@ -27,23 +40,23 @@ Semantics (the compiler and the reference evaluator agree on them):
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
 
 from apps.datamodel.models import Attribute, Entity, Relationship
-from apps.datamodel.selectors import parse_value
+
+from . import values
 
 MAX_DEPTH = 10
 MAX_NODES = 500
+MAX_TOTAL_NODES = 5_000  # a rule and every saved audience it uses, each counted once
 MAX_LIST_VALUES = 10_000
 MAX_RELATIVE = {"days": 36_600, "weeks": 5_230, "months": 1_200}
 
 COMMON = {"eq", "ne", "in", "not_in", "is_empty", "is_not_empty"}
-ORDERED = {"lt", "lte", "gt", "gte", "between"}
+ORDERED = values.ORDERED
 TEXTUAL = {"contains", "not_contains", "starts_with", "ends_with", "ieq", "icontains", "istarts_with", "iends_with"}
 DATES = {"before", "after", "on", "in_last", "in_next", "more_than_ago", "anniversary_in_next"}
 NO_VALUE = {"is_empty", "is_not_empty", "is_true", "is_false"}
@@ -106,6 +119,7 @@ class AudienceCond:
     audience: Any
     negate: bool
     path: str
+    definition: Definition | None = None  # a rule-based audience's checked definition
 
 
 Node = Group | AttrCond | RelatedCond | AudienceCond
@@ -158,22 +172,39 @@ class Definition:
 
 # --- checking ----------------------------------------------------------------------------------
 
+@dataclass
+class _Closure:
+    """What one check shares with the checks of the saved audiences its rule uses: each
+    audience is checked once (however often it is referred to), and the conditions of all
+    of them together stay within MAX_TOTAL_NODES, which bounds the compiled query."""
+
+    checked: dict[int, Definition | RuleError] = field(default_factory=dict)
+    nodes: int = 0
+
+
 class _Checker:
-    def __init__(self, schema: Schema, *, audience_lookup, visiting: set[int]):
+    def __init__(self, schema: Schema, *, audience_lookup, visiting: set[int], closure: _Closure):
         self.schema = schema
         self.problems: list[dict[str, str]] = []
         self.nodes = 0
         self.audience_lookup = audience_lookup
         self.visiting = visiting
+        self.closure = closure
 
     def fail(self, path: str, message: str) -> None:
         self.problems.append({"path": path, "message": message})
 
     def node(self, raw: Any, entity: Entity, path: str, depth: int) -> Node | None:
         self.nodes += 1
+        self.closure.nodes += 1
         if self.nodes > MAX_NODES:
             if self.nodes == MAX_NODES + 1:
                 self.fail(path, f"a rule holds at most {MAX_NODES} conditions.")
+            return None
+        if self.closure.nodes > MAX_TOTAL_NODES:
+            if self.closure.nodes == MAX_TOTAL_NODES + 1:
+                self.fail(path, f"with the saved audiences it uses, a rule holds at most {MAX_TOTAL_NODES} "
+                                f"conditions.")
             return None
         if depth > MAX_DEPTH:
             self.fail(path, f"groups nest at most {MAX_DEPTH} deep.")
@@ -266,11 +297,11 @@ class _Checker:
                     raise ValidationError("needs a non-empty list of values.")
                 if len(raw) > MAX_LIST_VALUES:
                     raise ValidationError(f"takes at most {MAX_LIST_VALUES} values.")
-                return [self.scalar(attribute, v) for v in raw]
+                return [values.scalar(attribute, v, op) for v in raw]
             if op == "between":
                 if not isinstance(raw, list) or len(raw) != 2:
                     raise ValidationError("between needs [low, high].")
-                low, high = self.scalar(attribute, raw[0]), self.scalar(attribute, raw[1])
+                low, high = values.scalar(attribute, raw[0], op), values.scalar(attribute, raw[1], op)
                 if low > high:
                     raise ValidationError("between needs low <= high.")
                 return [low, high]
@@ -291,47 +322,11 @@ class _Checker:
                     raise ValidationError("a value cannot contain a NUL character.")
                 return raw
             if op in ("before", "after", "on"):
-                return self.day(raw)
-            return self.scalar(attribute, raw)
+                return values.day(raw)
+            return values.scalar(attribute, raw, op)
         except ValidationError as exc:
             self.fail(where, " ".join(exc.messages))
             return _BAD
-
-    def scalar(self, attribute: Attribute, raw: Any) -> Any:
-        if raw is None:  # (a missing bound of between, a null in a list)
-            raise ValidationError("a value is missing.")
-        if isinstance(raw, (dict, list)):
-            raise ValidationError(f"{raw!r} is not a single value.")
-        if attribute.type in ("integer", "decimal") and isinstance(raw, bool):
-            raise ValidationError(f"{raw!r} is not a number.")
-        if attribute.type == "boolean" and not isinstance(raw, bool):
-            raise ValidationError(f"{raw!r} is not true or false.")
-        if attribute.type in ("date", "datetime") and not isinstance(raw, str):
-            # (a number would be read as a basic ISO date: 19850314 -> 1985-03-14)
-            raise ValidationError(f"{raw!r} is not a date (YYYY-MM-DD)." if attribute.type == "date" else
-                                  f"{raw!r} is not a date and time (ISO 8601).")
-        if attribute.type in ("text", "email", "phone", "enum") and not isinstance(raw, str):
-            raise ValidationError(f"{raw!r} is not text.")
-        value = parse_value(attribute, raw)
-        if attribute.type == "enum" and value not in attribute.enum_values:
-            raise ValidationError(f"{value!r} is not one of {attribute.key}'s values "
-                                  f"({', '.join(attribute.enum_values[:20])}).")
-        if isinstance(value, Decimal) and not value.is_finite():
-            raise ValidationError(f"{raw!r} is not a finite number.")
-        return value
-
-    @staticmethod
-    def day(raw: Any) -> dt.date:
-        if not isinstance(raw, str):
-            raise ValidationError(f"{raw!r} is not a date (YYYY-MM-DD).")
-        try:
-            return dt.date.fromisoformat(raw)
-        except ValueError:
-            pass
-        try:  # the day of an ISO date and time, as written (no trailing text accepted)
-            return dt.datetime.fromisoformat(raw).date()
-        except ValueError:
-            raise ValidationError(f"{raw!r} is not a date (YYYY-MM-DD).") from None
 
     def related(self, raw: dict, entity: Entity, path: str, depth: int) -> RelatedCond | None:
         self._no_extra(raw, {"related", "where", "exists", "agg", "attr", "op", "value"}, path)
@@ -402,24 +397,33 @@ class _Checker:
             self.fail(path, f"audience {audience.name!r} is {audience.get_status_display().lower()}; "
                             f"it can be used once it is ready.")
             return None
+        definition = None
         if not audience.is_list:
             # Its own rule is checked here too: a cycle through other audiences (a -> b -> a)
             # or a rule that no longer fits the model is a problem of this node, not a
-            # failure later when the rule is compiled.
-            try:
-                check_definition(workspace=self.schema.workspace, definition=audience.definition,
-                                 schema=self.schema, visiting=self.visiting | {audience.pk})
-            except RuleError as exc:
-                self.fail(path, f"audience {audience.name!r} cannot be used: {exc.problems[0]['message']}")
+            # failure later when the rule is compiled. Once per check: a success means its
+            # whole closure is free of cycles, and a failure fails every rule that reaches it.
+            result = self.closure.checked.get(audience.pk)
+            if result is None:
+                try:
+                    result = check_definition(workspace=self.schema.workspace, definition=audience.definition,
+                                              schema=self.schema, visiting=self.visiting | {audience.pk},
+                                              _closure=self.closure)
+                except RuleError as exc:
+                    result = exc
+                self.closure.checked[audience.pk] = result
+            if isinstance(result, RuleError):
+                self.fail(path, f"audience {audience.name!r} cannot be used: {result.problems[0]['message']}")
                 return None
-        return AudienceCond(audience, kind == "not_in_audience", path)
+            definition = result
+        return AudienceCond(audience, kind == "not_in_audience", path, definition)
 
 
 _BAD = object()
 
 
-def check_definition(*, workspace, definition: Any, schema: Schema | None = None, visiting: set[int] | None = None
-                     ) -> Definition:
+def check_definition(*, workspace, definition: Any, schema: Schema | None = None, visiting: set[int] | None = None,
+                     _closure: _Closure | None = None) -> Definition:
     """Check {"entity": key, "rule": node?, "dimension": [link, ...]?} against the metadata.
     Raises RuleError listing every problem with its path."""
     from apps.audiences.models import Audience  # noqa: PLC0415
@@ -432,7 +436,7 @@ def check_definition(*, workspace, definition: Any, schema: Schema | None = None
             return None
         return Audience.objects.filter(workspace=workspace, pk=ref).select_related("entity").first()
 
-    checker = _Checker(schema, audience_lookup=lookup, visiting=visiting)
+    checker = _Checker(schema, audience_lookup=lookup, visiting=visiting, closure=_closure or _Closure())
     if not isinstance(definition, dict):
         raise RuleError([{"path": "definition", "message": "must be an object with 'entity' and 'rule'."}])
     extra = set(definition) - {"entity", "rule", "dimension"}

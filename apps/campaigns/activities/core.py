@@ -50,7 +50,7 @@ def _rule_within(definition, ctx: Context, source: Outlet):
     select = sql.SQL("SELECT w.key FROM {work} w JOIN {table} r ON r.{pk} = w.key WHERE {cond}").format(
         work=ctx.ident(source.table), table=ddl.table(entity), pk=ddl.column(definition.schema.pk(entity)),
         cond=condition)
-    return select, compiler.params or None
+    return compiler.statement(select), compiler.params or None  # (with the saved audiences it uses)
 
 
 @register

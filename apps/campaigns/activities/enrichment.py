@@ -181,9 +181,11 @@ class Enrichment(Activity):
         name = ctx.table_name("out")
         target = ctx.ident(name)
         ctx.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
-        count = ctx.execute(sql.SQL("CREATE UNLOGGED TABLE {} AS SELECT w.*, {} FROM {} w {}").format(
-            target, sql.SQL(", ").join(columns), ctx.ident(source.table), sql.SQL(" ").join(joins)),
-            compiler.params or None)
+        select = sql.SQL("SELECT w.*, {} FROM {} w {}").format(
+            sql.SQL(", ").join(columns), ctx.ident(source.table), sql.SQL(" ").join(joins))
+        # (compiler.statement: with the saved audiences the `where` rules use)
+        count = ctx.execute(sql.SQL("CREATE UNLOGGED TABLE {} AS {}").format(target, compiler.statement(select)),
+                            compiler.params or None)
         ctx.execute(sql.SQL("ANALYZE {}").format(target))
         from .base import Outlet  # noqa: PLC0415
 

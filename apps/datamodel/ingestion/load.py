@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO
@@ -32,10 +33,17 @@ from .header import (
 
 # --- reading ------------------------------------------------------------------------------
 
+# A line holding only \. ends COPY's data, in CSV too unless it is inside quotes: the rows
+# after it would be dropped without an error. A file holding one takes the robust way,
+# where each row is sent escaped (COPY text format) and the marker is just a value.
+END_MARKER = re.compile(rb"[\r\n]\\\.[\r\n]")
+
+
 def _chunks(stream: IO[bytes], skip: int, progress: Progress | None) -> Iterator[bytes]:
     done = 0
     reported = 0
     first = True
+    tail = b"\n"  # the data begins at the start of a line
     while True:
         chunk = stream.read(CHUNK_BYTES)
         if not chunk:
@@ -44,6 +52,10 @@ def _chunks(stream: IO[bytes], skip: int, progress: Progress | None) -> Iterator
         if first:
             chunk = chunk[skip:]
             first = False
+        window = tail + chunk
+        if b"\\." in window and END_MARKER.search(window):
+            raise _CopyFailed("a line holds only \\. (COPY's end-of-data marker)")
+        tail = window[-3:]
         if progress and done - reported >= PROGRESS_EVERY_BYTES:
             progress("loading", done)
             reported = done
@@ -154,7 +166,7 @@ def _staged(cur, layout: Layout, stream: IO[bytes], progress: Progress | None) -
         q.STAGE, q.LINE, cols))
     try:
         rows = _copy_stream(cur, q.STAGE, [q.col(c) for c in layout.columns], layout, stream, progress)
-    except psycopg.Error as exc:
+    except (psycopg.Error, _CopyFailed) as exc:
         cur.execute("ROLLBACK TO SAVEPOINT ingest_staged")
         raise _CopyFailed(str(exc)) from exc
     cur.execute("RELEASE SAVEPOINT ingest_staged")
