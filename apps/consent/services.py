@@ -35,14 +35,23 @@ def policy_for(workspace) -> WorkspacePolicy:
     return policy
 
 
+def fold_case(value: str) -> str:
+    """Lower-case as PostgreSQL's lower() does: the messages ledger stores addresses as
+    lower(btrim(...)) in SQL, and Python's str.lower() differs from it beyond ASCII
+    ('İ', final sigma), so a suppression folded in Python could miss the address it names."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT lower(%s)", [value])
+        return cursor.fetchone()[0]
+
+
 def normalize(kind: str, value: str) -> str:
     value = (value or "").strip()
     if kind == SuppressionKind.EMAIL:
-        value = value.lower()
+        value = fold_case(value)
         if not EMAIL.match(value):
             raise ValidationError(f"{value!r} is not an email address")
     elif kind == SuppressionKind.DOMAIN:
-        value = value.lower().lstrip("@")
+        value = fold_case(value).lstrip("@")
         if not re.match(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$", value):
             raise ValidationError(f"{value!r} is not a domain")
     elif kind == SuppressionKind.PHONE:

@@ -189,3 +189,14 @@ def test_provider_reports_feed_the_suppression_list(workspace, travel, email_con
     event_record(message=message, type=event_type, data={})
     entry = Suppression.objects.filter(workspace=workspace, value="ben@example.test").first()
     assert (entry.reason if entry else None) == expected
+
+
+
+@pytest.mark.parametrize("typed", ["İstanbul.Anna@EXAMPLE.test", "ΣΟΦΙΑΣ@example.test", " Anna@Example.TEST "])
+def test_suppressions_fold_case_as_the_ledger_folds_addresses(workspace, typed):
+    # The ledger stores lower(btrim(address)) computed by PostgreSQL; Python's lower()
+    # differs beyond ASCII ('İ' gains a combining dot, a final sigma stays final).
+    suppression = services.suppression_add(workspace=workspace, kind="email", value=typed, reason="manual")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT lower(btrim(%s))", [typed])
+        assert suppression.value == cursor.fetchone()[0]
