@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 
+from apps.core.validators import one_line
 from apps.tenants.models import WorkspaceOwned
 
 from . import secrets
@@ -44,7 +45,7 @@ class ChannelConfig(WorkspaceOwned):
     parallel_tasks = models.PositiveIntegerField(default=2, help_text="sending tasks per delivery")
     # Sender defaults for email; return address for direct mail.
     from_email = models.EmailField(blank=True)
-    from_name = models.CharField(max_length=200, blank=True)
+    from_name = models.CharField(max_length=200, blank=True, validators=[one_line])
     reply_to = models.EmailField(blank=True)
     tracking_domain = models.CharField(max_length=200, blank=True,
                                        help_text="public base URL for tracking links, e.g. https://t.example.com")

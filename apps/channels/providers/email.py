@@ -85,13 +85,26 @@ class EmailProvider:
                 pass
             self.connection = None
 
+    def check(self, item: Outgoing) -> None:
+        """Refuses, before anything goes on the wire, a message whose header values hold
+        CR, LF or NUL (header injection), on every path: our MIME and the ESPs'."""
+        fields = item.fields
+        try:
+            mime.check_headers({"From": self.from_email, "X-From-Name": fields.get("from_name") or "",
+                                "To": item.address, "Subject": fields.get("subject") or "",
+                                "Message-ID": item.message_id, "Reply-To": ", ".join(self.reply_to),
+                                **item.headers})
+        except mime.HeaderInjection as exc:
+            raise Permanent("header", str(exc)) from exc
+
     def build(self, item: Outgoing) -> EmailMultiAlternatives:
+        self.check(item)
         fields = item.fields
         sender = formataddr((fields.get("from_name") or "", self.from_email)) if fields.get("from_name") \
             else self.from_email
         headers = {"Message-ID": item.message_id, **item.headers}
         message = EmailMultiAlternatives(
-            subject=" ".join((fields.get("subject") or "").split()), body=fields.get("text") or "",
+            subject=fields.get("subject") or "", body=fields.get("text") or "",
             from_email=sender, to=[item.address], reply_to=self.reply_to, headers=headers,
             connection=self.connection)
         if fields.get("html"):
@@ -112,6 +125,7 @@ class EmailProvider:
         one's envelope is on the wire: begin() builds the bytes and sends MAIL FROM and
         RCPT TO; commit() sends DATA (the server accepts the message on its reply).
         Returns None when the backend is not SMTP (then use send())."""
+        self.check(item)
         if self.connection is None:
             self.open()
         smtp = self.smtp
@@ -159,6 +173,7 @@ class EmailProvider:
         raise problem from exc
 
     def send(self, item: Outgoing) -> str:
+        self.check(item)
         if self.connection is None:
             self.open()
         smtp = self.smtp
