@@ -294,6 +294,10 @@ DEMO_PASSWORD = env("DEMO_PASSWORD", "orchestrate")
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
 # Workspace SMTP passwords and ESP API keys are encrypted at rest with this (default: SECRET_KEY).
 CHANNEL_SECRETS_KEY = env("CHANNEL_SECRETS_KEY", "")
+# Workspace SMTP servers on loopback, private, link-local or reserved addresses are
+# refused (at save and at connect time): a test send must not probe the platform's own
+# network. An operator whose tenants relay through an internal server turns this on.
+CHANNEL_SMTP_ALLOW_PRIVATE_HOSTS = env_bool("CHANNEL_SMTP_ALLOW_PRIVATE_HOSTS", False)
 
 LOGGING = {
     "version": 1,

@@ -6,6 +6,8 @@ from .base import REDIS_URL
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed, tests only
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# The tests' SMTP servers listen on loopback; the tests of the guard turn it off again.
+CHANNEL_SMTP_ALLOW_PRIVATE_HOSTS = True
 
 # Tests use their own Redis database so a test run never consumes a dev worker's tasks.
 from .base import _redis_db  # noqa: E402

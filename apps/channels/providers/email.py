@@ -11,6 +11,8 @@ from email.utils import formataddr
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
+from apps.core.net import HostRefused
+
 from . import Outgoing, Permanent, Retryable, mime
 
 
@@ -27,7 +29,7 @@ def connection_for(config):
             kwargs["api_key"] = config.secret
         return get_connection(f"anymail.backends.{esp}.EmailBackend", fail_silently=False, **kwargs)
     return get_connection(
-        "django.core.mail.backends.smtp.EmailBackend", fail_silently=False,
+        "apps.channels.providers.smtp.WorkspaceSMTPBackend", fail_silently=False,
         host=options.get("host") or settings.EMAIL_HOST, port=int(options.get("port") or settings.EMAIL_PORT),
         username=options.get("username") or None, password=config.secret or None,
         use_tls=bool(options.get("use_tls")), use_ssl=bool(options.get("use_ssl")),
@@ -36,6 +38,8 @@ def connection_for(config):
 
 def classify(exc: BaseException) -> Exception:
     """Retryable or Permanent, with the server's reply kept."""
+    if isinstance(exc, HostRefused):
+        return Permanent("host_refused", f"the SMTP server {exc}")
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         code, text = next(iter(exc.recipients.values()), (550, b"refused"))
         text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
