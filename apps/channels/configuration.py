@@ -19,6 +19,7 @@ from apps.tenants.services import audit_record
 
 from . import selectors, services
 from .models import ChannelConfig, ContentTemplate
+from .proof_limits import proof_allow
 
 CONTENT_FIELDS = {
     "email": ("from_name", "from_email", "reply_to", "subject", "preheader", "html", "text"),
@@ -235,13 +236,14 @@ def _save(workspace, actor, channel, backend, options, secret, clear_secret, ip_
 def channel_config_test_send(*, workspace, actor, address: str, channel: str = "email") -> str:
     """One plain email through the workspace's configured connection (the platform's own
     when there is none). Returns what was used; raises ValidationError with the server's
-    reply when it fails."""
+    reply when it fails, ProofRateLimited beyond the budget of proof and test emails."""
     from .ledger import EMAIL_SHAPE  # noqa: PLC0415
     from .providers.email import connection_for  # noqa: PLC0415
 
     address = (address or "").strip()
     if not re.match(EMAIL_SHAPE, address):
         raise ValidationError({"address": f"not an email address: {address!r}"})
+    proof_allow(workspace=workspace, actor=actor)
     config = selectors.channel_config(workspace=workspace, channel=channel)
     if config is not None and config.backend == "smtp":
         config.options = {**config.options, "timeout": min(float(config.options.get("timeout") or 30),

@@ -16,6 +16,7 @@ from apps.core.sqlutil import render
 from . import content as content_mod
 from . import ledger, sending
 from .models import ChannelConfig, ContentTemplate, Delivery, Message
+from .proof_limits import proof_allow
 
 MESSAGE = sql.Identifier(Message._meta.db_table)
 
@@ -107,7 +108,8 @@ def delivery_stop(*, workspace, delivery: Delivery) -> int:
 def proof_send(*, workspace, actor, channel: str, content: dict[str, Any], addresses: list[str],
                entity_key: str = "", key: Any = None) -> Delivery:
     """Send the content to test addresses, marked [PROOF], personalized with one real
-    record (by key, or the first one)."""
+    record (by key, or the first one). ProofRateLimited beyond the person's or the
+    workspace's budget of proof emails."""
     from apps.datamodel import ddl  # noqa: PLC0415
 
     if channel != "email":
@@ -149,6 +151,7 @@ def proof_send(*, workspace, actor, channel: str, content: dict[str, Any], addre
                            {"key": key, "addresses": addresses})
             if not cursor.fetchone()[0]:
                 raise ValidationError({"key": f"no {target.key} with key {key!r}" if key else "no record to use"})
+        proof_allow(workspace=workspace, actor=actor, count=len(addresses))
         delivery = _create_with_params(workspace=workspace, channel=channel, content=content, options=options,
                                        classified=classified, params={"key": key, "addresses": addresses},
                                        actor=actor)
