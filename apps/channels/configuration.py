@@ -20,6 +20,7 @@ from apps.tenants.services import audit_record
 from . import selectors, services
 from .models import ChannelConfig, ContentTemplate
 from .proof_limits import proof_allow
+from .senders import sender_problem
 
 CONTENT_FIELDS = {
     "email": ("from_name", "from_email", "reply_to", "subject", "preheader", "html", "text"),
@@ -249,6 +250,9 @@ def channel_config_test_send(*, workspace, actor, address: str, channel: str = "
         config.options = {**config.options, "timeout": min(float(config.options.get("timeout") or 30),
                                                             TEST_SEND_TIMEOUT)}
     sender = (config and config.from_email) or workspace.sender_email or settings.DEFAULT_FROM_EMAIL
+    if config is None and sender_problem(workspace=workspace, from_email=sender, platform=True):
+        # The platform's server sends only from verified domains: the test goes from its own.
+        sender = settings.DEFAULT_FROM_EMAIL
     try:
         connection = connection_for(config)
         message = EmailMessage(

@@ -219,3 +219,33 @@ class MessageEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} on {self.message_id}"
+
+
+class SenderDomainStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for confirmation"
+    VERIFIED = "verified", "Verified"
+
+
+class SenderDomain(WorkspaceOwned):
+    """A domain the workspace may send email from through the platform's own server, once
+    someone who reads a role mailbox at it (postmaster@, hostmaster@...) has followed the
+    confirmation link mailed there. Workspaces with their own SMTP server or email service
+    are not bound by these."""
+
+    domain = models.CharField(max_length=253)  # lowercase, IDNA (xn--) form
+    status = models.CharField(max_length=20, choices=SenderDomainStatus.choices, default=SenderDomainStatus.PENDING)
+    confirm_address = models.EmailField(blank=True, help_text="where the last confirmation link was sent")
+    # Only a hash of the link's token is kept: a database reader cannot confirm a domain.
+    token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    link_sent_at = models.DateTimeField(null=True, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["domain"]
+        constraints = [models.UniqueConstraint(fields=["workspace", "domain"], name="senderdomain_unique_domain")]
+
+    def __str__(self) -> str:
+        return self.domain

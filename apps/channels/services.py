@@ -17,6 +17,7 @@ from . import content as content_mod
 from . import ledger, sending
 from .models import ChannelConfig, ContentTemplate, Delivery, Message
 from .proof_limits import proof_allow
+from .senders import sender_problem
 
 MESSAGE = sql.Identifier(Message._meta.db_table)
 
@@ -133,6 +134,9 @@ def proof_send(*, workspace, actor, channel: str, content: dict[str, Any], addre
     problems = content_mod.problems(channel, content, content_mod.model_names(schema, target, profile))
     if problems:
         raise ValidationError({"content": [str(p) for p in problems]})
+    refused = sender_problem(workspace=workspace, from_email=content.get("from_email") or "")
+    if refused:
+        raise ValidationError({"from_email": refused})
     pk = ddl.column(schema.pk(target))
     where = sql.SQL("WHERE {} = %(key)s").format(pk) if key not in (None, "") else sql.SQL("")
     # Every proof goes to each test address, personalized with the chosen record.

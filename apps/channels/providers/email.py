@@ -72,6 +72,14 @@ class EmailProvider:
         content = delivery.content
         self.from_email = content.get("from_email") or settings.DEFAULT_FROM_EMAIL
         self.reply_to = [content["reply_to"]] if content.get("reply_to") else []
+        # Through the platform's own server only from the workspace's verified domains:
+        # checked once per chunk, refused per message (the domain may go in between).
+        self.sender_refused = ""
+        if config is None or not config.pk:
+            from apps.channels.senders import sender_problem  # noqa: PLC0415
+
+            self.sender_refused = sender_problem(workspace=delivery.workspace_id, from_email=self.from_email,
+                                                 platform=True)
 
     def open(self):
         self.connection = connection_for(self.config)
@@ -91,7 +99,10 @@ class EmailProvider:
 
     def check(self, item: Outgoing) -> None:
         """Refuses, before anything goes on the wire, a message whose header values hold
-        CR, LF or NUL (header injection), on every path: our MIME and the ESPs'."""
+        CR, LF or NUL (header injection), on every path: our MIME and the ESPs'; and a
+        sender the platform's server may not send from."""
+        if self.sender_refused:
+            raise Permanent("sender_unverified", self.sender_refused)
         fields = item.fields
         try:
             mime.check_headers({"From": self.from_email, "X-From-Name": fields.get("from_name") or "",
