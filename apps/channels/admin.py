@@ -28,7 +28,7 @@ class SenderDomainAdmin(admin.ModelAdmin):
         if obj.status == "verified" and obj.verified_at is None:
             from django.utils import timezone  # noqa: PLC0415
 
-            obj.verified_at, obj.token_hash = timezone.now(), ""
+            obj.verified_at, obj.token_hash, obj.verified_via = timezone.now(), "", "admin"
         super().save_model(request, obj, form, change)
 
 

@@ -1,6 +1,6 @@
 """Sender domains over the API (workspace admins): list, add (the confirmation link is
-mailed to a role mailbox at the domain), read, send the link again, delete. Verification
-itself is the link's page: it cannot be done with an API key."""
+mailed to a role mailbox at the domain), read, send the link again, check the domain's
+DNS TXT record, delete. The link's confirmation itself is a page: not an API call."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ ADMIN = WorkspaceRole.ADMIN
 class SenderDomainOutput(serializers.ModelSerializer):
     class Meta:
         model = SenderDomain
-        fields = ["id", "domain", "status", "confirm_address", "link_sent_at", "verified_at", "created_at"]
+        fields = ["id", "domain", "status", "confirm_address", "link_sent_at", "verified_at", "verified_via",
+                  "dns_record", "dns_checked_at", "dns_result", "created_at"]
 
 
 class SenderDomainInput(serializers.Serializer):
@@ -80,6 +81,21 @@ class SenderDomainDetailApi(WorkspaceScopedMixin, APIView):
         senders.sender_domain_delete(workspace=self.workspace, actor=request.user, sender_domain=sender,
                                      ip_address=client_ip(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SenderDomainCheckDnsApi(WorkspaceScopedMixin, APIView):
+    read_role = ADMIN
+    write_role = ADMIN
+
+    @extend_schema(tags=TAGS, operation_id="sender_domains_check_dns", request=None,
+                   responses={200: SenderDomainOutput, 400: OpenApiResponse(description="Already verified.")},
+                   description="Looks for the TXT record `dns_record` at the domain now: `status` becomes verified "
+                               "when it is there; `dns_result` says what was found otherwise.")
+    def post(self, request, workspace_slug, pk):
+        sender = senders.access_sender_domain(request.user, self.workspace, pk)
+        sender = senders.sender_domain_check_dns(workspace=self.workspace, actor=request.user, sender_domain=sender,
+                                                 ip_address=client_ip(request))
+        return Response(SenderDomainOutput(sender).data)
 
 
 class SenderDomainResendApi(WorkspaceScopedMixin, APIView):

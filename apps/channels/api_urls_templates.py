@@ -14,6 +14,8 @@ urlpatterns = [
     path("channels/email/sender-domains/", api_senders.SenderDomainListApi.as_view(), name="api-sender-domains"),
     path("channels/email/sender-domains/<int:pk>/", api_senders.SenderDomainDetailApi.as_view(),
          name="api-sender-domain"),
+    path("channels/email/sender-domains/<int:pk>/check-dns/", api_senders.SenderDomainCheckDnsApi.as_view(),
+         name="api-sender-domain-check-dns"),
     path("channels/email/sender-domains/<int:pk>/resend/", api_senders.SenderDomainResendApi.as_view(),
          name="api-sender-domain-resend"),
 ]

@@ -17,10 +17,11 @@ def verify_demo_sender(workspace) -> int:
         return 0
     sender, created = SenderDomain.objects.get_or_create(
         workspace=workspace, domain=domain,
-        defaults={"status": SenderDomainStatus.VERIFIED, "verified_at": timezone.now(),
+        defaults={"status": SenderDomainStatus.VERIFIED, "verified_at": timezone.now(), "verified_via": "admin",
                   "confirm_address": f"postmaster@{domain}"})
     if sender.status != SenderDomainStatus.VERIFIED:
         sender.status, sender.verified_at, sender.token_hash = SenderDomainStatus.VERIFIED, timezone.now(), ""
-        sender.save(update_fields=["status", "verified_at", "token_hash"])
+        sender.verified_via = "admin"
+        sender.save(update_fields=["status", "verified_at", "token_hash", "verified_via"])
         return 1
     return int(created)

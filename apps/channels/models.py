@@ -239,6 +239,11 @@ class SenderDomain(WorkspaceOwned):
     token_hash = models.CharField(max_length=64, blank=True, db_index=True)
     link_sent_at = models.DateTimeField(null=True, blank=True)
     verified_at = models.DateTimeField(null=True, blank=True)
+    verified_via = models.CharField(max_length=10, blank=True, help_text="link, dns or admin")
+    # The other way to verify: a TXT record "orchestrate-verification=<dns_token>" at the domain.
+    dns_token = models.CharField(max_length=64, blank=True)
+    dns_checked_at = models.DateTimeField(null=True, blank=True)
+    dns_result = models.CharField(max_length=300, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -249,3 +254,7 @@ class SenderDomain(WorkspaceOwned):
 
     def __str__(self) -> str:
         return self.domain
+
+    @property
+    def dns_record(self) -> str:
+        return f"orchestrate-verification={self.dns_token}" if self.dns_token else ""

@@ -2,7 +2,8 @@
 own server. A domain is verified by a confirmation link mailed to a role mailbox at it
 (postmaster@, hostmaster@, webmaster@, admin@, administrator@: the addresses certificate
 authorities trust for the same question; any other mailbox could belong to anyone at a
-shared domain). Workspaces with their own SMTP server or email service send from what
+shared domain), or by a DNS TXT record "orchestrate-verification=<token>" at the domain
+(whoever edits its zone controls it). Workspaces with their own SMTP server or email service send from what
 their server accepts and are not bound by these."""
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def sender_domain_add(*, workspace, actor, domain: str, mailbox: str = "postmast
         raise ValidationError({"domain": f"{domain} is already a sender domain of this workspace"})
     try:
         with transaction.atomic():
-            sender = SenderDomain.objects.create(workspace=workspace, domain=domain,
+            sender = SenderDomain.objects.create(workspace=workspace, domain=domain, dns_token=secrets.token_hex(16),
                                                  created_by=actor if getattr(actor, "pk", None) else None)
     except IntegrityError:  # added at the same moment by someone else
         raise ValidationError({"domain": f"{domain} is already a sender domain of this workspace"}) from None
@@ -167,10 +168,81 @@ def sender_domain_confirm(*, token: str, ip_address: str | None = None) -> Sende
         if sender.status != SenderDomainStatus.PENDING or sender.token_hash != _token_hash(token):
             raise ValidationError("This confirmation link is not valid any more.")
         sender.status, sender.verified_at, sender.token_hash = SenderDomainStatus.VERIFIED, timezone.now(), ""
-        sender.save(update_fields=["status", "verified_at", "token_hash"])
+        sender.verified_via = "link"
+        sender.save(update_fields=["status", "verified_at", "token_hash", "verified_via"])
         audit_record(workspace=sender.workspace, actor=None, verb="sender_domain.verified", target=sender,
                      data={"domain": sender.domain, "by": sender.confirm_address}, ip_address=ip_address)
     return sender
+
+
+class DnsUnavailable(Exception):
+    """No name server answered (the check says so; it can be tried again)."""
+
+
+def _nameservers() -> list[tuple[str, int]]:
+    found = []
+    for entry in getattr(settings, "SENDER_DOMAIN_DNS_NAMESERVERS", []) or []:
+        host, _, port = str(entry).strip().rpartition(":") if str(entry).count(":") == 1 else (str(entry), "", "")
+        found.append((host or str(entry).strip(), int(port or 53)))
+    return found
+
+
+def txt_records(domain: str) -> list[str]:
+    """The TXT strings at the domain ([] when it has none); DnsUnavailable when no name
+    server answered in time."""
+    import dns.exception  # noqa: PLC0415
+    import dns.resolver  # noqa: PLC0415
+
+    servers = _nameservers()
+    try:
+        resolver = dns.resolver.Resolver(configure=not servers)
+    except dns.exception.DNSException as exc:
+        raise DnsUnavailable(f"no name server is configured ({type(exc).__name__})") from None
+    if servers:
+        resolver.nameservers = [host for host, _port in servers]
+        resolver.nameserver_ports = dict(servers)
+    resolver.lifetime = resolver.timeout = float(getattr(settings, "SENDER_DOMAIN_DNS_TIMEOUT_S", 5))
+    try:
+        answer = resolver.resolve(domain, "TXT", search=False)
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+        return []
+    except dns.exception.DNSException as exc:
+        raise DnsUnavailable(f"the name servers did not answer ({type(exc).__name__})") from None
+    return [b"".join(record.strings).decode("utf-8", "replace") for record in answer]
+
+
+def sender_domain_check_dns(*, workspace, actor, sender_domain: SenderDomain,
+                            ip_address: str | None = None) -> SenderDomain:
+    """Look for the domain's TXT record; verified when it is there. The result of the
+    check (found or not, and why) is kept on the domain either way."""
+    if sender_domain.workspace_id != workspace.pk:
+        raise ValidationError("no such sender domain")
+    if sender_domain.status == SenderDomainStatus.VERIFIED:
+        raise ValidationError({"domain": f"{sender_domain.domain} is already verified"})
+    if not sender_domain.dns_token:
+        sender_domain.dns_token = secrets.token_hex(16)
+    expected = sender_domain.dns_record
+    try:
+        records = txt_records(sender_domain.domain)
+    except DnsUnavailable as exc:
+        result = f"not checked: {exc}; try again later"
+    else:
+        if expected in (r.strip() for r in records):
+            result = "found"
+        elif records:
+            result = f"not found: {sender_domain.domain} has {len(records)} TXT record(s), none is {expected}"
+        else:
+            result = f"not found: {sender_domain.domain} has no TXT record"
+    sender_domain.dns_checked_at, sender_domain.dns_result = timezone.now(), result[:300]
+    fields = ["dns_token", "dns_checked_at", "dns_result"]
+    if result == "found":
+        sender_domain.status, sender_domain.verified_at = SenderDomainStatus.VERIFIED, timezone.now()
+        sender_domain.verified_via, sender_domain.token_hash = "dns", ""
+        fields += ["status", "verified_at", "verified_via", "token_hash"]
+    sender_domain.save(update_fields=fields)
+    audit_record(workspace=workspace, actor=actor, verb="sender_domain.dns_checked", target=sender_domain,
+                 data={"domain": sender_domain.domain, "result": result[:300]}, ip_address=ip_address)
+    return sender_domain
 
 
 def sender_domain_delete(*, workspace, actor, sender_domain: SenderDomain, ip_address: str | None = None) -> None:

@@ -17,6 +17,8 @@ urlpatterns = [
     path("settings/email/test/", config.email_test, name="chan-email-test"),
     path("settings/email/senders/", senders.sender_domains, name="chan-sender-domains"),
     path("settings/email/senders/<int:pk>/resend/", senders.sender_domain_resend, name="chan-sender-domain-resend"),
+    path("settings/email/senders/<int:pk>/check-dns/", senders.sender_domain_check_dns,
+         name="chan-sender-domain-check-dns"),
     path("settings/email/senders/<int:pk>/delete/", senders.sender_domain_delete, name="chan-sender-domain-delete"),
 ]
 

@@ -303,6 +303,12 @@ PROOF_SEND_LIMIT_WINDOW_S = int(env("PROOF_SEND_LIMIT_WINDOW_S", "3600") or 3600
 # refused (at save and at connect time): a test send must not probe the platform's own
 # network. An operator whose tenants relay through an internal server turns this on.
 CHANNEL_SMTP_ALLOW_PRIVATE_HOSTS = env_bool("CHANNEL_SMTP_ALLOW_PRIVATE_HOSTS", False)
+# Sender domains: how long a confirmation link works; the name servers asked for the TXT
+# record ("host[:port]", comma-separated; empty: the system's resolver) and how long.
+SENDER_DOMAIN_LINK_HOURS = int(env("SENDER_DOMAIN_LINK_HOURS", "72") or 72)
+SENDER_DOMAIN_DNS_NAMESERVERS = [s.strip() for s in (env("SENDER_DOMAIN_DNS_NAMESERVERS", "") or "").split(",")
+                                 if s.strip()]
+SENDER_DOMAIN_DNS_TIMEOUT_S = float(env("SENDER_DOMAIN_DNS_TIMEOUT_S", "5") or 5)
 
 LOGGING = {
     "version": 1,

@@ -27,7 +27,7 @@ NOT_VERIFIED = ("the sender domain travel.test is not verified for this workspac
 
 
 @pytest.fixture
-def api(client, workspace):
+def api(client, workspace):  # noqa: D103
     key = make_api_key(workspace, role="admin", name="admin")[1]
 
     def call(method, path, body=None):
@@ -204,3 +204,85 @@ def test_the_screen_adds_resends_and_removes_domains(workspace, alice, client_fo
     removed = client.post(delete, **HX)
     assert removed.status_code == 200 and "travel.test removed." in removed.content.decode()
     assert SenderDomain.objects.count() == 0
+
+
+class TinyDns:
+    """A name server on 127.0.0.1 answering TXT questions from a dict (NXDOMAIN for
+    other names): the DNS the check talks to, over real UDP."""
+
+    def __init__(self, records: dict[str, list[str]]):
+        import socket
+        import threading
+
+        self.records = records
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.stopped = False
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+
+    def serve(self):
+        import dns.message
+        import dns.rcode
+        import dns.rdatatype
+        import dns.rrset
+
+        while not self.stopped:
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            query = dns.message.from_wire(data)
+            response = dns.message.make_response(query)
+            question = query.question[0]
+            name = question.name.to_text().rstrip(".").lower()
+            if name not in self.records:
+                response.set_rcode(dns.rcode.NXDOMAIN)
+            elif question.rdtype == dns.rdatatype.TXT and self.records[name]:
+                response.answer.append(dns.rrset.from_text_list(
+                    question.name, 60, "IN", "TXT", [f'"{text}"' for text in self.records[name]]))
+            self.sock.sendto(response.to_wire(), peer)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopped = True
+        self.thread.join()
+        self.sock.close()
+
+
+def test_a_domain_is_verified_by_its_dns_txt_record(workspace, api, settings):
+    sender = api("POST", "", {"domain": "travel.test"}).json()
+    record = sender["dns_record"]
+    assert re.fullmatch(r"orchestrate-verification=[0-9a-f]{32}", record)
+    records = {"travel.test": ["v=spf1 -all"]}
+    with TinyDns(records) as server:
+        settings.SENDER_DOMAIN_DNS_NAMESERVERS = [f"127.0.0.1:{server.port}"]
+        # the record is not there yet
+        checked = api("POST", f"{sender['id']}/check-dns/")
+        assert checked.status_code == 200
+        assert (checked.json()["status"], checked.json()["dns_result"]) == (
+            "pending", f"not found: travel.test has 1 TXT record(s), none is {record}")
+        # once it is, the domain is verified
+        records["travel.test"].append(record)
+        checked = api("POST", f"{sender['id']}/check-dns/").json()
+    assert (checked["status"], checked["verified_via"], checked["dns_result"]) == ("verified", "dns", "found")
+    assert SenderDomain.objects.get(pk=sender["id"]).status == "verified"
+    again = api("POST", f"{sender['id']}/check-dns/")
+    assert again.status_code == 400 and again.json() == {"domain": ["travel.test is already verified"]}
+
+
+def test_a_domain_without_txt_records_or_name_servers_stays_pending(workspace, api, settings):
+    pk = api("POST", "", {"domain": "travel.test"}).json()["id"]
+    with TinyDns({}) as server:
+        settings.SENDER_DOMAIN_DNS_NAMESERVERS = [f"127.0.0.1:{server.port}"]
+        body = api("POST", f"{pk}/check-dns/").json()
+    assert (body["status"], body["dns_result"]) == ("pending", "not found: travel.test has no TXT record")
+    settings.SENDER_DOMAIN_DNS_NAMESERVERS, settings.SENDER_DOMAIN_DNS_TIMEOUT_S = ["127.0.0.1:9"], 0.5
+    body = api("POST", f"{pk}/check-dns/").json()
+    assert body["status"] == "pending"
+    assert body["dns_result"].startswith("not checked: the name servers did not answer (")
+    assert body["dns_result"].endswith("); try again later")

@@ -42,5 +42,6 @@ PROBES: list[Probe] = [
           writes=False),
     Probe("api-sender-domains", {"GET": "admin", "POST": "admin"}, data=_new_domain, api=True),
     Probe("api-sender-domain", {"GET": "admin", "DELETE": "admin"}, make=_sender_domain, api=True),
+    Probe("api-sender-domain-check-dns", {"POST": "admin"}, make=_sender_domain, api=True),
     Probe("api-sender-domain-resend", {"POST": "admin"}, make=_sender_domain, api=True),
 ]

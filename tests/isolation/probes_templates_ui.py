@@ -65,5 +65,6 @@ PROBES: list[Probe] = [
     Probe("chan-email-test", {"POST": "admin"}, data=lambda ws: {"address": "qa@example.test"}, writes=False),
     Probe("chan-sender-domains", {"GET": "admin", "POST": "admin"}, data=_new_domain),
     Probe("chan-sender-domain-resend", {"POST": "admin"}, make=_sender_domain),
+    Probe("chan-sender-domain-check-dns", {"POST": "admin"}, make=_sender_domain),
     Probe("chan-sender-domain-delete", {"POST": "admin"}, make=_sender_domain),
 ]

@@ -69,6 +69,22 @@ def sender_domain_resend(request, workspace_slug, pk):
 @vary_on_headers("HX-Request")
 @require_POST
 @workspace_view(read_role=ADMIN, write_role=ADMIN)
+def sender_domain_check_dns(request, workspace_slug, pk):
+    """Look for the domain's TXT record now."""
+    sender = senders.access_sender_domain(request.user, request.workspace, pk)
+    try:
+        sender = senders.sender_domain_check_dns(workspace=request.workspace, actor=request.user,
+                                                 sender_domain=sender, ip_address=client_ip(request))
+    except ValidationError as exc:
+        return _render(request, error=_errors(exc), status=422)
+    if sender.status == "verified":
+        return _render(request, notice=f"{sender.domain} is verified: its TXT record was found.")
+    return _render(request, error=f"{sender.domain}: {sender.dns_result}.")
+
+
+@vary_on_headers("HX-Request")
+@require_POST
+@workspace_view(read_role=ADMIN, write_role=ADMIN)
 def sender_domain_delete(request, workspace_slug, pk):
     sender = senders.access_sender_domain(request.user, request.workspace, pk)
     senders.sender_domain_delete(workspace=request.workspace, actor=request.user, sender_domain=sender,
