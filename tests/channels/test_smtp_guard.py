@@ -117,3 +117,19 @@ def test_a_name_is_connected_through_its_resolved_address(workspace, admin_api, 
     response = admin_api("POST", "test/", {"address": "qa@example.test"})
     assert response.json() == {"sent": True, "via": f"mail.sink.test:{sink.port}"}
     assert [r.rcpt_tos for r in sink.received()] == [["qa@example.test"]]
+
+
+def test_a_live_send_to_a_refused_host_fails_each_message_without_connecting(workspace, travel, email_config, sink,
+                                                                          queue, sends):
+    from apps.channels.models import Delivery, Message
+    from tests.channels.test_sending import live_run
+
+    # given a configuration saved before the guard (the sink on loopback)
+    with GUARDED:
+        run = live_run(workspace)
+        queue()
+        sends()
+    delivery = Delivery.objects.get(run=run)
+    assert list(Message.objects.filter(delivery=delivery).values_list("status", "reason", "error")) == [
+        ("failed", "rejected", f"host_refused the SMTP server '127.0.0.1' is not allowed: {REFUSED}")] * 3
+    assert sink.received() == []
