@@ -137,3 +137,17 @@ def test_the_provider_refuses_injected_headers_before_connecting(workspace, back
 def test_the_test_send_refuses_a_bad_address(workspace):
     with pytest.raises(ValidationError):
         configuration.channel_config_test_send(workspace=workspace, actor=None, address="a@b.test\nBcc: x@y.test")
+
+
+@pytest.mark.parametrize("field", ["from_email", "reply_to", "from_name", "subject"])
+def test_the_definition_schema_refuses_a_line_break_in_an_email_header_field(field):
+    from apps.campaigns.definition_schema import schema_problems
+
+    definition = {"nodes": [{"id": "start", "type": "start"},
+                            {"id": "mail", "type": "email", "settings": {"content": {field: "a@b.test\nBcc: x@y.test"}}},
+                            {"id": "ok", "type": "email", "settings": {"content": {field: {"$var": "sender"}}}},
+                            {"id": "dm", "type": "direct_mail", "settings": {"content": {field: "x\ny"}}}]}
+    assert schema_problems(definition) == [{
+        "node": "mail", "message": f"{field} must be one line of text (line breaks and NUL characters are not "
+                                   f"allowed in an email header) or a trigger variable (at "
+                                   f"$.nodes[1].settings.content.{field})."}]
