@@ -57,20 +57,32 @@ def test_a_template_with_a_bad_sender_or_header_field_is_refused_over_the_api(wo
     assert ContentTemplate.objects.filter(workspace=workspace).count() == 0
 
 
-def test_a_campaign_whose_email_activity_has_an_injected_sender_is_not_published(workspace, travel):
-    campaign = campaign_services.campaign_create(workspace=workspace, actor=None, name="Spring")
-    definition = {"nodes": [
+def _definition(content):
+    return {"nodes": [
         {"id": "start", "type": "start"},
         {"id": "who", "type": "build_audience", "settings": {"definition": {
             "entity": "customer", "rule": {"attr": "customer_id", "op": "gte", "value": 0}}}},
-        {"id": "mail", "type": "email", "settings": {"content": {**CONTENT, "reply_to": INJECTED}}},
+        {"id": "mail", "type": "email", "settings": {"content": content}},
         {"id": "end", "type": "end"}],
         "edges": [{"from": "start", "to": "who"}, {"from": "who", "to": "mail"}, {"from": "mail", "to": "end"}]}
-    campaign_services.draft_save(workspace=workspace, actor=None, campaign=campaign, definition=definition)
+
+
+def test_a_campaign_whose_email_activity_has_an_injected_or_bad_sender_is_not_published(workspace, travel):
+    campaign = campaign_services.campaign_create(workspace=workspace, actor=None, name="Spring")
+    # a line break is refused by the definition's schema when the draft is saved
+    with pytest.raises(GraphError) as caught:
+        campaign_services.draft_save(workspace=workspace, actor=None, campaign=campaign,
+                                     definition=_definition({**CONTENT, "reply_to": INJECTED}))
+    assert caught.value.messages == [
+        "mail: reply_to must be one line of text (line breaks and NUL characters are not allowed in an email "
+        "header) or a trigger variable (at $.nodes[2].settings.content.reply_to)."]
+    # two addresses in one field pass the schema and are refused by the activity's check
+    campaign_services.draft_save(workspace=workspace, actor=None, campaign=campaign,
+                                 definition=_definition({**CONTENT, "reply_to": "a@b.test, c@d.test"}))
     with pytest.raises(GraphError) as caught:
         campaign_services.campaign_publish(workspace=workspace, actor=None, campaign=campaign)
-    assert caught.value.messages == ["mail: reply_to: must be one line: line breaks and NUL characters are not "
-                                     "allowed in an email header"]
+    assert caught.value.messages == ["mail: reply_to: 'a@b.test, c@d.test' is not one email address (like "
+                                     "news@example.com)"]
     campaign.refresh_from_db()
     assert campaign.status == "draft"
 
