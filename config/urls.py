@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.channels import urls as channels_urls
+from apps.channels import urls_templates as channels_template_urls
 from apps.consent import urls as consent_urls
 from apps.consent import urls_dsr as consent_dsr_urls
 from apps.core import views as core_views
@@ -38,6 +39,7 @@ urlpatterns = [
     # Public, no login: the ends of tracking links in emails, and the email services' webhooks.
     path("t/", include(channels_urls.public_patterns)),
     path("webhooks/anymail/", include("anymail.urls")),
+    path("sender-domains/confirm/", include(channels_template_urls.confirm_patterns)),
     path("", include(consent_urls.public_patterns)),
     path("accounts/", include("apps.tenants.account_urls")),
     path("invitations/<str:token>/", tenants_views.invitation_accept, name="invitation-accept"),

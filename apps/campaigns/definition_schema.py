@@ -17,6 +17,7 @@ from jsonschema.exceptions import ValidationError as SchemaError
 from .activities import REGISTRY
 
 SCHEMA_PATH = Path(__file__).with_name("definition.schema.json")
+HEADER_FIELDS = ("from_email", "reply_to", "from_name", "subject")  # an email's one-line fields
 
 
 @cache
@@ -59,6 +60,9 @@ def _message(error: SchemaError) -> str:
         return f"unknown activity type {error.instance!r}"
     if error.validator == "pattern" and field in ("id", "from", "to"):
         return f"{error.instance!r} is not an activity id: 1-30 lowercase letters, digits or _, starting with a letter"
+    if error.validator == "anyOf" and field in HEADER_FIELDS:  # $defs/headerText
+        return (f"{field} must be one line of text (line breaks and NUL characters are not allowed in an email "
+                "header) or a trigger variable")
     if error.validator == "maxItems" and field == "nodes":
         return f"a campaign holds at most {error.validator_value} activities"
     if error.validator == "additionalProperties":

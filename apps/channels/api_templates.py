@@ -18,7 +18,7 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, Throttled
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,6 +28,7 @@ from apps.tenants.roles import WorkspaceRole
 
 from . import configuration, selectors, services
 from .models import ChannelConfig, ChannelKind, ContentTemplate
+from .proof_limits import ProofRateLimited
 
 TAGS = ["templates"]
 CONFIG_TAGS = ["channels"]
@@ -38,6 +39,14 @@ PROBLEM = inline_serializer("TemplateProblem", {
     "message": serializers.CharField()})
 PROBLEMS = OpenApiResponse(inline_serializer("TemplateProblems", {"problems": PROBLEM.__class__(many=True)}),
                            description="Every problem of the content, with its field and line.")
+
+
+class ProofThrottled(Throttled):
+    """A 429 whose message already says when to try again (Retry-After carries the seconds)."""
+
+    def __init__(self, limited: ProofRateLimited):
+        APIException.__init__(self, limited.message)
+        self.wait = limited.retry_after
 
 
 class Conflict(APIException):
@@ -222,14 +231,18 @@ class TemplateProofApi(WorkspaceScopedMixin, APIView):
                    responses={202: inline_serializer("ProofQueued", {"delivery": serializers.IntegerField(),
                                                                      "addresses": serializers.IntegerField()})},
                    description="Sends the template to up to 20 test addresses, subject marked [PROOF], "
-                               "personalized with one real record (by key, or the first one).")
+                               "personalized with one real record (by key, or the first one). Proof and test "
+                               "emails are limited per person and per workspace: beyond, a 429 with `Retry-After`.")
     def post(self, request, workspace_slug, pk):
         template = selectors.access_template(request.user, self.workspace, pk)
         data = ProofInput(data=request.data)
         data.is_valid(raise_exception=True)
-        delivery = services.proof_send(workspace=self.workspace, actor=request.user, channel=template.channel,
-                                       content=template.content, addresses=data.validated_data["addresses"],
-                                       entity_key=template.entity_key, key=data.validated_data["key"] or None)
+        try:
+            delivery = services.proof_send(workspace=self.workspace, actor=request.user, channel=template.channel,
+                                           content=template.content, addresses=data.validated_data["addresses"],
+                                           entity_key=template.entity_key, key=data.validated_data["key"] or None)
+        except ProofRateLimited as exc:
+            raise ProofThrottled(exc) from None
         return Response({"delivery": delivery.pk, "addresses": delivery.total}, status=status.HTTP_202_ACCEPTED)
 
 
@@ -327,12 +340,15 @@ class ChannelConfigTestApi(WorkspaceScopedMixin, APIView):
                               502: inline_serializer("EmailTestFailed", {"sent": serializers.BooleanField(),
                                                                         "error": serializers.CharField()})},
                    description="Sends one plain email through the saved configuration. When the server refuses "
-                               "or cannot be reached, a 502 carries its reply in `error`.")
+                               "or cannot be reached, a 502 carries its reply in `error`. Counts against the "
+                               "limit of proof and test emails (429 with `Retry-After` beyond).")
     def post(self, request, workspace_slug):
         address = request.data.get("address") if hasattr(request.data, "get") else None
         try:
             via = configuration.channel_config_test_send(workspace=self.workspace, actor=request.user,
                                                          address=str(address or ""))
+        except ProofRateLimited as exc:
+            raise ProofThrottled(exc) from None
         except ValidationError as exc:
             message = " ".join(exc.message_dict.get("address", exc.messages))
             if message.startswith("not an email address"):

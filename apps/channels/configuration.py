@@ -7,16 +7,20 @@ from __future__ import annotations
 import importlib.util
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 
+from apps.core import net
 from apps.tenants.services import audit_record
 
 from . import selectors, services
 from .models import ChannelConfig, ContentTemplate
+from .proof_limits import proof_allow
+from .senders import sender_problem
 
 CONTENT_FIELDS = {
     "email": ("from_name", "from_email", "reply_to", "subject", "preheader", "html", "text"),
@@ -38,6 +42,7 @@ CONFIG_FIELDS = ("rate_per_second", "window_hours", "max_attempts", "chunk_size"
 SECRET_LOOKING = re.compile(r"(key|secret|password|passwd|token)", re.IGNORECASE)
 HOST_SHAPE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}"
                         r"[A-Za-z0-9])?)*$|^\[?[0-9a-fA-F:.]+\]?$")
+URL_OPTION = re.compile(r"(url|endpoint|host)$", re.IGNORECASE)
 TEXT_FIELDS = ("from_email", "from_name", "reply_to", "tracking_domain")
 TEST_SEND_TIMEOUT = 10.0  # seconds: a test send answers the person waiting on the page
 
@@ -131,6 +136,10 @@ def _check_options(backend: str, options: dict[str, Any]) -> dict[str, Any]:
             port = 0
         if not 1 <= port <= 65535:
             errors["port"] = "the port is a number from 1 to 65535 (587 for STARTTLS, 465 for SSL, 25)"
+        if "host" not in errors and "port" not in errors:
+            problem = _host_problem(host, port)
+            if problem:
+                errors["host"] = problem
         if options.get("use_tls") and options.get("use_ssl"):
             errors["use_ssl"] = "choose STARTTLS or SSL, not both"
         try:
@@ -155,7 +164,29 @@ def _check_options(backend: str, options: dict[str, Any]) -> dict[str, Any]:
     for k, v in extra.items():
         if not isinstance(v, str | int | float | bool):
             raise ValidationError({k: "ESP options are text, numbers or true/false"})
+        if isinstance(v, str) and URL_OPTION.search(k):
+            # An ESP's API address (api_url...): the platform would call it, so the same
+            # rule as for SMTP hosts applies.
+            parts = urlsplit(v.strip())
+            if parts.scheme not in ("https", "http") or not parts.hostname:
+                raise ValidationError({k: "an http(s) URL"})
+            problem = _host_problem(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+            if problem:
+                raise ValidationError({k: problem})
     return {"esp": esp, **extra}
+
+
+def _host_problem(host: str, port: int) -> str:
+    """Why the platform would not connect to this host ("" when it would)."""
+    if net.private_hosts_allowed():
+        return ""
+    try:
+        net.resolve_public(host, port)
+    except net.HostRefused as exc:
+        return str(exc)
+    except OSError:
+        return f"{host!r} does not resolve: give the server's public host name"
+    return ""
 
 
 def channel_config_save(*, workspace, actor, channel: str = "email", backend: str, options: dict[str, Any],
@@ -206,18 +237,22 @@ def _save(workspace, actor, channel, backend, options, secret, clear_secret, ip_
 def channel_config_test_send(*, workspace, actor, address: str, channel: str = "email") -> str:
     """One plain email through the workspace's configured connection (the platform's own
     when there is none). Returns what was used; raises ValidationError with the server's
-    reply when it fails."""
+    reply when it fails, ProofRateLimited beyond the budget of proof and test emails."""
     from .ledger import EMAIL_SHAPE  # noqa: PLC0415
     from .providers.email import connection_for  # noqa: PLC0415
 
     address = (address or "").strip()
     if not re.match(EMAIL_SHAPE, address):
         raise ValidationError({"address": f"not an email address: {address!r}"})
+    proof_allow(workspace=workspace, actor=actor)
     config = selectors.channel_config(workspace=workspace, channel=channel)
     if config is not None and config.backend == "smtp":
         config.options = {**config.options, "timeout": min(float(config.options.get("timeout") or 30),
                                                             TEST_SEND_TIMEOUT)}
     sender = (config and config.from_email) or workspace.sender_email or settings.DEFAULT_FROM_EMAIL
+    if config is None and sender_problem(workspace=workspace, from_email=sender, platform=True):
+        # The platform's server sends only from verified domains: the test goes from its own.
+        sender = settings.DEFAULT_FROM_EMAIL
     try:
         connection = connection_for(config)
         message = EmailMessage(
@@ -241,4 +276,6 @@ def _reply(exc: BaseException) -> str:
     code, text = getattr(problem, "code", ""), getattr(problem, "text", str(problem))
     if code == "connection":
         return f"could not reach the server: {text}"
+    if code == "host_refused":
+        return text
     return f"the server answered {code}: {text}" if code and code[:1].isdigit() else f"sending failed: {text}"

@@ -3,7 +3,11 @@ from the workspace and its channel configuration, checked against the model."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 
 from apps.audiences.rules.schema import Schema
 from apps.datamodel.models import Entity
@@ -18,6 +22,33 @@ REQUIRED = {
     "direct_mail": ("html",),
 }
 DIRECT_MAIL_DEFAULTS = {"page_size": "A4", "css": ""}
+# Fields that end up in a header line: a line break (or NUL) in them would add headers or
+# start the body (header injection). Addresses are plain text, the others templates.
+HEADER_FIELDS = {"email": ("from_name", "subject", "from_email", "reply_to"), "push": ("title",)}
+ADDRESS_FIELDS = ("from_email", "reply_to")
+LINE_BREAKING = re.compile(r"[\r\n\x00]")
+
+
+def header_problems(channel: str, content: dict[str, Any]) -> list[TemplateProblem]:
+    """Sender addresses that are not one email address, and header fields with a line
+    break or NUL in them."""
+    found = []
+    for field in HEADER_FIELDS.get(channel, ()):
+        value = content.get(field)
+        if value in (None, ""):
+            continue
+        if not isinstance(value, str):
+            found.append(TemplateProblem(field, "must be text"))
+        elif LINE_BREAKING.search(value):
+            found.append(TemplateProblem(field, "must be one line: line breaks and NUL characters are not allowed "
+                                                "in an email header"))
+        elif field in ADDRESS_FIELDS:
+            try:
+                validate_email(value)
+            except ValidationError:
+                found.append(TemplateProblem(field, f"{value[:100]!r} is not one email address (like "
+                                                    "news@example.com)"))
+    return found
 
 
 def resolve(workspace, channel: str, settings: dict[str, Any]) -> dict[str, Any]:
@@ -61,4 +92,5 @@ def problems(channel: str, content: dict[str, Any], names: dict[str, set[str] | 
     if channel == "email" and require and not content.get("from_email"):
         found.append(TemplateProblem("from_email", "no sender address: set one here, on the email channel "
                                                    "configuration or in the workspace settings"))
+    found += header_problems(channel, content)
     return found + check_content(channel, content, names)

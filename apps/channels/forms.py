@@ -257,3 +257,11 @@ def activity_form(node: dict[str, Any], data=None, workspace=None) -> ChannelAct
     return cls(data, node=node, templates=templates, prefix="cfg",
                topics=Topic.objects.filter(workspace=workspace, channel=cls.channel),
                rule_sets=RuleSet.objects.filter(workspace=workspace))
+
+
+class SenderDomainForm(forms.Form):
+    domain = forms.CharField(max_length=253, label="Domain", help_text="e.g. example.com",
+                             widget=forms.TextInput(attrs={"placeholder": "example.com", "autocomplete": "off"}))
+    mailbox = forms.ChoiceField(label="Send the confirmation link to", initial="postmaster",
+                                choices=[(m, f"{m}@ the domain") for m in
+                                         ("postmaster", "hostmaster", "webmaster", "admin", "administrator")])

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 
+from apps.core.validators import one_line
 from apps.tenants.models import WorkspaceOwned
 
 from . import secrets
@@ -44,7 +45,7 @@ class ChannelConfig(WorkspaceOwned):
     parallel_tasks = models.PositiveIntegerField(default=2, help_text="sending tasks per delivery")
     # Sender defaults for email; return address for direct mail.
     from_email = models.EmailField(blank=True)
-    from_name = models.CharField(max_length=200, blank=True)
+    from_name = models.CharField(max_length=200, blank=True, validators=[one_line])
     reply_to = models.EmailField(blank=True)
     tracking_domain = models.CharField(max_length=200, blank=True,
                                        help_text="public base URL for tracking links, e.g. https://t.example.com")
@@ -218,3 +219,42 @@ class MessageEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} on {self.message_id}"
+
+
+class SenderDomainStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for confirmation"
+    VERIFIED = "verified", "Verified"
+
+
+class SenderDomain(WorkspaceOwned):
+    """A domain the workspace may send email from through the platform's own server, once
+    someone who reads a role mailbox at it (postmaster@, hostmaster@...) has followed the
+    confirmation link mailed there. Workspaces with their own SMTP server or email service
+    are not bound by these."""
+
+    domain = models.CharField(max_length=253)  # lowercase, IDNA (xn--) form
+    status = models.CharField(max_length=20, choices=SenderDomainStatus.choices, default=SenderDomainStatus.PENDING)
+    confirm_address = models.EmailField(blank=True, help_text="where the last confirmation link was sent")
+    # Only a hash of the link's token is kept: a database reader cannot confirm a domain.
+    token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    link_sent_at = models.DateTimeField(null=True, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verified_via = models.CharField(max_length=10, blank=True, help_text="link, dns or admin")
+    # The other way to verify: a TXT record "orchestrate-verification=<dns_token>" at the domain.
+    dns_token = models.CharField(max_length=64, blank=True)
+    dns_checked_at = models.DateTimeField(null=True, blank=True)
+    dns_result = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["domain"]
+        constraints = [models.UniqueConstraint(fields=["workspace", "domain"], name="senderdomain_unique_domain")]
+
+    def __str__(self) -> str:
+        return self.domain
+
+    @property
+    def dns_record(self) -> str:
+        return f"orchestrate-verification={self.dns_token}" if self.dns_token else ""

@@ -16,6 +16,8 @@ from apps.core.sqlutil import render
 from . import content as content_mod
 from . import ledger, sending
 from .models import ChannelConfig, ContentTemplate, Delivery, Message
+from .proof_limits import proof_allow
+from .senders import sender_problem
 
 MESSAGE = sql.Identifier(Message._meta.db_table)
 
@@ -107,7 +109,8 @@ def delivery_stop(*, workspace, delivery: Delivery) -> int:
 def proof_send(*, workspace, actor, channel: str, content: dict[str, Any], addresses: list[str],
                entity_key: str = "", key: Any = None) -> Delivery:
     """Send the content to test addresses, marked [PROOF], personalized with one real
-    record (by key, or the first one)."""
+    record (by key, or the first one). ProofRateLimited beyond the person's or the
+    workspace's budget of proof emails."""
     from apps.datamodel import ddl  # noqa: PLC0415
 
     if channel != "email":
@@ -131,6 +134,9 @@ def proof_send(*, workspace, actor, channel: str, content: dict[str, Any], addre
     problems = content_mod.problems(channel, content, content_mod.model_names(schema, target, profile))
     if problems:
         raise ValidationError({"content": [str(p) for p in problems]})
+    refused = sender_problem(workspace=workspace, from_email=content.get("from_email") or "")
+    if refused:
+        raise ValidationError({"from_email": refused})
     pk = ddl.column(schema.pk(target))
     where = sql.SQL("WHERE {} = %(key)s").format(pk) if key not in (None, "") else sql.SQL("")
     # Every proof goes to each test address, personalized with the chosen record.
@@ -149,6 +155,7 @@ def proof_send(*, workspace, actor, channel: str, content: dict[str, Any], addre
                            {"key": key, "addresses": addresses})
             if not cursor.fetchone()[0]:
                 raise ValidationError({"key": f"no {target.key} with key {key!r}" if key else "no record to use"})
+        proof_allow(workspace=workspace, actor=actor, count=len(addresses))
         delivery = _create_with_params(workspace=workspace, channel=channel, content=content, options=options,
                                        classified=classified, params={"key": key, "addresses": addresses},
                                        actor=actor)

@@ -7,6 +7,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 
+from apps.core.validators import one_line
+
 from .roles import PERM_ADMIN, PERM_EDIT, PERM_PUBLISH, PERM_VIEW, WorkspaceRole
 
 slug_validator = RegexValidator(
@@ -71,7 +73,7 @@ class User(AbstractUser):
 class Organization(models.Model):
     """An agency. It owns client workspaces."""
 
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[one_line])  # shown in email subjects
     slug = models.SlugField(max_length=50, unique=True, validators=[slug_validator])
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -110,11 +112,11 @@ class Workspace(models.Model):
     """A client of an agency: its own data, audiences, campaigns and channels."""
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="workspaces")
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[one_line])  # shown in email subjects
     slug = models.SlugField(max_length=50, unique=True, validators=[slug_validator])
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     default_language = models.CharField(max_length=16, default="en")
-    sender_name = models.CharField(max_length=200, blank=True)
+    sender_name = models.CharField(max_length=200, blank=True, validators=[one_line])
     sender_email = models.EmailField(blank=True)
     reply_to_email = models.EmailField(blank=True)
     # Campaign runs: working tables older than this are purged; a launch time missed by

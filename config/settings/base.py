@@ -294,6 +294,21 @@ DEMO_PASSWORD = env("DEMO_PASSWORD", "orchestrate")
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
 # Workspace SMTP passwords and ESP API keys are encrypted at rest with this (default: SECRET_KEY).
 CHANNEL_SECRETS_KEY = env("CHANNEL_SECRETS_KEY", "")
+# Proof and test emails a person (user or API key) and a workspace may send per window
+# (429 beyond): a proof form must not become a way to send mail in bulk.
+PROOF_SEND_LIMIT_PER_USER = int(env("PROOF_SEND_LIMIT_PER_USER", "50") or 50)
+PROOF_SEND_LIMIT_PER_WORKSPACE = int(env("PROOF_SEND_LIMIT_PER_WORKSPACE", "200") or 200)
+PROOF_SEND_LIMIT_WINDOW_S = int(env("PROOF_SEND_LIMIT_WINDOW_S", "3600") or 3600)
+# Workspace SMTP servers on loopback, private, link-local or reserved addresses are
+# refused (at save and at connect time): a test send must not probe the platform's own
+# network. An operator whose tenants relay through an internal server turns this on.
+CHANNEL_SMTP_ALLOW_PRIVATE_HOSTS = env_bool("CHANNEL_SMTP_ALLOW_PRIVATE_HOSTS", False)
+# Sender domains: how long a confirmation link works; the name servers asked for the TXT
+# record ("host[:port]", comma-separated; empty: the system's resolver) and how long.
+SENDER_DOMAIN_LINK_HOURS = int(env("SENDER_DOMAIN_LINK_HOURS", "72") or 72)
+SENDER_DOMAIN_DNS_NAMESERVERS = [s.strip() for s in (env("SENDER_DOMAIN_DNS_NAMESERVERS", "") or "").split(",")
+                                 if s.strip()]
+SENDER_DOMAIN_DNS_TIMEOUT_S = float(env("SENDER_DOMAIN_DNS_TIMEOUT_S", "5") or 5)
 
 LOGGING = {
     "version": 1,

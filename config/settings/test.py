@@ -6,6 +6,12 @@ from .base import REDIS_URL
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed, tests only
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# The tests' SMTP servers listen on loopback; the tests of the guard turn it off again.
+CHANNEL_SMTP_ALLOW_PRIVATE_HOSTS = True
+# Sender domain TXT lookups never leave the machine: nothing listens here unless a test
+# starts its own name server (tests/channels/test_sender_domains.py).
+SENDER_DOMAIN_DNS_NAMESERVERS = ["127.0.0.1:9"]
+SENDER_DOMAIN_DNS_TIMEOUT_S = 2.0
 
 # Tests use their own Redis database so a test run never consumes a dev worker's tasks.
 from .base import _redis_db  # noqa: E402

@@ -25,6 +25,11 @@ def queue(monkeypatch):
 
 @pytest.fixture
 def travel(workspace):
+    # The campaigns send as news@travel.test through the platform's server, which sends
+    # only from a workspace's verified sender domains.
+    from apps.channels.models import SenderDomain
+
+    SenderDomain.objects.create(workspace=workspace, domain="travel.test", status="verified")
     return make_travel_model(workspace)
 
 

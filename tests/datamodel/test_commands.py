@@ -129,6 +129,12 @@ def test_load_demo_builds_the_demo_agency_idempotently(db):
     assert first["users"] == 7
     # the travel workspace gets topics, the consents of 7 customers in 10, a template and a campaign
     assert first["messaging:northwind-travel"] == {"consents": 35, "campaigns": 1}
+    # the demo senders' domains are verified: the platform's server sends the demo campaign
+    assert {k: v for k, v in first.items() if k.startswith("sender:")} == {
+        "sender:northwind-travel": 1, "sender:contoso-retail": 1, "sender:globex-shop": 1}
+    from apps.channels.models import SenderDomain
+    assert set(SenderDomain.objects.filter(status="verified").values_list("workspace__slug", "domain")) == {
+        ("northwind-travel", "northwind.test"), ("contoso-retail", "contoso.test"), ("globex-shop", "globex.test")}
     assert set(Workspace.objects.values_list("slug", flat=True)) >= {"northwind-travel", "contoso-retail",
                                                                      "globex-shop"}
     second = json.loads(run("load_demo", "--profiles", "50"))

@@ -7,7 +7,13 @@ from typing import Any
 from apps.tenants.models import Workspace
 from tests.isolation.probes import Probe
 from tests.isolation.probes_audiences_api import _travel
-from tests.isolation.probes_templates_ui import CONTENT, _template
+from tests.isolation.probes_templates_ui import (
+    CONTENT,
+    _new_domain,
+    _sender_domain,
+    _template,
+    _travel_sending,
+)
 
 _counter = iter(range(1, 10**6))
 
@@ -29,9 +35,13 @@ PROBES: list[Probe] = [
           make=_template, data=_body, api=True),
     Probe("api-tpl-preview", {"POST": "marketer"}, setup=_travel, make=_template, data=lambda ws: {"key": "1"},
           api=True, writes=False),
-    Probe("api-tpl-proof", {"POST": "marketer"}, setup=_travel, make=_template,
+    Probe("api-tpl-proof", {"POST": "marketer"}, setup=_travel_sending, make=_template,
           data=lambda ws: {"addresses": ["qa@example.test"]}, api=True),
     Probe("api-chan-email", {"GET": "admin", "PUT": "admin"}, data=_config, api=True),
     Probe("api-chan-email-test", {"POST": "admin"}, data=lambda ws: {"address": "qa@example.test"}, api=True,
           writes=False),
+    Probe("api-sender-domains", {"GET": "admin", "POST": "admin"}, data=_new_domain, api=True),
+    Probe("api-sender-domain", {"GET": "admin", "DELETE": "admin"}, make=_sender_domain, api=True),
+    Probe("api-sender-domain-check-dns", {"POST": "admin"}, make=_sender_domain, api=True),
+    Probe("api-sender-domain-resend", {"POST": "admin"}, make=_sender_domain, api=True),
 ]

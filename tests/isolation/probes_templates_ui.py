@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.channels.models import ContentTemplate
+from apps.channels.models import ContentTemplate, SenderDomain
 from apps.tenants.models import Workspace
 from tests.isolation.probes import Probe
 from tests.isolation.probes_audiences_api import _travel
@@ -21,6 +21,22 @@ def _template(ws: Workspace) -> dict[str, Any]:
     template = ContentTemplate.objects.create(workspace=ws, name=f"Probe template {next(_counter)}",
                                               channel="email", content=CONTENT)
     return {"pk": template.pk}
+
+
+def _travel_sending(ws: Workspace) -> dict[str, Any]:
+    """The travel model, and the content's sender domain verified (proofs go through the
+    platform's server, which sends only from verified domains)."""
+    SenderDomain.objects.get_or_create(workspace=ws, domain="probe.test", defaults={"status": "verified"})
+    return _travel(ws)
+
+
+def _sender_domain(ws: Workspace) -> dict[str, Any]:
+    sender = SenderDomain.objects.create(workspace=ws, domain=f"probe{next(_counter)}.test")
+    return {"pk": sender.pk}
+
+
+def _new_domain(ws: Workspace) -> dict[str, Any]:
+    return {"domain": f"new{next(_counter)}.test", "mailbox": "postmaster"}
 
 
 def _editor(ws: Workspace) -> dict[str, Any]:
@@ -42,9 +58,13 @@ PROBES: list[Probe] = [
     Probe("tpl-check", {"POST": "marketer"}, data=_editor, writes=False),
     Probe("tpl-preview", {"POST": "marketer"}, setup=_travel, data=lambda ws: {**_editor(ws), "preview-key": "1"},
           writes=False),
-    Probe("tpl-proof", {"POST": "marketer"}, setup=_travel,
+    Probe("tpl-proof", {"POST": "marketer"}, setup=_travel_sending,
           data=lambda ws: {**_editor(ws), "proof-addresses": "qa@example.test"}),
     # The configuration holds the server's credentials: workspace admins only.
     Probe("chan-email-settings", {"GET": "admin", "POST": "admin"}, data=_email_settings),
     Probe("chan-email-test", {"POST": "admin"}, data=lambda ws: {"address": "qa@example.test"}, writes=False),
+    Probe("chan-sender-domains", {"GET": "admin", "POST": "admin"}, data=_new_domain),
+    Probe("chan-sender-domain-resend", {"POST": "admin"}, make=_sender_domain),
+    Probe("chan-sender-domain-check-dns", {"POST": "admin"}, make=_sender_domain),
+    Probe("chan-sender-domain-delete", {"POST": "admin"}, make=_sender_domain),
 ]

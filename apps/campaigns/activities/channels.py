@@ -60,6 +60,12 @@ class Channel(Activity):
         problems = content_mod.problems(self.channel, content, content_mod.model_names(schema, entity, profile))
         if problems:
             raise SettingsError("; ".join(str(p) for p in problems))
+        if self.channel == "email":
+            from apps.channels.senders import sender_problem  # noqa: PLC0415
+
+            refused = sender_problem(workspace=schema.workspace, from_email=content.get("from_email") or "")
+            if refused:
+                raise SettingsError(f"from_email: {refused}")
         try:
             topic_for(schema.workspace, self.channel, settings)
         except ConsentSettingsError as exc:

@@ -11,6 +11,8 @@ from email.utils import formataddr
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
+from apps.core.net import HostRefused
+
 from . import Outgoing, Permanent, Retryable, mime
 
 
@@ -27,7 +29,7 @@ def connection_for(config):
             kwargs["api_key"] = config.secret
         return get_connection(f"anymail.backends.{esp}.EmailBackend", fail_silently=False, **kwargs)
     return get_connection(
-        "django.core.mail.backends.smtp.EmailBackend", fail_silently=False,
+        "apps.channels.providers.smtp.WorkspaceSMTPBackend", fail_silently=False,
         host=options.get("host") or settings.EMAIL_HOST, port=int(options.get("port") or settings.EMAIL_PORT),
         username=options.get("username") or None, password=config.secret or None,
         use_tls=bool(options.get("use_tls")), use_ssl=bool(options.get("use_ssl")),
@@ -36,6 +38,8 @@ def connection_for(config):
 
 def classify(exc: BaseException) -> Exception:
     """Retryable or Permanent, with the server's reply kept."""
+    if isinstance(exc, HostRefused):
+        return Permanent("host_refused", f"the SMTP server {exc}")
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         code, text = next(iter(exc.recipients.values()), (550, b"refused"))
         text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
@@ -68,6 +72,14 @@ class EmailProvider:
         content = delivery.content
         self.from_email = content.get("from_email") or settings.DEFAULT_FROM_EMAIL
         self.reply_to = [content["reply_to"]] if content.get("reply_to") else []
+        # Through the platform's own server only from the workspace's verified domains:
+        # checked once per chunk, refused per message (the domain may go in between).
+        self.sender_refused = ""
+        if config is None or not config.pk:
+            from apps.channels.senders import sender_problem  # noqa: PLC0415
+
+            self.sender_refused = sender_problem(workspace=delivery.workspace_id, from_email=self.from_email,
+                                                 platform=True)
 
     def open(self):
         self.connection = connection_for(self.config)
@@ -85,13 +97,29 @@ class EmailProvider:
                 pass
             self.connection = None
 
+    def check(self, item: Outgoing) -> None:
+        """Refuses, before anything goes on the wire, a message whose header values hold
+        CR, LF or NUL (header injection), on every path: our MIME and the ESPs'; and a
+        sender the platform's server may not send from."""
+        if self.sender_refused:
+            raise Permanent("sender_unverified", self.sender_refused)
+        fields = item.fields
+        try:
+            mime.check_headers({"From": self.from_email, "X-From-Name": fields.get("from_name") or "",
+                                "To": item.address, "Subject": fields.get("subject") or "",
+                                "Message-ID": item.message_id, "Reply-To": ", ".join(self.reply_to),
+                                **item.headers})
+        except mime.HeaderInjection as exc:
+            raise Permanent("header", str(exc)) from exc
+
     def build(self, item: Outgoing) -> EmailMultiAlternatives:
+        self.check(item)
         fields = item.fields
         sender = formataddr((fields.get("from_name") or "", self.from_email)) if fields.get("from_name") \
             else self.from_email
         headers = {"Message-ID": item.message_id, **item.headers}
         message = EmailMultiAlternatives(
-            subject=" ".join((fields.get("subject") or "").split()), body=fields.get("text") or "",
+            subject=fields.get("subject") or "", body=fields.get("text") or "",
             from_email=sender, to=[item.address], reply_to=self.reply_to, headers=headers,
             connection=self.connection)
         if fields.get("html"):
@@ -112,6 +140,7 @@ class EmailProvider:
         one's envelope is on the wire: begin() builds the bytes and sends MAIL FROM and
         RCPT TO; commit() sends DATA (the server accepts the message on its reply).
         Returns None when the backend is not SMTP (then use send())."""
+        self.check(item)
         if self.connection is None:
             self.open()
         smtp = self.smtp
@@ -159,6 +188,7 @@ class EmailProvider:
         raise problem from exc
 
     def send(self, item: Outgoing) -> str:
+        self.check(item)
         if self.connection is None:
             self.open()
         smtp = self.smtp

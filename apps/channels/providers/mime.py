@@ -10,15 +10,49 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import re
 import secrets
 from email.utils import formataddr, formatdate
 
 MAX_WORD_BYTES = 45  # 45 bytes -> 60 base64 chars: an encoded word stays under 76
+# CR or LF would end the header line (a new header, or the body); NUL is refused by
+# servers and truncates values in C code on the way.
+LINE_BREAKING = re.compile(r"[\r\n\x00]")
+# RFC 5322 field names: printable ASCII except the colon.
+FIELD_NAME = re.compile(r"^[\x21-\x39\x3b-\x7e]{1,76}$")
+
+
+class HeaderInjection(ValueError):
+    """A header name or value that would break out of its line."""
+
+    def __init__(self, name: str, value: str):
+        what = "name" if value is None else "value"
+        super().__init__(f"the {name[:60]!r} header {what} contains a line break or NUL: refused")
+        self.header = name
+
+
+def check_header(name: str, value) -> str:
+    """The value as text, or HeaderInjection when the name is not a field name or the
+    value contains CR, LF or NUL (header injection)."""
+    if not FIELD_NAME.match(name or ""):
+        raise HeaderInjection(repr(name)[1:-1], None)
+    value = "" if value is None else str(value)
+    if LINE_BREAKING.search(value):
+        raise HeaderInjection(name, value)
+    return value
+
+
+def check_headers(headers: dict[str, str]) -> None:
+    for name, value in headers.items():
+        check_header(name, value)
 
 
 def encode_header(value: str) -> str:
-    """A header value: as it is when printable ASCII, else RFC 2047 words (folded)."""
-    value = " ".join(value.split())  # no CR/LF can reach a header (header injection)
+    """A header value: as it is when printable ASCII, else RFC 2047 words (folded).
+    The caller has refused CR/LF (check_header); other whitespace runs become one space."""
+    if LINE_BREAKING.search(value):
+        raise HeaderInjection("(value)", value)
+    value = " ".join(value.split())
     if value.isascii():
         return value
     words, chunk = [], b""
@@ -46,6 +80,10 @@ def _qp(text: str) -> bytes:
 
 def build(*, from_name: str, from_email: str, to: str, subject: str, text: str, html: str | None,
           message_id: str, reply_to: str = "", headers: dict[str, str] | None = None) -> bytes:
+    """The message's bytes; HeaderInjection when any header value (sender, recipient,
+    subject, Message-ID, Reply-To, an extra header) holds CR, LF or NUL."""
+    check_headers({"From": from_email, "X-From-Name": from_name or "", "To": to, "Subject": subject,
+                   "Message-ID": message_id, "Reply-To": reply_to or "", **(headers or {})})
     lines = [
         f"From: {address(from_name, from_email)}",
         f"To: {to}",

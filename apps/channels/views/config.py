@@ -16,6 +16,7 @@ from apps.tenants.roles import WorkspaceRole
 
 from .. import configuration, selectors
 from ..forms import EmailConfigForm, TestSendForm
+from ..proof_limits import ProofRateLimited
 
 ADMIN = WorkspaceRole.ADMIN
 
@@ -64,12 +65,24 @@ def email_test(request, workspace_slug):
     """One plain email through the saved configuration; the server's reply when it fails."""
     form = TestSendForm(request.POST)
     context = {"test_form": form}
+    limited = None
     if form.is_valid():
         try:
             context["test_via"] = configuration.channel_config_test_send(
                 workspace=request.workspace, actor=request.user, address=form.cleaned_data["address"])
+        except ProofRateLimited as exc:
+            context["test_error"], limited = exc.message, exc.retry_after
         except ValidationError as exc:
             context["test_error"] = " ".join(exc.message_dict.get("address", exc.messages))
+    if limited is not None:
+        if request.htmx:
+            response = render(request, "channels/email_settings.html#email-test", context, status=429)
+        else:
+            messages.error(request, context["test_error"])
+            config = selectors.channel_config(workspace=request.workspace)
+            response = _page(request, EmailConfigForm(initial=EmailConfigForm.initial_for(config)), form, status=429)
+        response["Retry-After"] = str(limited)
+        return response
     if request.htmx:
         return render(request, "channels/email_settings.html#email-test", context)
     if "test_via" in context:

@@ -19,6 +19,7 @@ from apps.tenants.roles import WorkspaceRole, at_least
 from .. import configuration, selectors, services
 from ..forms import PreviewForm, ProofForm, TemplateForm
 from ..models import ChannelKind
+from ..proof_limits import ProofRateLimited
 
 MARKETER = WorkspaceRole.MARKETER
 
@@ -158,11 +159,14 @@ def template_proof(request, workspace_slug):
     proof_form = ProofForm({"addresses": request.POST.get("proof-addresses", ""),
                             "key": request.POST.get("proof-key", "")})
     context = {"proof_form": proof_form}
+    status = None
     if proof_form.is_valid():
         try:
             delivery = services.proof_send(workspace=request.workspace, actor=request.user, channel=channel,
                                            content=content, addresses=proof_form.address_list(),
                                            entity_key=entity_key, key=proof_form.cleaned_data["key"] or None)
+        except ProofRateLimited as exc:
+            context["proof_error"], status, retry_after = exc.message, 429, exc.retry_after
         except ValidationError as exc:
             context["proof_error"] = " ".join(
                 m for msgs in exc.message_dict.values() for m in msgs) if hasattr(exc, "error_dict") else \
@@ -171,8 +175,11 @@ def template_proof(request, workspace_slug):
             context["proof_delivery"] = delivery
             context["proof_url"] = _delivery_url(request, delivery)
     ok = "proof_delivery" in context
-    return render(request, "channels/template_edit.html#template-proof", context,
-                  status=202 if ok else (200 if request.htmx else 422))
+    response = render(request, "channels/template_edit.html#template-proof", context,
+                      status=status or (202 if ok else (200 if request.htmx else 422)))
+    if status == 429:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 def _delivery_url(request, delivery) -> str:
