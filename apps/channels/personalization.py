@@ -33,6 +33,7 @@ import datetime as dt
 import decimal
 import functools
 import zoneinfo
+from itertools import islice
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -280,17 +281,28 @@ TRIAL_CONTEXT = {"profile": Record(), "target": Record(), "enrichment": Record()
                  "links": {}, "_locale": "en", "_tz": "UTC"}
 
 
+FIRST_BATCH, OUTPUT_BATCH = 64, 32
+
+
 def render_bounded(template, context: dict[str, Any], budget: Budget) -> str:
     """The template rendered within `budget` (RenderLimit past it); the output is counted
     as it comes, so output past the limit stops the render instead of being built first."""
     token = sandbox.start(budget)
     try:
-        parts, size, limit = [], 0, budget.max_chars
-        for part in template.root_render_func(template.new_context(context, shared=True)):
-            size += len(part)
-            if size > limit:
-                raise RenderLimit(f"the rendered message is longer than {limit:,} characters")
-            parts.append(part)
+        limit = budget.max_chars
+        chunks = template.root_render_func(template.new_context(context, shared=True))
+        # Parts are read in batches (references: nothing is copied yet) and measured before
+        # the next batch: a short message is one batch, cheaper than counting part by part.
+        parts = list(islice(chunks, FIRST_BATCH))
+        size = sum(map(len, parts))
+        if size > limit:
+            raise RenderLimit(f"the rendered message is longer than {limit:,} characters")
+        if len(parts) == FIRST_BATCH:
+            while batch := list(islice(chunks, OUTPUT_BATCH)):
+                size += sum(map(len, batch))
+                if size > limit:
+                    raise RenderLimit(f"the rendered message is longer than {limit:,} characters")
+                parts += batch
     except Exception:  # noqa: BLE001 - Jinja rewrites the traceback to the template's lines
         template.environment.handle_exception()
     finally:

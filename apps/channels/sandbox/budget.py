@@ -48,6 +48,12 @@ class Budget:
         if self.steps < self.next_check:
             self.check()
 
+    def charge(self, steps: int) -> None:
+        """`steps` steps at once (a short loop, paid for when it starts)."""
+        self.steps -= steps
+        if self.steps < self.next_check:
+            self.check()
+
     def check(self) -> None:
         if self.steps <= 0:
             raise RenderLimit(f"the template runs more than {self.max_steps:,} loop steps and calls")

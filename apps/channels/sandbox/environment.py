@@ -6,12 +6,13 @@ from __future__ import annotations
 import types
 from typing import Any
 
-from jinja2 import nodes
+from jinja2 import nodes, pass_context
 from jinja2.runtime import Namespace
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .budget import (
     _BUDGET,
+    CHECK_EVERY,
     MAX_INT_BITS,
     MAX_RANGE,
     Budget,
@@ -36,10 +37,19 @@ class BoundedNamespace(Namespace):
         super().__setitem__(name, value)
 
 
-def guard_iter(iterable):
-    """The iterable of a {% for %} loop, counted against the render's budget."""
+SIZED = (list, tuple, range, str, dict)
+
+
+@pass_context  # never evaluated at compile time (Jinja folds no context filter)
+def guard_iter(_context, iterable):
+    """The iterable of a {% for %} loop, counted against the render's budget: a short list
+    is paid for when the loop starts (no cost per step; the clock is still read every
+    CHECK_EVERY steps), anything else step by step."""
     budget = _BUDGET.get()
     if budget is None:
+        return iterable
+    if isinstance(iterable, SIZED) and len(iterable) <= CHECK_EVERY:
+        budget.charge(len(iterable))
         return iterable
     return _ticking(iterable, budget)
 
@@ -61,27 +71,30 @@ def bounded_range(*args: int) -> range:
 
 
 class _GuardLoops:
-    """Wraps the iterable of every for loop of a parsed template in guard_iter."""
+    """Wraps the iterable of every for loop of a parsed template in guard_iter, as a filter:
+    a filter is called directly, without the sandbox's checks of a call."""
 
     @staticmethod
     def apply(ast: nodes.Template) -> nodes.Template:
         for loop in ast.find_all(nodes.For):
-            loop.iter = nodes.Call(nodes.EnvironmentAttribute("guard_iter"), [loop.iter], [], None, None,
-                                   lineno=loop.iter.lineno)
+            loop.iter = nodes.Filter(loop.iter, GUARD_FILTER, [], [], None, None, lineno=loop.iter.lineno)
         return ast
+
+
+GUARD_FILTER = "loop_guard"
 
 
 class BoundedSandbox(ImmutableSandboxedEnvironment):
     """Jinja's immutable sandbox with the bounds of the module's docstring."""
 
     intercepted_binops = frozenset(["*", "**", "+", "%"])
-    guard_iter = staticmethod(guard_iter)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.globals["range"] = bounded_range
         self.globals["namespace"] = BoundedNamespace
         self.globals["lipsum"] = bounded_lipsum
+        self.filters[GUARD_FILTER] = guard_iter
         for name, check in CHECKED_FILTERS.items():
             self.filters[name] = _checked(name, check)
 

@@ -8,7 +8,7 @@ from jinja2 import nodes
 from jinja2.filters import FILTERS
 
 from .budget import Budget, RenderLimit, spend, start, stop
-from .environment import BoundedSandbox, bounded_range
+from .environment import GUARD_FILTER, BoundedSandbox, bounded_range
 from .growth import CHECKED_FILTERS, bounded_lipsum
 
 
@@ -43,8 +43,8 @@ def _constant(env: BoundedSandbox, node: nodes.Node) -> Any:
         if isinstance(node.node, nodes.Name) and node.node.name in ("range", "lipsum"):
             function = bounded_range if node.node.name == "range" else bounded_lipsum
             return function(*[_constant(env, arg) for arg in node.args])
-        if isinstance(node.node, nodes.EnvironmentAttribute) and node.node.name == "guard_iter":
-            return _constant(env, node.args[0])
+    if isinstance(node, nodes.Filter) and node.name == GUARD_FILTER:
+        return _constant(env, node.node)
     if isinstance(node, nodes.Filter) and node.name in CHECKED_FILTERS and node.node is not None:
         if node.dyn_args is None and node.dyn_kwargs is None:
             value = _constant(env, node.node)
