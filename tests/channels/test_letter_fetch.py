@@ -89,6 +89,7 @@ def test_a_letter_reads_no_file_and_calls_no_server(workspace, secrets_dir, http
             f'<img src="file:///proc/self/environ"><a rel="attachment" href="{files}/secret.txt">file</a>'
             f'<a rel="attachment" href="{base}/attach.txt">http</a>'
             f'<link rel="attachment" href="{files}/secret.txt">'
+            '<a rel="attachment" href="data:text/plain,DATAATTACHMENT">inline</a>'
             f'<p style="background: url(/media/x.csv)">media</p>')
 
     # when it is laid out
