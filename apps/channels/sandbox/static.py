@@ -81,21 +81,26 @@ def _nested_loops(env, node: nodes.Node, factor: int, limit: int, found: list[tu
 def unbounded(env: BoundedSandbox, ast: nodes.Template, budget: Budget) -> list[tuple[str, int]]:
     """(reason, line) for every constant expression past a bound (`"a" * 10**9`,
     `range(10**9)`, `"x"|center(10**9)`) and every nest of constant loops that runs more
-    steps than the budget allows."""
+    steps than `budget` allows. Each expression is judged with a budget of its own: an
+    expression inside another is evaluated again for its parent, and must not be counted
+    twice against the characters a render may build in all."""
     found: list[tuple[str, int]] = []
+    reported: set[int] = set()
+    for node in ast.find_all((nodes.BinExpr, nodes.Call, nodes.Filter, nodes.Concat)):
+        if node.lineno in reported:
+            continue
+        token = start(Budget(budget.seconds, budget.max_chars, budget.max_steps))
+        try:
+            _constant(env, node)
+        except RenderLimit as exc:
+            found.append((str(exc), node.lineno))
+            reported.add(node.lineno)
+        except (_NotConstant, TypeError, ValueError, ArithmeticError, LookupError):
+            pass
+        finally:
+            stop(token)
     token = start(budget)
     try:
-        reported: set[int] = set()
-        for node in ast.find_all((nodes.BinExpr, nodes.Call, nodes.Filter, nodes.Concat)):
-            if node.lineno in reported:
-                continue
-            try:
-                _constant(env, node)
-            except RenderLimit as exc:
-                found.append((str(exc), node.lineno))
-                reported.add(node.lineno)
-            except (_NotConstant, TypeError, ValueError, ArithmeticError, LookupError):
-                pass
         _nested_loops(env, ast, 1, budget.max_steps, found)
     finally:
         stop(token)
