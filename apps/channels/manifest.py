@@ -22,8 +22,10 @@ from django.db import connection, transaction
 from psycopg import sql
 
 from apps.audiences.rules.schema import Schema
+from apps.audiences.services import FORMULA_TYPES
 from apps.core.sqlutil import render
 from apps.datamodel import ddl
+from apps.datamodel.ingestion import formula_safe
 from apps.datamodel.models import AddressMapping
 
 from .models import ChannelConfig, Delivery, Message
@@ -35,6 +37,8 @@ MAX_COLUMNS = 50  # the issue's bound: a manifest is for the print house, not an
 FETCH_ROWS = 2000  # rows per round trip of the server-side cursor: memory stays flat
 ADDRESS_COLUMNS = ("address_line1", "address_line2", "postal_code", "city", "region", "country")
 HEADER = ["message_id", "name", *ADDRESS_COLUMNS, "file", "first_page", "last_page"]
+# The cells of HEADER that hold tenant text (the name and the address); the others are ours.
+TEXT_CELLS = tuple(range(1, 2 + len(ADDRESS_COLUMNS)))
 
 
 def chosen_columns(delivery: Delivery) -> list[str]:
@@ -56,8 +60,9 @@ def _text(column: sql.Composable) -> sql.Composable:
     return sql.SQL("nullif(btrim({}::text), '')").format(column)
 
 
-def manifest_query(delivery: Delivery) -> tuple[sql.Composable, list[str]]:
-    """The SELECT (one parameter: the delivery id) and the CSV header it fills."""
+def manifest_query(delivery: Delivery) -> tuple[sql.Composable, list[str], list[int]]:
+    """The SELECT (one parameter: the delivery id), the CSV header it fills, and the
+    positions of its text cells (which a spreadsheet could run as formulas)."""
     schema = Schema.load(delivery.workspace)
     options = delivery.options or {}
     profile = schema.entities.get(options.get("profile"))
@@ -89,7 +94,7 @@ def manifest_query(delivery: Delivery) -> tuple[sql.Composable, list[str]]:
               sql.SQL("nullif(split_part({}, '-', 1), '')::int").format(pages),
               sql.SQL("coalesce(nullif(split_part({p}, '-', 2), ''), nullif(split_part({p}, '-', 1), ''))::int")
               .format(p=pages)]
-    header = list(HEADER)
+    header, text_cells = list(HEADER), list(TEXT_CELLS)
     for column in chosen_columns(delivery):
         alias, _, key = column.rpartition(".")
         entity = {"": profile, "profile": profile, "target": target or profile}.get(alias)
@@ -99,31 +104,36 @@ def manifest_query(delivery: Delivery) -> tuple[sql.Composable, list[str]]:
             continue
         table_alias = "t" if alias == "target" and target is not None else "p"
         select.append(sql.SQL("{}.{}::text").format(sql.Identifier(table_alias), ddl.column(attribute)))
+        if attribute.type in FORMULA_TYPES:
+            text_cells.append(len(header))
         header.append(column)
     query = sql.SQL("SELECT {select} FROM {msg} m {joins} WHERE m.delivery_id = %s AND m.status = 'sent' "
                     "ORDER BY {postal} NULLS LAST, {country} NULLS LAST, m.id").format(
         select=sql.SQL(", ").join(select), msg=sql.Identifier(Message._meta.db_table), joins=sql.SQL(" ").join(joins),
         postal=role("postal_code"), country=role("country"))
-    return query, header
+    return query, header, text_cells
 
 
 def manifest_write(delivery: Delivery) -> dict[str, Any] | None:
     """Write (or write again) the delivery's manifest and register it in its files."""
     if delivery.channel != "direct_mail":
         return None
-    query, header = manifest_query(delivery)
+    query, header, text_cells = manifest_query(delivery)
     path = f"{storage_dir(delivery)}/manifest-{delivery.pk}.csv"
     rows = 0
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024, mode="w+b") as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
         writer = csv.writer(text)
-        writer.writerow(header)
+        writer.writerow([formula_safe(name) for name in header])
         # A server-side cursor needs a transaction; it streams FETCH_ROWS rows at a time.
         with transaction.atomic(), connection.chunked_cursor() as cursor:
             cursor.itersize = FETCH_ROWS
             cursor.execute(render(query), [delivery.pk])
             for row in cursor:
-                writer.writerow(["" if value is None else value for value in row])
+                cells = ["" if value is None else value for value in row]
+                for position in text_cells:  # = + - @ first: a spreadsheet would run it
+                    cells[position] = formula_safe(cells[position])
+                writer.writerow(cells)
                 rows += 1
         text.flush()
         size = raw.seek(0, io.SEEK_END)

@@ -20,6 +20,11 @@ and the helpers:
 A template that does not compile, or that names an attribute the model does not have,
 is rejected when it is saved (`check_content`), with the field, the line and the reason.
 A template that fails while rendering one recipient fails that message, not the delivery.
+
+Renders are bounded (apps/channels/sandbox.py): output size, the size of every text a
+template builds, loop steps and time (settings PERSONALIZATION_RENDER_SECONDS,
+PERSONALIZATION_MAX_CHARS, PERSONALIZATION_MAX_STEPS). A render past a bound raises
+RenderLimit; a template that goes past one on its face is refused when it is saved.
 """
 
 from __future__ import annotations
@@ -28,15 +33,19 @@ import datetime as dt
 import decimal
 import functools
 import zoneinfo
+from itertools import islice
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
+from django.conf import settings
 from inscriptis import get_text
 from inscriptis.model.config import ParserConfig
 from jinja2 import TemplateSyntaxError, nodes, pass_context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from . import sandbox
+from .sandbox import BoundedSandbox, Budget, RenderLimit
 
 TOP_LEVEL = ("profile", "target", "enrichment", "workspace", "variables", "message", "links")
 # Fields of a content dict that are templates, per channel (the rest are plain settings).
@@ -137,8 +146,8 @@ def _zone(ctx):
     return _zone_named(ctx.get("_tz") or "UTC") or dt.UTC
 
 
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """The sandbox, with a fast path for the one thing every template does most: reading
+class _Sandbox(BoundedSandbox):
+    """The bounded sandbox (apps/channels/sandbox.py), with a fast path for the one thing every template does most: reading
     a column of a record (`profile.city`). An item of a Record is plain data, so it is
     returned without the attribute safety checks that methods and objects need (those
     checks cost more than the rest of the rendering); everything else goes the sandbox's
@@ -153,7 +162,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return super().getattr(obj, attribute)
 
 
-def _environment(autoescape: bool) -> ImmutableSandboxedEnvironment:
+def _environment(autoescape: bool) -> BoundedSandbox:
     env = _Sandbox(autoescape=autoescape, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(date=f_date, datetime=f_datetime, money=f_money, number=f_number)
     env.globals.update(link=g_link)
@@ -217,10 +226,39 @@ def check_content(channel: str, content: dict[str, Any], names: dict[str, set[st
                 hint = ", ".join(sorted(allowed)[:12])
                 problems.append(TemplateProblem(field, f"{top} has no attribute {attr!r} (it has: {hint})", line))
         try:
-            env.from_string(source)
+            template = env.from_string(source)
         except TemplateSyntaxError as exc:
             problems.append(TemplateProblem(field, exc.message or "syntax error", exc.lineno))
+            continue
+        problems.extend(bound_problems(field, env, ast, template))
     return problems
+
+
+def bound_problems(field: str, env, ast, template) -> list[TemplateProblem]:
+    """A template unbounded on its face: constant sizes and loop counts past the limits,
+    then a trial render for a recipient with no data (what it does whatever the data)."""
+    seconds, max_chars, max_steps = limits()
+    found = [TemplateProblem(field, f"unbounded: {reason}", line)
+             for reason, line in sandbox.unbounded(env, ast, Budget(seconds, max_chars, max_steps))]
+    if found:
+        return found
+    try:
+        render_bounded(template, {**GLOBALS, **TRIAL_CONTEXT}, Budget(seconds, max_chars, max_steps))
+    except RenderLimit as exc:
+        found.append(TemplateProblem(field, f"unbounded: {exc}", _template_line(exc)))
+    except Exception:  # noqa: BLE001,S110 - a recipient with no data may break it; real data is checked at send
+        pass
+    return found
+
+
+def _template_line(exc: BaseException) -> int | None:
+    """The template line the traceback Jinja rewrote ends on."""
+    line, tb = None, exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
 
 
 class Record(dict):
@@ -235,6 +273,48 @@ class Record(dict):
         for key in [k for k, v in record.items() if v is None or k in hidden]:
             del record[key]
         return record
+
+
+# A recipient with no data, for the trial render at save.
+TRIAL_CONTEXT = {"profile": Record(), "target": Record(), "enrichment": Record(), "variables": {},
+                 "workspace": {"name": "", "time_zone": "UTC", "language": "en"}, "message": {"id": 0},
+                 "links": {}, "_locale": "en", "_tz": "UTC"}
+
+
+FIRST_BATCH, OUTPUT_BATCH = 64, 32
+
+
+def render_bounded(template, context: dict[str, Any], budget: Budget) -> str:
+    """The template rendered within `budget` (RenderLimit past it); the output is counted
+    as it comes, so output past the limit stops the render instead of being built first."""
+    token = sandbox.start(budget)
+    try:
+        limit = budget.max_chars
+        chunks = template.root_render_func(template.new_context(context, shared=True))
+        # Parts are read in batches (references: nothing is copied yet) and measured before
+        # the next batch: a short message is one batch, cheaper than counting part by part.
+        parts = list(islice(chunks, FIRST_BATCH))
+        size = sum(map(len, parts))
+        if size > limit:
+            raise RenderLimit(f"the rendered message is longer than {limit:,} characters")
+        if len(parts) == FIRST_BATCH:
+            while batch := list(islice(chunks, OUTPUT_BATCH)):
+                size += sum(map(len, batch))
+                if size > limit:
+                    raise RenderLimit(f"the rendered message is longer than {limit:,} characters")
+                parts += batch
+    except Exception:  # noqa: BLE001 - Jinja rewrites the traceback to the template's lines
+        template.environment.handle_exception()
+    finally:
+        sandbox.stop(token)
+    return "".join(parts)
+
+
+def limits() -> tuple[float, int, int]:
+    """(seconds, characters, steps) a render may use: see sandbox.Budget."""
+    return (float(getattr(settings, "PERSONALIZATION_RENDER_SECONDS", sandbox.DEFAULT_SECONDS)),
+            int(getattr(settings, "PERSONALIZATION_MAX_CHARS", sandbox.DEFAULT_MAX_CHARS)),
+            int(getattr(settings, "PERSONALIZATION_MAX_STEPS", sandbox.DEFAULT_MAX_STEPS)))
 
 
 SEPARATOR = "\x1e\x1f\x1e"  # between fields of the combined template; never in a template source
@@ -264,19 +344,18 @@ class Renderer:
                 parts.append("{% autoescape false %}" + source + "{% endautoescape %}")
         self.template = HTML_ENV.from_string(SEPARATOR.join(parts)) if parts else None
         self.content = content
+        self.limits = limits()
 
     def render(self, context: dict[str, Any]) -> dict[str, str]:
         """`context` must hold the environment's globals already (see `globals`): it is
-        used as the template's context as it is, without the copy Template.render makes."""
+        used as the template's context as it is, without the copy Template.render makes.
+        Raises RenderLimit when the render goes past a bound (see sandbox.py)."""
         if self.template is None:
             return {}
         template = self.template
         if "link" not in context:
             context = {**GLOBALS, **context}
-        try:
-            text = "".join(template.root_render_func(template.new_context(context, shared=True)))
-        except Exception:  # noqa: BLE001 - Jinja rewrites the traceback to the template's lines
-            template.environment.handle_exception()
+        text = render_bounded(template, context, Budget(*self.limits))
         values = text.split(SEPARATOR)
         if len(values) != len(self.fields):
             raise ValueError("the rendered content contains a reserved separator")

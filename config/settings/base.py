@@ -282,6 +282,13 @@ CELERY_BEAT_MAX_LOOP_INTERVAL = 1
 # (429 with Retry-After otherwise): a looping client must not fan out live sends.
 CAMPAIGN_TRIGGER_MIN_INTERVAL_S = int(env("CAMPAIGN_TRIGGER_MIN_INTERVAL_S", "60") or 60)
 
+# --- Personalization bounds (apps/channels/sandbox.py) ---------------------------------
+# Per message: the time a render may take, the characters of its output (and of any one
+# text it builds), and its loop steps and calls. A message past one fails with the reason.
+PERSONALIZATION_RENDER_SECONDS = float(env("PERSONALIZATION_RENDER_SECONDS", "2") or 2)
+PERSONALIZATION_MAX_CHARS = int(env("PERSONALIZATION_MAX_CHARS", "2000000") or 2000000)
+PERSONALIZATION_MAX_STEPS = int(env("PERSONALIZATION_MAX_STEPS", "1000000") or 1000000)
+
 # --- Security defaults (production tightens further) ------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie

@@ -256,3 +256,24 @@ def test_the_manifest_is_one_query_over_the_messages_whatever_their_number(works
     over_messages = [q["sql"] for q in captured.captured_queries if "channels_message" in q["sql"]]
     assert len(over_messages) == 1 and "ORDER BY" in over_messages[0]
     assert len(captured.captured_queries) < 15  # metadata and the files' row lock, not a query per letter
+
+
+def test_manifest_cells_a_spreadsheet_would_run_are_neutralized(workspace, letters, queue, sends):
+    # given a customer whose name, address and e-mail start like spreadsheet formulas
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE ws_{workspace.pk}.customer SET first_name = '=HYPERLINK(\"http://x\")', "
+                       "last_name = 'Meyer', street = '@SUM(A1)', city = '-2+3', email = '+1@example.test' "
+                       "WHERE customer_id = 2")
+    content = {**CONTENT, "manifest_columns": ["profile.email", "customer_id", "loyalty_tier"]}
+
+    # when the manifest is written
+    delivery = send(workspace, queue, sends, content)
+    rows = manifest_rows(delivery)
+
+    # then those cells start with a quote; numbers and our own cells are as they were
+    row = next(r for r in rows if r["postal_code"] == "10117")
+    assert {k: row[k] for k in ("name", "address_line1", "city", "profile.email", "customer_id", "loyalty_tier",
+                                "first_page")} == {
+        "name": "'=HYPERLINK(\"http://x\") Meyer", "address_line1": "'@SUM(A1)", "city": "'-2+3",
+        "profile.email": "'+1@example.test", "customer_id": "2", "loyalty_tier": "silver", "first_page": "1"}
+    assert [r["city"] for r in rows] == ["'-2+3", "Amsterdam", "Amsterdam", "Paris"]

@@ -222,6 +222,16 @@ def test_formula_cells_are_kept_as_data_and_escaped_in_the_rejected_file(custome
     assert rejected[1][3] == "'=1+1"
 
 
+def test_header_names_and_reasons_are_escaped_in_the_rejected_file_too(customer):
+    # given columns named like formulas: one ignored, one mapped to language
+    report = load(customer, "customer_id,-lang,@note\n1,zz,x\n2,nl,y\n", mode="skip",
+                  mapping={"-lang": "language", "@note": None})
+    rejected = list(csv.reader(io.StringIO(report.rejected_csv.decode())))
+    assert rejected[0] == ["line", "errors", "customer_id", "'-lang", "'@note"]
+    assert rejected[1][:3] == ["2", rejected[1][1], "1"]
+    assert rejected[1][1].startswith("'-lang: ")
+
+
 def test_the_direct_way_falls_back_on_duplicates_and_keeps_the_last_row(customer):
     report = load(customer, "customer_id,first_name\n1,A\n1,B\n")
     assert (report.path, report.duplicates, report.inserted) == ("staged", 1, 1)

@@ -22,6 +22,7 @@ from django.db import transaction
 from apps.datamodel.models import AddressMapping
 
 from . import Outgoing, Retryable
+from .letterfetch import STATIC_BASE, LetterFetcher, drop_attachments
 
 logger = logging.getLogger(__name__)
 # WeasyPrint logs each layout step and fontTools each subset table at INFO: thousands of
@@ -40,6 +41,9 @@ RETURN_ZONE_MM = 17.7
 BODY_GAP_MM = 8.0  # between the bottom of the window and the letter text
 ADDRESS_ROLES = ("full_name", "first_name", "last_name", "address_line1", "address_line2", "postal_code", "city",
                  "region", "country")
+# A letter of more pages than this is a template gone wrong, not mail: the batch is laid
+# out again letter by letter and the long one fails alone.
+MAX_PAGES_PER_LETTER = 20
 _BODY = re.compile(r"<body[^>]*>(.*)</body\s*>", re.IGNORECASE | re.DOTALL)
 
 
@@ -189,7 +193,12 @@ class DirectMailProvider:
         return_address = str(self.content.get("return_address") or "").strip()
         letters = [letter_html(item, self.address.lines(item.context.get("profile") or {}), return_address)
                    for item in items]
-        document = HTML(string=document_html(self.content, letters)).render()
+        document = HTML(string=document_html(self.content, letters), base_url=STATIC_BASE,
+                        url_fetcher=LetterFetcher()).render()
+        if len(document.pages) > MAX_PAGES_PER_LETTER * len(items):
+            raise ValueError(f"{len(document.pages)} pages for {len(items)} letter(s): more than "
+                             f"{MAX_PAGES_PER_LETTER} pages a letter")
+        drop_attachments(document)
         ranges = page_ranges(document, [item.id for item in items])
         return document.write_pdf(), ranges
 

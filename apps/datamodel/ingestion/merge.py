@@ -147,10 +147,11 @@ def _rejected_csv(cur, layout: Layout, *, record_keys: bool) -> bytes:
         errors=q.ERRORS, rej=q.REJECTED), [MAX_REJECTED_FILE_ROWS])
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["record" if record_keys else "line", "errors", *[c.header for c in layout.columns]])
+    # Header names and the reasons (which start with a header name) come from the file too.
+    writer.writerow(["record" if record_keys else "line", "errors", *[formula_safe(c.header) for c in layout.columns]])
     offset = 0 if record_keys else 1
     for rec, reasons, fields in cur.fetchall():
-        writer.writerow([rec + offset, reasons or "", *[formula_safe(f) for f in (fields or [])]])
+        writer.writerow([rec + offset, formula_safe(reasons or ""), *[formula_safe(f) for f in (fields or [])]])
     return out.getvalue().encode("utf-8")
 
 
