@@ -130,6 +130,16 @@ def orphaned(delivery_id: int) -> bool:
         return bool(cursor.fetchone()[0])
 
 
+def expire_orphans(delivery_id: int) -> int:
+    """The window ended: messages a dead sender left claimed will not be sent."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {MESSAGE} SET status = 'expired', reason = 'window_ended', claim_token = NULL, "
+            f"lease_until = NULL WHERE delivery_id = %(delivery)s AND status = 'sending' AND {CLAIMABLE}",
+            {"delivery": delivery_id, "own": 0})
+        return cursor.rowcount
+
+
 def due(delivery_id: int) -> bool:
     """Whether the delivery has queued or deferred messages that may be sent now."""
     with connection.cursor() as cursor:

@@ -484,9 +484,11 @@ FINISH_HOOKS: list[Callable[[Delivery], None]] = []
 
 
 def expire(delivery: Delivery) -> int:
-    """The execution window ended: what is still queued or deferred is expired and counted."""
+    """The execution window ended: what is still queued or deferred, or was left claimed by
+    a dead sender, is expired and counted (a live sender's messages finish)."""
     count = Message.objects.filter(delivery=delivery, status__in=["queued", "deferred"]).update(
         status="expired", reason="window_ended", next_attempt_at=None)
+    count += claims.expire_orphans(delivery.pk)
     if not Message.objects.filter(delivery=delivery, status="sending").exists():
         Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
             status=DeliveryStatus.EXPIRED, finished_at=timezone.now())

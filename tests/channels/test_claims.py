@@ -223,3 +223,16 @@ def test_a_421_reply_is_an_outage_and_a_451_to_one_recipient_is_that_messages_re
     assert type(problem) is Retryable and (problem.code, problem.text) == ("451", "4.3.0 try later")
     problem = classify(smtplib.SMTPServerDisconnected("Connection unexpectedly closed"))
     assert isinstance(problem, ProviderDown) and problem.code == "connection"
+
+
+def test_at_the_end_of_the_window_a_dead_senders_claims_expire_and_a_live_ones_finish(workspace):
+    delivery = make_delivery(workspace, statuses={"queued": 3}, content=CONTENT)
+    dead = claims.Claim(delivery.pk, lease=600)
+    dead.open()
+    dead.claim(2)
+    dead.close()
+    Delivery.objects.filter(pk=delivery.pk).update(expires_at=timezone.now())
+    assert sending.expire(Delivery.objects.get(pk=delivery.pk)) == 3
+    assert set(Message.objects.filter(delivery=delivery).values_list("status", "reason", "claim_token")) == {
+        ("expired", "window_ended", None)}
+    assert Delivery.objects.get(pk=delivery.pk).status == "expired"
