@@ -270,6 +270,8 @@ def send_some(delivery_id: int, budget: float = TASK_BUDGET, chunks: int | None 
             # After every result is recorded: what is still `sending` under this token
             # is free for the next task at once.
             hold.close()
+    if delivery.outage_since is not None and totals["sent"]:
+        claims.resume(delivery.pk)
     finish_if_done(delivery)
     return totals
 
