@@ -1,6 +1,8 @@
 """A real SMTP server on loopback (aiosmtpd) that accepts and keeps what it receives:
 the tests' and benchmarks' mail server. Recipients whose address contains `tempfail`
 get a 451 reply, `reject` a 550, so that retries and permanent errors can be tested.
+`delay` (seconds) makes the server take that long to accept each message, as a server
+that scans content or sits 200 ms away does.
 
     with SmtpSink() as sink:           # in a thread of this process
         ... send to 127.0.0.1:sink.port ...
@@ -10,6 +12,7 @@ get a 451 reply, `reject` a 550, so that retries and permanent errors can be tes
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sys
 import threading
@@ -45,6 +48,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd API
+        if self.sink.delay:
+            await asyncio.sleep(self.sink.delay)
         if self.sink.keep:
             with self.sink.lock:
                 self.sink.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
@@ -55,8 +60,8 @@ class _Handler:
 
 
 class SmtpSink:
-    def __init__(self, port: int = 0, keep: bool = True):
-        self.keep = keep
+    def __init__(self, port: int = 0, keep: bool = True, delay: float = 0.0):
+        self.keep, self.delay = keep, delay
         self.messages: list[Received] = []
         self.count = 0
         self.lock = threading.Lock()

@@ -45,7 +45,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     list_filter = ["channel", "status", "proof", "workspace"]
     search_fields = ["name"]
     readonly_fields = ["campaign", "run", "node_id", "content", "options", "counts", "total", "files", "created_by",
-                       "heartbeat_at"]
+                       "heartbeat_at", "outage_since", "outage_failures", "outage_error", "paused_until"]
 
 
 @admin.register(Message)

@@ -56,11 +56,19 @@ class DeliveryOutput(serializers.ModelSerializer):
     created_by = serializers.CharField(source="created_by.email", default=None, allow_null=True)
     counts = serializers.JSONField(help_text="At creation: {\"queued\": n, \"excluded\": {reason: n}}.")
     url = serializers.SerializerMethodField()
+    outage = serializers.SerializerMethodField(help_text="While the provider cannot be reached: since when, the "
+                                               "last error and when sending resumes; null otherwise.")
 
     class Meta:
         model = Delivery
         fields = ["id", "name", "channel", "status", "proof", "campaign", "run", "node_id", "total", "counts",
-                  "created_by", "created_at", "expires_at", "finished_at", "url"]
+                  "created_by", "created_at", "expires_at", "finished_at", "outage", "url"]
+
+    def get_outage(self, obj: Delivery) -> dict | None:
+        if obj.outage_since is None:
+            return None
+        return {"since": obj.outage_since.isoformat(), "failures": obj.outage_failures, "error": obj.outage_error,
+                "retrying_at": obj.paused_until.isoformat() if obj.paused_until else None, "note": obj.outage_note}
 
     def get_url(self, obj: Delivery) -> str:
         path = reverse("api-chan-delivery-detail", kwargs={"workspace_slug": self.context["workspace"].slug,

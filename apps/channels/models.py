@@ -121,6 +121,13 @@ class Delivery(WorkspaceOwned):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     heartbeat_at = models.DateTimeField(null=True, blank=True)  # a sending task was alive then
+    # A provider that cannot be reached pauses the whole delivery (one event, not one failed
+    # attempt per message): since when, how many connection failures in a row, the last
+    # error, and when sending resumes (exponential backoff, capped).
+    outage_since = models.DateTimeField(null=True, blank=True)
+    outage_failures = models.PositiveIntegerField(default=0)
+    outage_error = models.TextField(blank=True)
+    paused_until = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     files = models.JSONField(default=list, blank=True)  # direct mail: [{"name", "path", "kind", "letters"}]
 
@@ -134,6 +141,18 @@ class Delivery(WorkspaceOwned):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def outage_note(self) -> str:
+        """What a marketer sees while the provider is down ("" when it is not)."""
+        if self.outage_since is None:
+            return ""
+        note = (f"Provider unreachable since {self.outage_since:%Y-%m-%d %H:%M:%S} UTC "
+                f"({self.outage_failures} failed connection{'s' if self.outage_failures != 1 else ''}: "
+                f"{self.outage_error})")
+        if self.paused_until is not None:
+            note += f", retrying at {self.paused_until:%Y-%m-%d %H:%M:%S} UTC"
+        return note + "."
 
 
 class MessageStatus(models.TextChoices):
@@ -168,6 +187,9 @@ class Message(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
+    # The sending task that holds the message while it is `sending`: the key of a
+    # PostgreSQL session advisory lock that task holds (apps/channels/claims.py).
+    claim_token = models.BigIntegerField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     provider_id = models.CharField(max_length=200, blank=True)
     error = models.TextField(blank=True)

@@ -2,12 +2,16 @@
 `SELECT ... FOR UPDATE SKIP LOCKED`, render, hand them to the provider and record each
 result at once, under a state guard (only a message in `sending` can become sent).
 
-Exactly once, as far as we decide it: a message is claimed with a lease; a worker killed
-mid-chunk leaves its claimed messages in `sending` until the lease ends, then they are
-claimed again and sent with the same Message-ID (receiving servers drop the copy). A
-duplicated or redelivered task finds nothing to claim. Celery is at-least-once and a
-publish can be lost between commit and broker, so the sweeper (beat, every 30 s)
-dispatches again any delivery with claimable work and no live task."""
+Exactly once, as far as we decide it: a message is claimed under the sending task's claim
+token (apps/channels/claims.py), and only the holder of that token can record its result.
+A live task's claims are never taken over, however slow its provider; a worker killed
+mid-chunk leaves its claimed messages in `sending`, and they are taken over at once (the
+task's advisory lock died with it) and sent with the same Message-ID (receiving servers
+drop the copy). A duplicated or redelivered task finds nothing to claim. Celery is
+at-least-once and a publish can be lost between commit and broker, so the sweeper (beat,
+every 5 s) dispatches again any delivery with orphaned claims, or with claimable work and
+no live task. A provider that cannot be reached pauses the delivery with backoff instead
+of using one attempt per message."""
 
 from __future__ import annotations
 
@@ -32,16 +36,15 @@ from apps.core.sqlutil import render as render_sql
 from apps.core.sqlutil import workspace_schema
 from apps.datamodel import ddl
 
-from . import throttle, tracking
+from . import claims, throttle, tracking
 from .models import ChannelConfig, Delivery, DeliveryStatus, Message
 from .personalization import GLOBALS, Record, Renderer
-from .providers import Outgoing, Permanent, Retryable, Unavailable, provider_for
+from .providers import Outgoing, Permanent, ProviderDown, Retryable, Unavailable, provider_for
 
 logger = logging.getLogger(__name__)
 
 MESSAGE = Message._meta.db_table
 PENDING = ("queued", "deferred", "sending")
-DEFAULT_LEASE = 120  # seconds a claim holds before another task may take the message over
 TASK_BUDGET = 55  # seconds a task sends before it hands over (other deliveries get their turn)
 
 # Hooks of the consent layer: called with (delivery, rows) just before sending a chunk;
@@ -70,35 +73,26 @@ def _limits(config: ChannelConfig | None) -> tuple[int, int, int, float | None]:
     rate = config.rate_per_second if config and config.rate_per_second else None
     if rate:
         chunk = max(1, min(chunk, int(rate * 30) or 1))  # a chunk takes about 30 s at most
-    lease = max(DEFAULT_LEASE, int(2 * chunk / rate) if rate else DEFAULT_LEASE)
+    default = claims.lease_seconds()
+    lease = max(default, int(2 * chunk / rate) if rate else default)
     if config and (config.options or {}).get("lease_seconds"):
         lease = max(1, int(config.options["lease_seconds"]))  # set short only where sends are quick (tests)
     attempts = (config.max_attempts if config else 5) or 5
     return chunk, lease, attempts, rate
 
 
-def claim(delivery_id: int, size: int, lease: int) -> list[int]:
-    """Take up to `size` messages: queued, deferred and due, or sending with an ended lease."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {MESSAGE} SET status = 'sending', attempts = attempts + 1, "
-            f"lease_until = statement_timestamp() + make_interval(secs => %s) WHERE id IN ("
-            f"SELECT id FROM {MESSAGE} WHERE delivery_id = %s AND status IN ('queued', 'deferred', 'sending') "
-            f"AND CASE status WHEN 'sending' THEN lease_until < statement_timestamp() "
-            f"ELSE coalesce(next_attempt_at, '-infinity') <= statement_timestamp() END "
-            f"ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id",
-            [lease, delivery_id, size])
-        return sorted(r[0] for r in cursor.fetchall())
-
-
-def _mark(message_pk: int, status: str, *, reason: str = "", error: str = "", provider_id: str = "",
-          retry_at: dt.datetime | None = None) -> bool:
+def _mark(message_pk: int, status: str, *, token: int, attempt: bool = False, reason: str = "", error: str = "",
+          provider_id: str = "", retry_at: dt.datetime | None = None) -> bool:
+    """Record a claimed message's outcome; only the task holding its claim can (a message
+    taken over by another task is that task's to record). `attempt`: the provider was
+    tried for this message (a crash, a consent verdict or a provider outage is none)."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {MESSAGE} SET status = %s, reason = %s, error = %s, provider_id = %s, lease_until = NULL, "
-            f"next_attempt_at = %s, sent_at = CASE WHEN %s = 'sent' THEN statement_timestamp() ELSE sent_at END "
-            f"WHERE id = %s AND status = 'sending'",
-            [status, reason, error[:2000], provider_id[:200], retry_at, status, message_pk])
+            f"claim_token = NULL, attempts = attempts + %s, next_attempt_at = %s, "
+            f"sent_at = CASE WHEN %s = 'sent' THEN statement_timestamp() ELSE sent_at END "
+            f"WHERE id = %s AND status = 'sending' AND claim_token = %s",
+            [status, reason, error[:2000], provider_id[:200], int(attempt), retry_at, status, message_pk, token])
         return cursor.rowcount == 1
 
 
@@ -205,8 +199,8 @@ def _base_context(delivery: Delivery) -> dict[str, Any]:
 
 
 def send_some(delivery_id: int, budget: float = TASK_BUDGET, chunks: int | None = None) -> dict[str, int]:
-    """Claim and send chunks until nothing is claimable, the budget is spent, or (when
-    given) `chunks` chunks are done."""
+    """Claim and send chunks until nothing is claimable, the budget is spent, the provider
+    is found down, or (when given) `chunks` chunks are done."""
     totals = {"sent": 0, "failed": 0, "deferred": 0, "excluded": 0}
     delivery = Delivery.objects.select_related("workspace").get(pk=delivery_id)
     if delivery.status != DeliveryStatus.SENDING:
@@ -214,21 +208,10 @@ def send_some(delivery_id: int, budget: float = TASK_BUDGET, chunks: int | None 
     if timezone.now() >= delivery.expires_at:
         expire(delivery)
         return totals
+    if delivery.paused_until is not None and delivery.paused_until > timezone.now():
+        return totals  # the provider is down: the sweeper dispatches again when the pause ends
     config = config_for(delivery)
     chunk, lease, max_attempts, rate = _limits(config)
-    renderer = Renderer(delivery.channel, delivery.content)
-    loader = RowLoader(delivery)
-    base = _base_context(delivery)
-    # Each message's result is its own commit; waiting for the WAL flush of every one
-    # would cost more than sending it. A PostgreSQL crash (not a worker's) can forget
-    # the last fraction of a second of results: those messages go again, with the same
-    # Message-ID, which receiving servers use to drop the copy.
-    with connection.cursor() as cursor:
-        cursor.execute("SET synchronous_commit = off")
-    tracker = tracking.Tracker(tracking.base_url(config), clicks=delivery.options.get("track_clicks", True),
-                               opens=delivery.options.get("track_opens", True))
-    deadline = time.monotonic() + budget
-    recorder = None
     try:
         provider = provider_for(delivery, config)
     except Unavailable as exc:
@@ -236,67 +219,118 @@ def send_some(delivery_id: int, budget: float = TASK_BUDGET, chunks: int | None 
             status="failed", reason="no_provider", error=str(exc))
         finish_if_done(delivery)
         return totals
+    # Each message's result is its own commit; waiting for the WAL flush of every one
+    # would cost more than sending it. A PostgreSQL crash (not a worker's) can forget
+    # the last fraction of a second of results: those messages go again, with the same
+    # Message-ID, which receiving servers use to drop the copy.
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit = off")
+    hold = claims.Claim(delivery.pk, lease)
+    recorder = None
     try:
+        hold.open()
+        recorder = InlineRecorder(totals, hold.token) if connection.in_atomic_block else None
+        context = _Chunk(delivery, config, totals, max_attempts, rate, hold)
+        deadline = time.monotonic() + budget
         while time.monotonic() < deadline and (chunks is None or chunks > 0):
             if chunks is not None:
                 chunks -= 1
-            ids = claim(delivery.pk, chunk, lease)
+            ids = hold.claim(chunk)
             if not ids:
                 break
             Delivery.objects.filter(pk=delivery.pk).update(heartbeat_at=timezone.now())
-            rows = loader.load(ids)
-            blocked: dict[int, str] = {}
-            for hook in PRESEND_HOOKS:
-                blocked.update(hook(delivery, rows))
-            items = []
-            for row in rows:
-                if row["id"] in blocked:
-                    verdict = blocked[row["id"]]
-                    if isinstance(verdict, tuple):  # ("defer", until): quiet hours at the recipient's
-                        _mark(row["id"], "deferred", reason="quiet_hours", retry_at=verdict[1])
-                        totals["deferred"] += 1
-                    else:
-                        _mark(row["id"], "excluded", reason=verdict)
-                        totals["excluded"] += 1
-                    continue
-                if timezone.now() >= delivery.expires_at:
-                    _mark(row["id"], "expired", reason="window_ended")
-                    continue
-                try:
-                    ctx = context_for(delivery, row, base)
-                    fields = renderer.render(ctx)
-                except Exception as exc:  # noqa: BLE001 - one recipient's data broke the template
-                    _mark(row["id"], "failed", reason="render_error", error=f"{type(exc).__name__}: {exc}")
-                    totals["failed"] += 1
-                    continue
-                if delivery.channel == "email" and fields.get("html"):
-                    fields["html"] = tracker.rewrite(fields["html"], row["id"])
-                headers: dict[str, str] = {}
-                for hook in HEADER_HOOKS:
-                    headers.update(hook(delivery, row, ctx["links"]))
-                items.append((row, Outgoing(id=row["id"], address=row["address"],
-                                            message_id=message_id(delivery, row["id"]), fields=fields,
-                                            context=ctx, headers=headers)))
-            if getattr(provider, "batch", False):
-                _send_batch(provider, items, totals, max_attempts)
-            else:
-                if recorder is None:
-                    # Inside a transaction (tests, proofs sent inline) a second connection
-                    # would not see the messages: record inline then.
-                    recorder = InlineRecorder(totals) if connection.in_atomic_block else Recorder(totals)
-                for row, item in items:
-                    throttle.acquire(f"{delivery.workspace_id}:{delivery.channel}", rate)
-                    _send_one(provider, row, item, totals, max_attempts, recorder)
+            if recorder is None and not getattr(provider, "batch", False):
+                # Inside a transaction (tests, proofs sent inline) a second connection
+                # would not see the messages: record inline then (above).
+                recorder = Recorder(totals, hold.token)
+            try:
+                context.send(provider, ids, recorder)
+            except ProviderDown as exc:
+                # One event for the delivery: the chunk goes back untouched (no attempt
+                # used) and the delivery waits, with backoff, until the provider is back.
+                if recorder is not None:
+                    recorder.wait()  # the last accepted message is recorded, not handed back
+                hold.release()
+                claims.pause(delivery.pk, f"{exc.code} {exc.text}")
+                logger.warning("delivery %s: provider down (%s), paused", delivery.pk, exc)
+                break
+            if delivery.outage_since is not None and totals["sent"]:
+                claims.resume(delivery.pk)
+                delivery.outage_since = None
     finally:
-        if recorder is not None:
-            recorder.close()
-        if hasattr(provider, "close"):
-            provider.close()
-        Delivery.objects.filter(pk=delivery.pk).update(heartbeat_at=None)
-        with connection.cursor() as cursor:
-            cursor.execute("RESET synchronous_commit")
+        try:
+            if recorder is not None:
+                recorder.close()
+            if hasattr(provider, "close"):
+                provider.close()
+            Delivery.objects.filter(pk=delivery.pk).update(heartbeat_at=None)
+            with connection.cursor() as cursor:
+                cursor.execute("RESET synchronous_commit")
+        finally:
+            # After every result is recorded: what is still `sending` under this token
+            # is free for the next task at once.
+            hold.close()
+    if delivery.outage_since is not None and totals["sent"]:
+        claims.resume(delivery.pk)
     finish_if_done(delivery)
     return totals
+
+
+class _Chunk:
+    """Renders and sends the claimed messages of one task, chunk by chunk."""
+
+    def __init__(self, delivery: Delivery, config: ChannelConfig | None, totals: dict[str, int], max_attempts: int,
+                 rate: float | None, hold: claims.Claim):
+        self.delivery, self.totals, self.max_attempts, self.rate, self.hold = (
+            delivery, totals, max_attempts, rate, hold)
+        self.renderer = Renderer(delivery.channel, delivery.content)
+        self.loader = RowLoader(delivery)
+        self.base = _base_context(delivery)
+        self.tracker = tracking.Tracker(tracking.base_url(config), clicks=delivery.options.get("track_clicks", True),
+                                        opens=delivery.options.get("track_opens", True))
+
+    def send(self, provider, ids: list[int], recorder: Recorder | None) -> None:
+        delivery, totals, token = self.delivery, self.totals, self.hold.token
+        rows = self.loader.load(ids)
+        blocked: dict[int, str] = {}
+        for hook in PRESEND_HOOKS:
+            blocked.update(hook(delivery, rows))
+        items = []
+        for row in rows:
+            if row["id"] in blocked:
+                verdict = blocked[row["id"]]
+                if isinstance(verdict, tuple):  # ("defer", until): quiet hours at the recipient's
+                    _mark(row["id"], "deferred", token=token, reason="quiet_hours", retry_at=verdict[1])
+                    totals["deferred"] += 1
+                else:
+                    _mark(row["id"], "excluded", token=token, reason=verdict)
+                    totals["excluded"] += 1
+                continue
+            if timezone.now() >= delivery.expires_at:
+                _mark(row["id"], "expired", token=token, reason="window_ended")
+                continue
+            try:
+                ctx = context_for(delivery, row, self.base)
+                fields = self.renderer.render(ctx)
+            except Exception as exc:  # noqa: BLE001 - one recipient's data broke the template
+                _mark(row["id"], "failed", token=token, reason="render_error", error=f"{type(exc).__name__}: {exc}")
+                totals["failed"] += 1
+                continue
+            if delivery.channel == "email" and fields.get("html"):
+                fields["html"] = self.tracker.rewrite(fields["html"], row["id"])
+            headers: dict[str, str] = {}
+            for hook in HEADER_HOOKS:
+                headers.update(hook(delivery, row, ctx["links"]))
+            items.append((row, Outgoing(id=row["id"], address=row["address"],
+                                        message_id=message_id(delivery, row["id"]), fields=fields,
+                                        context=ctx, headers=headers)))
+        if getattr(provider, "batch", False):
+            _send_batch(provider, items, totals, self.max_attempts, token)
+            return
+        for row, item in items:
+            throttle.acquire(f"{delivery.workspace_id}:{delivery.channel}", self.rate)
+            self.hold.renew()  # a slow provider keeps the lease fresh
+            _send_one(provider, row, item, totals, self.max_attempts, recorder)
 
 
 class Recorder:
@@ -304,11 +338,11 @@ class Recorder:
     next message's envelope (MAIL FROM, RCPT TO) is on the wire while the last result
     commits. At most one result is ever unrecorded: the next message's DATA (when the
     server accepts it) waits for the previous result's commit. So a worker killed at any
-    point leaves at most one message sent but not recorded: it goes again after its
-    lease, with the same Message-ID."""
+    point leaves at most one message sent but not recorded per connection: it goes again
+    when its claim is taken over, with the same Message-ID."""
 
-    def __init__(self, totals: dict[str, int]):
-        self.totals = totals
+    def __init__(self, totals: dict[str, int], token: int):
+        self.totals, self.token = totals, token
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
         self.pending = None
         self.pending_kind = ""
@@ -329,7 +363,7 @@ class Recorder:
     def mark(self, message_pk: int, status: str, kind: str = "", **fields) -> None:
         self.wait()
         self.pending_kind = kind
-        self.pending = self.pool.submit(_mark, message_pk, status, **fields)
+        self.pending = self.pool.submit(_mark, message_pk, status, token=self.token, **fields)
 
     def close(self) -> None:
         try:
@@ -346,14 +380,14 @@ def _close_thread_connection() -> None:
 class InlineRecorder(Recorder):
     """The same contract, recorded on this connection as each result comes."""
 
-    def __init__(self, totals: dict[str, int]):
-        self.totals = totals
+    def __init__(self, totals: dict[str, int], token: int):
+        self.totals, self.token = totals, token
 
     def wait(self) -> None:
         pass
 
     def mark(self, message_pk: int, status: str, kind: str = "", **fields) -> None:
-        if _mark(message_pk, status, **fields) and kind:
+        if _mark(message_pk, status, token=self.token, **fields) and kind:
             self.totals[kind] += 1
 
     def close(self) -> None:
@@ -362,48 +396,55 @@ class InlineRecorder(Recorder):
 
 def _send_one(provider, row, item: Outgoing, totals: dict[str, int], max_attempts: int,
               recorder: Recorder) -> None:
+    """Hand one message to the provider and record the answer. ProviderDown (the provider
+    cannot be reached at all) goes up: it is the delivery's problem, not this message's."""
     try:
         data = provider.begin(item) if hasattr(provider, "begin") else None
         recorder.wait()  # the previous result is committed before this message can be accepted
         provider_id = provider.commit(data) if data is not None else provider.send(item)
+    except ProviderDown:
+        raise
     except Retryable as exc:
-        if row["attempts"] >= max_attempts:
-            recorder.mark(item.id, "failed", "failed", reason="retries_exhausted", error=f"{exc.code} {exc.text}")
+        if row["attempts"] + 1 >= max_attempts:
+            recorder.mark(item.id, "failed", "failed", attempt=True, reason="retries_exhausted",
+                          error=f"{exc.code} {exc.text}")
         else:
-            recorder.mark(item.id, "deferred", "deferred", reason="retry", error=f"{exc.code} {exc.text}",
-                          retry_at=timezone.now() + backoff(row["attempts"]))
+            recorder.mark(item.id, "deferred", "deferred", attempt=True, reason="retry", error=f"{exc.code} {exc.text}",
+                          retry_at=timezone.now() + backoff(row["attempts"] + 1))
         return
     except Permanent as exc:
-        recorder.mark(item.id, "failed", "failed", reason="rejected", error=f"{exc.code} {exc.text}")
+        recorder.mark(item.id, "failed", "failed", attempt=True, reason="rejected", error=f"{exc.code} {exc.text}")
         return
-    recorder.mark(item.id, "sent", "sent", provider_id=provider_id or "")
+    recorder.mark(item.id, "sent", "sent", attempt=True, provider_id=provider_id or "")
 
 
-def _send_batch(provider, items, totals, max_attempts) -> None:
+def _send_batch(provider, items, totals, max_attempts, token: int) -> None:
     if not items:
         return
     try:
         results = provider.send_batch([item for _row, item in items])
+    except ProviderDown:
+        raise
     except Retryable as exc:
         for row, item in items:
-            _send_one_failed(row, item, exc, totals, max_attempts)
+            _send_one_failed(row, item, exc, totals, max_attempts, token)
         return
     for _row, item in items:
         result = results.get(item.id)
         if isinstance(result, Exception):
-            _mark(item.id, "failed", reason="rejected", error=str(result))
+            _mark(item.id, "failed", token=token, attempt=True, reason="rejected", error=str(result))
             totals["failed"] += 1
-        elif _mark(item.id, "sent", provider_id=result or ""):
+        elif _mark(item.id, "sent", token=token, attempt=True, provider_id=result or ""):
             totals["sent"] += 1
 
 
-def _send_one_failed(row, item, exc: Retryable, totals, max_attempts) -> None:
-    if row["attempts"] >= max_attempts:
-        _mark(item.id, "failed", reason="retries_exhausted", error=f"{exc.code} {exc.text}")
+def _send_one_failed(row, item, exc: Retryable, totals, max_attempts, token: int) -> None:
+    if row["attempts"] + 1 >= max_attempts:
+        _mark(item.id, "failed", token=token, attempt=True, reason="retries_exhausted", error=f"{exc.code} {exc.text}")
         totals["failed"] += 1
     else:
-        _mark(item.id, "deferred", reason="retry", error=f"{exc.code} {exc.text}",
-              retry_at=timezone.now() + backoff(row["attempts"]))
+        _mark(item.id, "deferred", token=token, attempt=True, reason="retry", error=f"{exc.code} {exc.text}",
+              retry_at=timezone.now() + backoff(row["attempts"] + 1))
         totals["deferred"] += 1
 
 
@@ -445,9 +486,11 @@ FINISH_HOOKS: list[Callable[[Delivery], None]] = []
 
 
 def expire(delivery: Delivery) -> int:
-    """The execution window ended: what is still queued or deferred is expired and counted."""
+    """The execution window ended: what is still queued or deferred, or was left claimed by
+    a dead sender, is expired and counted (a live sender's messages finish)."""
     count = Message.objects.filter(delivery=delivery, status__in=["queued", "deferred"]).update(
         status="expired", reason="window_ended", next_attempt_at=None)
+    count += claims.expire_orphans(delivery.pk)
     if not Message.objects.filter(delivery=delivery, status="sending").exists():
         Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
             status=DeliveryStatus.EXPIRED, finished_at=timezone.now())
@@ -477,8 +520,10 @@ DISPATCH: Callable[[int], None] = _dispatch_celery  # tests swap in an in-proces
 
 
 def sweep(now=None) -> dict[str, int]:
-    """Beat, every 30 s: expire ended windows, close finished deliveries, and dispatch
-    again the deliveries that have due work and no live sending task."""
+    """Beat, every 5 s: expire ended windows, close finished deliveries, and dispatch
+    again the deliveries whose claims a dead task left (at once: one task when others
+    still run) or that have due work and no live sending task. A delivery paused for a
+    provider outage waits for the end of its pause."""
     now = now or timezone.now()
     done = {"expired": 0, "finished": 0, "dispatched": 0}
     for delivery in Delivery.objects.filter(status=DeliveryStatus.SENDING).select_related("workspace"):
@@ -489,20 +534,12 @@ def sweep(now=None) -> dict[str, int]:
         if finish_if_done(delivery):
             done["finished"] += 1
             continue
-        config = config_for(delivery)
-        _chunk, lease, _attempts, _rate = _limits(config)
-        alive = delivery.heartbeat_at and delivery.heartbeat_at > now - dt.timedelta(seconds=lease)
-        if alive:
+        if delivery.paused_until is not None and delivery.paused_until > now:
             continue
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT EXISTS (SELECT 1 FROM {MESSAGE} WHERE delivery_id = %s AND status IN "
-                f"('queued', 'deferred', 'sending') AND CASE status WHEN 'sending' THEN lease_until < %s "
-                f"ELSE coalesce(next_attempt_at, '-infinity') <= %s END)", [delivery.pk, now, now])
-            due = cursor.fetchone()[0]
-        if due:
+        alive = claims.task_alive(delivery.pk)
+        if claims.orphaned(delivery.pk) or (not alive and claims.due(delivery.pk)):
             with transaction.atomic():
-                dispatch(delivery)
+                dispatch(delivery, tasks=1 if alive else None)
             done["dispatched"] += 1
     return done
 

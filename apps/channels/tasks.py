@@ -16,7 +16,7 @@ def send_delivery(delivery_id: int) -> dict:
 
 @shared_task(name="apps.channels.tasks.sweep_deliveries")
 def sweep_deliveries() -> dict:
-    """Every 30 s: expire ended windows, finish deliveries, re-dispatch lost work."""
+    """Every 5 s: expire ended windows, finish deliveries, re-dispatch lost or orphaned work."""
     from .sending import sweep
 
     return sweep()

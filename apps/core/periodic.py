@@ -22,7 +22,8 @@ PERIODIC_TASKS: list[Periodic] = [
     Periodic("beat heartbeat", "apps.core.tasks.beat_heartbeat", every_seconds=60),
     Periodic("clear expired sessions", "apps.core.tasks.clear_expired_sessions", crontab="17 3 * * *"),
     Periodic("wake campaign timers", "apps.campaigns.tasks.wake_timers", every_seconds=30),
-    Periodic("sweep deliveries", "apps.channels.tasks.sweep_deliveries", every_seconds=30),
+    # Often: a dead worker's claims are taken over by the next sweep.
+    Periodic("sweep deliveries", "apps.channels.tasks.sweep_deliveries", every_seconds=5),
     Periodic("purge campaign working tables", "apps.campaigns.tasks.purge_working_tables", crontab="23 * * * *"),
 ]
 

@@ -210,6 +210,13 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Email services post delivery reports to /webhooks/anymail/<esp>/tracking/ with this
 # "user:password" as basic auth; without it the reports are ignored.
 ANYMAIL = {"WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET", "")}
+# Sending: a claim's lease is only the backstop for claims without a live owner check
+# (a live sender's claims are never taken over, a dead one's at once); it is renewed as
+# a chunk progresses. A provider that cannot be reached pauses the delivery for
+# BACKOFF seconds, doubling per failed connection up to BACKOFF_MAX.
+SEND_LEASE_SECONDS = int(env("SEND_LEASE_SECONDS", "120") or 120)
+SEND_OUTAGE_BACKOFF_SECONDS = float(env("SEND_OUTAGE_BACKOFF_SECONDS", "5") or 5)
+SEND_OUTAGE_BACKOFF_MAX_SECONDS = float(env("SEND_OUTAGE_BACKOFF_MAX_SECONDS", "300") or 300)
 
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -148,3 +148,23 @@ def test_the_openapi_schema_describes_the_delivery_endpoints(db):
     stats = schema["components"]["schemas"]["StatsOutput"]["properties"]
     assert set(stats) == {"total", "by_status", "excluded", "failed", "pending", "progress", "opens", "clicks"}
     assert "MessageStatusEnum" in schema["components"]["schemas"]
+
+
+def test_a_delivery_paused_by_a_provider_outage_shows_it(workspace, viewer):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    since = timezone.now().replace(microsecond=0)
+    delivery = make_delivery(workspace, statuses={"queued": 2})
+    assert viewer.get(f"deliveries/{delivery.pk}/").json()["outage"] is None
+    Delivery.objects.filter(pk=delivery.pk).update(
+        outage_since=since, outage_failures=2, outage_error="421 4.3.2 Service not available",
+        paused_until=since + dt.timedelta(seconds=10))
+    outage = viewer.get(f"deliveries/{delivery.pk}/").json()["outage"]
+    later = since + dt.timedelta(seconds=10)
+    assert outage == {
+        "since": since.isoformat(), "failures": 2, "error": "421 4.3.2 Service not available",
+        "retrying_at": later.isoformat(),
+        "note": f"Provider unreachable since {since:%Y-%m-%d %H:%M:%S} UTC (2 failed connections: 421 4.3.2 "
+                f"Service not available), retrying at {later:%Y-%m-%d %H:%M:%S} UTC."}

@@ -141,3 +141,25 @@ def test_the_run_page_links_the_delivery_of_its_channel_activity(workspace, trav
     assert f'<a href="{url("chan-delivery", delivery)}" id="delivery-link-mail">' in html
     # and the workspace's navigation leads to the deliveries
     assert f'href="{reverse("chan-delivery-list", kwargs={"workspace_slug": workspace.slug})}"' in html
+
+
+def test_a_delivery_paused_by_a_provider_outage_says_since_when_and_when_it_retries(workspace, bob, client_for):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    since = timezone.now().replace(microsecond=0) - dt.timedelta(minutes=3)
+    delivery = make_delivery(workspace, statuses={"queued": 2})
+    Delivery.objects.filter(pk=delivery.pk).update(
+        outage_since=since, outage_failures=4, outage_error="connection ConnectionRefusedError: <refused>",
+        paused_until=since + dt.timedelta(minutes=5))
+    region = _status_region(client_for(bob).get(url("chan-delivery-status", delivery)).content.decode())
+    expected = (f"Provider unreachable since {since:%Y-%m-%d %H:%M:%S} UTC (4 failed connections: connection "
+                f"ConnectionRefusedError: &lt;refused&gt;), retrying at "
+                f"{since + dt.timedelta(minutes=5):%Y-%m-%d %H:%M:%S} UTC.")
+    assert f'<p id="delivery-outage" class="warn" role="status">{expected}</p>' in region
+    # once the provider is back, the note is gone
+    Delivery.objects.filter(pk=delivery.pk).update(outage_since=None, outage_failures=0, outage_error="",
+                                                   paused_until=None)
+    region = _status_region(client_for(bob).get(url("chan-delivery-status", delivery)).content.decode())
+    assert "delivery-outage" not in region

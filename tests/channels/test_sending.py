@@ -188,21 +188,28 @@ def test_the_rate_limit_spreads_the_sends(workspace, travel, email_config, sink,
     assert Delivery.objects.get(run=run).status == "done"
 
 
-def test_a_killed_sender_leaves_its_claim_to_the_next_after_the_lease(workspace, travel, email_config, sink, queue,
-                                                                      sends):
+def test_a_killed_senders_claim_is_taken_over_at_once_and_uses_no_attempt(workspace, travel, email_config, sink,
+                                                                          queue, sends):
+    from apps.channels import claims
+
     run = live_run(workspace)
     queue()
     delivery = Delivery.objects.get(run=run)
-    claimed = sending.claim(delivery.pk, 10, lease=60)  # a worker claims, then dies
-    assert len(claimed) == 3
-    sending.send_some(delivery.pk)
-    assert sink.received() == []  # the lease holds
-    Message.objects.filter(delivery=delivery).update(lease_until=timezone.now())
+    # given a task that claimed every message, then died (its advisory lock went with it)
+    dead = claims.Claim(delivery.pk, lease=600)
+    dead.open()
+    assert len(dead.claim(10)) == 3
+    dead.close()
+    # when: a sweep runs long before the lease ends
     sends.pending.clear()
     assert sending.sweep()["dispatched"] == 1
     sends()
+    # then: the claims were taken over at once, and the crash cost no attempt
     assert len(sink.received()) == 3
-    assert all(m.attempts == 2 for m in Message.objects.filter(delivery=delivery))
+    assert [(m.status, m.attempts, m.claim_token) for m in Message.objects.filter(delivery=delivery)] == [
+        ("sent", 1, None)] * 3
+    # the dead task can no longer record anything for messages taken over
+    assert sending._mark(Message.objects.filter(delivery=delivery).first().pk, "failed", token=dead.token) is False
 
 
 def test_a_live_run_without_content_fails_naming_what_is_missing(workspace, travel, email_config, queue):

@@ -17,6 +17,12 @@ class Retryable(Exception):
         self.code, self.text = code, text
 
 
+class ProviderDown(Retryable):
+    """The provider cannot be reached at all (connection refused or timed out, 421 "service
+    not available", an authentication outage, an ESP's 5xx or 429): nothing about the
+    message; the delivery pauses and the message keeps its attempts."""
+
+
 class Permanent(Exception):
     """Will not get better: 5xx replies, a refused address."""
 

@@ -13,7 +13,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 
 from apps.core.net import HostRefused
 
-from . import Outgoing, Permanent, Retryable, mime
+from . import Outgoing, Permanent, ProviderDown, Retryable, mime
 
 
 def connection_for(config):
@@ -36,19 +36,28 @@ def connection_for(config):
         timeout=float(options.get("timeout") or 30))
 
 
+def _reply(code: int, text) -> Exception:
+    """A reply to one message: 421 (the server is closing the channel) is the server's
+    state, not the message's; other 4xx are retryable, 5xx permanent."""
+    text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    if int(code) == 421:
+        return ProviderDown(str(code), text)
+    return (Retryable if 400 <= int(code) < 500 else Permanent)(str(code), text)
+
+
 def classify(exc: BaseException) -> Exception:
-    """Retryable or Permanent, with the server's reply kept."""
+    """ProviderDown, Retryable or Permanent, with the server's reply kept."""
     if isinstance(exc, HostRefused):
         return Permanent("host_refused", f"the SMTP server {exc}")
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         code, text = next(iter(exc.recipients.values()), (550, b"refused"))
-        text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
-        return (Retryable if 400 <= int(code) < 500 else Permanent)(str(code), text)
+        return _reply(code, text)
     if isinstance(exc, smtplib.SMTPResponseException):
-        text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
-        return (Retryable if 400 <= int(exc.smtp_code) < 500 else Permanent)(str(exc.smtp_code), text)
+        return _reply(exc.smtp_code, exc.smtp_error)
     if isinstance(exc, smtplib.SMTPServerDisconnected | socket.timeout | TimeoutError | ConnectionError | OSError):
-        return Retryable("connection", f"{type(exc).__name__}: {exc}")
+        # The conversation broke: the server (or the way to it) is gone, whichever
+        # message was on the wire.
+        return ProviderDown("connection", f"{type(exc).__name__}: {exc}")
     try:
         from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused  # noqa: PLC0415
     except ImportError:  # pragma: no cover - anymail is a dependency
@@ -58,7 +67,7 @@ def classify(exc: BaseException) -> Exception:
     if AnymailAPIError and isinstance(exc, AnymailAPIError):
         status = getattr(exc, "status_code", None)
         if status is None or status == 429 or status >= 500:
-            return Retryable(str(status or "api"), str(exc)[:500])
+            return ProviderDown(str(status or "api"), str(exc)[:500])
         return Permanent(str(status), str(exc)[:500])
     return Permanent("error", f"{type(exc).__name__}: {exc}")
 
@@ -82,12 +91,21 @@ class EmailProvider:
                                                  platform=True)
 
     def open(self):
+        """Connect (and greet, start TLS, log in). Any failure here is the provider's, never
+        a message's: refused, timed out, 421 at the greeting, an authentication outage."""
         self.connection = connection_for(self.config)
         try:
             self.connection.open()
-        except Exception as exc:  # noqa: BLE001 - classified for the message that needed it
+        except Exception as exc:  # noqa: BLE001 - every failure to connect is an outage
             self.connection = None
-            raise classify(exc) from exc
+            problem = classify(exc)
+            if isinstance(exc, HostRefused):
+                # The platform refuses this host: no outage to wait out, each message fails.
+                raise problem from exc
+            if not isinstance(problem, ProviderDown):
+                problem = ProviderDown(getattr(problem, "code", "connection"),
+                                       getattr(problem, "text", f"{type(exc).__name__}: {exc}"))
+            raise problem from exc
 
     def close(self):
         if self.connection is not None:
