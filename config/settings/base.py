@@ -163,9 +163,19 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_USERNAME_FORM_FIELD = "username"
 # Behind N trusted proxies the client is the Nth address from the right of X-Forwarded-For.
+# 0 (direct connections, development). Behind the documented TLS proxy it must be 1, or
+# every client shares the proxy's address: deploy/gunicorn.conf.py defaults it to 1.
 TRUSTED_PROXY_COUNT = int(env("TRUSTED_PROXY_COUNT", "0") or 0)
 AXES_CLIENT_IP_CALLABLE = "apps.core.net.client_ip"
 AXES_USERNAME_CALLABLE = "apps.core.net.login_username"  # one counter per email, whatever its case
+# Password spraying: failures over ALL accounts from one address within AXES_COOLOFF_TIME
+# block that address for the cool-off too (apps/core/lockout.py).
+AXES_HANDLER = "apps.core.lockout.LockoutHandler"
+AXES_IP_FAILURE_LIMIT = int(env("AXES_IP_FAILURE_LIMIT", "20") or 20)
+# Password reset mails: at most this many per target address and per client address in
+# an hour; past that the same "sent" page is shown and nothing is mailed.
+PASSWORD_RESET_LIMIT_PER_EMAIL = int(env("PASSWORD_RESET_LIMIT_PER_EMAIL", "3") or 3)
+PASSWORD_RESET_LIMIT_PER_IP = int(env("PASSWORD_RESET_LIMIT_PER_IP", "10") or 10)
 
 GUARDIAN_RAISE_403 = False
 ANONYMOUS_USER_NAME = None  # no guardian anonymous user: anonymous visitors get nothing
