@@ -24,6 +24,7 @@ workspace_patterns = [
     path("caps/<int:pk>/remove/", manage.cap_remove, name="consent-cap-remove"),
     path("quiet-hours/", manage.quiet_hours, name="consent-quiet-hours"),
     path("policy/", manage.policy, name="consent-policy"),
+    path("policy/inbound-sms/rotate/", manage.inbound_sms_rotate, name="consent-inbound-sms-rotate"),
     path("import/", manage.consent_import, name="consent-import"),
     path("profile/", manage.profile, name="consent-profile"),
 ]
