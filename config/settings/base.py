@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "template_partials",
     "django_celery_beat",
     "axes",
+    "csp",
     "apps.core",
     "apps.tenants",
     "apps.datamodel",
@@ -70,6 +71,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Last: it watches the authentication outcome of the views above.
     "axes.middleware.AxesMiddleware",
@@ -299,6 +301,22 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
+# Content-Security-Policy (django-csp). The templates carry no inline script or style, so
+# the policy is strict; the few pages that must differ say so with django-csp's view
+# decorators (email previews in sandboxed srcdoc frames, the API docs, the ERD file).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
+
 DEMO_PASSWORD = env("DEMO_PASSWORD", "orchestrate")
 # Absolute links in emails (invitations, password resets, later unsubscribe links).
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
@@ -309,7 +327,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # An expected 403 (a role too low) is one warning line, not a traceback.
+    "filters": {"expected_errors": {"()": "apps.core.logging.ExpectedErrorsFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}, "pgserver": {"level": "WARNING"}},
+    "loggers": {"axes": {"level": "WARNING"}, "pgserver": {"level": "WARNING"},
+                "django.request": {"filters": ["expected_errors"]}},
 }
