@@ -117,3 +117,18 @@ def test_the_diagram_file_admits_exactly_its_own_stylesheet(alice, workspace, cl
     page = client_for(alice).get("/w/northwind/data/").content.decode()
     assert '<svg xmlns="http://www.w3.org/2000/svg" class="erd"' in page
     assert "<style" not in page
+
+
+def test_recipients_pages_are_strict_and_styled_from_a_file(workspace):
+    from apps.consent import links  # noqa: PLC0415
+    from apps.consent.models import Topic  # noqa: PLC0415
+
+    Topic.objects.create(workspace=workspace, key="newsletter", name="Newsletter", channel="email")
+    token = links.make_token(workspace_id=workspace.pk, profile_key="1", channel="email", topic="newsletter")
+    for path in (f"/u/{token}", f"/p/{token}"):
+        response = Client().get(path)
+        assert response.status_code == 200, path
+        assert policy(response) == STRICT
+        html = response.content.decode()
+        assert "<style" not in html and "style=" not in html
+        assert '<link rel="stylesheet" href="/static/css/public.css">' in html

@@ -146,8 +146,9 @@ def template_preview(request, workspace_slug):
                                                entity_key=entity_key, key=key or None)
     except selectors.PreviewError as exc:
         context["preview_error"] = exc.message
-    return render(request, "channels/template_edit.html#template-preview", context,
-                  status=200 if "preview" in context or request.htmx else 422)
+    # Without htmx this fragment is the whole page: it shows the preview frame too.
+    return allow_email_preview(render(request, "channels/template_edit.html#template-preview", context,
+                                      status=200 if "preview" in context or request.htmx else 422))
 
 
 @vary_on_headers("HX-Request")
