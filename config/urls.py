@@ -1,12 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from apps.channels import urls as channels_urls
 from apps.channels import urls_templates as channels_template_urls
 from apps.consent import urls as consent_urls
 from apps.consent import urls_dsr as consent_dsr_urls
 from apps.core import views as core_views
+from apps.core.api_docs import ApiDocsView
 from apps.tenants import api as tenants_api
 from apps.tenants import views as tenants_views
 
@@ -47,7 +48,7 @@ urlpatterns = [
     path("api/v1/workspaces/", tenants_api.WorkspaceListApi.as_view(), name="api-workspace-list"),
     path("api/v1/workspaces/<slug:workspace_slug>/", include(workspace_api_patterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),
 ]
 

@@ -60,6 +60,14 @@ keepalive = _env_int("GUNICORN_KEEPALIVE", 5)
 # proxy can reach this port).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
+# The app sees the TLS proxy's address as REMOTE_ADDR; the client's is the last entry of
+# X-Forwarded-For that the proxy appended. Login lockouts and rate limits key on the
+# client's address, so behind the documented single proxy TRUSTED_PROXY_COUNT is 1 (with
+# 0, five wrong passwords from anyone would lock a user out for everyone). Set it to 2
+# behind a CDN in front of the proxy, 0 only when clients connect to gunicorn directly.
+# Set here, before the workers load Django, so the Procfile and compose both get it.
+os.environ.setdefault("TRUSTED_PROXY_COUNT", "1")
+
 # --- Logging ----------------------------------------------------------------------------
 accesslog = "-"  # stdout
 errorlog = "-"  # stderr

@@ -252,17 +252,42 @@ class PolicyApi(WorkspaceScopedMixin, APIView):
         return Response(PolicySerializer(policy).data)
 
 
+class InboundSmsRotateSerializer(serializers.Serializer):
+    grace_minutes = serializers.IntegerField(
+        min_value=0, max_value=24 * 60, default=0,
+        help_text="Minutes the replaced URL keeps working (0: refused at once; at most 1440).")
+
+
 class InboundSmsUrlApi(WorkspaceScopedMixin, APIView):
     read_role = ADMIN  # the URL holds the secret that lets a caller write STOP and START
     write_role = ADMIN
+
+    def _url(self, request) -> str:
+        from .views.public import inbound_sms_token  # noqa: PLC0415
+
+        path = reverse("consent-inbound-sms", kwargs={"workspace_slug": self.workspace.slug,
+                                                      "secret": inbound_sms_token(self.workspace)})
+        return request.build_absolute_uri(path)
 
     @extend_schema(tags=TAGS, operation_id="consent_inbound_sms_url",
                    responses=inline_serializer("InboundSmsUrl", {"url": serializers.URLField()}),
                    description="The URL SMS providers POST replies to (`from`, `body`): STOP and its synonyms "
                                "withdraw the number's SMS topics, START grants them again.")
     def get(self, request, workspace_slug):
-        from .views.public import inbound_sms_token  # noqa: PLC0415
+        return Response({"url": self._url(request)})
 
-        path = reverse("consent-inbound-sms", kwargs={"workspace_slug": self.workspace.slug,
-                                                      "secret": inbound_sms_token(self.workspace)})
-        return Response({"url": request.build_absolute_uri(path)})
+    @extend_schema(tags=TAGS, operation_id="consent_inbound_sms_url_rotate", request=InboundSmsRotateSerializer,
+                   responses=inline_serializer("InboundSmsUrlRotated", {
+                       "url": serializers.URLField(),
+                       "previous_valid_until": serializers.DateTimeField(allow_null=True)}),
+                   description="Give the inbound SMS URL a new secret (audited). The replaced URL is refused at "
+                               "once, or after `grace_minutes`.")
+    def post(self, request, workspace_slug):
+        data = InboundSmsRotateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        policy = configuration.inbound_sms_secret_rotate(workspace=self.workspace, actor=request.user,
+                                                         grace_minutes=data.validated_data["grace_minutes"])
+        until = policy.inbound_sms_previous_valid_until
+        return Response({"url": self._url(request),
+                         "previous_valid_until": serializers.DateTimeField().to_representation(until) if until
+                         else None})

@@ -247,3 +247,33 @@ def policy_update(*, workspace, actor: Any, four_eyes: bool | None = None, soft_
         except IntegrityError as exc:  # pragma: no cover - the ranges above keep the columns valid
             raise ValidationError(str(exc)) from None
     return policy
+
+
+# --- the inbound SMS URL ---
+
+def inbound_sms_secret_rotate(*, workspace, actor: Any, grace_minutes: int = 0) -> WorkspacePolicy:
+    """Give the workspace's inbound SMS URL a new secret. The replaced URL is refused at
+    once, or `grace_minutes` from now (at most a day) while the provider is updated; any
+    older URL is refused at once. Audited, without the secret."""
+    from django.utils import timezone  # noqa: PLC0415
+
+    from .inbound import INBOUND_SMS_GRACE_MAX_MINUTES  # noqa: PLC0415
+
+    if isinstance(grace_minutes, bool) or not isinstance(grace_minutes, int) or not (
+            0 <= grace_minutes <= INBOUND_SMS_GRACE_MAX_MINUTES):
+        raise ValidationError({"grace_minutes": f"a whole number of minutes from 0 to {INBOUND_SMS_GRACE_MAX_MINUTES}"})
+    with transaction.atomic():
+        policy_for(workspace)  # exists before it is locked
+        policy = WorkspacePolicy.objects.select_for_update().get(workspace=workspace)
+        if grace_minutes:
+            policy.inbound_sms_previous_generation = policy.inbound_sms_generation
+            policy.inbound_sms_previous_valid_until = timezone.now() + dt.timedelta(minutes=grace_minutes)
+        else:
+            policy.inbound_sms_previous_generation = None
+            policy.inbound_sms_previous_valid_until = None
+        policy.inbound_sms_generation += 1
+        policy.save(update_fields=["inbound_sms_generation", "inbound_sms_previous_generation",
+                                   "inbound_sms_previous_valid_until"])
+        audit_record(workspace=workspace, actor=actor, verb="consent.inbound_sms.rotated", target=None,
+                     data={"grace_minutes": grace_minutes})
+    return policy

@@ -198,6 +198,12 @@ class WorkspacePolicy(WorkspaceOwned):
     four_eyes = models.BooleanField(default=False, help_text="the person who publishes must not be the last editor")
     soft_bounce_threshold = models.PositiveSmallIntegerField(default=5)
     unsubscribe_link_days = models.PositiveSmallIntegerField(default=90)
+    # The inbound SMS URL's secret is derived from SECRET_KEY and this generation
+    # (apps/consent/inbound.py); rotating bumps it. The replaced one may stay valid for a
+    # short grace period while the provider's settings are updated.
+    inbound_sms_generation = models.PositiveIntegerField(default=0)
+    inbound_sms_previous_generation = models.PositiveIntegerField(null=True, blank=True)
+    inbound_sms_previous_valid_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["workspace"], name="workspacepolicy_unique")]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import manage, public
+from .views import manage, policy, public
 
 public_patterns = [
     path("u/<str:token>", public.unsubscribe, name="consent-unsubscribe"),
@@ -23,7 +23,8 @@ workspace_patterns = [
     path("rules/<int:pk>/caps/", manage.cap_add, name="consent-cap-add"),
     path("caps/<int:pk>/remove/", manage.cap_remove, name="consent-cap-remove"),
     path("quiet-hours/", manage.quiet_hours, name="consent-quiet-hours"),
-    path("policy/", manage.policy, name="consent-policy"),
+    path("policy/", policy.policy, name="consent-policy"),
+    path("policy/inbound-sms/rotate/", policy.inbound_sms_rotate, name="consent-inbound-sms-rotate"),
     path("import/", manage.consent_import, name="consent-import"),
     path("profile/", manage.profile, name="consent-profile"),
 ]

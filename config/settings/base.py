@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "template_partials",
     "django_celery_beat",
     "axes",
+    "csp",
     "apps.core",
     "apps.tenants",
     "apps.datamodel",
@@ -70,6 +71,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Last: it watches the authentication outcome of the views above.
     "axes.middleware.AxesMiddleware",
@@ -163,9 +165,19 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_USERNAME_FORM_FIELD = "username"
 # Behind N trusted proxies the client is the Nth address from the right of X-Forwarded-For.
+# 0 (direct connections, development). Behind the documented TLS proxy it must be 1, or
+# every client shares the proxy's address: deploy/gunicorn.conf.py defaults it to 1.
 TRUSTED_PROXY_COUNT = int(env("TRUSTED_PROXY_COUNT", "0") or 0)
 AXES_CLIENT_IP_CALLABLE = "apps.core.net.client_ip"
 AXES_USERNAME_CALLABLE = "apps.core.net.login_username"  # one counter per email, whatever its case
+# Password spraying: failures over ALL accounts from one address within AXES_COOLOFF_TIME
+# block that address for the cool-off too (apps/core/lockout.py).
+AXES_HANDLER = "apps.core.lockout.LockoutHandler"
+AXES_IP_FAILURE_LIMIT = int(env("AXES_IP_FAILURE_LIMIT", "20") or 20)
+# Password reset mails: at most this many per target address and per client address in
+# an hour; past that the same "sent" page is shown and nothing is mailed.
+PASSWORD_RESET_LIMIT_PER_EMAIL = int(env("PASSWORD_RESET_LIMIT_PER_EMAIL", "3") or 3)
+PASSWORD_RESET_LIMIT_PER_IP = int(env("PASSWORD_RESET_LIMIT_PER_IP", "10") or 10)
 
 GUARDIAN_RAISE_403 = False
 ANONYMOUS_USER_NAME = None  # no guardian anonymous user: anonymous visitors get nothing
@@ -303,6 +315,22 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
+# Content-Security-Policy (django-csp). The templates carry no inline script or style, so
+# the policy is strict; the few pages that must differ say so with django-csp's view
+# decorators (email previews in sandboxed srcdoc frames, the API docs, the ERD file).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
+
 DEMO_PASSWORD = env("DEMO_PASSWORD", "orchestrate")
 # Absolute links in emails (invitations, password resets, later unsubscribe links).
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
@@ -328,7 +356,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # An expected 403 (a role too low) is one warning line, not a traceback.
+    "filters": {"expected_errors": {"()": "apps.core.logging.ExpectedErrorsFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}, "pgserver": {"level": "WARNING"}},
+    "loggers": {"axes": {"level": "WARNING"}, "pgserver": {"level": "WARNING"},
+                "django.request": {"filters": ["expected_errors"]}},
 }

@@ -26,8 +26,16 @@ def browser_page(monkeypatch):
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         page = context.new_page()
         page.set_default_timeout(10_000)
+        # Every Content-Security-Policy violation (the page's or a frame's) is a failure:
+        # chromium reports each one as a console error.
+        violations: list[str] = []
+        page.on("console", lambda message: violations.append(f"{page.url}: {message.text}")
+                if message.type == "error" and "Content Security Policy" in message.text else None)
+        page.csp_violations = violations
         try:
             yield page
+            page.wait_for_timeout(100)  # let the last page's console messages arrive
+            assert violations == [], "Content-Security-Policy violations:\n" + "\n".join(violations)
         finally:
             context.close()
             browser.close()

@@ -90,3 +90,26 @@ def test_owner_logs_in_switches_workspace_and_manages_an_api_key(live_server, ag
     expect(page.get_by_text("The key CRM sync was revoked")).to_be_visible()
     assert page.url == f"{live_server.url}/w/globex/api-keys/"  # swapped in place, no reload
     shot(page, "04-key-revoked")
+
+
+def test_the_csp_check_catches_a_violation(browser_page, live_server):
+    """The fixture's check itself: an inline style on a page served with the strict policy
+    is reported (the check could otherwise pass by never seeing anything)."""
+    from django.conf import settings  # noqa: PLC0415
+
+    assert "'unsafe-inline'" not in settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]["style-src"]
+    browser_page.goto(f"{live_server.url}/accounts/login/")
+    browser_page.evaluate("""document.body.insertAdjacentHTML('beforeend', '<p style="color: red">x</p>')""")
+    browser_page.wait_for_timeout(200)
+    assert len(browser_page.csp_violations) == 1
+    assert "style-src" in browser_page.csp_violations[0]
+    browser_page.csp_violations.clear()
+
+
+def test_the_api_docs_render_under_the_content_security_policy(browser_page, live_server):
+    browser_page.goto(f"{live_server.url}/api/docs/")
+    # Swagger UI builds the page from the schema with its own (file) scripts
+    browser_page.wait_for_selector("text=Orchestrate API")
+    browser_page.wait_for_selector(".opblock-summary-path >> nth=0")
+    csp = browser_page.evaluate("fetch(location.href).then(r => r.headers.get('content-security-policy'))")
+    assert "script-src 'self';" in csp

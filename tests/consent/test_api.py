@@ -346,7 +346,7 @@ def test_the_openapi_schema_describes_every_consent_endpoint(db):
         "rule-sets/{id}/": {"get", "put", "delete"},
         "quiet-hours/": {"get", "put"},
         "policy/": {"get", "put"},
-        "inbound-sms-url/": {"get"},
+        "inbound-sms-url/": {"get", "post"},
     }
     for path, methods in expected.items():
         assert set(schema["paths"][prefix + path]) == methods, path

@@ -79,7 +79,8 @@ PROBES: list[Probe] = [
           api=True),
     Probe("api-consent-policy", {"GET": "viewer", "PUT": "admin"},
           data=lambda ws: {"soft_bounce_threshold": next(_counter) % 19 + 2, "four_eyes": True}, api=True),
-    Probe("api-consent-inbound-sms-url", {"GET": "admin"}, api=True),
+    Probe("api-consent-inbound-sms-url", {"GET": "admin", "POST": "admin"}, data=lambda ws: {"grace_minutes": 5},
+          api=True),
 ]
 
 

@@ -53,6 +53,7 @@ PROBES: list[Probe] = [
     Probe("consent-policy", {"GET": "viewer", "POST": "admin"},
           data=lambda ws: {"four_eyes": "on", "soft_bounce_threshold": str(next(_counter) % 19 + 2),
                            "unsubscribe_link_days": "30"}),
+    Probe("consent-inbound-sms-rotate", {"POST": "admin"}, data=lambda ws: {"grace_minutes": "5"}),
     Probe("consent-import", {"GET": "marketer", "POST": "marketer"}, setup=_newsletter, data=_csv_upload,
           multipart=True),
     Probe("consent-profile", {"GET": "viewer", "POST": "marketer"}, setup=_newsletter, data=_record,

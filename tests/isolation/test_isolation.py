@@ -14,6 +14,7 @@ from django.test import Client
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from tests.isolation.plant import PLANTERS, plant, tenant_models
 from tests.isolation.probes import BY_NAME, PROBES, Probe
 from tests.isolation.world import ROLE_ORDER, World, database_digest
 
@@ -185,3 +186,26 @@ def test_undeclared_methods_change_nothing(world, probe):
         assert database_digest() == before, f"{method} {url} is not declared in the probe but changed data"
         response = _send(_client(world.outsider), probe, method, url, world.victim)
         assert response.status_code in (404, 405), (method, response.status_code)
+
+
+def test_every_tenant_model_has_a_planter():
+    missing = tenant_models() - set(PLANTERS)
+    assert not missing, f"models with a workspace FK and no planter in tests/isolation/plant.py: {sorted(missing)}"
+    assert set(PLANTERS) - tenant_models() == set()
+
+
+@pytest.mark.parametrize("probe,method", _cases(lambda p, m: m == "GET"))
+def test_no_page_shows_anything_of_the_twin_workspace(world, probe, method):
+    # given the probe's objects in both workspaces, then a marked object of every kind and
+    # marked rows in the twin (a list that forgets its workspace filter would show them)
+    victim_kwargs, _ = _objects(world, probe)
+    markers = plant(world.twin)
+    assert len(markers) >= 45
+    # when the victim's owner opens the page
+    response = _send(_client(world.users["owner"]), probe, method, _url(probe, world.victim, victim_kwargs),
+                     world.victim)
+    # then
+    assert response.status_code == 200, response.content[:300]
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    text = body.decode(errors="replace")
+    assert [m for m in markers if m in text] == []

@@ -14,6 +14,7 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from apps.core.csp import allow_email_preview
 from apps.tenants.decorators import workspace_view
 from apps.tenants.roles import WorkspaceRole, at_least
 
@@ -58,7 +59,7 @@ def delivery_detail(request, workspace_slug, pk):
                "status_choices": MessageStatus.choices, "message_limit": MESSAGE_ROWS}
     if request.htmx and request.htmx.target == "delivery-messages":
         return render(request, "channels/delivery.html#delivery-messages", context)
-    return render(request, "channels/delivery.html", context)
+    return allow_email_preview(render(request, "channels/delivery.html", context))
 
 
 @require_GET

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from apps.core.csp import allow_email_preview
 from apps.datamodel.models import Entity
 from apps.tenants.decorators import workspace_view
 from apps.tenants.roles import WorkspaceRole, at_least
@@ -61,11 +62,11 @@ def template_list(request, workspace_slug):
 
 def _editor(request, template, form, status=200, problems=None):
     can_edit = at_least(request.workspace_role, MARKETER)
-    return render(request, "channels/template_edit.html", {
+    return allow_email_preview(render(request, "channels/template_edit.html", {
         "template": template, "form": form, "problems": problems or [], "can_edit": can_edit,
         "preview_form": PreviewForm(), "proof_form": ProofForm(),
         "used_by": selectors.template_users(workspace=request.workspace, template=template) if template else [],
-    }, status=status)
+    }, status=status))
 
 
 def _save(request, template=None):
@@ -146,8 +147,9 @@ def template_preview(request, workspace_slug):
                                                entity_key=entity_key, key=key or None)
     except selectors.PreviewError as exc:
         context["preview_error"] = exc.message
-    return render(request, "channels/template_edit.html#template-preview", context,
-                  status=200 if "preview" in context or request.htmx else 422)
+    # Without htmx this fragment is the whole page: it shows the preview frame too.
+    return allow_email_preview(render(request, "channels/template_edit.html#template-preview", context,
+                                      status=200 if "preview" in context or request.htmx else 422))
 
 
 @vary_on_headers("HX-Request")

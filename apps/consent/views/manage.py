@@ -322,32 +322,6 @@ def quiet_hours(request, workspace_slug):
                   status=422 if errors else 200)
 
 
-# --- the workspace policy ---
-
-@workspace_view(read_role=VIEWER, write_role=ADMIN)
-def policy(request, workspace_slug):
-    current = selectors.policy(workspace=request.workspace)
-    form = PolicyForm(request.POST or None, initial={
-        "four_eyes": current.four_eyes, "soft_bounce_threshold": current.soft_bounce_threshold,
-        "unsubscribe_link_days": current.unsubscribe_link_days})
-    if request.method == "POST" and form.is_valid():
-        try:
-            configuration.policy_update(workspace=request.workspace, actor=request.user, **form.cleaned_data)
-        except ValidationError as exc:
-            _apply_errors(form, exc)
-        else:
-            messages.success(request, "Policy saved.")
-            return redirect("consent-policy", workspace_slug=workspace_slug)
-    inbound_url = ""
-    if at_least(request.workspace_role, ADMIN):
-        from .public import inbound_sms_token  # noqa: PLC0415
-
-        inbound_url = request.build_absolute_uri(reverse("consent-inbound-sms", kwargs={
-            "workspace_slug": request.workspace.slug, "secret": inbound_sms_token(request.workspace)}))
-    return render(request, "consent/manage_policy.html", _context(request, form=form, inbound_url=inbound_url),
-                  status=422 if form.errors else 200)
-
-
 # --- import ---
 
 @workspace_view(read_role=MARKETER, write_role=MARKETER)

@@ -3,7 +3,6 @@ inbound SMS keyword endpoint that SMS providers call. They work without JavaScri
 
 from __future__ import annotations
 
-import hmac
 import re
 
 from django.core import signing
@@ -15,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 from apps.core.net import client_ip
 from apps.tenants.models import Workspace
 
-from .. import links, services
+from .. import inbound, links, services
 from ..models import Source, Topic
 
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "OPT-OUT", "REVOKE", "ARRET",
@@ -99,8 +98,8 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def inbound_sms_token(workspace: Workspace) -> str:
-    """The secret an SMS provider puts in the inbound URL of this workspace."""
-    return links._mac(f"inbound-sms:{workspace.pk}")
+    """The secret an SMS provider puts in the inbound URL of this workspace (now)."""
+    return inbound.current_secret(workspace)
 
 
 @csrf_exempt
@@ -110,8 +109,10 @@ def inbound_sms(request: HttpRequest, workspace_slug: str, secret: str) -> HttpR
     synonyms withdraw every SMS topic of the profiles with that number; START grants
     them again; HELP answers with where to get help."""
     workspace = Workspace.objects.filter(slug=workspace_slug).first()
-    if workspace is None or not hmac.compare_digest(secret, inbound_sms_token(workspace)):
+    if workspace is None or not inbound.secret_is_valid(workspace, secret):
         return JsonResponse({"error": "not found"}, status=404)
+    if not inbound.verify_signature(request, workspace):
+        return JsonResponse({"error": "the provider's signature does not match"}, status=403)
     phone = re.sub(r"[^0-9+]", "", request.POST.get("from", "") or request.POST.get("From", ""))
     body = (request.POST.get("body", "") or request.POST.get("Body", "")).strip()
     word = body.split()[0].upper().strip(".!") if body else ""

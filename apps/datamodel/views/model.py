@@ -3,9 +3,14 @@ workspace, a new-entity form, and the model as a JSON document (export / import)
 
 from __future__ import annotations
 
+import base64
+import functools
+import hashlib
 import json
+from pathlib import Path
 
 from django.contrib import messages
+from django.contrib.staticfiles import finders
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -73,10 +78,22 @@ def erd_svg(request, workspace_slug):
     """The diagram as an SVG file."""
     ws = request.workspace
     diagram = diagram_for(entity_list(workspace=ws), relationship_list(workspace=ws), href=_entity_url(ws.slug))
-    svg = render_to_string("datamodel/_erd.svg", {"diagram": diagram, "workspace": ws})
+    css, css_hash = _erd_style()
+    svg = render_to_string("datamodel/_erd.svg", {"diagram": diagram, "workspace": ws, "erd_css": css})
     response = HttpResponse('<?xml version="1.0" encoding="UTF-8"?>\n' + svg, content_type="image/svg+xml")
     response["Content-Disposition"] = f'inline; filename="{ws.slug}-model.svg"'
+    # The file stands alone, so it carries its stylesheet; the CSP admits exactly that one.
+    response._csp_update = {"style-src": [css_hash]}
     return response
+
+
+@functools.cache
+def _erd_style() -> tuple[str, str]:
+    """The diagram's stylesheet (static/css/erd.css, which the page links) and its CSP hash."""
+    path = finders.find("css/erd.css")
+    css = Path(path).read_text()
+    digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+    return css, f"'sha256-{digest}'"
 
 
 @require_POST

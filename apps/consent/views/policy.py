@@ -1,0 +1,71 @@
+"""The workspace policy page of the Consent section, and the rotation of the inbound SMS
+URL's secret shown on it (workspace admins)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from apps.tenants.decorators import workspace_view
+from apps.tenants.roles import at_least
+
+from .. import configuration, selectors
+from .manage import ADMIN, VIEWER, PolicyForm, _apply_errors, _context
+
+# --- the workspace policy ---
+
+@workspace_view(read_role=VIEWER, write_role=ADMIN)
+def policy(request, workspace_slug):
+    current = selectors.policy(workspace=request.workspace)
+    form = PolicyForm(request.POST or None, initial={
+        "four_eyes": current.four_eyes, "soft_bounce_threshold": current.soft_bounce_threshold,
+        "unsubscribe_link_days": current.unsubscribe_link_days})
+    if request.method == "POST" and form.is_valid():
+        try:
+            configuration.policy_update(workspace=request.workspace, actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, "Policy saved.")
+            return redirect("consent-policy", workspace_slug=workspace_slug)
+    return _policy_page(request, form, RotateForm(), status=422 if form.errors else 200)
+
+
+def _policy_page(request, form, rotate_form, status: int):
+    inbound_url = ""
+    if at_least(request.workspace_role, ADMIN):
+        from .public import inbound_sms_token  # noqa: PLC0415
+
+        inbound_url = request.build_absolute_uri(reverse("consent-inbound-sms", kwargs={
+            "workspace_slug": request.workspace.slug, "secret": inbound_sms_token(request.workspace)}))
+    until = selectors.policy(workspace=request.workspace).inbound_sms_previous_valid_until
+    return render(request, "consent/manage_policy.html", _context(
+        request, form=form, inbound_url=inbound_url, rotate_form=rotate_form,
+        previous_valid_until=until if until and until > timezone.now() else None), status=status)
+
+
+class RotateForm(forms.Form):
+    grace_minutes = forms.IntegerField(
+        min_value=0, max_value=24 * 60, initial=0, label="Keep the current URL working for (minutes)",
+        help_text="0 refuses it at once; up to 1440 (a day) while the provider's settings are updated.")
+
+
+@workspace_view(read_role=ADMIN, write_role=ADMIN)
+@require_POST
+def inbound_sms_rotate(request, workspace_slug):
+    form = RotateForm(request.POST)
+    if not form.is_valid():
+        current = selectors.policy(workspace=request.workspace)
+        policy_form = PolicyForm(initial={
+            "four_eyes": current.four_eyes, "soft_bounce_threshold": current.soft_bounce_threshold,
+            "unsubscribe_link_days": current.unsubscribe_link_days})
+        return _policy_page(request, policy_form, form, status=422)
+    configuration.inbound_sms_secret_rotate(workspace=request.workspace, actor=request.user,
+                                            grace_minutes=form.cleaned_data["grace_minutes"])
+    messages.success(request, "The inbound SMS URL has a new secret: give the new URL to your SMS provider.")
+    return redirect(reverse("consent-policy", kwargs={"workspace_slug": workspace_slug}) + "#inbound-sms")
