@@ -277,6 +277,14 @@ def _workspace_policy(ws, made):
     return []
 
 
+def _sender_domain(ws, made):
+    from apps.channels.models import SenderDomain  # noqa: PLC0415
+
+    SenderDomain.objects.create(workspace=ws, domain=f"{_m('SenderDomain').lower()}.test",
+                                confirm_address=f"postmaster@{_m('SenderDomain').lower()}.test")
+    return [_m("SenderDomain").lower()]
+
+
 # In dependency order: later planters use what earlier ones made.
 PLANTERS: dict[str, Planter] = {
     "tenants.ApiKey": _api_key,
@@ -298,6 +306,7 @@ PLANTERS: dict[str, Planter] = {
     "channels.Delivery": _delivery,
     "channels.Message": _message,
     "channels.MessageEvent": _message_event,
+    "channels.SenderDomain": _sender_domain,
     "consent.Topic": _topic,
     "consent.ConsentEvent": _consent_event,
     "consent.ConsentState": _consent_state,
