@@ -106,7 +106,8 @@ def _mark_blocked(blocked: dict[int, policy.Verdict], totals: dict[str, int]) ->
             statuses.append("excluded"), reasons.append(verdict), untils.append(None)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {MESSAGE} m SET status = v.status, reason = v.reason, next_attempt_at = v.until, "
+            f"UPDATE {MESSAGE} m SET status = v.status, reason = v.reason, error = '', provider_id = '', "
+            f"next_attempt_at = v.until, "
             f"lease_until = NULL FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[]) "
             f"AS v(id, status, reason, until) WHERE m.id = v.id AND m.status = 'sending' RETURNING m.status",
             [ids, statuses, reasons, untils])
