@@ -103,6 +103,9 @@ class _NoRules(policy.SendPolicy):
     def headers(self, delivery, row, links):
         return {}
 
+    def on_event(self, event, message):
+        pass
+
     def setting_choices(self, workspace, channel):
         return {}
 

@@ -8,6 +8,8 @@ the implementation (layers: ... campaigns < channels < consent).
   inside the transaction that claimed them, and may lock what it needs until that
   transaction commits (frequency caps lock the chunk's profiles);
 - `links` and `headers` give each message its unsubscribe links and headers;
+- `on_event` hears every event on a sent message (bounces and complaints suppress,
+  an unsubscribe reported by the provider withdraws consent);
 - `setting_choices` fills the activity panel's topic and frequency-cap choices.
 
 One policy is registered, by the implementing app's AppConfig.ready(). A system check
@@ -64,6 +66,10 @@ class SendPolicy(abc.ABC):
     @abc.abstractmethod
     def headers(self, delivery: Delivery, row: dict[str, Any], links: dict[str, str]) -> dict[str, str]:
         """Extra headers of a message (List-Unsubscribe...)."""
+
+    @abc.abstractmethod
+    def on_event(self, event, message) -> None:
+        """A recorded event (MessageEvent) on a message: provider reports feed the policy."""
 
     @abc.abstractmethod
     def setting_choices(self, workspace, channel: str) -> dict[str, list[tuple[str, str]]]:

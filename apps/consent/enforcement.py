@@ -351,6 +351,9 @@ class ConsentPolicy(SendPolicy):
 
         return links_mod.header_hook(delivery, row, links)
 
+    def on_event(self, event, message):
+        event_hook(event, message)
+
     def setting_choices(self, workspace, channel):
         return {"topic": [(t.key, f"{t.name} ({t.get_policy_display()})")
                           for t in Topic.objects.filter(workspace=workspace, channel=channel)],
@@ -358,9 +361,7 @@ class ConsentPolicy(SendPolicy):
 
 
 def install() -> None:
-    from apps.channels import events, policy  # noqa: PLC0415
+    from apps.channels import policy  # noqa: PLC0415
 
     policy.register(ConsentPolicy())
-    if event_hook not in events.EVENT_HOOKS:
-        events.EVENT_HOOKS.append(event_hook)
 

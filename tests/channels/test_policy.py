@@ -72,6 +72,24 @@ def test_without_a_send_policy_no_delivery_is_classified(workspace, travel, emai
     assert Delivery.objects.filter(workspace=workspace).count() == 0
 
 
+def test_provider_reports_reach_the_policy_and_are_refused_without_one(workspace, travel, email_config, sends):
+    from apps.channels import events
+    from apps.channels.models import MessageEvent
+    from apps.consent.models import Suppression
+
+    delivery = create_delivery(workspace)
+    message = Message.objects.get(delivery=delivery, profile_key="1")
+    # without a policy: the bounce is refused (the provider reports it again), nothing kept
+    with policy.swapped(None), pytest.raises(policy.NoSendPolicy):
+        events.event_record(message=message, type="bounced", data={})
+    assert (MessageEvent.objects.count(), Suppression.objects.count()) == (0, 0)
+    # with it: kept, and the address suppressed
+    events.event_record(message=message, type="bounced", data={})
+    assert MessageEvent.objects.filter(message=message, type="bounced").count() == 1
+    assert list(Suppression.objects.filter(workspace=workspace).values_list("kind", "value", "reason")) == [
+        ("email", "anna@example.test", "hard_bounce")]
+
+
 def test_a_policy_must_implement_the_whole_interface():
     class Partial(policy.SendPolicy):
         def exclusions(self, audience):
