@@ -106,6 +106,9 @@ class _NoRules(policy.SendPolicy):
     def on_event(self, event, message):
         pass
 
+    def settings_problem(self, workspace, channel, settings):
+        return None
+
     def setting_choices(self, workspace, channel):
         return {}
 

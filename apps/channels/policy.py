@@ -68,6 +68,11 @@ class SendPolicy(abc.ABC):
         """Extra headers of a message (List-Unsubscribe...)."""
 
     @abc.abstractmethod
+    def settings_problem(self, workspace, channel: str, settings: dict[str, Any]) -> str | None:
+        """What is wrong with a channel activity's policy settings (a topic or rule set
+        that does not exist...), or None: checked at publication and again at each run."""
+
+    @abc.abstractmethod
     def on_event(self, event, message) -> None:
         """A recorded event (MessageEvent) on a message: provider reports feed the policy."""
 

@@ -185,14 +185,32 @@ def _tz_sql(attribute_key: str | None, alias: str = "p") -> sql.Composable:
 # --- at creation: hooks of apps/channels/ledger.py -------------------------------------------
 
 
+def settings_problem(workspace, channel: str, settings: dict[str, Any]) -> str | None:
+    """A topic the channel lacks, or a marketing message without one; a rule set that is
+    not this workspace's (which would otherwise mean no caps at all, silently)."""
+    try:
+        topic_for(workspace, channel, settings)
+    except ConsentSettingsError as exc:
+        return str(exc)
+    rule_set_id = settings.get("rule_set_id")
+    if rule_set_id not in (None, ""):
+        try:
+            rule_set_id = int(rule_set_id)
+        except (TypeError, ValueError):
+            return f"rule_set_id: {rule_set_id!r} is not a rule set id"
+        if not RuleSet.objects.filter(workspace=workspace, pk=rule_set_id).exists():
+            return f"rule_set_id: no frequency-cap rule set {rule_set_id} in this workspace"
+    return None
+
+
 def exclusion_hook(audience) -> list[tuple[str, sql.Composable]]:
     settings = audience.settings or {}
-    try:
-        topic = topic_for(audience.workspace, audience.channel, settings)
-    except ConsentSettingsError as exc:
+    problem = settings_problem(audience.workspace, audience.channel, settings)
+    if problem:
         from apps.channels.ledger import AudienceError  # noqa: PLC0415
 
-        raise AudienceError(str(exc)) from exc
+        raise AudienceError(problem)
+    topic = topic_for(audience.workspace, audience.channel, settings)
     key = sql.SQL("({})::text").format(audience.profile_key_sql)
     rules = []
     if audience.address_sql is not None:
@@ -350,6 +368,9 @@ class ConsentPolicy(SendPolicy):
         from . import links as links_mod  # noqa: PLC0415
 
         return links_mod.header_hook(delivery, row, links)
+
+    def settings_problem(self, workspace, channel, settings):
+        return settings_problem(workspace, channel, settings)
 
     def on_event(self, event, message):
         event_hook(event, message)

@@ -167,3 +167,20 @@ def test_one_email_per_booking_gives_a_profile_no_more_than_the_cap(workspace, t
     # then: Anna's first booking's email leaves, her second is capped
     assert _statuses(delivery) == {"1000": ("sent", ""), "1001": ("excluded", "frequency_cap"), "1002": ("sent", "")}
     assert sorted(m.rcpt_tos[0] for m in sink.received()) == ["anna@example.test", "ben@example.test"]
+
+
+@pytest.mark.parametrize("whose", ["missing", "other workspace's", "not an id"])
+def test_a_rule_set_that_is_not_the_workspaces_fails_the_activity_instead_of_sending_uncapped(
+        workspace, other_workspace, travel, email_config, queue, whose):
+    from apps.campaigns.models import ActivityRun
+    from tests.channels.test_sending import CONTENT, live_run
+
+    other = RuleSet.objects.create(workspace=other_workspace, name="theirs")
+    rule_set_id = {"missing": other.pk + 1000, "other workspace's": other.pk, "not an id": "x1"}[whose]
+    run = live_run(workspace, settings={"content": CONTENT, "rule_set_id": rule_set_id})
+    queue()
+    mail = ActivityRun.objects.get(run=run, node_id="mail")
+    expected = "AudienceError: " + ("rule_set_id: 'x1' is not a rule set id" if whose == "not an id"
+                                    else f"rule_set_id: no frequency-cap rule set {rule_set_id} in this workspace")
+    assert (mail.status, mail.error) == ("failed", expected)
+    assert Delivery.objects.filter(workspace=workspace).count() == 0
