@@ -245,7 +245,7 @@ def _lock_profiles(workspace_id: int, ids: list[int]) -> None:
 
 def _cap_blocks(workspace_id: int, caps: list[FrequencyCap]) -> sql.Composable:
     """Over `c` (the chunk's messages still free to go, with `rank`, their order among
-    the chunk's messages of the same profile): true when the message would pass a cap.
+    the chunk's messages of the same profile): true when the message would go over a cap.
     Counted: every other message sent or being sent (`sending`) in the cap's period."""
     conditions = []
     for cap in caps:
@@ -297,7 +297,7 @@ def presend_hook(delivery, rows: list[dict[str, Any]]) -> dict[int, Verdict]:
     cases = sql.SQL(" ").join(sql.SQL("WHEN {} THEN {}").format(c, sql.Literal(r)) for r, c in rules) if rules \
         else sql.SQL("WHEN false THEN NULL")
     # One statement: each message's first reason, its quiet-hours deferral, and for the
-    # rest, whether it would pass a cap (counting the chunk's earlier messages to the
+    # rest, whether it would go over a cap (counting the chunk's earlier messages to the
     # same profile too: one email per booking can give a profile several).
     query = sql.SQL(
         "WITH chunk AS (SELECT m.id, m.profile_key, CASE {cases} END AS reason, {quiet} AS until "
