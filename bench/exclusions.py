@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from psycopg import sql
 
 from apps.audiences.rules.schema import Schema
-from apps.channels import ledger, sending, services
+from apps.channels import ledger, policy, sending, services
 from apps.channels.models import Delivery, Message
 from apps.consent.models import FrequencyCap, RuleSet, Topic
 from apps.core.sqlutil import render as render_sql
@@ -85,6 +85,34 @@ def _create(workspace, settings: dict) -> tuple[float, Delivery]:
     return time.perf_counter() - started, delivery
 
 
+class _NoRules(policy.SendPolicy):
+    """The baseline: the classification without any consent rule."""
+
+    def exclusions(self, audience):
+        return []
+
+    def deferral(self, audience):
+        return None
+
+    def check_before_send(self, delivery, rows):
+        return {}
+
+    def links(self, delivery, row):
+        return {}
+
+    def headers(self, delivery, row, links):
+        return {}
+
+    def on_event(self, event, message):
+        pass
+
+    def settings_problem(self, workspace, channel, settings):
+        return None
+
+    def setting_choices(self, workspace, channel):
+        return {}
+
+
 def run_case(workspace, n: int, suppressed: int) -> None:
     sending.DISPATCH = lambda _pk: None
     setup = _setup(workspace, n, suppressed)
@@ -102,13 +130,8 @@ def run_case(workspace, n: int, suppressed: int) -> None:
              "address, 'sent', '', 1, '', '', now() - interval '3 days' FROM channels_message WHERE delivery_id = %s "
              "AND status = 'sent' AND id %% 10 = 0", [previous.pk])
     _execute("ANALYZE channels_message")
-    hooks = list(ledger.EXCLUSION_HOOKS), list(ledger.DEFER_HOOKS)
-    try:
-        ledger.EXCLUSION_HOOKS.clear()
-        ledger.DEFER_HOOKS.clear()
+    with policy.swapped(_NoRules()):
         baseline, plain = _create(workspace, {"category": "transactional"})
-    finally:
-        ledger.EXCLUSION_HOOKS[:], ledger.DEFER_HOOKS[:] = hooks
     ours, checked = _create(workspace, settings)
     emit("exclusions", "exclusions", "s", ours, baseline, recipients=n, suppressions=suppressed,
          queued=checked.counts["queued"], excluded=checked.counts["excluded"], at_most_2x=ours <= 2 * baseline,

@@ -7,7 +7,8 @@ class ChannelsConfig(AppConfig):
     verbose_name = "Channels and messages"
 
     def ready(self) -> None:
-        from . import events, manifest, sending  # noqa: F401 - events connects the ESP tracking receiver
+        # events connects the ESP tracking receiver; policy registers the send-policy system check
+        from . import events, manifest, policy, sending  # noqa: F401
 
         # Direct mail: the print house's manifest once a delivery has sent everything.
         if manifest.on_finish not in sending.FINISH_HOOKS:

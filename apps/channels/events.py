@@ -1,9 +1,9 @@
 """What happens to a message after it left: opens and clicks from our tracking links, and
 delivery reports from email services through django-anymail's `tracking` signal.
 
-Every recorded event goes through `event_record`, which then calls each of
-EVENT_HOOKS with (event, message): the consent layer appends its hook there to
-suppress addresses that bounced hard or complained."""
+Every recorded event goes through `event_record`, which hands it to the send policy
+(apps/channels/policy.py: the consent layer suppresses addresses that bounced hard or
+complained) and then to each of EVENT_HOOKS, (event, message) listeners."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.dispatch import receiver
 
+from . import policy
 from .models import EventType, Message, MessageEvent, MessageStatus
 
 logger = logging.getLogger(__name__)
@@ -40,8 +41,12 @@ TEXT_LIMIT = 1000  # characters kept of free text from outside (user agents, des
 
 
 def event_record(*, message: Message, type: str, data: dict[str, Any]) -> MessageEvent:  # noqa: A002
-    """Keep one event on a message, then let every EVENT_HOOKS hook see it."""
+    """Keep one event on a message, then let the send policy and every EVENT_HOOKS hook
+    see it. Without a send policy nothing is kept (NoSendPolicy): a bounce must not be
+    recorded without suppressing, the provider sends its report again."""
+    send_policy = policy.current()
     event = MessageEvent.objects.create(workspace_id=message.workspace_id, message=message, type=type, data=data)
+    send_policy.on_event(event, message)
     for hook in EVENT_HOOKS:
         hook(event, message)
     return event

@@ -190,9 +190,8 @@ class ChannelActivityForm(SettingsForm):
         super().__init__(*args, **kwargs)
         self.fields["template"].choices = [("", "— none: inline content —")] + [
             (str(t.pk), t.name) for t in templates]
-        self.fields["topic"].choices = [("", "— none —")] + [(t.key, f"{t.name} ({t.get_policy_display()})")
-                                                            for t in topics]
-        self.fields["rule_set_id"].choices = [("", "— none —")] + [(str(r.pk), r.name) for r in rule_sets]
+        self.fields["topic"].choices = [("", "— none —"), *topics]
+        self.fields["rule_set_id"].choices = [("", "— none —"), *rule_sets]
 
     def initial_from(self, settings):
         content = settings.get("content") if isinstance(settings.get("content"), dict) else {}
@@ -246,17 +245,16 @@ ACTIVITY_FORMS: dict[str, type[ChannelActivityForm]] = {"email": ChannelActivity
 def activity_form(node: dict[str, Any], data=None, workspace=None) -> ChannelActivityForm:
     """The side panel of an email or direct-mail activity, with the workspace's templates
     of that channel to choose from."""
-    from apps.consent.models import RuleSet, Topic  # noqa: PLC0415
-
+    from . import policy  # noqa: PLC0415
     from .selectors import template_list  # noqa: PLC0415
 
     cls = ACTIVITY_FORMS[node["type"]]
     if workspace is None:
         return cls(data, node=node, prefix="cfg")
     templates = template_list(workspace=workspace, channel=cls.channel).select_related(None).only("pk", "name")
-    return cls(data, node=node, templates=templates, prefix="cfg",
-               topics=Topic.objects.filter(workspace=workspace, channel=cls.channel),
-               rule_sets=RuleSet.objects.filter(workspace=workspace))
+    choices = policy.current().setting_choices(workspace, cls.channel)
+    return cls(data, node=node, templates=templates, prefix="cfg", topics=choices.get("topic", []),
+               rule_sets=choices.get("rule_set_id", []))
 
 
 class SenderDomainForm(forms.Form):

@@ -8,9 +8,10 @@ address, and the first reason it must not get the message:
 
 Test runs only count the reasons. Live runs insert the delivery's messages with one
 INSERT ... SELECT (queued, or excluded with the reason) and keep the recipients' keys
-as the activity's output. The consent issue adds its reasons through EXCLUSION_HOOKS:
-each hook returns [(reason, SQL condition)] over the aliases `w` (working row), `p`
-(profile row) and the column `address`, evaluated in the same statement."""
+as the activity's output. The send policy (apps/channels/policy.py, implemented by the
+consent layer) adds its reasons: [(reason, SQL condition)] over the aliases `w`
+(working row), `p` (profile row) and the column `address`, evaluated in the same
+statement. Without a registered policy nothing is classified (NoSendPolicy)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from psycopg import sql
 from apps.audiences.rules.schema import Schema
 from apps.datamodel import ddl
 from apps.datamodel.models import AddressMapping, Entity, Relationship
+
+from . import policy
 
 # What each channel needs from the profile (address roles of the data model).
 ADDRESS_ROLES = {
@@ -124,14 +127,6 @@ def audience_for(workspace, schema: Schema, channel: str, target: Entity, settin
                     settings=settings, schema=schema, mappings=mappings)
 
 
-ExclusionHook = Callable[[Audience], list[tuple[str, sql.Composable]]]
-EXCLUSION_HOOKS: list[ExclusionHook] = []
-# Deferral hooks (quiet hours): an SQL timestamptz over `p` (NULL: send now) per hook;
-# a recipient who may get the message later gets it deferred to the latest of them.
-DeferHook = Callable[[Audience], sql.Composable | None]
-DEFER_HOOKS: list[DeferHook] = []
-
-
 def _address(audience: Audience) -> tuple[sql.Composable, sql.Composable, sql.Composable] | None:
     """(address expression, empty condition, invalid condition) over alias p; None when
     the model has no address for this channel."""
@@ -190,12 +185,11 @@ def classify_sql(audience: Audience, work: sql.Identifier) -> sql.Composable:
         cases.append(sql.SQL("WHEN {} THEN 'no_address'").format(empty))
         cases.append(sql.SQL("WHEN {} THEN 'invalid_address'").format(invalid))
     audience.profile_key_sql, audience.address_sql = profile_key, address
-    for hook in EXCLUSION_HOOKS:
-        for reason, condition in hook(audience):
-            cases.append(sql.SQL("WHEN {} THEN {}").format(condition, sql.Literal(reason)))
-    defers = [d for d in (hook(audience) for hook in DEFER_HOOKS) if d is not None]
-    defer = (sql.SQL("greatest({})").format(sql.SQL(", ").join(defers)) if defers
-             else sql.SQL("NULL::timestamptz"))
+    send_policy = policy.current()
+    for reason, condition in send_policy.exclusions(audience):
+        cases.append(sql.SQL("WHEN {} THEN {}").format(condition, sql.Literal(reason)))
+    # quiet hours: a recipient who may get the message later gets it deferred
+    defer = send_policy.deferral(audience) or sql.SQL("NULL::timestamptz")
     inner = sql.SQL("SELECT {key} AS target_key, {profile_key} AS profile_key, {address} AS address, "
                     "CASE {cases} END AS reason, {defer} AS defer_until FROM {work} w {joins}").format(
         key=key_expr, profile_key=profile_key, address=address, cases=sql.SQL(" ").join(cases), defer=defer,

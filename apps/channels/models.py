@@ -205,9 +205,10 @@ class Message(models.Model):
             # What sending tasks claim: queued or deferred work, in id order.
             models.Index(fields=["delivery", "id"], name="message_pending",
                          condition=models.Q(status__in=["queued", "deferred", "sending"])),
-            # A profile's sent messages: frequency caps, data subject requests.
+            # A profile's sent messages, and those being sent (the frequency caps count
+            # both just before sending): data subject requests, frequency caps.
             models.Index(fields=["workspace", "profile_key"], name="message_sent_profile",
-                         condition=models.Q(status="sent")),
+                         condition=models.Q(status__in=["sent", "sending"])),
         ]
 
     def __str__(self) -> str:

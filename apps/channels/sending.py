@@ -36,7 +36,7 @@ from apps.core.sqlutil import render as render_sql
 from apps.core.sqlutil import workspace_schema
 from apps.datamodel import ddl
 
-from . import claims, throttle, tracking
+from . import claims, policy, throttle, tracking
 from .models import ChannelConfig, Delivery, DeliveryStatus, Message
 from .personalization import GLOBALS, Record, Renderer
 from .providers import Outgoing, Permanent, ProviderDown, Retryable, Unavailable, provider_for
@@ -46,16 +46,6 @@ logger = logging.getLogger(__name__)
 MESSAGE = Message._meta.db_table
 PENDING = ("queued", "deferred", "sending")
 TASK_BUDGET = 55  # seconds a task sends before it hands over (other deliveries get their turn)
-
-# Hooks of the consent layer: called with (delivery, rows) just before sending a chunk;
-# return {message id: reason} for the messages that must not leave after all, or
-# {message id: ("defer", until)} for those that must wait (quiet hours).
-PRESEND_HOOKS: list[Callable[[Delivery, list[dict[str, Any]]], dict[int, str]]] = []
-# Extra headers per message (List-Unsubscribe...): (delivery, row, links) -> headers.
-HEADER_HOOKS: list[Callable[[Delivery, dict[str, Any], dict[str, str]], dict[str, str]]] = []
-# Links per message for templates (links.unsubscribe...): (delivery, row) -> {name: url}.
-LINK_HOOKS: list[Callable[[Delivery, dict[str, Any]], dict[str, str]]] = []
-
 
 def message_id(delivery: Delivery, message_pk: int) -> str:
     """Deterministic: the same message always carries the same Message-ID."""
@@ -94,6 +84,30 @@ def _mark(message_pk: int, status: str, *, token: int, attempt: bool = False, re
             f"WHERE id = %s AND status = 'sending' AND claim_token = %s",
             [status, reason, error[:2000], provider_id[:200], int(attempt), retry_at, status, message_pk, token])
         return cursor.rowcount == 1
+
+
+def _mark_blocked(blocked: dict[int, policy.Verdict], totals: dict[str, int], token: int) -> None:
+    """The send policy's verdicts on claimed messages, in one statement: excluded with
+    their reason, or deferred (quiet hours) until the time given."""
+    if not blocked:
+        return
+    ids, statuses, reasons, untils = [], [], [], []
+    for message_pk, verdict in blocked.items():
+        ids.append(message_pk)
+        if isinstance(verdict, tuple):  # ("defer", until): quiet hours at the recipient's
+            statuses.append("deferred"), reasons.append("quiet_hours"), untils.append(verdict[1])
+        else:
+            statuses.append("excluded"), reasons.append(verdict), untils.append(None)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {MESSAGE} m SET status = v.status, reason = v.reason, error = '', provider_id = '', "
+            f"next_attempt_at = v.until, "
+            f"lease_until = NULL, claim_token = NULL "
+            f"FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[]) AS v(id, status, reason, until) "
+            f"WHERE m.id = v.id AND m.status = 'sending' AND m.claim_token = %s RETURNING m.status",
+            [ids, statuses, reasons, untils, token])
+        for (status,) in cursor.fetchall():
+            totals[status] += 1
 
 
 def backoff(attempt: int) -> dt.timedelta:
@@ -177,11 +191,7 @@ def context_for(delivery: Delivery, row: dict[str, Any], base: dict[str, Any]) -
         ctx["_locale"] = profile[language_attr]
     if timezone_attr and profile.get(timezone_attr):
         ctx["_tz"] = profile[timezone_attr]
-    if LINK_HOOKS:
-        links: dict[str, str] = {}
-        for hook in LINK_HOOKS:
-            links.update(hook(delivery, row))
-        ctx["links"] = links
+    ctx["links"] = policy.current().links(delivery, row)
     return ctx
 
 
@@ -202,6 +212,7 @@ def send_some(delivery_id: int, budget: float = TASK_BUDGET, chunks: int | None 
     """Claim and send chunks until nothing is claimable, the budget is spent, the provider
     is found down, or (when given) `chunks` chunks are done."""
     totals = {"sent": 0, "failed": 0, "deferred": 0, "excluded": 0}
+    send_policy = policy.current()  # no policy: raise before anything is claimed, never send unchecked
     delivery = Delivery.objects.select_related("workspace").get(pk=delivery_id)
     if delivery.status != DeliveryStatus.SENDING:
         return totals
@@ -235,7 +246,14 @@ def send_some(delivery_id: int, budget: float = TASK_BUDGET, chunks: int | None 
         while time.monotonic() < deadline and (chunks is None or chunks > 0):
             if chunks is not None:
                 chunks -= 1
-            ids = hold.claim(chunk)
+            # The last-moment check runs in the claim's transaction: what the policy locks
+            # (the chunk's profiles, for frequency caps) stays locked until the claims and
+            # the verdicts commit together, so a concurrent chunk's check sees them.
+            with transaction.atomic():
+                ids = hold.claim(chunk)
+                rows = context.loader.load(ids) if ids else []
+                blocked = send_policy.check_before_send(delivery, rows) if rows else {}
+                _mark_blocked(blocked, totals, hold.token)
             if not ids:
                 break
             Delivery.objects.filter(pk=delivery.pk).update(heartbeat_at=timezone.now())
@@ -244,7 +262,7 @@ def send_some(delivery_id: int, budget: float = TASK_BUDGET, chunks: int | None 
                 # would not see the messages: record inline then (above).
                 recorder = Recorder(totals, hold.token)
             try:
-                context.send(provider, ids, recorder)
+                context.send(provider, rows, blocked, recorder)
             except ProviderDown as exc:
                 # One event for the delivery: the chunk goes back untouched (no attempt
                 # used) and the delivery waits, with backoff, until the provider is back.
@@ -283,28 +301,21 @@ class _Chunk:
                  rate: float | None, hold: claims.Claim):
         self.delivery, self.totals, self.max_attempts, self.rate, self.hold = (
             delivery, totals, max_attempts, rate, hold)
+        self.policy = policy.current()
         self.renderer = Renderer(delivery.channel, delivery.content)
         self.loader = RowLoader(delivery)
         self.base = _base_context(delivery)
         self.tracker = tracking.Tracker(tracking.base_url(config), clicks=delivery.options.get("track_clicks", True),
                                         opens=delivery.options.get("track_opens", True))
 
-    def send(self, provider, ids: list[int], recorder: Recorder | None) -> None:
+    def send(self, provider, rows: list[dict[str, Any]], blocked: dict[int, policy.Verdict],
+             recorder: Recorder | None) -> None:
+        """Render and hand over the chunk's messages the send policy let through (its
+        verdicts on the others are already recorded)."""
         delivery, totals, token = self.delivery, self.totals, self.hold.token
-        rows = self.loader.load(ids)
-        blocked: dict[int, str] = {}
-        for hook in PRESEND_HOOKS:
-            blocked.update(hook(delivery, rows))
         items = []
         for row in rows:
             if row["id"] in blocked:
-                verdict = blocked[row["id"]]
-                if isinstance(verdict, tuple):  # ("defer", until): quiet hours at the recipient's
-                    _mark(row["id"], "deferred", token=token, reason="quiet_hours", retry_at=verdict[1])
-                    totals["deferred"] += 1
-                else:
-                    _mark(row["id"], "excluded", token=token, reason=verdict)
-                    totals["excluded"] += 1
                 continue
             if timezone.now() >= delivery.expires_at:
                 _mark(row["id"], "expired", token=token, reason="window_ended")
@@ -318,9 +329,7 @@ class _Chunk:
                 continue
             if delivery.channel == "email" and fields.get("html"):
                 fields["html"] = self.tracker.rewrite(fields["html"], row["id"])
-            headers: dict[str, str] = {}
-            for hook in HEADER_HOOKS:
-                headers.update(hook(delivery, row, ctx["links"]))
+            headers = self.policy.headers(delivery, row, ctx["links"])
             items.append((row, Outgoing(id=row["id"], address=row["address"],
                                         message_id=message_id(delivery, row["id"]), fields=fields,
                                         context=ctx, headers=headers)))

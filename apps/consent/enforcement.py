@@ -3,9 +3,15 @@
 1. when a delivery's messages are created: each rule is a condition in the same
    classification statement (apps/channels/ledger.py), so every excluded recipient is
    kept with its reason code, and quiet hours defer rather than drop;
-2. just before each chunk leaves (apps/channels/sending.py PRESEND_HOOKS): consent and
-   suppression are read again, caps are counted again from what was sent since, and a
-   message that would land in quiet hours is deferred to the next allowed time.
+2. just before each chunk leaves (SendPolicy.check_before_send, in the transaction that
+   claims the chunk): consent and suppression are read again, and a message that would
+   land in quiet hours is deferred to the next allowed time; caps are counted again
+   from the messages sent or being sent (`sending`) under a transaction-scoped advisory
+   lock on each of the chunk's profiles, so two chunks of two deliveries sent at the
+   same moment cannot both pass for one profile.
+
+ConsentPolicy implements apps/channels/policy.py's SendPolicy; ConsentConfig.ready()
+registers it.
 
 A channel activity's settings choose: `category` ("marketing", the default, or
 "transactional": no topics nor caps, but suppression always), `topic` (a topic key of
@@ -23,9 +29,10 @@ from django.db import connection
 from django.utils import timezone
 from psycopg import sql
 
+from apps.channels.policy import SendPolicy, Verdict
 from apps.core.sqlutil import render
 
-from .models import ConsentState, FrequencyCap, QuietHours, Suppression, Topic
+from .models import ConsentState, FrequencyCap, QuietHours, RuleSet, Suppression, Topic
 
 STATE = sql.Identifier(ConsentState._meta.db_table)
 SUPPRESSION = sql.Identifier(Suppression._meta.db_table)
@@ -35,6 +42,11 @@ PERIODS = {"day": "1 day", "week": "7 days", "month": "30 days"}
 PHONE_CHANNELS = ("sms",)
 # "Now" for quiet hours, as SQL: tests pin it to a literal instant to cross a DST change.
 CLOCK = "now()"
+# Advisory lock namespaces (the first key of the two-key form, which never meets the
+# one-key form other code uses): a workspace's capped deliveries are created one at a
+# time; a profile's capped messages are checked one chunk at a time.
+CAP_CREATE_LOCK = 0x63617063  # "capc"
+CAP_SEND_LOCK = 0x63617073  # "caps"
 
 
 class ConsentSettingsError(Exception):
@@ -99,29 +111,48 @@ def _consent_sets(topic: Topic | None, key: sql.Composable) -> list[tuple[str, s
     return rules
 
 
-def _cap_sets(workspace_id: int, channel: str, settings: dict[str, Any], key: sql.Composable, *,
-              sent_only: bool, exclude_delivery: int | None = None) -> list[tuple[str, sql.Composable]]:
-    """Profiles that already reached a cap: counted from the message ledger (messages
-    sent, or on their way when counting at creation), marketing deliveries only."""
+def _caps(workspace_id: int, channel: str, settings: dict[str, Any]) -> list[FrequencyCap]:
+    """The caps of the activity's rule set that apply to its channel (none when transactional)."""
     if settings.get("category") == "transactional" or not settings.get("rule_set_id"):
         return []
-    rules = []
-    statuses = ("sent",) if sent_only else ("sent", "queued", "sending", "deferred")
-    for cap in FrequencyCap.objects.filter(workspace_id=workspace_id, rule_set_id=settings["rule_set_id"]):
-        if cap.channel and cap.channel != channel:
-            continue
-        period = sql.Literal(PERIODS[cap.period])
-        rules.append(("frequency_cap", sql.SQL(
-            "{k} IN (SELECT m.profile_key FROM {m} m JOIN {d} d ON d.id = m.delivery_id "
-            "WHERE d.workspace_id = {w} AND d.created_at > now() - {p}::interval - interval '2 days' "
-            "AND NOT d.proof AND coalesce(d.options ->> 'category', 'marketing') = 'marketing' {chan} {skip} "
-            "AND m.status IN ({statuses}) AND coalesce(m.sent_at, d.created_at) > now() - {p}::interval "
-            "GROUP BY m.profile_key HAVING count(*) >= {limit})").format(
-            k=key, m=MESSAGE, d=DELIVERY, w=sql.Literal(workspace_id), p=period,
-            chan=sql.SQL("AND d.channel = {}").format(sql.Literal(cap.channel)) if cap.channel else sql.SQL(""),
-            skip=sql.SQL("AND d.id <> {}").format(sql.Literal(exclude_delivery)) if exclude_delivery else sql.SQL(""),
-            statuses=sql.SQL(", ").join(sql.Literal(s) for s in statuses), limit=sql.Literal(cap.limit))))
-    return rules
+    return [cap for cap in FrequencyCap.objects.filter(workspace_id=workspace_id, rule_set_id=settings["rule_set_id"])
+            if not cap.channel or cap.channel == channel]
+
+
+def _ledger_sql(workspace_id: int, cap: FrequencyCap, statuses: tuple[str, ...]) -> sql.Composable:
+    """FROM ... WHERE over the message ledger (alias m) that a cap counts: messages of
+    the workspace's marketing deliveries in the cap's period, in one of `statuses`."""
+    period = sql.Literal(PERIODS[cap.period])
+    return sql.SQL(
+        "FROM {m} m JOIN {d} d ON d.id = m.delivery_id "
+        "WHERE m.workspace_id = {w} AND d.workspace_id = {w} "
+        "AND d.created_at > now() - {p}::interval - interval '2 days' "
+        "AND NOT d.proof AND coalesce(d.options ->> 'category', 'marketing') = 'marketing' {chan} "
+        "AND m.status IN ({statuses}) AND coalesce(m.sent_at, d.created_at) > now() - {p}::interval").format(
+        m=MESSAGE, d=DELIVERY, w=sql.Literal(workspace_id), p=period,
+        chan=sql.SQL("AND d.channel = {}").format(sql.Literal(cap.channel)) if cap.channel else sql.SQL(""),
+        statuses=sql.SQL(", ").join(sql.Literal(s) for s in statuses))
+
+
+def _cap_sets(workspace_id: int, caps: list[FrequencyCap], key: sql.Composable) -> list[tuple[str, sql.Composable]]:
+    """At creation: profiles that already reached a cap, counting every message that is
+    sent or on its way (queued, deferred, sending)."""
+    return [("frequency_cap", sql.SQL("{k} IN (SELECT m.profile_key {ledger} GROUP BY m.profile_key "
+                                      "HAVING count(*) >= {limit})").format(
+        k=key, ledger=_ledger_sql(workspace_id, cap, ("sent", "queued", "sending", "deferred")),
+        limit=sql.Literal(cap.limit))) for cap in caps]
+
+
+def _serialize_capped_creation(workspace_id: int) -> None:
+    """A delivery's classification counts the messages other deliveries have queued,
+    but not those of a delivery being created at the same moment and not committed
+    yet: capped creations of one workspace wait for each other (a workspace, not a
+    channel: a cap may count every channel). Held until the creating transaction
+    commits, so the next classification's statement sees its messages."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("a capped delivery must be classified and created in one transaction")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [CAP_CREATE_LOCK, workspace_id])
 
 
 def _quiet_until(workspace, channel: str, tz_sql: sql.Composable) -> sql.Composable | None:
@@ -154,20 +185,41 @@ def _tz_sql(attribute_key: str | None, alias: str = "p") -> sql.Composable:
 # --- at creation: hooks of apps/channels/ledger.py -------------------------------------------
 
 
+def settings_problem(workspace, channel: str, settings: dict[str, Any]) -> str | None:
+    """A topic the channel lacks, or a marketing message without one; a rule set that is
+    not this workspace's (which would otherwise mean no caps at all, silently)."""
+    try:
+        topic_for(workspace, channel, settings)
+    except ConsentSettingsError as exc:
+        return str(exc)
+    rule_set_id = settings.get("rule_set_id")
+    if rule_set_id not in (None, ""):
+        try:
+            rule_set_id = int(rule_set_id)
+        except (TypeError, ValueError):
+            return f"rule_set_id: {rule_set_id!r} is not a rule set id"
+        if not RuleSet.objects.filter(workspace=workspace, pk=rule_set_id).exists():
+            return f"rule_set_id: no frequency-cap rule set {rule_set_id} in this workspace"
+    return None
+
+
 def exclusion_hook(audience) -> list[tuple[str, sql.Composable]]:
     settings = audience.settings or {}
-    try:
-        topic = topic_for(audience.workspace, audience.channel, settings)
-    except ConsentSettingsError as exc:
+    problem = settings_problem(audience.workspace, audience.channel, settings)
+    if problem:
         from apps.channels.ledger import AudienceError  # noqa: PLC0415
 
-        raise AudienceError(str(exc)) from exc
+        raise AudienceError(problem)
+    topic = topic_for(audience.workspace, audience.channel, settings)
     key = sql.SQL("({})::text").format(audience.profile_key_sql)
     rules = []
     if audience.address_sql is not None:
         rules += _suppression_sets(audience.workspace.pk, audience.channel, audience.address_sql)
     rules += _consent_sets(topic, key)
-    rules += _cap_sets(audience.workspace.pk, audience.channel, settings, key, sent_only=False)
+    caps = _caps(audience.workspace.pk, audience.channel, settings)
+    if caps:
+        _serialize_capped_creation(audience.workspace.pk)
+    rules += _cap_sets(audience.workspace.pk, caps, key)
     return rules
 
 
@@ -176,12 +228,37 @@ def defer_hook(audience) -> sql.Composable | None:
     return _quiet_until(audience.workspace, audience.channel, _tz_sql(attribute.key if attribute else None))
 
 
-# --- just before sending: a PRESEND hook of apps/channels/sending.py --------------------------
+# --- just before sending: SendPolicy.check_before_send ------------------------------------
 
 
-def presend_hook(delivery, rows: list[dict[str, Any]]) -> dict[int, Any]:
+def _lock_profiles(workspace_id: int, ids: list[int]) -> None:
+    """Transaction-scoped advisory locks on the chunk's profiles, taken in one statement
+    in a stable (sorted) order, so two chunks sharing profiles wait for each other
+    instead of deadlocking. A separate statement from the count that follows: in READ
+    COMMITTED that count takes its snapshot after the locks are granted, so it sees what
+    the previous holder committed."""
+    query = sql.SQL("SELECT count(pg_advisory_xact_lock(%s, k)) FROM (SELECT DISTINCT hashtext(%s || ':' || "
+                    "profile_key) AS k FROM {m} WHERE id = ANY(%s) ORDER BY k) s").format(m=MESSAGE)
+    with connection.cursor() as cursor:
+        cursor.execute(render(query), [CAP_SEND_LOCK, str(workspace_id), ids])
+
+
+def _cap_blocks(workspace_id: int, caps: list[FrequencyCap]) -> sql.Composable:
+    """Over `c` (the chunk's messages still free to go, with `rank`, their order among
+    the chunk's messages of the same profile): true when the message would go over a cap.
+    Counted: every other message sent or being sent (`sending`) in the cap's period."""
+    conditions = []
+    for cap in caps:
+        conditions.append(sql.SQL(
+            "c.rank + (SELECT count(*) {ledger} AND m.profile_key = c.profile_key AND m.id <> ALL(%(ids)s)) > {limit}"
+        ).format(ledger=_ledger_sql(workspace_id, cap, ("sent", "sending")), limit=sql.Literal(cap.limit)))
+    return sql.SQL(" OR ").join(conditions)
+
+
+def presend_hook(delivery, rows: list[dict[str, Any]]) -> dict[int, Verdict]:
     """{message id: reason} for messages that must not leave now; ("defer", until) for
-    quiet hours. One query per chunk."""
+    quiet hours. Three statements per chunk at most: the profile locks (capped
+    deliveries only), the check, and the caller's marking of the verdicts."""
     if not rows or delivery.proof:
         return {}
     options = delivery.options or {}
@@ -194,7 +271,7 @@ def presend_hook(delivery, rows: list[dict[str, Any]]) -> dict[int, Any]:
     key = sql.SQL("m.profile_key")
     rules = _suppression_sets(delivery.workspace_id, delivery.channel, sql.SQL("m.address"))
     rules += _consent_sets(topic, key)
-    rules += _cap_sets(delivery.workspace_id, delivery.channel, settings, key, sent_only=True)
+    caps = _caps(delivery.workspace_id, delivery.channel, settings)
     quiet = None
     joins = sql.SQL("")
     if QuietHours.objects.filter(workspace_id=delivery.workspace_id, channel=delivery.channel).exists():
@@ -210,20 +287,37 @@ def presend_hook(delivery, rows: list[dict[str, Any]]) -> dict[int, Any]:
             quiet = _quiet_until(delivery.workspace, delivery.channel, _tz_sql(options["timezone_attr"]))
         else:
             quiet = _quiet_until(delivery.workspace, delivery.channel, sql.SQL("NULL::text"))
-    if not rules and quiet is None:
+    if not rules and quiet is None and not caps:
         return {}
+    ids = [r["id"] for r in rows]
+    if caps:
+        if not connection.in_atomic_block:
+            raise RuntimeError("the frequency cap check must run in the transaction that claims the messages")
+        _lock_profiles(delivery.workspace_id, ids)
     cases = sql.SQL(" ").join(sql.SQL("WHEN {} THEN {}").format(c, sql.Literal(r)) for r, c in rules) if rules \
         else sql.SQL("WHEN false THEN NULL")
-    query = sql.SQL("SELECT m.id, CASE {cases} END, {quiet} FROM {m} m {joins} WHERE m.id = ANY(%s)").format(
-        cases=cases, quiet=quiet if quiet is not None else sql.SQL("NULL::timestamptz"), m=MESSAGE, joins=joins)
-    blocked: dict[int, Any] = {}
+    # One statement: each message's first reason, its quiet-hours deferral, and for the
+    # rest, whether it would go over a cap (counting the chunk's earlier messages to the
+    # same profile too: one email per booking can give a profile several).
+    query = sql.SQL(
+        "WITH chunk AS (SELECT m.id, m.profile_key, CASE {cases} END AS reason, {quiet} AS until "
+        "FROM {m} m {joins} WHERE m.id = ANY(%(ids)s)), "
+        "free AS (SELECT id, profile_key, row_number() OVER (PARTITION BY profile_key ORDER BY id) AS rank "
+        "FROM chunk WHERE reason IS NULL AND (until IS NULL OR until <= statement_timestamp())) "
+        "SELECT k.id, k.reason, k.until, {capped} FROM chunk k LEFT JOIN free c ON c.id = k.id").format(
+        cases=cases, quiet=quiet if quiet is not None else sql.SQL("NULL::timestamptz"), m=MESSAGE, joins=joins,
+        capped=sql.SQL("coalesce({}, false)").format(_cap_blocks(delivery.workspace_id, caps)) if caps
+        else sql.SQL("false"))
+    blocked: dict[int, Verdict] = {}
     with connection.cursor() as cursor:
-        cursor.execute(render(query), [[r["id"] for r in rows]])
-        for message_id, reason, until in cursor.fetchall():
+        cursor.execute(render(query), {"ids": ids})
+        for message_id, reason, until, capped in cursor.fetchall():
             if reason:
                 blocked[message_id] = reason
             elif until is not None and until > timezone.now():
                 blocked[message_id] = ("defer", until)
+            elif capped:
+                blocked[message_id] = "frequency_cap"
     return blocked
 
 
@@ -252,18 +346,43 @@ def event_hook(event, message) -> None:
                            complaint=event.type == "complained")
 
 
+class ConsentPolicy(SendPolicy):
+    """The send policy of this app: consent, suppression, frequency caps, quiet hours,
+    and the unsubscribe links and headers."""
+
+    def exclusions(self, audience):
+        return exclusion_hook(audience)
+
+    def deferral(self, audience):
+        return defer_hook(audience)
+
+    def check_before_send(self, delivery, rows):
+        return presend_hook(delivery, rows)
+
+    def links(self, delivery, row):
+        from . import links  # noqa: PLC0415
+
+        return links.link_hook(delivery, row)
+
+    def headers(self, delivery, row, links):
+        from . import links as links_mod  # noqa: PLC0415
+
+        return links_mod.header_hook(delivery, row, links)
+
+    def settings_problem(self, workspace, channel, settings):
+        return settings_problem(workspace, channel, settings)
+
+    def on_event(self, event, message):
+        event_hook(event, message)
+
+    def setting_choices(self, workspace, channel):
+        return {"topic": [(t.key, f"{t.name} ({t.get_policy_display()})")
+                          for t in Topic.objects.filter(workspace=workspace, channel=channel)],
+                "rule_set_id": [(str(r.pk), r.name) for r in RuleSet.objects.filter(workspace=workspace)]}
+
+
 def install() -> None:
-    from apps.channels import events, ledger, sending  # noqa: PLC0415
+    from apps.channels import policy  # noqa: PLC0415
 
-    if event_hook not in events.EVENT_HOOKS:
-        events.EVENT_HOOKS.append(event_hook)
-    if exclusion_hook not in ledger.EXCLUSION_HOOKS:
-        ledger.EXCLUSION_HOOKS.append(exclusion_hook)
-    if defer_hook not in ledger.DEFER_HOOKS:
-        ledger.DEFER_HOOKS.append(defer_hook)
-    if presend_hook not in sending.PRESEND_HOOKS:
-        sending.PRESEND_HOOKS.append(presend_hook)
-    from . import links  # noqa: PLC0415
-
-    links.install()
+    policy.register(ConsentPolicy())
 

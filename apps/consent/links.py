@@ -111,11 +111,3 @@ def header_hook(delivery, row: dict[str, Any], links: dict[str, str]) -> dict[st
     return {"List-Unsubscribe": f"<{links['unsubscribe']}>, <mailto:unsubscribe@{domain}?subject=unsubscribe-{token}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
-
-def install() -> None:
-    from apps.channels import sending  # noqa: PLC0415
-
-    if link_hook not in sending.LINK_HOOKS:
-        sending.LINK_HOOKS.append(link_hook)
-    if header_hook not in sending.HEADER_HOOKS:
-        sending.HEADER_HOOKS.append(header_hook)

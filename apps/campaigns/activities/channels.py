@@ -14,7 +14,7 @@ from django.db import connection
 from psycopg import sql
 
 from apps.channels import content as content_mod
-from apps.channels import ledger
+from apps.channels import ledger, policy
 from apps.channels.personalization import TemplateProblem
 
 from .base import Activity, SettingsError, register
@@ -45,8 +45,6 @@ class Channel(Activity):
         return {"out": entity.key}
 
     def publish_check(self, settings, input_entities, schema):
-        from apps.consent.enforcement import ConsentSettingsError, topic_for  # noqa: PLC0415
-
         if self.channel in ("sms", "push"):
             raise SettingsError(f"no {'SMS' if self.channel == 'sms' else 'push'} provider is available in this "
                                 "version: a live run could not send; test-run the campaign instead.")
@@ -66,10 +64,10 @@ class Channel(Activity):
             refused = sender_problem(workspace=schema.workspace, from_email=content.get("from_email") or "")
             if refused:
                 raise SettingsError(f"from_email: {refused}")
-        try:
-            topic_for(schema.workspace, self.channel, settings)
-        except ConsentSettingsError as exc:
-            raise SettingsError(str(exc)) from exc
+        # consent's settings (topic, frequency caps), through the send policy channels declares
+        problem = policy.current().settings_problem(schema.workspace, self.channel, settings)
+        if problem:
+            raise SettingsError(problem)
 
     def run(self, ctx):
         from apps.channels import services  # noqa: PLC0415
