@@ -242,7 +242,7 @@ FORMS: dict[str, type[SettingsForm]] = {
 
 
 def settings_form(node: dict[str, Any], data=None, audiences=(), workspace=None) -> SettingsForm:
-    if node.get("type") in ("email", "direct_mail"):
+    if node.get("type") in ("email", "direct_mail", "sms", "push"):
         from apps.channels.forms import activity_form  # noqa: PLC0415 - the messages layer builds on campaigns
 
         return activity_form(node, data, workspace=workspace)

@@ -238,12 +238,33 @@ class DirectMailActivityForm(ChannelActivityForm):
                    "rule_set_id"]
 
 
+class SmsActivityForm(ChannelActivityForm):
+    channel = ChannelKind.SMS
+    content_fields = ("text",)
+
+    subject = preheader = html = from_name = from_email = reply_to = None
+    track_opens = track_clicks = None
+    text = _text("Message", rows=4, code=True, help_text="Personalization as in email: {{ profile.first_name }}.")
+
+    field_order = ["template", "text", "profile_link", "category", "topic", "rule_set_id"]
+
+
+class PushActivityForm(SmsActivityForm):
+    channel = ChannelKind.PUSH
+    content_fields = ("title", "text")
+
+    title = _text("Title")
+
+    field_order = ["template", "title", "text", "profile_link", "category", "topic", "rule_set_id"]
+
+
 ACTIVITY_FORMS: dict[str, type[ChannelActivityForm]] = {"email": ChannelActivityForm,
-                                                        "direct_mail": DirectMailActivityForm}
+                                                        "direct_mail": DirectMailActivityForm,
+                                                        "sms": SmsActivityForm, "push": PushActivityForm}
 
 
 def activity_form(node: dict[str, Any], data=None, workspace=None) -> ChannelActivityForm:
-    """The side panel of an email or direct-mail activity, with the workspace's templates
+    """The side panel of a channel activity (email, SMS, push, direct mail), with the workspace's templates
     of that channel to choose from."""
     from . import policy  # noqa: PLC0415
     from .selectors import template_list  # noqa: PLC0415

@@ -180,6 +180,33 @@ def test_the_side_panel_of_a_direct_mail_has_letter_fields(workspace, travel, ma
     assert _mail_settings(campaign) == {"template_id": letter.pk, "content": {"page_size": "A5"}}
 
 
+@pytest.mark.parametrize("channel, fields, content", [
+    ("sms", {"cfg-text": "Hi {{ profile.first_name }}, your trip is ready"},
+     {"text": "Hi {{ profile.first_name }}, your trip is ready"}),
+    ("push", {"cfg-title": "Your trip", "cfg-text": "Ready, {{ profile.first_name }}"},
+     {"title": "Your trip", "text": "Ready, {{ profile.first_name }}"}),
+])
+def test_the_side_panel_of_an_sms_or_push_edits_its_content_and_keeps_other_settings(
+        workspace, travel, mallory, client_for, channel, fields, content):
+    # given an activity whose settings were written in the JSON view
+    definition = json.loads(json.dumps(DEFINITION).replace('"type": "email"', f'"type": "{channel}"'))
+    mail = next(n for n in definition["nodes"] if n["id"] == "mail")
+    mail["settings"] = {"content": {"text": "old"}, "category": "transactional", "note": {"kept": True}}
+    campaign = campaign_services.campaign_create(workspace=workspace, actor=None, name="Texts",
+                                                 definition=definition)
+    client = client_for(mallory)
+    panel = client.get(url("camp-detail", workspace, pk=campaign.pk) + "?node=mail").content.decode()
+    assert 'name="cfg-text"' in panel and 'name="cfg-track_opens"' not in panel and "old" in panel
+    # when the panel is saved
+    response = client.post(url("camp-edit", workspace, pk=campaign.pk), {
+        "action": "configure", "node": "mail", "definition": json.dumps(definition), "cfg-node_id": "mail",
+        "cfg-label": "", "cfg-category": "transactional", **fields},
+        HTTP_HX_REQUEST="true", HTTP_HX_TARGET="editor")
+    # then its content is what was typed and nothing else was wiped
+    assert response.status_code == 200, response.content.decode()[:3000]
+    assert _mail_settings(campaign) == {"content": content, "category": "transactional", "note": {"kept": True}}
+
+
 def test_the_side_panel_chooses_the_category_topic_and_frequency_caps(workspace, template, mallory, client_for):
     from apps.consent.models import RuleSet, Topic
 
