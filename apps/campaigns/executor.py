@@ -77,7 +77,7 @@ def _dispatch_ready(run: Run, plan: Plan) -> None:
             continue
         if all(statuses.get(src) == ActivityStatus.DONE for src, _ in plan.inputs[node_id]):
             claimed = ActivityRun.objects.filter(run=run, node_id=node_id, status=ActivityStatus.WAITING).update(
-                status=ActivityStatus.QUEUED)
+                status=ActivityStatus.QUEUED, queued_at=timezone.now())
             if claimed:
                 activity_id = ActivityRun.objects.filter(run=run, node_id=node_id).values_list("pk", flat=True).get()
                 DISPATCH(activity_id)
@@ -214,7 +214,7 @@ def run_confirm(*, run: Run, actor: Any = None) -> int:
                                              confirmed_by=actor if getattr(actor, "pk", None) else None)
         parked = list(ActivityRun.objects.filter(run=run, status=ActivityStatus.AWAITING_CONFIRMATION)
                       .values_list("pk", flat=True))
-        ActivityRun.objects.filter(pk__in=parked).update(status=ActivityStatus.QUEUED)
+        ActivityRun.objects.filter(pk__in=parked).update(status=ActivityStatus.QUEUED, queued_at=timezone.now())
         for activity_id in parked:
             DISPATCH(activity_id)
     return len(parked)
@@ -246,13 +246,16 @@ STALE_QUEUED = 120  # seconds a queued activity may wait for its task before it 
 def stale_redispatch(*, now=None) -> int:
     """Celery is at-least-once and a publish can be lost between commit and broker: the
     ledger decides. Activities RUNNING with nobody holding their lock (a killed worker)
-    and activities QUEUED for long are dispatched again; the lock and the claim make a
-    second delivery harmless."""
+    and activities QUEUED for STALE_QUEUED seconds since their own dispatch are
+    dispatched again (which restarts their clock); the lock and the claim make a second
+    delivery harmless. The run's age says nothing: a run of last week dispatches its
+    next activity now."""
     now = now or timezone.now()
+    cutoff = now - timezone.timedelta(seconds=STALE_QUEUED)
     redispatched = 0
     stale = ActivityRun.objects.filter(
         Q(status=ActivityStatus.RUNNING) |
-        Q(status=ActivityStatus.QUEUED, run__created_at__lt=now - timezone.timedelta(seconds=STALE_QUEUED))
+        Q(status=ActivityStatus.QUEUED) & (Q(queued_at__lt=cutoff) | Q(queued_at__isnull=True))
     ).filter(run__status=RunStatus.RUNNING).values_list("pk", "status")
     for activity_id, status in stale:
         if status == ActivityStatus.RUNNING:
@@ -260,6 +263,10 @@ def stale_redispatch(*, now=None) -> int:
                 continue  # a live worker is on it
             _unlock(activity_id)
         with transaction.atomic():
+            if status == ActivityStatus.QUEUED and not ActivityRun.objects.filter(
+                    Q(queued_at__lt=cutoff) | Q(queued_at__isnull=True), pk=activity_id,
+                    status=ActivityStatus.QUEUED).update(queued_at=now):
+                continue  # taken (or dispatched again by another sweep) meanwhile
             DISPATCH(activity_id)
         redispatched += 1
     return redispatched
@@ -273,7 +280,7 @@ def timers_wake(*, now=None) -> int:
     for activity in ActivityRun.objects.filter(status=ActivityStatus.SLEEPING, wake_at__lte=now).only("pk"):
         with transaction.atomic():
             if ActivityRun.objects.filter(pk=activity.pk, status=ActivityStatus.SLEEPING).update(
-                    status=ActivityStatus.QUEUED):
+                    status=ActivityStatus.QUEUED, queued_at=timezone.now()):
                 DISPATCH(activity.pk)
                 woken += 1
     return woken
@@ -299,7 +306,8 @@ def activity_retry(*, run: Run, node_id: str) -> ActivityRun:
                     stack.append(successor)
         ActivityRun.objects.filter(run=run, node_id__in=downstream, status=ActivityStatus.SKIPPED).update(
             status=ActivityStatus.WAITING)
-        ActivityRun.objects.filter(pk=activity.pk).update(status=ActivityStatus.QUEUED, error="", finished_at=None)
+        ActivityRun.objects.filter(pk=activity.pk).update(status=ActivityStatus.QUEUED, error="", finished_at=None,
+                                                          queued_at=timezone.now())
         Run.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, finished_at=None, error="")
         DISPATCH(activity.pk)
     activity.refresh_from_db()
