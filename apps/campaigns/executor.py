@@ -11,13 +11,14 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from psycopg import sql
 
 from apps.audiences.rules.schema import Schema
 from apps.core.sqlutil import execute, fetchall, workspace_schema
 
+from . import hooks
 from .activities import REGISTRY, Context, Outlet, SettingsError
 from .activities.base import Sleep
 from .graph import Plan, check_graph
@@ -225,19 +226,45 @@ OPEN_STATES = [ActivityStatus.QUEUED, ActivityStatus.RUNNING, ActivityStatus.SLE
 
 
 def _maybe_finish(run: Run) -> None:
-    """A run ends when nothing is queued, running, sleeping or awaiting confirmation:
-    failed if an activity failed (its branch stopped), else done."""
+    """A run ends when nothing is queued, running, sleeping or awaiting confirmation and
+    the work it handed over (deliveries) is finished: failed if an activity failed (its
+    branch stopped), else done. Then its campaign may be complete."""
     open_states = OPEN_STATES
     activities = ActivityRun.objects.filter(run=run)
     if activities.filter(status__in=open_states).exists():
         return
     failed = activities.filter(status=ActivityStatus.FAILED).exists()
+    if not failed and hooks.pending(run):
+        return  # a delivery still sends (or is held): the channel side settles the run when it ends
     waiting = activities.filter(status=ActivityStatus.WAITING)
     if failed:
         waiting.update(status=ActivityStatus.SKIPPED)
-    Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+    finished = Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
         status=RunStatus.FAILED if failed else RunStatus.DONE, finished_at=timezone.now(),
         error="an activity failed: see its log" if failed else "")
+    if finished:
+        from .completion import campaign_complete_if_done  # noqa: PLC0415
+
+        campaign_complete_if_done(campaign_id=run.campaign_id)
+
+
+def run_settle(*, run_id: int) -> None:
+    """Work a run handed over finished (a delivery sent everything, ran out of time or
+    was stopped): finish the run if nothing else is open."""
+    run = Run.objects.filter(pk=run_id, status=RunStatus.RUNNING).first()
+    if run is not None:
+        _maybe_finish(run)
+
+
+def runs_settle() -> int:
+    """Every 30 s: finish the running runs whose activities all ended and whose
+    deliveries ended without telling (a window that expired, a lost hook)."""
+    settled = 0
+    open_runs = ActivityRun.objects.filter(run=OuterRef("pk"), status__in=OPEN_STATES)
+    for run in Run.objects.filter(status=RunStatus.RUNNING).exclude(Exists(open_runs)):
+        _maybe_finish(run)
+        settled += Run.objects.filter(pk=run.pk).exclude(status=RunStatus.RUNNING).exists()
+    return settled
 
 
 STALE_QUEUED = 120  # seconds a queued activity may wait for its task before it is dispatched again
@@ -314,14 +341,17 @@ def activity_retry(*, run: Run, node_id: str) -> ActivityRun:
     return activity
 
 
-def run_stop(*, run: Run) -> None:
-    """Stop a run: nothing new starts; what runs finishes its statement."""
-    Run.objects.filter(pk=run.pk, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).update(
-        status=RunStatus.STOPPED, finished_at=timezone.now())
-    ActivityRun.objects.filter(run=run).filter(
-        Q(status=ActivityStatus.WAITING) | Q(status=ActivityStatus.QUEUED) | Q(status=ActivityStatus.SLEEPING)
-        | Q(status=ActivityStatus.AWAITING_CONFIRMATION)
-    ).update(status=ActivityStatus.SKIPPED)
+def run_stop(*, run: Run) -> int:
+    """Stop a run: nothing new starts; what runs finishes its statement; the queued
+    messages of its deliveries are cancelled. Returns how many messages were cancelled."""
+    with transaction.atomic():
+        Run.objects.filter(pk=run.pk, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).update(
+            status=RunStatus.STOPPED, finished_at=timezone.now())
+        ActivityRun.objects.filter(run=run).filter(
+            Q(status=ActivityStatus.WAITING) | Q(status=ActivityStatus.QUEUED) | Q(status=ActivityStatus.SLEEPING)
+            | Q(status=ActivityStatus.AWAITING_CONFIRMATION)
+        ).update(status=ActivityStatus.SKIPPED)
+        return hooks.notify("stop", run)
 
 
 def run_tables_purge(*, run: Run) -> int:

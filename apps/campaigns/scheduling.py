@@ -337,7 +337,9 @@ def beat_sync(*, campaign) -> None:
     if schedule is None:
         beat_remove(campaign_id=campaign.pk)
         return
-    active = campaign.status in (CampaignStatus.LIVE, CampaignStatus.SCHEDULED)
+    # An archived workspace's schedules are paused (restoring writes them enabled again).
+    archived = type(campaign.workspace).objects.filter(pk=campaign.workspace_id, archived_at__isnull=False).exists()
+    active = campaign.status in (CampaignStatus.LIVE, CampaignStatus.SCHEDULED) and not archived
     spec = parse_spec(schedule.spec, campaign.workspace.time_zone)
     name = f"campaign:{campaign.pk}"
     defaults: dict[str, Any] = {"task": LAUNCH_TASK, "kwargs": json.dumps({"campaign_id": campaign.pk}),
@@ -370,6 +372,8 @@ def launch_due(*, campaign_id: int, now: dt.datetime | None = None):
     schedule = CampaignSchedule.objects.filter(campaign_id=campaign_id).first()
     if campaign is None or schedule is None or campaign.status not in (CampaignStatus.LIVE, CampaignStatus.SCHEDULED):
         return None
+    if campaign.workspace.archived_at is not None:
+        return None  # archived: its schedules are paused
     spec = parse_spec(schedule.spec, campaign.workspace.time_zone)
     slot = launch_slot(spec, now)
     if slot is None:
@@ -391,3 +395,20 @@ def launch_due(*, campaign_id: int, now: dt.datetime | None = None):
                                   scheduled_for=slot)
     except IntegrityError:
         return None  # this launch time has its run already
+
+
+def workspace_beat_delete(workspace) -> None:
+    """tenants.lifecycle.BEFORE_DELETE: the beat entries of the workspace's campaigns go."""
+    from .models import Campaign  # noqa: PLC0415
+
+    for campaign_id in Campaign.objects.filter(workspace=workspace).values_list("pk", flat=True):
+        beat_remove(campaign_id=campaign_id)
+
+
+def workspace_beat_archived(workspace, archived: bool) -> None:
+    """tenants.lifecycle.ARCHIVE_HOOKS: archiving disables the workspace's beat entries,
+    restoring enables those of live and scheduled campaigns again."""
+    from .models import Campaign  # noqa: PLC0415
+
+    for campaign in Campaign.objects.filter(workspace=workspace, schedule__isnull=False).select_related("workspace"):
+        beat_sync(campaign=campaign)

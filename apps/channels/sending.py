@@ -240,6 +240,8 @@ def send_some(delivery_id: int, budget: float = TASK_BUDGET, chunks: int | None 
         while time.monotonic() < deadline and (chunks is None or chunks > 0):
             if chunks is not None:
                 chunks -= 1
+            if not Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).exists():
+                break  # paused or stopped meanwhile: what is queued stays queued
             ids = claim(delivery.pk, chunk, lease)
             if not ids:
                 break
