@@ -514,6 +514,6 @@ def delivery_stop(*, delivery: Delivery) -> int:
     with transaction.atomic():
         cancelled = Message.objects.filter(delivery=delivery, status__in=["queued", "deferred"]).update(
             status="cancelled", reason="stopped", next_attempt_at=None)
-        Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
+        Delivery.objects.filter(pk=delivery.pk, status__in=[DeliveryStatus.SENDING, DeliveryStatus.PAUSED]).update(
             status=DeliveryStatus.STOPPED, finished_at=timezone.now())
     return cancelled

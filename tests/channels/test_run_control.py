@@ -203,3 +203,13 @@ def test_the_sweep_completes_a_schedule_that_ran_out_and_leaves_a_running_one(wo
     going.refresh_from_db()
     assert (over.status, going.status) == ("completed", "scheduled")
     assert Run.objects.filter(campaign__in=[over, going]).count() == 0
+
+
+def test_stopping_a_paused_campaign_cancels_what_it_held(workspace, campaign, started, sends, sink):
+    run, delivery = started
+    services.campaign_pause(workspace=workspace, actor=None, campaign=campaign)
+    campaign.refresh_from_db()
+    assert services.campaign_stop(workspace=workspace, actor=None, campaign=campaign).cancelled == 3
+    sends()
+    assert (Delivery.objects.get(pk=delivery.pk).status, statuses(delivery), len(sink.messages)) == (
+        "stopped", ["cancelled"] * 3, 0)
