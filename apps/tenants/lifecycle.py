@@ -9,6 +9,7 @@ touching this file."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,8 @@ from psycopg import sql
 from apps.core.sqlutil import workspace_schema
 
 from .models import Workspace
+
+logger = logging.getLogger(__name__)
 
 # (workspace) -> None: called inside the deleting transaction before any row goes
 # (campaigns removes its beat entries).
@@ -137,6 +140,8 @@ def workspace_delete(*, workspace: Workspace, actor: Any = None) -> dict[str, in
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         counts["files"] = len(files)
         transaction.on_commit(lambda: _files_delete(files))
+    # Its audit trail went with it: the log keeps who deleted what.
+    logger.warning("workspace %s (%s) deleted by %s: %s", workspace.pk, workspace.slug, actor, counts)
     return counts
 
 

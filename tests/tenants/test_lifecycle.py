@@ -152,3 +152,16 @@ def test_the_benchmarks_scratch_workspace_is_deleted_with_its_consent_rows(db, m
     # (before: Workspace.delete() raised ProtectedError here, so bench exclusions exited 1)
     assert rows_referencing(workspace_id) == {} and not schema_exists(workspace_id)
     assert not Workspace.objects.filter(organization_id=organization_id).exists()
+
+
+def test_the_admin_archives_and_restores_workspaces_with_the_service(workspace, admin_client):
+    changelist = "/admin/tenants/workspace/"
+    admin_client.post(changelist, {"action": "archive_workspaces", "_selected_action": [workspace.pk]})
+    workspace.refresh_from_db()
+    assert workspace.archived_at is not None
+    response = admin_client.post(changelist, {"action": "archive_workspaces", "_selected_action": [workspace.pk]},
+                                 follow=True)
+    assert f"{workspace.name}: The workspace {workspace.name} is already archived." in response.content.decode()
+    admin_client.post(changelist, {"action": "restore_workspaces", "_selected_action": [workspace.pk]})
+    workspace.refresh_from_db()
+    assert workspace.archived_at is None
