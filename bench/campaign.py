@@ -8,7 +8,9 @@ process); the baseline is the sum of the same steps written by hand as SQL state
 into tables, on the same connection. Case `test-run`, unit s.
 
 `--case launch-latency [--launches N]`: how long after its launch time a scheduled run
-starts, with a real worker and beat (see bench/launch_latency.py). Needs no demo data."""
+starts, with a real worker and beat (see bench/launch_latency.py). Needs no demo data.
+`--case launch-latency-recurring [--launches N]`: the same for recurring campaigns that
+have run for a year (every 15 minutes)."""
 
 from __future__ import annotations
 
@@ -120,7 +122,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--profiles", type=int, default=1_000_000)
     parser.add_argument("--workspace")
     parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--case", choices=["test-run", "launch-latency"], default="test-run")
+    parser.add_argument("--case", choices=["test-run", "launch-latency", "launch-latency-recurring"],
+                        default="test-run")
     parser.add_argument("--launches", type=int, default=3, help="launch-latency: how many scheduled launches")
     args = parser.parse_args(argv)
     if args.case == "launch-latency":
@@ -128,6 +131,12 @@ def main(argv: list[str]) -> None:
 
         with scratch_workspace("bench-latency", keep=args.keep) as workspace:
             latency_case(workspace, args.launches)
+        return
+    if args.case == "launch-latency-recurring":
+        from bench.launch_latency import run_recurring_case
+
+        with scratch_workspace("bench-latency", keep=args.keep) as workspace:
+            run_recurring_case(workspace, args.launches)
         return
     if args.workspace:
         from apps.tenants.models import Workspace

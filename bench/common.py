@@ -38,7 +38,7 @@ def timer() -> Iterator[dict[str, float]]:
 @contextmanager
 def scratch_workspace(prefix: str = "bench", keep: bool = False):
     """A throwaway workspace (own agency, own schema), dropped afterwards unless keep."""
-    from apps.datamodel import ddl
+    from apps.tenants.lifecycle import workspace_delete
     from apps.tenants.models import Organization, Workspace
 
     suffix = secrets.token_hex(3)
@@ -49,6 +49,7 @@ def scratch_workspace(prefix: str = "bench", keep: bool = False):
         yield workspace
     finally:
         if not keep:
-            ddl.schema_drop(workspace.pk)
-            workspace.delete()
+            # The service, not Model.delete(): consent rows PROTECT each other, and the
+            # schema, beat entries and files must go too.
+            workspace_delete(workspace=workspace)
             org.delete()

@@ -15,7 +15,12 @@ seconds over the launches (the issue's bar is on every run: within 5 s); the med
 printed beside them.
 
 Note: beat launches every due entry of the database, as the `make run` beat would; a
-double launch is harmless (one run per campaign and launch time)."""
+double launch is harmless (one run per campaign and launch time).
+
+`--case launch-latency-recurring`: the same for recurring campaigns (every 15 minutes,
+valid since a year ago), launched by beat's crontab entries at the next whole minute;
+finding the launch time a beat call belongs to must not cost more the longer the
+schedule has run. Up to a minute of waiting for that minute."""
 
 from __future__ import annotations
 
@@ -73,6 +78,67 @@ def _campaign(workspace, entity_key: str, n: int):
     return services.campaign_create(workspace=workspace, actor=None, name=f"Latency {n}", definition=definition)
 
 
+def run_recurring_case(workspace, launches: int) -> None:
+    """`--case launch-latency-recurring`: N recurring campaigns (every 15 minutes, valid
+    since a year ago: the schedule with the most launch times behind it that a campaign
+    may have) whose next launch is the next whole minute at least LEAD_S away; beat's
+    crontab entries launch them. The baseline: a ping task with eta at the same time."""
+    from celery import current_app
+    from django_celery_beat.models import PeriodicTask
+
+    from apps.campaigns import services
+    from apps.campaigns.models import Run
+    from apps.campaigns.scheduling import schedule_set
+    from apps.datamodel import services as datamodel_services
+
+    entity = datamodel_services.entity_create(
+        workspace=workspace, actor=None, key="latency", primary_key={"key": "id", "type": "integer"},
+        attributes=[{"key": "score", "type": "integer"}])
+    campaigns = [_campaign(workspace, entity.key, n) for n in range(launches)]
+    with TemporaryDirectory() as tmp:
+        procs = _processes(Path(tmp))
+        try:
+            _wait_for_worker(procs)
+            time.sleep(3)
+            at = (timezone.now() + timedelta(seconds=LEAD_S + 60)).replace(second=0, microsecond=0)
+            local = at.astimezone(workspace.zone)
+            since = (local - timedelta(days=365)).strftime("%Y-%m-%dT%H:%M")
+            spec = {"kind": "cron", "cron": f"{local.minute % 15}-59/15 * * * *", "valid_from": since}
+            for campaign in campaigns:
+                schedule_set(campaign=campaign, spec=spec)
+                services.campaign_publish(workspace=workspace, actor=None, campaign=campaign)
+            result = current_app.send_task("apps.core.tasks.ping", eta=at)
+            deadline = time.monotonic() + (at - timezone.now()).total_seconds() + 60
+            runs: list[Run] = []
+            while time.monotonic() < deadline:
+                runs = list(Run.objects.filter(campaign__in=campaigns, scheduled_for=at, started_at__isnull=False))
+                if len(runs) == launches and result.ready():
+                    break
+                time.sleep(0.2)
+            ours = [(r.started_at - r.scheduled_for).total_seconds() for r in runs]
+            baseline = (result.date_done - at).total_seconds() if result.ready() and result.date_done else None
+        finally:
+            _stop(procs)
+            PeriodicTask.objects.filter(name__in=[f"campaign:{c.pk}" for c in campaigns]).delete()
+    if len(ours) != launches or baseline is None:
+        emit("campaign", "launch-latency-recurring", "s", float("nan"), float("nan"), launches=launches,
+             runs_started=len(ours), error="not every launch happened within 60 s")
+        return
+    emit("campaign", "launch-latency-recurring", "s", max(ours), baseline, launches=launches, schedule=spec["cron"],
+         valid_from=since, median=round(statistics.median(ours), 3), delays=[round(d, 3) for d in sorted(ours)],
+         within_5s=max(ours) <= 5, beat_max_loop_interval=settings.CELERY_BEAT_MAX_LOOP_INTERVAL)
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def run_case(workspace, launches: int) -> None:
     from celery import current_app
     from django_celery_beat.models import PeriodicTask
@@ -110,13 +176,7 @@ def run_case(workspace, launches: int) -> None:
             baseline = [(r.date_done - at).total_seconds() for r, at in zip(results, times, strict=True)
                         if r.ready() and r.date_done]
         finally:
-            for proc in procs:
-                proc.terminate()
-            for proc in procs:
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            _stop(procs)
             PeriodicTask.objects.filter(name__in=[f"campaign:{c.pk}" for c in campaigns]).delete()
     if len(ours) != launches or len(baseline) != launches:
         emit("campaign", "launch-latency", "s", float("nan"), float("nan"), launches=launches,

@@ -13,3 +13,12 @@ class CampaignsConfig(AppConfig):
 
         if campaigns_using not in USAGE_PROVIDERS:
             USAGE_PROVIDERS.append(campaigns_using)
+
+        from apps.tenants import lifecycle
+
+        from .scheduling import workspace_beat_archived, workspace_beat_delete
+
+        if workspace_beat_delete not in lifecycle.BEFORE_DELETE:
+            lifecycle.BEFORE_DELETE.append(workspace_beat_delete)
+        if workspace_beat_archived not in lifecycle.ARCHIVE_HOOKS:
+            lifecycle.ARCHIVE_HOOKS.append(workspace_beat_archived)

@@ -11,13 +11,14 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from psycopg import sql
 
 from apps.audiences.rules.schema import Schema
 from apps.core.sqlutil import execute, fetchall, workspace_schema
 
+from . import hooks
 from .activities import REGISTRY, Context, Outlet, SettingsError
 from .activities.base import Sleep
 from .graph import Plan, check_graph
@@ -77,7 +78,7 @@ def _dispatch_ready(run: Run, plan: Plan) -> None:
             continue
         if all(statuses.get(src) == ActivityStatus.DONE for src, _ in plan.inputs[node_id]):
             claimed = ActivityRun.objects.filter(run=run, node_id=node_id, status=ActivityStatus.WAITING).update(
-                status=ActivityStatus.QUEUED)
+                status=ActivityStatus.QUEUED, queued_at=timezone.now())
             if claimed:
                 activity_id = ActivityRun.objects.filter(run=run, node_id=node_id).values_list("pk", flat=True).get()
                 DISPATCH(activity_id)
@@ -214,7 +215,7 @@ def run_confirm(*, run: Run, actor: Any = None) -> int:
                                              confirmed_by=actor if getattr(actor, "pk", None) else None)
         parked = list(ActivityRun.objects.filter(run=run, status=ActivityStatus.AWAITING_CONFIRMATION)
                       .values_list("pk", flat=True))
-        ActivityRun.objects.filter(pk__in=parked).update(status=ActivityStatus.QUEUED)
+        ActivityRun.objects.filter(pk__in=parked).update(status=ActivityStatus.QUEUED, queued_at=timezone.now())
         for activity_id in parked:
             DISPATCH(activity_id)
     return len(parked)
@@ -225,19 +226,45 @@ OPEN_STATES = [ActivityStatus.QUEUED, ActivityStatus.RUNNING, ActivityStatus.SLE
 
 
 def _maybe_finish(run: Run) -> None:
-    """A run ends when nothing is queued, running, sleeping or awaiting confirmation:
-    failed if an activity failed (its branch stopped), else done."""
+    """A run ends when nothing is queued, running, sleeping or awaiting confirmation and
+    the work it handed over (deliveries) is finished: failed if an activity failed (its
+    branch stopped), else done. Then its campaign may be complete."""
     open_states = OPEN_STATES
     activities = ActivityRun.objects.filter(run=run)
     if activities.filter(status__in=open_states).exists():
         return
     failed = activities.filter(status=ActivityStatus.FAILED).exists()
+    if not failed and hooks.pending(run):
+        return  # a delivery still sends (or is held): the channel side settles the run when it ends
     waiting = activities.filter(status=ActivityStatus.WAITING)
     if failed:
         waiting.update(status=ActivityStatus.SKIPPED)
-    Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+    finished = Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
         status=RunStatus.FAILED if failed else RunStatus.DONE, finished_at=timezone.now(),
         error="an activity failed: see its log" if failed else "")
+    if finished:
+        from .completion import campaign_complete_if_done  # noqa: PLC0415
+
+        campaign_complete_if_done(campaign_id=run.campaign_id)
+
+
+def run_settle(*, run_id: int) -> None:
+    """Work a run handed over finished (a delivery sent everything, ran out of time or
+    was stopped): finish the run if nothing else is open."""
+    run = Run.objects.filter(pk=run_id, status=RunStatus.RUNNING).first()
+    if run is not None:
+        _maybe_finish(run)
+
+
+def runs_settle() -> int:
+    """Every 30 s: finish the running runs whose activities all ended and whose
+    deliveries ended without telling (a window that expired, a lost hook)."""
+    settled = 0
+    open_runs = ActivityRun.objects.filter(run=OuterRef("pk"), status__in=OPEN_STATES)
+    for run in Run.objects.filter(status=RunStatus.RUNNING).exclude(Exists(open_runs)):
+        _maybe_finish(run)
+        settled += Run.objects.filter(pk=run.pk).exclude(status=RunStatus.RUNNING).exists()
+    return settled
 
 
 STALE_QUEUED = 120  # seconds a queued activity may wait for its task before it is dispatched again
@@ -246,13 +273,16 @@ STALE_QUEUED = 120  # seconds a queued activity may wait for its task before it 
 def stale_redispatch(*, now=None) -> int:
     """Celery is at-least-once and a publish can be lost between commit and broker: the
     ledger decides. Activities RUNNING with nobody holding their lock (a killed worker)
-    and activities QUEUED for long are dispatched again; the lock and the claim make a
-    second delivery harmless."""
+    and activities QUEUED for STALE_QUEUED seconds since their own dispatch are
+    dispatched again (which restarts their clock); the lock and the claim make a second
+    delivery harmless. The run's age says nothing: a run of last week dispatches its
+    next activity now."""
     now = now or timezone.now()
+    cutoff = now - timezone.timedelta(seconds=STALE_QUEUED)
     redispatched = 0
     stale = ActivityRun.objects.filter(
         Q(status=ActivityStatus.RUNNING) |
-        Q(status=ActivityStatus.QUEUED, run__created_at__lt=now - timezone.timedelta(seconds=STALE_QUEUED))
+        Q(status=ActivityStatus.QUEUED) & (Q(queued_at__lt=cutoff) | Q(queued_at__isnull=True))
     ).filter(run__status=RunStatus.RUNNING).values_list("pk", "status")
     for activity_id, status in stale:
         if status == ActivityStatus.RUNNING:
@@ -260,6 +290,10 @@ def stale_redispatch(*, now=None) -> int:
                 continue  # a live worker is on it
             _unlock(activity_id)
         with transaction.atomic():
+            if status == ActivityStatus.QUEUED and not ActivityRun.objects.filter(
+                    Q(queued_at__lt=cutoff) | Q(queued_at__isnull=True), pk=activity_id,
+                    status=ActivityStatus.QUEUED).update(queued_at=now):
+                continue  # taken (or dispatched again by another sweep) meanwhile
             DISPATCH(activity_id)
         redispatched += 1
     return redispatched
@@ -273,7 +307,7 @@ def timers_wake(*, now=None) -> int:
     for activity in ActivityRun.objects.filter(status=ActivityStatus.SLEEPING, wake_at__lte=now).only("pk"):
         with transaction.atomic():
             if ActivityRun.objects.filter(pk=activity.pk, status=ActivityStatus.SLEEPING).update(
-                    status=ActivityStatus.QUEUED):
+                    status=ActivityStatus.QUEUED, queued_at=timezone.now()):
                 DISPATCH(activity.pk)
                 woken += 1
     return woken
@@ -299,21 +333,25 @@ def activity_retry(*, run: Run, node_id: str) -> ActivityRun:
                     stack.append(successor)
         ActivityRun.objects.filter(run=run, node_id__in=downstream, status=ActivityStatus.SKIPPED).update(
             status=ActivityStatus.WAITING)
-        ActivityRun.objects.filter(pk=activity.pk).update(status=ActivityStatus.QUEUED, error="", finished_at=None)
+        ActivityRun.objects.filter(pk=activity.pk).update(status=ActivityStatus.QUEUED, error="", finished_at=None,
+                                                          queued_at=timezone.now())
         Run.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, finished_at=None, error="")
         DISPATCH(activity.pk)
     activity.refresh_from_db()
     return activity
 
 
-def run_stop(*, run: Run) -> None:
-    """Stop a run: nothing new starts; what runs finishes its statement."""
-    Run.objects.filter(pk=run.pk, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).update(
-        status=RunStatus.STOPPED, finished_at=timezone.now())
-    ActivityRun.objects.filter(run=run).filter(
-        Q(status=ActivityStatus.WAITING) | Q(status=ActivityStatus.QUEUED) | Q(status=ActivityStatus.SLEEPING)
-        | Q(status=ActivityStatus.AWAITING_CONFIRMATION)
-    ).update(status=ActivityStatus.SKIPPED)
+def run_stop(*, run: Run) -> int:
+    """Stop a run: nothing new starts; what runs finishes its statement; the queued
+    messages of its deliveries are cancelled. Returns how many messages were cancelled."""
+    with transaction.atomic():
+        Run.objects.filter(pk=run.pk, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).update(
+            status=RunStatus.STOPPED, finished_at=timezone.now())
+        ActivityRun.objects.filter(run=run).filter(
+            Q(status=ActivityStatus.WAITING) | Q(status=ActivityStatus.QUEUED) | Q(status=ActivityStatus.SLEEPING)
+            | Q(status=ActivityStatus.AWAITING_CONFIRMATION)
+        ).update(status=ActivityStatus.SKIPPED)
+        return hooks.notify("stop", run)
 
 
 def run_tables_purge(*, run: Run) -> int:

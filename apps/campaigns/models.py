@@ -135,6 +135,9 @@ class ActivityRun(WorkspaceOwned):
     status = models.CharField(max_length=30, choices=ActivityStatus.choices, default=ActivityStatus.WAITING)
     attempts = models.PositiveIntegerField(default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # When it was last dispatched (queued): a queued activity nobody took for a while is
+    # dispatched again, judged by this, not by its run's age.
+    queued_at = models.DateTimeField(null=True, blank=True)
     wake_at = models.DateTimeField(null=True, blank=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

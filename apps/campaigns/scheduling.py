@@ -10,6 +10,7 @@ the workspace's grace period; otherwise a skipped run records why."""
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -158,21 +159,100 @@ def next_launches(spec: Spec, *, after: dt.datetime, count: int = 10) -> list[dt
     if spec.kind == "once":
         return [spec.at] if spec.at and spec.at > after and _valid(spec, spec.at) else []
     found: list[dt.datetime] = []
+    seen: set[dt.datetime] = set()
+    earliest = after.astimezone(spec.zone).replace(tzinfo=None) - dt.timedelta(hours=GAP_HOURS)
     day = max(after, spec.valid_from or after).astimezone(spec.zone).date()
-    for _ in range(3 * 366):
-        weekday = (day.weekday() + 1) % 7
-        if day.day in spec.days_of_month and day.month in spec.months and weekday in spec.days_of_week:
-            for hour in spec.hours:
-                for minute in spec.minutes:
-                    moment = _wall_clock(day, hour, minute, spec.zone)
-                    if moment > after and _valid(spec, moment) and moment not in found:
-                        found.append(moment)
-                        if len(found) == count:
-                            return found
+    # Stepping from the first day that can hold one: the cost is the days looked at (at
+    # most three years of a sparse schedule) plus the times of the days that match, never
+    # every launch since the schedule began.
+    for _ in range(SEARCH_DAYS):
         if spec.valid_until and dt.datetime.combine(day, dt.time(0), spec.zone) > spec.valid_until:
             break
+        if _matches(spec, day):
+            for hour, minute in _times_up_from(spec, day, earliest):
+                moment = _wall_clock(day, hour, minute, spec.zone)
+                if moment > after and _valid(spec, moment) and moment not in seen:
+                    seen.add(moment)
+                    found.append(moment)
+                    if len(found) == count:
+                        return found
         day += dt.timedelta(days=1)
     return found
+
+
+def previous_launch(spec: Spec, *, at_or_before: dt.datetime) -> dt.datetime | None:
+    """The latest launch time not after `at_or_before`: stepping back day by day from it,
+    the times of a day latest first (as cheap as `next_launches`)."""
+    if spec.kind == "once":
+        return spec.at if spec.at and spec.at <= at_or_before and _valid(spec, spec.at) else None
+    end = min(at_or_before, spec.valid_until) if spec.valid_until else at_or_before
+    if spec.valid_from and end < spec.valid_from:
+        return None
+    day = end.astimezone(spec.zone).date()
+    for _ in range(SEARCH_DAYS):
+        if spec.valid_from and dt.datetime.combine(day, dt.time(0), spec.zone) + dt.timedelta(days=2) < (
+                spec.valid_from):
+            return None
+        if _matches(spec, day):
+            best = _latest_of_day(spec, day, end)
+            if best is not None:
+                return best
+        day -= dt.timedelta(days=1)
+    return None
+
+
+def _latest_of_day(spec: Spec, day: dt.date, end: dt.datetime) -> dt.datetime | None:
+    """The day's latest launch time not after `end`, its times tried latest first from
+    the last one that can be before `end`. On a daylight-saving day a time in the spring
+    gap moves forward (02:30 runs at 03:30) and can pass a later time of the same day:
+    there times are compared until they are well before the best one found."""
+    shifting = _shifts(day, spec.zone)
+    latest = end.astimezone(spec.zone).replace(tzinfo=None) + dt.timedelta(hours=GAP_HOURS if shifting else 0)
+    best = None
+    for hour, minute in _times_down_from(spec, day, latest):
+        if best is not None and (not shifting or (hour, minute) < (best.hour - GAP_HOURS, best.minute)):
+            return best
+        moment = _wall_clock(day, hour, minute, spec.zone)
+        if moment <= end and _valid(spec, moment) and (best is None or moment > best):
+            best = moment
+    return best
+
+
+def _times_down_from(spec: Spec, day: dt.date, latest: dt.datetime):
+    """The (hour, minute) launch times of `day` not after the wall-clock `latest`, latest first."""
+    if day > latest.date():
+        return
+    top = (latest.hour, latest.minute) if day == latest.date() else (23, 59)
+    for hour in reversed(spec.hours[:bisect.bisect_right(spec.hours, top[0])]):
+        minutes = spec.minutes if hour < top[0] else spec.minutes[:bisect.bisect_right(spec.minutes, top[1])]
+        for minute in reversed(minutes):
+            yield hour, minute
+
+
+def _times_up_from(spec: Spec, day: dt.date, earliest: dt.datetime):
+    """The (hour, minute) launch times of `day` not before the wall-clock `earliest`, earliest first."""
+    if day < earliest.date():
+        return
+    bottom = (earliest.hour, earliest.minute) if day == earliest.date() else (0, 0)
+    for hour in spec.hours[bisect.bisect_left(spec.hours, bottom[0]):]:
+        minutes = spec.minutes if hour > bottom[0] else spec.minutes[bisect.bisect_left(spec.minutes, bottom[1]):]
+        for minute in minutes:
+            yield hour, minute
+
+
+def _shifts(day: dt.date, zone: ZoneInfo) -> bool:
+    """Whether the zone's offset changes during `day` (a daylight-saving day)."""
+    start = dt.datetime.combine(day, dt.time(0), zone)
+    return start.utcoffset() != (start + dt.timedelta(days=1)).utcoffset()
+
+
+GAP_HOURS = 3  # longer than any daylight-saving jump
+SEARCH_DAYS = 3 * 366  # the farthest a schedule's next (or last) launch is looked for
+
+
+def _matches(spec: Spec, day: dt.date) -> bool:
+    weekday = (day.weekday() + 1) % 7  # cron counts from Sunday
+    return day.day in spec.days_of_month and day.month in spec.months and weekday in spec.days_of_week
 
 
 def _wall_clock(day: dt.date, hour: int, minute: int, zone: ZoneInfo) -> dt.datetime:
@@ -205,14 +285,45 @@ def describe(spec: Spec) -> str:
 
 
 def schedule_set(*, campaign, spec: dict, grace_minutes: int | None = None) -> CampaignSchedule:
-    """Store a campaign's schedule (checked). The beat entry follows on publish."""
+    """Store a campaign's schedule (checked). A draft's reaches beat when it is published;
+    a published campaign's at once (a live one becomes scheduled)."""
+    from .models import Campaign, CampaignStatus  # noqa: PLC0415
+
     parse_spec(spec, campaign.workspace.time_zone)
     grace = grace_minutes if grace_minutes is not None else campaign.workspace.schedule_grace_minutes
-    schedule, _ = CampaignSchedule.objects.update_or_create(
-        campaign=campaign, defaults={"workspace": campaign.workspace, "spec": spec, "grace_minutes": grace})
-    if schedule.periodic_task_id:
-        beat_sync(campaign=campaign)
+    with transaction.atomic():
+        schedule, _ = CampaignSchedule.objects.update_or_create(
+            campaign=campaign, defaults={"workspace": campaign.workspace, "spec": spec, "grace_minutes": grace})
+        if campaign.versions.filter(published_at__isnull=False).exists():
+            Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.LIVE).update(
+                status=CampaignStatus.SCHEDULED, updated_at=timezone.now())
+            campaign.refresh_from_db()
+            beat_sync(campaign=campaign)
     return schedule
+
+
+def schedule_remove(*, campaign) -> bool:
+    """Remove a campaign's schedule and its beat entry; a scheduled campaign becomes live
+    (it starts by hand or by trigger). False when there was none."""
+    from .models import Campaign, CampaignStatus  # noqa: PLC0415
+
+    with transaction.atomic():
+        deleted, _ = CampaignSchedule.objects.filter(campaign=campaign).delete()
+        beat_remove(campaign_id=campaign.pk)
+        Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SCHEDULED).update(
+            status=CampaignStatus.LIVE, updated_at=timezone.now())
+        campaign.refresh_from_db()
+    return bool(deleted)
+
+
+def beat_remove(*, campaign_id: int) -> None:
+    """Delete a campaign's beat entry (and the clocked time only it used)."""
+    from django_celery_beat.models import ClockedSchedule, PeriodicTask  # noqa: PLC0415
+
+    tasks = PeriodicTask.objects.filter(name=f"campaign:{campaign_id}")
+    clocked = [c for c in tasks.values_list("clocked_id", flat=True) if c]
+    tasks.delete()
+    ClockedSchedule.objects.filter(pk__in=clocked, periodictask__isnull=True).delete()
 
 
 def beat_sync(*, campaign) -> None:
@@ -224,8 +335,11 @@ def beat_sync(*, campaign) -> None:
 
     schedule = CampaignSchedule.objects.filter(campaign=campaign).select_related("periodic_task").first()
     if schedule is None:
+        beat_remove(campaign_id=campaign.pk)
         return
-    active = campaign.status in (CampaignStatus.LIVE, CampaignStatus.SCHEDULED)
+    # An archived workspace's schedules are paused (restoring writes them enabled again).
+    archived = type(campaign.workspace).objects.filter(pk=campaign.workspace_id, archived_at__isnull=False).exists()
+    active = campaign.status in (CampaignStatus.LIVE, CampaignStatus.SCHEDULED) and not archived
     spec = parse_spec(schedule.spec, campaign.workspace.time_zone)
     name = f"campaign:{campaign.pk}"
     defaults: dict[str, Any] = {"task": LAUNCH_TASK, "kwargs": json.dumps({"campaign_id": campaign.pk}),
@@ -245,12 +359,7 @@ def beat_sync(*, campaign) -> None:
 
 def launch_slot(spec: Spec, now: dt.datetime) -> dt.datetime | None:
     """The launch time a beat call at `now` belongs to: the latest one not after now."""
-    if spec.kind == "once":
-        return spec.at if spec.at and spec.at <= now else None
-    window = now - dt.timedelta(days=32)
-    slots = next_launches(spec, after=window, count=100_000)
-    past = [s for s in slots if s <= now]
-    return past[-1] if past else None
+    return previous_launch(spec, at_or_before=now)
 
 
 def launch_due(*, campaign_id: int, now: dt.datetime | None = None):
@@ -263,6 +372,8 @@ def launch_due(*, campaign_id: int, now: dt.datetime | None = None):
     schedule = CampaignSchedule.objects.filter(campaign_id=campaign_id).first()
     if campaign is None or schedule is None or campaign.status not in (CampaignStatus.LIVE, CampaignStatus.SCHEDULED):
         return None
+    if campaign.workspace.archived_at is not None:
+        return None  # archived: its schedules are paused
     spec = parse_spec(schedule.spec, campaign.workspace.time_zone)
     slot = launch_slot(spec, now)
     if slot is None:
@@ -284,3 +395,20 @@ def launch_due(*, campaign_id: int, now: dt.datetime | None = None):
                                   scheduled_for=slot)
     except IntegrityError:
         return None  # this launch time has its run already
+
+
+def workspace_beat_delete(workspace) -> None:
+    """tenants.lifecycle.BEFORE_DELETE: the beat entries of the workspace's campaigns go."""
+    from .models import Campaign  # noqa: PLC0415
+
+    for campaign_id in Campaign.objects.filter(workspace=workspace).values_list("pk", flat=True):
+        beat_remove(campaign_id=campaign_id)
+
+
+def workspace_beat_archived(workspace, archived: bool) -> None:
+    """tenants.lifecycle.ARCHIVE_HOOKS: archiving disables the workspace's beat entries,
+    restoring enables those of live and scheduled campaigns again."""
+    from .models import Campaign  # noqa: PLC0415
+
+    for campaign in Campaign.objects.filter(workspace=workspace, schedule__isnull=False).select_related("workspace"):
+        beat_sync(campaign=campaign)

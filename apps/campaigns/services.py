@@ -15,7 +15,7 @@ from django.utils import timezone
 from apps.tenants.models import Workspace
 from apps.tenants.services import audit_record
 
-from . import executor
+from . import executor, hooks
 from .graph import check_graph
 from .models import Campaign, CampaignStatus, CampaignVersion, Run, RunMode, RunStatus
 from .scheduling import CampaignSchedule, beat_sync
@@ -223,10 +223,13 @@ def campaign_trigger(*, workspace: Workspace, actor: Any, campaign: Campaign, va
 
 
 def run_stop(*, workspace: Workspace, actor: Any, run: Run) -> Run:
-    executor.run_stop(run=run)
+    """Stop one run: nothing new starts in it and its queued messages are cancelled
+    (`run.cancelled` says how many)."""
+    cancelled = executor.run_stop(run=run)
     audit_record(workspace=workspace, actor=actor, verb="campaign.run_stopped", target=run.campaign,
-                 data={"run": run.pk})
+                 data={"run": run.pk, "cancelled": cancelled})
     run.refresh_from_db()
+    run.cancelled = cancelled
     return run
 
 
@@ -250,31 +253,52 @@ def _transition(workspace, actor, campaign, allowed, to, verb) -> Campaign:
     return campaign
 
 
+def _open_runs(campaign: Campaign):
+    return Run.objects.filter(campaign=campaign, status__in=[RunStatus.QUEUED, RunStatus.RUNNING])
+
+
 def campaign_pause(*, workspace, actor, campaign):
-    """No new runs start while paused (schedules are skipped); running ones go on."""
-    return _transition(workspace, actor, campaign, {CampaignStatus.LIVE, CampaignStatus.SCHEDULED},
-                       CampaignStatus.PAUSED, "paused")
+    """No new runs start while paused (schedules are skipped); the deliveries of its
+    running runs hold their queued messages (`campaign.held` says how many) until resumed."""
+    with transaction.atomic():
+        campaign = _transition(workspace, actor, campaign, {CampaignStatus.LIVE, CampaignStatus.SCHEDULED},
+                               CampaignStatus.PAUSED, "paused")
+        campaign.held = sum(hooks.notify("pause", run) for run in _open_runs(campaign))
+    return campaign
 
 
 def campaign_resume(*, workspace, actor, campaign):
+    """Live (or scheduled) again; held deliveries send again (`campaign.released`)."""
     scheduled = CampaignSchedule.objects.filter(campaign=campaign).exists()
-    return _transition(workspace, actor, campaign, {CampaignStatus.PAUSED},
-                       CampaignStatus.SCHEDULED if scheduled else CampaignStatus.LIVE, "resumed")
+    with transaction.atomic():
+        campaign = _transition(workspace, actor, campaign, {CampaignStatus.PAUSED},
+                               CampaignStatus.SCHEDULED if scheduled else CampaignStatus.LIVE, "resumed")
+        campaign.released = sum(hooks.notify("resume", run) for run in _open_runs(campaign))
+    return campaign
 
 
 def campaign_close(*, workspace, actor, campaign):
-    """A recurring campaign takes no new runs; the current one finishes."""
-    return _transition(workspace, actor, campaign, {CampaignStatus.LIVE, CampaignStatus.SCHEDULED,
-                                                    CampaignStatus.PAUSED}, CampaignStatus.CLOSED, "closed")
+    """A recurring campaign takes no new runs; the current one finishes (what a pause
+    held is released)."""
+    was_paused = campaign.status == CampaignStatus.PAUSED
+    with transaction.atomic():
+        campaign = _transition(workspace, actor, campaign, {CampaignStatus.LIVE, CampaignStatus.SCHEDULED,
+                                                            CampaignStatus.PAUSED}, CampaignStatus.CLOSED, "closed")
+        if was_paused:
+            for run in _open_runs(campaign):
+                hooks.notify("resume", run)
+    return campaign
 
 
 def campaign_stop(*, workspace, actor, campaign):
-    """Stop everything: running runs stop, no new ones start."""
+    """Stop everything: running runs stop, their queued messages are cancelled
+    (`campaign.cancelled` says how many), no new runs start."""
     with transaction.atomic():
-        for run in Run.objects.filter(campaign=campaign, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]):
-            executor.run_stop(run=run)
-        return _transition(workspace, actor, campaign, EDITABLE - {CampaignStatus.DRAFT}, CampaignStatus.STOPPED,
-                           "stopped")
+        cancelled = sum(executor.run_stop(run=run) for run in _open_runs(campaign))
+        campaign = _transition(workspace, actor, campaign, EDITABLE - {CampaignStatus.DRAFT}, CampaignStatus.STOPPED,
+                               "stopped")
+        campaign.cancelled = cancelled
+    return campaign
 
 
 def campaign_archive(*, workspace, actor, campaign):

@@ -43,8 +43,10 @@ def purge_working_tables() -> int:
 
 @shared_task(name="apps.campaigns.tasks.wake_timers")
 def wake_timers() -> int:
-    """Every 30 s: queue the Wait activities whose time has come, and dispatch again the
-    activities whose worker died or whose task was lost."""
-    from .executor import stale_redispatch, timers_wake
+    """Every 30 s: queue the Wait activities whose time has come, dispatch again the
+    activities whose worker died or whose task was lost, finish the runs whose deliveries
+    ended, and complete the campaigns whose schedule ran out."""
+    from .completion import campaigns_complete_due
+    from .executor import runs_settle, stale_redispatch, timers_wake
 
-    return timers_wake() + stale_redispatch()
+    return timers_wake() + stale_redispatch() + runs_settle() + campaigns_complete_due()

@@ -7,9 +7,22 @@ class ChannelsConfig(AppConfig):
     verbose_name = "Channels and messages"
 
     def ready(self) -> None:
+        from apps.campaigns import hooks as campaign_hooks
+        from apps.tenants import lifecycle as workspace_lifecycle
+
         # events connects the ESP tracking receiver; policy registers the send-policy system check
-        from . import events, manifest, policy, sending  # noqa: F401
+        from . import events, manifest, policy, run_control, sending  # noqa: F401
 
         # Direct mail: the print house's manifest once a delivery has sent everything.
         if manifest.on_finish not in sending.FINISH_HOOKS:
             sending.FINISH_HOOKS.append(manifest.on_finish)
+        # Then the run it belongs to may be finished.
+        if run_control.run_settled not in sending.FINISH_HOOKS:
+            sending.FINISH_HOOKS.append(run_control.run_settled)
+        # Stopping, pausing and resuming runs reach their deliveries.
+        if not any(isinstance(x, run_control.DeliveryRunListener) for x in campaign_hooks.RUN_LISTENERS):
+            campaign_hooks.RUN_LISTENERS.append(run_control.DeliveryRunListener())
+        if run_control.delivery_files not in workspace_lifecycle.FILE_PROVIDERS:
+            workspace_lifecycle.FILE_PROVIDERS.append(run_control.delivery_files)
+        if run_control.workspace_archived not in workspace_lifecycle.ARCHIVE_HOOKS:
+            workspace_lifecycle.ARCHIVE_HOOKS.append(run_control.workspace_archived)

@@ -95,6 +95,7 @@ class ContentTemplate(WorkspaceOwned):
 
 class DeliveryStatus(models.TextChoices):
     SENDING = "sending", "Sending"
+    PAUSED = "paused", "Paused"  # its queued messages are held, not claimed, until resumed
     DONE = "done", "Done"
     STOPPED = "stopped", "Stopped"
     EXPIRED = "expired", "Window ended"

@@ -246,6 +246,8 @@ def send_some(delivery_id: int, budget: float = TASK_BUDGET, chunks: int | None 
         while time.monotonic() < deadline and (chunks is None or chunks > 0):
             if chunks is not None:
                 chunks -= 1
+            if not Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).exists():
+                break  # paused or stopped meanwhile: what is queued stays queued
             # The last-moment check runs in the claim's transaction: what the policy locks
             # (the chunk's profiles, for frequency caps) stays locked until the claims and
             # the verdicts commit together, so a concurrent chunk's check sees them.
@@ -558,6 +560,6 @@ def delivery_stop(*, delivery: Delivery) -> int:
     with transaction.atomic():
         cancelled = Message.objects.filter(delivery=delivery, status__in=["queued", "deferred"]).update(
             status="cancelled", reason="stopped", next_attempt_at=None)
-        Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
+        Delivery.objects.filter(pk=delivery.pk, status__in=[DeliveryStatus.SENDING, DeliveryStatus.PAUSED]).update(
             status=DeliveryStatus.STOPPED, finished_at=timezone.now())
     return cancelled

@@ -15,7 +15,7 @@ from apps.core.sqlutil import render
 
 from . import content as content_mod
 from . import ledger, sending
-from .models import ChannelConfig, ContentTemplate, Delivery, Message
+from .models import ChannelConfig, ContentTemplate, Delivery, DeliveryStatus, Message
 from .proof_limits import proof_allow
 from .senders import sender_problem
 
@@ -41,16 +41,34 @@ def delivery_options(audience: ledger.Audience, settings: dict[str, Any], table:
     }
 
 
+def _held(workspace, campaign) -> bool:
+    """Whether a new delivery starts paused: its campaign is paused or its workspace
+    archived. The campaign row is share-locked until the delivery commits, so a pause
+    in between waits for it and then finds the delivery to hold."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT archived_at IS NOT NULL FROM tenants_workspace WHERE id = %s", [workspace.pk])
+        if cursor.fetchone()[0]:
+            return True
+        if campaign is None:
+            return False
+        cursor.execute("SELECT status FROM campaigns_campaign WHERE id = %s FOR SHARE", [campaign.pk])
+        row = cursor.fetchone()
+    return row is not None and row[0] == "paused"
+
+
 def delivery_create(*, workspace, channel: str, name: str, content: dict[str, Any], options: dict[str, Any],
                     classified: sql.Composable, run=None, node_id: str = "", campaign=None, actor=None,
                     proof: bool = False) -> Delivery:
     """The delivery and its message rows, in one INSERT ... SELECT from `classified`
     (SELECT target_key, profile_key, address, reason). Call inside a transaction; the
     sending tasks start when it commits."""
+    held = _held(workspace, campaign)
     delivery = Delivery.objects.create(
         workspace=workspace, channel=channel, name=name[:300], content=content, options=options, run=run,
         node_id=node_id, campaign=campaign, created_by=actor if getattr(actor, "pk", None) else None, proof=proof,
-        expires_at=timezone.now() + _window(workspace, channel))
+        expires_at=timezone.now() + _window(workspace, channel),
+        # Made while its campaign is paused (or its workspace archived): held until resumed.
+        status=DeliveryStatus.PAUSED if held else DeliveryStatus.SENDING)
     query = sql.SQL(
         "WITH ins AS (INSERT INTO {msg} (workspace_id, delivery_id, profile_key, target_key, address, status, "
         "reason, attempts, provider_id, error, next_attempt_at) SELECT %(ws)s, %(d)s, c.profile_key::text, "
@@ -74,7 +92,9 @@ def delivery_create(*, workspace, channel: str, name: str, content: dict[str, An
     delivery.counts = {"queued": queued, "excluded": excluded, **({"deferred": deferred} if deferred else {})}
     delivery.total = sum(n for _s, _r, n in rows)
     delivery.save(update_fields=["counts", "total"])
-    if queued or deferred:
+    if held:
+        pass  # released by delivery_resume
+    elif queued or deferred:
         sending.dispatch(delivery)
     else:
         sending.finish_if_done(delivery)
@@ -101,9 +121,36 @@ def template_save(*, workspace, actor, name: str, channel: str, content: dict[st
 
 
 def delivery_stop(*, workspace, delivery: Delivery) -> int:
+    """Cancel the delivery's queued and deferred messages (reason "stopped"); returns how many."""
     if delivery.workspace_id != workspace.pk:
         raise ValidationError("no such delivery")
     return sending.delivery_stop(delivery=delivery)
+
+
+def delivery_pause(*, workspace, delivery: Delivery) -> int:
+    """Hold a sending delivery: no task claims its messages until it is resumed (a chunk
+    being sent finishes). Returns how many messages are held (queued or deferred)."""
+    if delivery.workspace_id != workspace.pk:
+        raise ValidationError("no such delivery")
+    with transaction.atomic():
+        Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
+            status=DeliveryStatus.PAUSED, heartbeat_at=None)
+        return Message.objects.filter(delivery=delivery, status__in=["queued", "deferred"]).count()
+
+
+def delivery_resume(*, workspace, delivery: Delivery) -> int:
+    """Release a paused delivery: its sending tasks start again (after commit). Returns
+    how many messages were released."""
+    if delivery.workspace_id != workspace.pk:
+        raise ValidationError("no such delivery")
+    with transaction.atomic():
+        if not Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.PAUSED).update(
+                status=DeliveryStatus.SENDING):
+            return 0
+        released = Message.objects.filter(delivery=delivery, status__in=["queued", "deferred"]).count()
+        delivery.status = DeliveryStatus.SENDING
+        sending.dispatch(delivery)
+    return released
 
 
 def proof_send(*, workspace, actor, channel: str, content: dict[str, Any], addresses: list[str],

@@ -74,6 +74,8 @@ class WorkspaceScopedMixin:
             raise exceptions.PermissionDenied(
                 f"This needs the {WorkspaceRole(required).label.lower()} role or higher in this workspace."
             )
+        if self.workspace.archived_at is not None and request.method not in SAFE_METHODS:
+            raise exceptions.PermissionDenied("This workspace is archived: it is read-only until it is restored.")
 
     def scope_queryset(self, queryset: models.QuerySet) -> models.QuerySet:
         return queryset

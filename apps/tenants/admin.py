@@ -1,7 +1,9 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.core.exceptions import ValidationError
 from guardian.admin import GuardedModelAdmin
 
+from . import lifecycle
 from .models import ApiKey, AuditEvent, Invitation, Membership, Organization, User, Workspace
 
 
@@ -47,10 +49,45 @@ class MembershipAdmin(admin.ModelAdmin):
 class WorkspaceAdmin(GuardedModelAdmin):
     """Workspace roles are object permissions: 'Object permissions' on a workspace edits them."""
 
-    list_display = ["name", "slug", "organization", "time_zone", "default_language", "created_at"]
+    list_display = ["name", "slug", "organization", "time_zone", "default_language", "created_at", "archived_at"]
     list_filter = ["organization", "time_zone"]
     search_fields = ["name", "slug", "organization__name"]
     prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["archived_at"]
+    actions = ["archive_workspaces", "restore_workspaces"]
+
+    # Deleting (the built-in action and the delete page) goes through the service: the
+    # schema, every tenant row and the files go, which Django's cascade cannot do.
+    def delete_model(self, request, obj):
+        lifecycle.workspace_delete(workspace=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for workspace in queryset:
+            lifecycle.workspace_delete(workspace=workspace, actor=request.user)
+
+    def get_deleted_objects(self, objs, request):
+        # The cascade preview would list PROTECTed consent rows as blocking; the service
+        # deletes them in the same transaction. Show the workspaces themselves.
+        return [str(obj) for obj in objs], {"workspaces": len(objs)}, set(), []
+
+    @admin.action(description="Archive: read-only, schedules paused, nothing sent")
+    def archive_workspaces(self, request, queryset):
+        self._each(request, queryset, lifecycle.workspace_archive, "archived")
+
+    @admin.action(description="Restore archived workspaces")
+    def restore_workspaces(self, request, queryset):
+        self._each(request, queryset, lifecycle.workspace_restore, "restored")
+
+    def _each(self, request, queryset, service, done):
+        count = 0
+        for workspace in queryset:
+            try:
+                service(workspace=workspace, actor=request.user)
+                count += 1
+            except ValidationError as exc:
+                self.message_user(request, f"{workspace}: {' '.join(exc.messages)}", messages.ERROR)
+        if count:
+            self.message_user(request, f"{count} workspace(s) {done}.", messages.SUCCESS)
 
 
 @admin.register(ApiKey)

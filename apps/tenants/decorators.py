@@ -31,6 +31,8 @@ def workspace_view(read_role: str = WorkspaceRole.VIEWER, write_role: str = Work
                 raise PermissionDenied(
                     f"This needs the {WorkspaceRole(required).label.lower()} role or higher in {workspace.name}."
                 )
+            if workspace.archived_at is not None and request.method not in SAFE_METHODS:
+                raise PermissionDenied(f"{workspace.name} is archived: it is read-only until it is restored.")
             request.workspace = workspace
             request.workspace_role = role
             return view(request, workspace_slug, *args, **kwargs)

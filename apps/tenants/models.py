@@ -124,6 +124,8 @@ class Workspace(models.Model):
     working_tables_days = models.PositiveSmallIntegerField(default=7)
     schedule_grace_minutes = models.PositiveIntegerField(default=30)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Archived: read-only, schedules paused, nothing sent (see tenants.lifecycle).
+    archived_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["organization__name", "name"]

@@ -188,13 +188,14 @@ def test_a_campaign_is_drafted_validated_tested_published_and_started(workspace,
     assert marketer.get(f"deliveries/{mail['report']['delivery']}/").json()["total"] == 1
     response = marketer.get(f"campaigns/{pk}/runs/")
     assert response.status_code == 200
+    # every activity is done; the run is finished when its delivery has sent its message
     assert [(r["id"], r["mode"], r["status"]) for r in response.json()["results"]] == [
-        (live["id"], "live", "done"), (test_run["id"], "test", "done")]
+        (live["id"], "live", "running"), (test_run["id"], "test", "done")]
     listed = marketer.get("campaigns/").json()
     assert listed["count"] == 1
     assert listed["results"][0]["last_run"]["id"] == live["id"]
     assert (listed["results"][0]["last_run"]["status"], listed["results"][0]["last_run"]["mode"]) == (
-        "done", "live")
+        "running", "live")
 
     # editing after publishing makes version 2; the published version stays as it was
     response = marketer.send("PUT", f"campaigns/{pk}/draft/", {"definition": SIMPLE})

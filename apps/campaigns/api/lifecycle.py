@@ -81,10 +81,13 @@ def _transition_api(name: str, service: Callable, description: str) -> type[_App
 
 
 CampaignStopApi = _transition_api("stop", services.campaign_stop,
-                                  "Stops the campaign: its running runs stop, no new ones start.")
+                                  "Stops the campaign: its running runs stop and the queued messages of their "
+                                  "deliveries are cancelled (reason `stopped`); no new runs start.")
 CampaignPauseApi = _transition_api("pause", services.campaign_pause,
-                                   "No new runs start while paused (schedules are skipped); running ones go on.")
-CampaignResumeApi = _transition_api("resume", services.campaign_resume, "A paused campaign is live again.")
+                                   "No new runs start while paused (schedules are skipped); the deliveries of "
+                                   "running runs hold their queued messages until the campaign is resumed.")
+CampaignResumeApi = _transition_api("resume", services.campaign_resume, "A paused campaign is live again; its held deliveries "
+                                    "send again.")
 CampaignCloseApi = _transition_api("close", services.campaign_close,
                                    "A recurring campaign takes no new runs; the current one finishes.")
 CampaignArchiveApi = _transition_api("archive", services.campaign_archive,

@@ -18,10 +18,10 @@ from .. import selectors
 from ..models import CampaignStatus
 from ..scheduling import (
     CampaignSchedule,
-    beat_sync,
     describe,
     next_launches,
     parse_spec,
+    schedule_remove,
     schedule_set,
 )
 from .common import TAGS
@@ -82,12 +82,5 @@ class CampaignScheduleApi(WorkspaceScopedMixin, APIView):
     def delete(self, request, workspace_slug, pk):
         campaign = selectors.access_campaign(request.user, self.workspace, pk)
         self._may_change(campaign)
-        schedule = CampaignSchedule.objects.filter(campaign=campaign).select_related("periodic_task").first()
-        if schedule is not None:
-            if schedule.periodic_task is not None:
-                schedule.periodic_task.delete()
-            schedule.delete()
-            if campaign.status == CampaignStatus.SCHEDULED:
-                type(campaign).objects.filter(pk=campaign.pk).update(status=CampaignStatus.LIVE)
-            beat_sync(campaign=campaign)
+        schedule_remove(campaign=campaign)
         return Response(status=204)

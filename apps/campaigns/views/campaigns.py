@@ -80,10 +80,12 @@ def campaign_duplicate(request, workspace_slug, pk):
 LIFECYCLE = {
     "publish": (services.campaign_publish, "{campaign} is published as version {result.number}."),
     "start": (services.campaign_start, "Run #{result.pk} of {campaign} started."),
-    "pause": (services.campaign_pause, "{campaign} is paused: no new run starts."),
-    "resume": (services.campaign_resume, "{campaign} is live again."),
+    "pause": (services.campaign_pause, "{campaign} is paused: no new run starts. "
+                                       "Paused: {result.held:,} messages held."),
+    "resume": (services.campaign_resume, "{campaign} is live again: {result.released:,} held messages released."),
     "close": (services.campaign_close, "{campaign} is closed: it takes no new runs."),
-    "stop": (services.campaign_stop, "{campaign} is stopped."),
+    "stop": (services.campaign_stop, "{campaign} is stopped. Stopped: {result.cancelled:,} queued messages "
+                                     "cancelled."),
     "archive": (services.campaign_archive, "{campaign} is archived."),
 }
 

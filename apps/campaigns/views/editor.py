@@ -146,6 +146,13 @@ def campaign_detail(request, workspace_slug, pk):
     from .schedule import schedule_context  # noqa: PLC0415
 
     context.update(schedule_context(campaign))
+    if not (request.htmx and request.htmx.target == "editor"):
+        from .. import hooks  # noqa: PLC0415
+        from .runs import messages_control  # noqa: PLC0415
+
+        live_runs = list(campaign.runs.filter(mode="live").values_list("pk", flat=True))
+        context["messages_control"] = messages_control(campaign.status, hooks.summary(live_runs)) if live_runs \
+            else ""
     template = "campaigns/detail.html#editor" if request.htmx and request.htmx.target == "editor" else \
         "campaigns/detail.html"
     return render(request, template, context)

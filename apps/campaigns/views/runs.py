@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.tenants.decorators import workspace_view
 
+from .. import hooks
 from ..activities import REGISTRY
 from ..canvas import layout, summarize
 from ..models import ActivityStatus, RunStatus
@@ -72,7 +73,18 @@ def run_context(request, run) -> dict:
     return {"run": run, "campaign": run.campaign, "canvas": canvas, "rows": rows, "finished": run.status not in OPEN,
             "progress": round(100 * done / len(activities)) if activities else 100, "done_count": done,
             "total": len(activities), "duration": _seconds(run.started_at, run.finished_at),
-            "can_edit": can_edit(request), "can_approve": can_approve(request), "awaiting": awaiting}
+            "can_edit": can_edit(request), "can_approve": can_approve(request), "awaiting": awaiting,
+            "messages_control": messages_control(run.status, hooks.summary([run.pk]))}
+
+
+def messages_control(status: str, summary: dict[str, int]) -> str:
+    """What a stop or a pause did to the queued messages, in words (empty: nothing)."""
+    parts = []
+    if status == "stopped" or summary.get("cancelled"):
+        parts.append(f"Stopped: {summary.get('cancelled', 0):,} queued messages cancelled")
+    if summary.get("held"):
+        parts.append(f"Paused: {summary['held']:,} messages held")
+    return "; ".join(parts)
 
 
 @require_GET
@@ -121,8 +133,9 @@ def run_stop(request, workspace_slug, pk):
 
     run = access_run(request.user, request.workspace, pk)
     if run.status in OPEN:
-        services.run_stop(workspace=request.workspace, actor=request.user, run=run)
-        messages.success(request, f"Run #{run.pk} is stopped.")
+        stopped = services.run_stop(workspace=request.workspace, actor=request.user, run=run)
+        messages.success(request, f"Run #{run.pk} is stopped. Stopped: {stopped.cancelled:,} queued messages "
+                                  "cancelled.")
     else:
         messages.error(request, f"Run #{run.pk} is already {run.get_status_display().lower()}.")
     return redirect("camp-run", workspace_slug=workspace_slug, pk=pk)

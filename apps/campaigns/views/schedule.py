@@ -17,10 +17,10 @@ from ..models import CampaignStatus
 from ..scheduling import (
     KINDS,
     CampaignSchedule,
-    beat_sync,
     describe,
     next_launches,
     parse_spec,
+    schedule_remove,
     schedule_set,
 )
 from ..selectors import access_campaign
@@ -83,15 +83,7 @@ def campaign_schedule(request, workspace_slug, pk):
     if campaign.status != CampaignStatus.DRAFT and not at_least(request.workspace_role, "approver"):
         raise PermissionDenied("Changing a published campaign's schedule needs the approver role.")
     if request.POST.get("remove"):
-        schedule = CampaignSchedule.objects.filter(campaign=campaign).select_related("periodic_task").first()
-        if schedule is not None:
-            if schedule.periodic_task is not None:
-                schedule.periodic_task.delete()
-            schedule.delete()
-            if campaign.status == CampaignStatus.SCHEDULED:
-                type(campaign).objects.filter(pk=campaign.pk).update(status=CampaignStatus.LIVE)
-            campaign.refresh_from_db()
-            beat_sync(campaign=campaign)
+        schedule_remove(campaign=campaign)
         messages.success(request, "The schedule was removed.")
     else:
         form = ScheduleForm(request.POST)
@@ -102,5 +94,7 @@ def campaign_schedule(request, workspace_slug, pk):
         except ValidationError as exc:
             messages.error(request, "Schedule not saved: " + " ".join(exc.messages))
         else:
-            messages.success(request, "Schedule saved. It takes effect when the campaign is published.")
+            messages.success(request, "Schedule saved." + (
+                " It takes effect when the campaign is published." if campaign.status == CampaignStatus.DRAFT
+                else " Its beat entry is updated."))
     return redirect("camp-detail", workspace_slug=workspace_slug, pk=pk)
