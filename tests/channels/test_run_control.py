@@ -15,7 +15,7 @@ from apps.campaigns import services
 from apps.campaigns.completion import campaigns_complete_due
 from apps.campaigns.models import Run
 from apps.campaigns.scheduling import launch_due, schedule_set
-from apps.channels import sending
+from apps.channels import policy, sending
 from apps.channels.models import Delivery, Message
 
 AMS = "Europe/Amsterdam"
@@ -117,13 +117,16 @@ def test_a_pause_during_a_send_stops_claiming_after_the_chunk(workspace, campaig
     email_config.save()
     calls = []
 
+    send_policy = policy.current()
+    check = send_policy.check_before_send
+
     def pause_on_first_chunk(d, rows):
         if not calls:
             services.campaign_pause(workspace=workspace, actor=None, campaign=campaign)
         calls.append(len(rows))
-        return {}
+        return check(d, rows)
 
-    monkeypatch.setattr(sending, "PRESEND_HOOKS", [*sending.PRESEND_HOOKS, pause_on_first_chunk])
+    monkeypatch.setattr(send_policy, "check_before_send", pause_on_first_chunk)
     sends()
     assert (calls, statuses(delivery), len(sink.messages)) == ([1], ["queued", "queued", "sent"], 1)
 
