@@ -37,7 +37,7 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     # Public, no login: the ends of tracking links in emails, and the email services' webhooks.
     path("t/", include(channels_urls.public_patterns)),
-    path("webhooks/anymail/", include("anymail.urls")),
+    path("webhooks/anymail/", include("apps.channels.webhooks")),
     path("", include(consent_urls.public_patterns)),
     path("accounts/", include("apps.tenants.account_urls")),
     path("invitations/<str:token>/", tenants_views.invitation_accept, name="invitation-accept"),
