@@ -236,7 +236,7 @@ class ConsentImportApi(WorkspaceScopedMixin, APIView):
                        "file": serializers.FileField(help_text="CSV with a header: profile_key, topic, granted, "
                                                                "and optionally channel, at, source, proof."),
                        "mode": serializers.ChoiceField(choices=IngestionMode.choices, required=False),
-                       "max_errors": serializers.IntegerField(required=False)})},
+                       "max_errors": serializers.IntegerField(required=False, min_value=0)})},
                    responses={201: REPORT, 400: REPORT},
                    description="Every problem is reported with its row (1 = the line after the header), field and "
                                "why. mode=reject (default): any bad row rejects the file and nothing is written; "
@@ -260,7 +260,7 @@ class ConsentBatchApi(WorkspaceScopedMixin, APIView):
     @extend_schema(tags=TAGS, operation_id="consents_batch",
                    request=inline_serializer("ConsentBatchInput", {
                        "mode": serializers.ChoiceField(choices=IngestionMode.choices, required=False),
-                       "max_errors": serializers.IntegerField(required=False),
+                       "max_errors": serializers.IntegerField(required=False, min_value=0),
                        "consents": serializers.ListField(child=serializers.DictField())}),
                    responses={201: REPORT, 400: REPORT},
                    description="The CSV import's rules for a JSON list of records (the same fields). The body may "

@@ -191,3 +191,73 @@ def test_a_lone_surrogate_in_a_model_document_is_a_400(api):
     response = api.post(f"{api.base}model/", body, content_type="application/json")
     assert response.status_code == 400, response.content
     assert response.json() == {"detail": ["The document contains a lone surrogate (invalid Unicode)."]}
+
+
+# --- integers past a column's range --------------------------------------------------------
+@pytest.mark.parametrize("limit,message", [
+    (2**31, "Ensure this value is less than or equal to 2147483647."),
+    (2**63, "Ensure this value is less than or equal to 2147483647."),
+    (10**30, "Ensure this value is less than or equal to 2147483647."),
+])
+def test_a_cap_limit_past_the_integer_column_is_a_400_naming_it(api, limit, message):
+    from apps.consent.models import RuleSet
+
+    body = json.dumps({"name": "Caps", "caps": [{"limit": limit, "period": "week"}]})
+    response = api.post(f"{api.base}rule-sets/", body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert response.json() == {"caps": {"0": {"limit": [message]}}}
+    assert not RuleSet.objects.exists()
+
+
+def test_max_errors_past_the_integer_column_is_a_400(api, workspace):
+    from tests.factories import make_travel_model
+
+    make_travel_model(workspace)
+    body = json.dumps({"records": [{"customer_id": 9}], "mode": "skip", "max_errors": 2**31})
+    response = api.post(f"{api.base}entities/customer/records/batch/", body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert response.json() == {"max_errors": ["Ensure this value is less than or equal to 2147483647."]}
+
+
+@pytest.mark.parametrize("query", ["campaign=9223372036854775808", "run=99999999999999999999999"])
+def test_an_id_filter_past_a_bigint_is_a_400(api, query):
+    response = api.get(f"{api.base}deliveries/?{query}")
+    assert response.status_code == 400, response.content
+    name = query.split("=")[0]
+    assert response.json() == {name: ["Ensure this value is less than or equal to 9223372036854775807."]}
+
+
+def test_every_integer_a_client_sends_has_bounds_in_the_schema(api):
+    """Every integer in a request body or a query parameter of the published API has a
+    minimum and a maximum: nothing unbounded reaches the database."""
+    schema = api.get("/api/schema/?format=json").json()
+    unbounded = []
+
+    def walk(node, where, seen=()):
+        if not isinstance(node, dict):
+            return
+        if "$ref" in node:
+            name = node["$ref"].rsplit("/", 1)[-1]
+            if name not in seen:
+                walk(schema["components"]["schemas"][name], f"{where}>{name}", (*seen, name))
+            return
+        if node.get("type") == "integer" and not node.get("readOnly") and (
+                "maximum" not in node or "minimum" not in node):
+            unbounded.append(where)
+        for key in ("properties",):
+            for name, child in (node.get(key) or {}).items():
+                walk(child, f"{where}.{name}", seen)
+        for key in ("items", "additionalProperties"):
+            walk(node.get(key), f"{where}[]", seen)
+        for key in ("allOf", "oneOf", "anyOf"):
+            for child in node.get(key) or []:
+                walk(child, where, seen)
+
+    for url, item in schema["paths"].items():
+        for method, operation in item.items():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] != "path":
+                    walk(parameter.get("schema"), f"{method} {url} ?{parameter['name']}")
+            for media, content in (operation.get("requestBody") or {}).get("content", {}).items():
+                walk(content.get("schema"), f"{method} {url} {media}")
+    assert unbounded == []

@@ -9,6 +9,8 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.core.integers import INT_MAX
+
 from ..ingestion_services import MAX_BATCH_RECORDS, ingestion_progress
 from ..models import (
     AddressRole,
@@ -215,7 +217,7 @@ class BatchInput(serializers.Serializer):
         help_text="Records keyed by attribute. `_change`: upsert (default) or delete; a delete needs only "
                   "the primary key. The upserts of a batch carry the same keys; the last record of a key wins.")
     mode = serializers.ChoiceField(choices=IngestionMode.choices, default=IngestionMode.REJECT)
-    max_errors = serializers.IntegerField(min_value=0, default=100,
+    max_errors = serializers.IntegerField(min_value=0, max_value=INT_MAX, default=100,
                                           help_text="In skip mode: at most this many bad records are skipped.")
 
 
@@ -317,7 +319,7 @@ class IngestionUploadInput(serializers.Serializer):
     entity = serializers.CharField(max_length=63, help_text="The entity to load into.")
     name = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     mode = serializers.ChoiceField(choices=IngestionMode.choices, default=IngestionMode.REJECT)
-    max_errors = serializers.IntegerField(min_value=0, default=100)
+    max_errors = serializers.IntegerField(min_value=0, max_value=INT_MAX, default=100)
     delimiter = serializers.CharField(max_length=3, default=",", trim_whitespace=False,
                                       help_text="One of , ; | or a tab (\\t).")
     encoding = serializers.CharField(max_length=30, default="utf-8",
