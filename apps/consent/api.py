@@ -192,7 +192,8 @@ class ConsentRecordApi(WorkspaceScopedMixin, APIView):
 
 
 REPORT = inline_serializer("ConsentImportReport", {
-    "status": serializers.ChoiceField(choices=["done", "rejected"]), "mode": serializers.CharField(),
+    "status": serializers.ChoiceField(choices=["done", "rejected"]),
+    "mode": serializers.ChoiceField(choices=list(imports.MODES)),
     "rows": serializers.IntegerField(), "imported": serializers.IntegerField(),
     "granted": serializers.IntegerField(), "withdrawn": serializers.IntegerField(),
     "skipped": serializers.IntegerField(), "states_changed": serializers.IntegerField(),
@@ -216,13 +217,20 @@ def _mode(data) -> tuple[str, int]:
     return mode, max_errors
 
 
+def _rejected(exc, mode: str) -> Response:
+    """A file or batch refused as a whole: the same report shape as any other answer
+    (ConsentImportReport), nothing counted."""
+    report = imports.ImportReport(status="rejected", mode=mode, error_count=len(exc.problems),
+                                  errors=list(exc.problems[:imports.MAX_REPORTED]), message=str(exc))
+    return Response(report.as_dict(), status=status.HTTP_400_BAD_REQUEST)
+
+
 def _run_import(view, request, records, mode, max_errors, reference) -> Response:
     try:
         report = imports.consent_import(workspace=view.workspace, actor=request.user, records=records, mode=mode,
                                         max_errors=max_errors, reference=reference, ip_address=client_ip(request))
     except imports.ImportError_ as exc:
-        return Response({"status": "rejected", "error_count": len(exc.problems), "errors": exc.problems,
-                         "message": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        return _rejected(exc, mode)
     return Response(report.as_dict(),
                     status=status.HTTP_201_CREATED if report.status == "done" else status.HTTP_400_BAD_REQUEST)
 
@@ -249,8 +257,7 @@ class ConsentImportApi(WorkspaceScopedMixin, APIView):
         try:
             records = imports.csv_records(upload.read())
         except imports.ImportError_ as exc:
-            return Response({"status": "rejected", "error_count": len(exc.problems), "errors": exc.problems,
-                             "message": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+            return _rejected(exc, mode)
         return _run_import(self, request, records, mode, max_errors, reference=f"import {upload.name}"[:200])
 
 

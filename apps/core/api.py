@@ -17,6 +17,7 @@ from django.db import models
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.renderers import JSONRenderer
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from apps.tenants.access import access_workspace
@@ -129,6 +130,15 @@ class WorkspaceScopedMixin:
             raise exceptions.PermissionDenied(
                 f"This needs the {WorkspaceRole(required).label.lower()} role or higher in this workspace."
             )
+
+    def handle_exception(self, exc: Exception):
+        response = super().handle_exception(exc)  # type: ignore[misc]
+        # An error is JSON whatever the client asked for (a CSV export's 404 too): the
+        # schema's Error body, not a 404 "rendered" by the CSV renderer.
+        if not isinstance(getattr(self.request, "accepted_renderer", None), JSONRenderer):
+            self.request.accepted_renderer = JSONRenderer()
+            self.request.accepted_media_type = JSONRenderer.media_type
+        return response
 
     def scope_queryset(self, queryset: models.QuerySet) -> models.QuerySet:
         return queryset

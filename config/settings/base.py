@@ -245,6 +245,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Every operation documents its error answers (400/401/403/404/429) with one Error body.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.core.openapi.add_error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "WorkspaceRoleEnum": "apps.tenants.roles.WorkspaceRole",
         "AttributeTypeEnum": "apps.datamodel.models.AttributeType",

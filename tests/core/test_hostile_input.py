@@ -261,3 +261,15 @@ def test_every_integer_a_client_sends_has_bounds_in_the_schema(api):
             for media, content in (operation.get("requestBody") or {}).get("content", {}).items():
                 walk(content.get("schema"), f"{method} {url} {media}")
     assert unbounded == []
+
+
+def test_a_batch_error_about_the_whole_batch_has_a_null_record_as_the_schema_says(api, workspace):
+    from tests.factories import make_travel_model
+
+    make_travel_model(workspace)
+    key = '{"records": [{"customer_id": 7, "coun\\u0000try": "NL"}]}'
+    response = api.post(f"{api.base}entities/customer/records/batch/", key, content_type="application/json")
+    assert response.json()["errors"][0]["record"] is None
+    schema = api.get("/api/schema/?format=json").json()["components"]["schemas"]["IngestionError"]["properties"]
+    assert schema["record"]["nullable"] is True
+    assert schema["line"]["nullable"] is True

@@ -222,9 +222,9 @@ class BatchInput(serializers.Serializer):
 
 
 class IngestionError(serializers.Serializer):
-    record = serializers.IntegerField(required=False, help_text="The record's index in the batch (JSON batches); "
+    record = serializers.IntegerField(required=False, allow_null=True, help_text="The record's index in the batch (JSON batches); "
                                                                 "null when the error is about the batch as a whole.")
-    line = serializers.IntegerField(required=False, help_text="The file's line (CSV uploads).")
+    line = serializers.IntegerField(required=False, allow_null=True, help_text="The file's line (CSV uploads).")
     column = serializers.CharField(allow_blank=True)
     value = serializers.CharField(allow_null=True, allow_blank=True)
     reason = serializers.CharField()
@@ -257,7 +257,7 @@ class IngestionOptions(serializers.Serializer):
 
 class IngestionJobOutput(serializers.ModelSerializer):
     entity = serializers.CharField(source="entity.key")
-    created_by = serializers.CharField(source="created_by.email", default=None)
+    created_by = serializers.CharField(source="created_by.email", default=None, allow_null=True)
     progress = serializers.SerializerMethodField()
     errors = IngestionError(many=True)
     options = serializers.SerializerMethodField()
