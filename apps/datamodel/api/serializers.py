@@ -221,10 +221,23 @@ class BatchInput(serializers.Serializer):
                                           help_text="In skip mode: at most this many bad records are skipped.")
 
 
+class OptionalNullableInteger(serializers.IntegerField):
+    """Left out of an error where it does not apply (a CSV line has no record index), null
+    where it applies to none (an error about the whole batch): the schema says both."""
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, allow_null=True, **kwargs)
+
+    def get_attribute(self, instance):
+        if isinstance(instance, dict) and self.source not in instance:
+            raise serializers.SkipField()
+        return super().get_attribute(instance)
+
+
 class IngestionError(serializers.Serializer):
-    record = serializers.IntegerField(required=False, allow_null=True, help_text="The record's index in the batch (JSON batches); "
-                                                                "null when the error is about the batch as a whole.")
-    line = serializers.IntegerField(required=False, allow_null=True, help_text="The file's line (CSV uploads).")
+    record = OptionalNullableInteger(help_text="The record's index in the batch (JSON batches); "
+                                               "null when the error is about the batch as a whole.")
+    line = OptionalNullableInteger(help_text="The file's line (CSV uploads).")
     column = serializers.CharField(allow_blank=True)
     value = serializers.CharField(allow_null=True, allow_blank=True)
     reason = serializers.CharField()
