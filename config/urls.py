@@ -39,7 +39,7 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     # Public, no login: the ends of tracking links in emails, and the email services' webhooks.
     path("t/", include(channels_urls.public_patterns)),
-    path("webhooks/anymail/", include("anymail.urls")),
+    path("webhooks/anymail/", include("apps.channels.webhooks")),
     path("sender-domains/confirm/", include(channels_template_urls.confirm_patterns)),
     path("", include(consent_urls.public_patterns)),
     path("accounts/", include("apps.tenants.account_urls")),

@@ -9,6 +9,8 @@ from typing import Any
 
 from django import forms
 
+from apps.core.inputs import InputRejected, json_loads_checked
+
 from .activities import REGISTRY
 
 RULE_HELP = 'A rule as JSON, e.g. {"attr": "country", "op": "eq", "value": "NL"}.'
@@ -27,7 +29,9 @@ class DefinitionForm(forms.Form):
 
     def clean_document(self):
         try:
-            value = json.loads(self.cleaned_data["document"])
+            value = json_loads_checked(self.cleaned_data["document"])
+        except InputRejected as exc:
+            raise forms.ValidationError(exc.message) from None
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(f"This is not JSON: {exc}.") from None
         if not isinstance(value, dict):
@@ -45,7 +49,10 @@ def _parse_json(form: forms.Form, field: str) -> Any:
     if not raw:
         return None
     try:
-        return json.loads(raw)
+        return json_loads_checked(raw)
+    except InputRejected as exc:
+        form.add_error(field, exc.message)
+        return None
     except json.JSONDecodeError as exc:
         form.add_error(field, f"This is not JSON: {exc}.")
         return None

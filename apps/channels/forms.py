@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 
 from apps.campaigns.forms import SettingsForm
+from apps.core.inputs import InputRejected, json_loads_checked
 
 from .configuration import PAGE_SIZES
 from .models import ChannelKind
@@ -125,7 +126,9 @@ class EmailConfigForm(forms.Form):
         if not raw:
             return {}
         try:
-            value = json.loads(raw)
+            value = json_loads_checked(raw)
+        except InputRejected as exc:
+            raise forms.ValidationError(exc.message) from None
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(f"This is not JSON: {exc}.") from None
         if not isinstance(value, dict):

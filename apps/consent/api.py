@@ -192,7 +192,8 @@ class ConsentRecordApi(WorkspaceScopedMixin, APIView):
 
 
 REPORT = inline_serializer("ConsentImportReport", {
-    "status": serializers.ChoiceField(choices=["done", "rejected"]), "mode": serializers.CharField(),
+    "status": serializers.ChoiceField(choices=["done", "rejected"]),
+    "mode": serializers.ChoiceField(choices=list(imports.MODES)),
     "rows": serializers.IntegerField(), "imported": serializers.IntegerField(),
     "granted": serializers.IntegerField(), "withdrawn": serializers.IntegerField(),
     "skipped": serializers.IntegerField(), "states_changed": serializers.IntegerField(),
@@ -216,13 +217,20 @@ def _mode(data) -> tuple[str, int]:
     return mode, max_errors
 
 
+def _rejected(exc, mode: str) -> Response:
+    """A file or batch refused as a whole: the same report shape as any other answer
+    (ConsentImportReport), nothing counted."""
+    report = imports.ImportReport(status="rejected", mode=mode, error_count=len(exc.problems),
+                                  errors=list(exc.problems[:imports.MAX_REPORTED]), message=str(exc))
+    return Response(report.as_dict(), status=status.HTTP_400_BAD_REQUEST)
+
+
 def _run_import(view, request, records, mode, max_errors, reference) -> Response:
     try:
         report = imports.consent_import(workspace=view.workspace, actor=request.user, records=records, mode=mode,
                                         max_errors=max_errors, reference=reference, ip_address=client_ip(request))
     except imports.ImportError_ as exc:
-        return Response({"status": "rejected", "error_count": len(exc.problems), "errors": exc.problems,
-                         "message": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        return _rejected(exc, mode)
     return Response(report.as_dict(),
                     status=status.HTTP_201_CREATED if report.status == "done" else status.HTTP_400_BAD_REQUEST)
 
@@ -236,7 +244,7 @@ class ConsentImportApi(WorkspaceScopedMixin, APIView):
                        "file": serializers.FileField(help_text="CSV with a header: profile_key, topic, granted, "
                                                                "and optionally channel, at, source, proof."),
                        "mode": serializers.ChoiceField(choices=IngestionMode.choices, required=False),
-                       "max_errors": serializers.IntegerField(required=False)})},
+                       "max_errors": serializers.IntegerField(required=False, min_value=0)})},
                    responses={201: REPORT, 400: REPORT},
                    description="Every problem is reported with its row (1 = the line after the header), field and "
                                "why. mode=reject (default): any bad row rejects the file and nothing is written; "
@@ -249,8 +257,7 @@ class ConsentImportApi(WorkspaceScopedMixin, APIView):
         try:
             records = imports.csv_records(upload.read())
         except imports.ImportError_ as exc:
-            return Response({"status": "rejected", "error_count": len(exc.problems), "errors": exc.problems,
-                             "message": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+            return _rejected(exc, mode)
         return _run_import(self, request, records, mode, max_errors, reference=f"import {upload.name}"[:200])
 
 
@@ -260,7 +267,7 @@ class ConsentBatchApi(WorkspaceScopedMixin, APIView):
     @extend_schema(tags=TAGS, operation_id="consents_batch",
                    request=inline_serializer("ConsentBatchInput", {
                        "mode": serializers.ChoiceField(choices=IngestionMode.choices, required=False),
-                       "max_errors": serializers.IntegerField(required=False),
+                       "max_errors": serializers.IntegerField(required=False, min_value=0),
                        "consents": serializers.ListField(child=serializers.DictField())}),
                    responses={201: REPORT, 400: REPORT},
                    description="The CSV import's rules for a JSON list of records (the same fields). The body may "

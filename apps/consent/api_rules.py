@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api import WorkspaceScopedMixin
+from apps.core.integers import INT_MAX
 
 from . import configuration, selectors, services
 from .api import ADMIN, APPROVER, MARKETER, TAGS
@@ -103,7 +104,7 @@ class SuppressionDetailApi(WorkspaceScopedMixin, APIView):
 class CapSerializer(serializers.ModelSerializer):
     channel = serializers.ChoiceField(choices=[("", "All channels"), *CHANNELS], required=False, default="",
                                       allow_blank=True)
-    limit = serializers.IntegerField(min_value=1)
+    limit = serializers.IntegerField(min_value=1, max_value=INT_MAX)  # an `integer` column
     period = serializers.ChoiceField(choices=Period.choices)
 
     class Meta:

@@ -8,6 +8,7 @@ bypass is visible in review (PostHog's routing mixin does the same)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -15,12 +16,59 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import models
 from django.http import Http404
 from rest_framework import exceptions
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.renderers import JSONRenderer
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from apps.tenants.access import access_workspace
 from apps.tenants.roles import WorkspaceRole, at_least
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+#: largest value of a PostgreSQL bigint: ids, offsets and counts never go past it
+BIGINT_MAX = 2**63 - 1
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
+
+
+def bounded_int(raw: str, *, name: str, minimum: int, maximum: int) -> int:
+    """A query parameter as an int in [minimum, maximum], else a 400 naming it."""
+    message = f"must be a whole number from {minimum} to {maximum}."
+    # int() would also take "1_000", "٣" and 4,300 digits: a bounded pattern first
+    if not _INTEGER.fullmatch(raw):
+        raise exceptions.ValidationError({name: [message]})
+    value = int(raw)
+    if not minimum <= value <= maximum:
+        raise exceptions.ValidationError({name: [message]})
+    return value
+
+
+class BoundedLimitOffsetPagination(LimitOffsetPagination):
+    """limit/offset pagination that refuses what DRF lets through: a limit above
+    `max_limit` (one answer of a million rows) or past a bigint, a negative or huge
+    offset, or junk (silently read as the default before) are each a 400 naming the
+    parameter. The bounds are in the OpenAPI schema too."""
+
+    max_limit = 500
+    max_offset = BIGINT_MAX
+
+    def get_limit(self, request):
+        raw = request.query_params.get(self.limit_query_param)
+        if raw is None or raw == "":
+            return self.default_limit
+        return bounded_int(raw, name=self.limit_query_param, minimum=1, maximum=self.max_limit)
+
+    def get_offset(self, request):
+        raw = request.query_params.get(self.offset_query_param)
+        if raw is None or raw == "":
+            return 0
+        return bounded_int(raw, name=self.offset_query_param, minimum=0, maximum=self.max_offset)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        bounds = {self.limit_query_param: {"minimum": 1, "maximum": self.max_limit},
+                  self.offset_query_param: {"minimum": 0, "maximum": self.max_offset}}
+        for parameter in parameters:
+            parameter["schema"].update(bounds.get(parameter["name"], {}))
+        return parameters
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]):
@@ -30,7 +78,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]):
     from django.core.exceptions import ValidationError  # noqa: PLC0415
 
     problems = getattr(exc, "problems", None)
-    if isinstance(exc, ValidationError) and isinstance(problems, list):
+    if isinstance(exc, Http404):
+        # one answer for every missing thing: get_object_or_404's "No ApiKey matches the
+        # given query." names the model and differs from the scoping mixin's 404
+        exc = exceptions.NotFound()
+    elif isinstance(exc, ValidationError) and isinstance(problems, list):
         exc = exceptions.ValidationError({"problems": problems})
     elif isinstance(exc, ValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
@@ -42,6 +94,10 @@ class WorkspaceScopedMixin:
     """Mix into every view under /api/v1/workspaces/<workspace_slug>/."""
 
     #: lowest role for safe methods and for everything else; `action_roles` overrides per action
+    #: a router's detail routes take integer ids only: "AAA" is a 404 from the URL resolver,
+    #: not a ValueError in a lookup (a viewset keyed by something else overrides this)
+    lookup_value_regex = r"[0-9]{1,19}"
+
     read_role: str = WorkspaceRole.VIEWER
     write_role: str = WorkspaceRole.MARKETER
     action_roles: dict[str, str] = {}
@@ -77,6 +133,15 @@ class WorkspaceScopedMixin:
         if self.workspace.archived_at is not None and request.method not in SAFE_METHODS:
             raise exceptions.PermissionDenied("This workspace is archived: it is read-only until it is restored.")
 
+    def handle_exception(self, exc: Exception):
+        response = super().handle_exception(exc)  # type: ignore[misc]
+        # An error is JSON whatever the client asked for (a CSV export's 404 too): the
+        # schema's Error body, not a 404 "rendered" by the CSV renderer.
+        if not isinstance(getattr(self.request, "accepted_renderer", None), JSONRenderer):
+            self.request.accepted_renderer = JSONRenderer()
+            self.request.accepted_media_type = JSONRenderer.media_type
+        return response
+
     def scope_queryset(self, queryset: models.QuerySet) -> models.QuerySet:
         return queryset
 
@@ -101,4 +166,4 @@ def client_ip(request) -> str | None:
     return _client_ip(request)
 
 
-__all__ = ["WorkspaceScopedMixin", "exception_handler", "client_ip", "DjangoPermissionDenied"]
+__all__ = ["WorkspaceScopedMixin", "BoundedLimitOffsetPagination", "bounded_int", "BIGINT_MAX", "exception_handler", "client_ip", "DjangoPermissionDenied"]

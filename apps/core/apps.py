@@ -6,5 +6,9 @@ class CoreConfig(AppConfig):
     label = "core"
     verbose_name = "Core"
 
-    def ready(self):
+    def ready(self) -> None:
         from apps.core import checks  # noqa: F401  (registers the system checks)
+
+        from .integers import install_default_bounds  # noqa: PLC0415
+
+        install_default_bounds()

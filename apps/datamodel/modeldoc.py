@@ -10,6 +10,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from apps.core.inputs import has_surrogate
 from apps.tenants.models import Workspace
 
 from . import services
@@ -71,13 +72,13 @@ def _check_fields(path: str, value: Any, fields: dict[str, type]) -> None:
             raise ValidationError(f"{path}: '{name}' must be {_TYPE_WORDS[expected]}.")
 
 
-def _has_nul(value: Any) -> bool:
+def _has_nul(value: Any, char: str = "\x00") -> bool:
     if isinstance(value, str):
-        return "\x00" in value
+        return char in value if char == "\x00" else has_surrogate(value)
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+        return any(_has_nul(k, char) or _has_nul(v, char) for k, v in value.items())
     if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+        return any(_has_nul(v, char) for v in value)
     return False
 
 
@@ -86,6 +87,8 @@ def _check_shape(doc: dict[str, Any]) -> None:
     error naming its place, not a crash in the middle of an import."""
     if _has_nul(doc):  # PostgreSQL text cannot hold NUL
         raise ValidationError("The document contains a NUL character.")
+    if _has_nul(doc, "surrogate"):  # not valid Unicode: psycopg cannot send it
+        raise ValidationError("The document contains a lone surrogate (invalid Unicode).")
     for name in ("entities", "relationships"):
         if doc.get(name) is not None and not isinstance(doc[name], list):
             raise ValidationError(f"'{name}' must be a list.")

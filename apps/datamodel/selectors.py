@@ -15,6 +15,7 @@ from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 from psycopg import sql
 
+from apps.core.inputs import json_loads_checked
 from apps.core.sqlutil import fetchall, fetchone, workspace_schema
 from apps.tenants.models import Workspace
 
@@ -149,7 +150,8 @@ def _encode_cursor(values: list[Any]) -> str:
 
 def _decode_cursor(cursor: str) -> list[Any]:
     try:
-        values = json.loads(base64.urlsafe_b64decode(cursor.encode()).decode())
+        # a client's string: checked like any request JSON (depth, NUL, lone surrogates)
+        values = json_loads_checked(base64.urlsafe_b64decode(cursor.encode()).decode())
     except (ValueError, UnicodeDecodeError):
         raise ValidationError("The cursor is not valid; start again from the first page.") from None
     if not isinstance(values, list) or len(values) != 2:

@@ -138,7 +138,7 @@ class MemberViewSet(WorkspaceScopedMixin, viewsets.ViewSet):
 
 
 class ApiKeyOutput(serializers.ModelSerializer):
-    created_by = serializers.CharField(source="created_by.email", default=None)
+    created_by = serializers.CharField(source="created_by.email", default=None, allow_null=True)
     active = serializers.SerializerMethodField()
 
     class Meta:
@@ -183,7 +183,7 @@ class ApiKeyViewSet(WorkspaceScopedMixin, mixins.ListModelMixin, mixins.Retrieve
         key.key = raw
         return Response(ApiKeyCreated(key).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses=ApiKeyOutput)
+    @extend_schema(responses={200: ApiKeyOutput})
     def destroy(self, request, workspace_slug, pk):
         key = get_object_or_404(self.get_queryset(), pk=pk)
         services.api_key_revoke(workspace=self.workspace, actor=request.user, api_key=key,

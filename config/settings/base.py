@@ -65,6 +65,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything reads a parameter: NUL and lone surrogates are a 400 here.
+    "apps.core.inputs.HostileInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -220,8 +222,10 @@ EMAIL_TIMEOUT = 15
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Orchestrate <no-reply@orchestrate.test>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Email services post delivery reports to /webhooks/anymail/<esp>/tracking/ with this
-# "user:password" as basic auth; without it the reports are ignored.
+# "user:password" as basic auth. Only the ESPs listed in EMAIL_WEBHOOK_ESPS (anymail's
+# names: postmark, mailgun, ...) have that URL, and none while the secret is unset.
 ANYMAIL = {"WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET", "")}
+EMAIL_WEBHOOK_ESPS = env_list("EMAIL_WEBHOOK_ESPS")
 # Sending: a claim's lease is only the backstop for claims without a live owner check
 # (a live sender's claims are never taken over, a dead one's at once); it is renewed as
 # a chunk progresses. A provider that cannot be reached pauses the delivery for
@@ -238,8 +242,13 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "apps.core.api.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
+    "DEFAULT_PARSER_CLASSES": [
+        "apps.core.inputs.GuardedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -255,6 +264,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Every operation documents its error answers (400/401/403/404/429) with one Error body.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.core.openapi.add_error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "WorkspaceRoleEnum": "apps.tenants.roles.WorkspaceRole",
         "AttributeTypeEnum": "apps.datamodel.models.AttributeType",

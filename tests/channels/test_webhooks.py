@@ -5,7 +5,6 @@ import base64
 import json
 
 import pytest
-from anymail.exceptions import AnymailInsecureWebhookWarning
 from django.test import Client, override_settings
 
 from apps.channels import events
@@ -18,7 +17,7 @@ URL = "/webhooks/anymail/postmark/tracking/"
 
 @pytest.fixture(autouse=True)
 def secret():
-    with override_settings(ANYMAIL={"WEBHOOK_SECRET": SECRET}):
+    with override_settings(ANYMAIL={"WEBHOOK_SECRET": SECRET}, EMAIL_WEBHOOK_ESPS=["postmark"]):
         yield
 
 
@@ -107,16 +106,52 @@ def test_without_metadata_the_message_is_found_by_the_providers_id(message):
     assert Message.objects.get(pk=message.pk).status == "failed"
 
 
-def test_a_post_without_the_secret_is_refused_and_changes_nothing(message):
+def test_a_post_without_the_secret_is_refused_with_401_and_changes_nothing(message):
     for auth in (None, "hooks:wrong"):
-        assert _post(hard_bounce(message), auth=auth).status_code == 400
+        response = _post(hard_bounce(message), auth=auth)
+        assert response.status_code == 401
+        assert response["WWW-Authenticate"] == 'Basic realm="webhooks"'
     assert Message.objects.get(pk=message.pk).status == "sent"
     assert not MessageEvent.objects.exists()
 
 
-def test_without_a_configured_secret_reports_are_ignored(message):
-    with override_settings(ANYMAIL={}), pytest.warns(AnymailInsecureWebhookWarning):
-        _post(hard_bounce(message), auth=None)
+def test_credentials_are_checked_before_the_body_is_read(db):
+    response = Client().post(URL, "junk", content_type="application/json")
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("body", ["junk", "[]", "[1, 2]", '"text"', "", b"\xff\xfe{}", "[" * 5000])
+def test_a_junk_body_with_the_right_secret_is_a_400(body, message):
+    auth = "Basic " + base64.b64encode(SECRET.encode()).decode()
+    response = Client().post(URL, body, content_type="application/json", HTTP_AUTHORIZATION=auth)
+    assert response.status_code == 400, response.content
+    assert response.content == b"This is not a Postmark tracking webhook body."
+    assert not MessageEvent.objects.exists()
+
+
+@pytest.mark.parametrize("url", ["/webhooks/anymail/sendgrid/tracking/", "/webhooks/anymail/mailgun/tracking/",
+                                 "/webhooks/anymail/mandrill/tracking/", "/webhooks/anymail/postmark/inbound/",
+                                 "/webhooks/anymail/mandrill/", "/webhooks/anymail/nosuchesp/tracking/"])
+def test_only_the_configured_services_webhook_exists(url, message):
+    auth = "Basic " + base64.b64encode(SECRET.encode()).decode()
+    for body in ("junk", json.dumps(hard_bounce(message))):
+        response = Client().post(url, body, content_type="application/json", HTTP_AUTHORIZATION=auth)
+        assert response.status_code == 404, url
+    assert not MessageEvent.objects.exists()
+
+
+def test_a_configured_service_whose_signing_key_is_missing_is_a_404_not_a_500(message):
+    auth = "Basic " + base64.b64encode(SECRET.encode()).decode()
+    with override_settings(EMAIL_WEBHOOK_ESPS=["mailgun"]):
+        response = Client().post("/webhooks/anymail/mailgun/tracking/", "{}", content_type="application/json",
+                                 HTTP_AUTHORIZATION=auth)
+    assert response.status_code == 404
+
+
+def test_without_a_configured_secret_no_webhook_exists(message):
+    with override_settings(ANYMAIL={}):
+        response = _post(hard_bounce(message), auth=None)
+    assert response.status_code == 404
     assert Message.objects.get(pk=message.pk).status == "sent"
     assert not MessageEvent.objects.exists()
 

@@ -232,3 +232,15 @@ def test_json_batch_over_the_api(workspace, topics, api):
     assert bare.status_code == 400
     assert bare.json()["errors"][0]["reason"] == "unknown topic 'nope'"
     assert api("marketer", "consents/batch/", {"mode": "all"}).status_code == 400
+
+
+def test_a_file_refused_as_a_whole_answers_the_full_report(workspace, topics, api):
+    # the same ConsentImportReport as any other answer: every field, nothing counted
+    response = api.upload("marketer", "who,topic,granted\n1,newsletter,yes\n", mode="skip")
+    assert response.status_code == 400
+    body = response.json()
+    assert {k: v for k, v in body.items() if k != "errors"} == {
+        "status": "rejected", "mode": "skip", "rows": 0, "imported": 0, "granted": 0, "withdrawn": 0,
+        "skipped": 0, "states_changed": 0, "error_count": 2, "message": body["message"]}
+    assert body["message"]
+    assert [e["field"] for e in body["errors"]] == ["who", "profile_key"]

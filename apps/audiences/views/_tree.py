@@ -9,6 +9,8 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from apps.core.inputs import InputRejected, json_loads_checked
+
 from ..rules.schema import NO_VALUE
 
 MAX_DEFINITION_CHARS = 500_000  # the checker allows 500 conditions; far below this
@@ -30,7 +32,9 @@ def load_definition(text: str | None) -> dict[str, Any]:
     if len(text) > MAX_DEFINITION_CHARS:
         raise DefinitionError("The rule is too large.")
     try:
-        data = json.loads(text)
+        data = json_loads_checked(text)
+    except InputRejected as exc:
+        raise DefinitionError(f"The rule cannot be used: {exc.field} {exc.message}") from None
     except ValueError:
         raise DefinitionError("The rule is not valid JSON.") from None
     if not isinstance(data, dict):

@@ -60,7 +60,7 @@ class ActivityRetryApi(WorkspaceScopedMixin, APIView):
     """Marketers retry activities of test runs; a live run's needs an approver."""
 
     @extend_schema(tags=TAGS, operation_id="campaigns_runs_activity_retry", request=None,
-                   responses={202: s.ActivityDetailOutput},
+                   responses={202: s.ActivityDetailOutput, 409: CONFLICT},
                    description="Run a failed activity again; its skipped successors wait again and the run goes on.")
     def post(self, request, workspace_slug, pk, node_id):
         from apps.tenants.access import require_role  # noqa: PLC0415

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from apps.audiences.selectors import audience_list
+from apps.core.inputs import json_loads_checked
 from apps.tenants.decorators import workspace_view
 
 from .. import editing, services
@@ -195,7 +196,7 @@ def campaign_edit(request, workspace_slug, pk):
     campaign = access_campaign(request.user, ws, pk)
     action = request.POST.get("action", "")
     try:
-        current = json.loads(request.POST["definition"])
+        current = json_loads_checked(request.POST["definition"])
         if not isinstance(current, dict):
             raise ValueError
     except (KeyError, ValueError):

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from apps.core.integers import INT_MAX
 from apps.core.net import client_ip
 from apps.tenants.decorators import workspace_view
 from apps.tenants.roles import WorkspaceRole, at_least
@@ -63,7 +64,7 @@ class RuleSetForm(forms.Form):
 
 class CapForm(forms.Form):
     channel = forms.ChoiceField(choices=[("", "All channels"), *CHANNELS], required=False)
-    limit = forms.IntegerField(min_value=1)
+    limit = forms.IntegerField(min_value=1, max_value=INT_MAX)  # an `integer` column
     period = forms.ChoiceField(choices=Period.choices)
 
 

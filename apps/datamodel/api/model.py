@@ -178,6 +178,8 @@ class RelationshipDetailApi(WorkspaceScopedMixin, APIView):
 class ModelDocumentApi(WorkspaceScopedMixin, APIView):
     """The whole model as one JSON document (the format of `manage.py datamodel_import`)."""
 
+    json_strings_checked_by_view = True  # model_import names a NUL in the document itself
+
     @extend_schema(tags=TAGS, operation_id="data_model_export", responses=s.ModelDocument)
     def get(self, request, workspace_slug):
         return Response(modeldoc.model_export(workspace=self.workspace))

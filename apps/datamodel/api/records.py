@@ -49,6 +49,8 @@ class RecordListApi(WorkspaceScopedMixin, APIView):
 
 
 class RecordBatchApi(WorkspaceScopedMixin, APIView):
+    json_strings_checked_by_view = True  # bad values are errors of their record (skip mode keeps the rest)
+
     @extend_schema(
         tags=TAGS, operation_id="data_records_batch", request=s.BatchInput,
         responses={200: s.BatchReport, 400: s.BatchReport},

@@ -9,6 +9,8 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.core.integers import INT_MAX
+
 from ..ingestion_services import MAX_BATCH_RECORDS, ingestion_progress
 from ..models import (
     AddressRole,
@@ -215,14 +217,27 @@ class BatchInput(serializers.Serializer):
         help_text="Records keyed by attribute. `_change`: upsert (default) or delete; a delete needs only "
                   "the primary key. The upserts of a batch carry the same keys; the last record of a key wins.")
     mode = serializers.ChoiceField(choices=IngestionMode.choices, default=IngestionMode.REJECT)
-    max_errors = serializers.IntegerField(min_value=0, default=100,
+    max_errors = serializers.IntegerField(min_value=0, max_value=INT_MAX, default=100,
                                           help_text="In skip mode: at most this many bad records are skipped.")
 
 
+class OptionalNullableInteger(serializers.IntegerField):
+    """Left out of an error where it does not apply (a CSV line has no record index), null
+    where it applies to none (an error about the whole batch): the schema says both."""
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, allow_null=True, **kwargs)
+
+    def get_attribute(self, instance):
+        if isinstance(instance, dict) and self.source not in instance:
+            raise serializers.SkipField()
+        return super().get_attribute(instance)
+
+
 class IngestionError(serializers.Serializer):
-    record = serializers.IntegerField(required=False, help_text="The record's index in the batch (JSON batches); "
-                                                                "null when the error is about the batch as a whole.")
-    line = serializers.IntegerField(required=False, help_text="The file's line (CSV uploads).")
+    record = OptionalNullableInteger(help_text="The record's index in the batch (JSON batches); "
+                                               "null when the error is about the batch as a whole.")
+    line = OptionalNullableInteger(help_text="The file's line (CSV uploads).")
     column = serializers.CharField(allow_blank=True)
     value = serializers.CharField(allow_null=True, allow_blank=True)
     reason = serializers.CharField()
@@ -255,7 +270,7 @@ class IngestionOptions(serializers.Serializer):
 
 class IngestionJobOutput(serializers.ModelSerializer):
     entity = serializers.CharField(source="entity.key")
-    created_by = serializers.CharField(source="created_by.email", default=None)
+    created_by = serializers.CharField(source="created_by.email", default=None, allow_null=True)
     progress = serializers.SerializerMethodField()
     errors = IngestionError(many=True)
     options = serializers.SerializerMethodField()
@@ -317,7 +332,7 @@ class IngestionUploadInput(serializers.Serializer):
     entity = serializers.CharField(max_length=63, help_text="The entity to load into.")
     name = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     mode = serializers.ChoiceField(choices=IngestionMode.choices, default=IngestionMode.REJECT)
-    max_errors = serializers.IntegerField(min_value=0, default=100)
+    max_errors = serializers.IntegerField(min_value=0, max_value=INT_MAX, default=100)
     delimiter = serializers.CharField(max_length=3, default=",", trim_whitespace=False,
                                       help_text="One of , ; | or a tab (\\t).")
     encoding = serializers.CharField(max_length=30, default="utf-8",

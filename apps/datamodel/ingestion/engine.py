@@ -27,6 +27,8 @@ import psycopg
 from django.db import transaction
 from psycopg import sql
 
+from apps.core.inputs import has_surrogate
+
 from .. import ddl
 from ..models import Entity
 from . import sqlparts as q
@@ -183,6 +185,9 @@ def _ingest_records(*, entity: Entity, records: list[Any], options: Options) -> 
     if any("\x00" in key for r in objects for key in r):  # PostgreSQL text cannot hold NUL
         raise HeaderError([{"record": None, "column": "", "value": None,
                             "reason": "A key cannot contain a NUL character."}])
+    if any(has_surrogate(key) for r in objects for key in r):  # not valid Unicode: psycopg cannot send it
+        raise HeaderError([{"record": None, "column": "", "value": None,
+                            "reason": "A key cannot contain a lone surrogate (invalid Unicode)."}])
     upserts = [r for r in objects if not _is_delete(r)]
     shape = upserts[0] if upserts else (objects[0] if objects else {})
     keys = [k for k in shape if k != CHANGE_COLUMN]
@@ -221,6 +226,9 @@ def _ingest_records(*, entity: Entity, records: list[Any], options: Options) -> 
                     break
                 if isinstance(value, str) and "\x00" in value:
                     bad = f"{key}: a value cannot contain a NUL character"
+                    break
+                if isinstance(value, str) and has_surrogate(value):
+                    bad = f"{key}: a value cannot contain a lone surrogate (invalid Unicode)"
                     break
                 values.append(_json_text(value))
             yield (index, None, bad) if bad else (index, values, None)

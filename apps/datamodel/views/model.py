@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from apps.core.inputs import InputRejected, json_loads_checked
 from apps.tenants.decorators import workspace_view
 
 from .. import services
@@ -150,7 +151,9 @@ def model_upload(request, workspace_slug):
                                       "Is it the data rather than the model?")
             raw = upload.read() if upload is not None else form.cleaned_data["document"].encode()
             try:
-                doc = json.loads(raw.decode("utf-8-sig"))
+                doc = json_loads_checked(raw.decode("utf-8-sig"))
+            except InputRejected as exc:
+                raise ValidationError(f"{exc.field}: {exc.message}" if exc.field != "body" else exc.message) from None
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                 raise ValidationError(f"This is not a JSON document: {exc}.") from None
             counts = model_import(workspace=request.workspace, actor=request.user, doc=doc)
