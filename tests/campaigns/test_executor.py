@@ -7,6 +7,7 @@ from apps.campaigns import executor
 from apps.campaigns.graph import GraphError, check_graph
 from apps.campaigns.models import ActivityRun, Campaign, CampaignVersion, Run
 from tests.factories import make_travel_model
+from tests.waiting import wait_for
 
 
 def make_campaign(workspace, nodes, edges, name="Spring"):
@@ -257,7 +258,6 @@ def test_enrichment_adds_columns_that_travel_through_a_split(workspace, travel, 
 @pytest.mark.worker
 def test_a_run_survives_a_worker_killed_in_the_middle_of_an_activity(workspace, start_worker):
     import signal
-    import time
 
     import psutil
     from django.db import transaction
@@ -270,14 +270,6 @@ def test_a_run_survives_a_worker_killed_in_the_middle_of_an_activity(workspace, 
                                                              edge("slow", "end")])
     worker = start_worker(concurrency=1, name="doomed@%h")
     run = executor.run_create(campaign=campaign, version=version)
-
-    def wait_for(predicate, seconds=60):
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            time.sleep(0.1)
-        return False
 
     assert wait_for(lambda: ActivityRun.objects.get(run=run, node_id="slow").status == "running"), list(
         ActivityRun.objects.filter(run=run).values_list("node_id", "status", "error"))

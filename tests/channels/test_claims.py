@@ -8,7 +8,6 @@ import datetime as dt
 import smtplib
 import socket
 import threading
-import time
 
 import psycopg
 import pytest
@@ -19,17 +18,9 @@ from apps.channels.models import ChannelConfig, Delivery, Message
 from bench.smtpsink import SmtpSink, _free_port
 from tests.channels.delivery_rows import make_delivery
 from tests.conftest import _database_url_for_subprocess
+from tests.waiting import wait_for
 
 CONTENT = {"from_email": "news@travel.test", "subject": "Hi", "html": "<p>Hello</p>"}
-
-
-def wait_for(predicate, seconds=60, step=0.2):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return False
 
 
 def copies_by_recipient(sink):

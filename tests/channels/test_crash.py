@@ -21,6 +21,7 @@ from apps.channels.models import ChannelConfig, Delivery, Message
 from apps.core.periodic import PERIODIC_TASKS
 from apps.core.sqlutil import execute, workspace_schema
 from apps.datamodel.demo.generate import generate
+from tests.waiting import wait_for
 
 RECIPIENTS = 5000
 KILLS = 3
@@ -37,15 +38,6 @@ def kill(worker) -> None:
         except psutil.NoSuchProcess:
             pass
     worker.wait(timeout=10)
-
-
-def wait_for(predicate, seconds=120, step=0.05):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return False
 
 
 @pytest.mark.worker
@@ -86,7 +78,8 @@ def test_killed_workers_never_lose_nor_duplicate_a_message(workspace, sink, star
     stalls = []
     for number in range(1, KILLS + 1):
         # when: the worker dies without a word while it sends
-        assert wait_for(lambda n=number: len(sink.received()) >= n * RECIPIENTS // (KILLS + 2)), len(sink.received())
+        assert wait_for(lambda n=number: len(sink.received()) >= n * RECIPIENTS // (KILLS + 2), seconds=120,
+                        step=0.05), len(sink.received())
         kill(worker)
         killed_at, at_kill = time.monotonic(), len(sink.received())
         worker = start_worker(concurrency=PROCESSES, name=f"crash{number}@%h")

@@ -17,18 +17,10 @@ from apps.channels.models import ChannelConfig, Delivery, Message
 from apps.consent.models import FrequencyCap, RuleSet
 from apps.core.sqlutil import execute, workspace_schema
 from apps.datamodel.demo.generate import generate
+from tests.waiting import wait_for
 
 PROFILES = 1500
 CONTENT = {"from_email": "news@travel.test", "subject": "Hi {{ profile.first_name }}", "html": "<p>Hello</p>"}
-
-
-def wait_for(predicate, seconds=240, step=0.5):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return False
 
 
 def prepare(workspace, profiles):
@@ -77,7 +69,8 @@ def test_two_deliveries_sent_at_once_by_four_workers_give_each_profile_at_most_t
         cap.limit = 1
         cap.save(update_fields=["limit"])
     # when: 4 tasks (2 a delivery) on 4 worker processes send both at the same time
-    assert wait_for(lambda: Delivery.objects.filter(pk__in=[first.pk, second.pk], status="done").count() == 2), \
+    assert wait_for(lambda: Delivery.objects.filter(pk__in=[first.pk, second.pk], status="done").count() == 2,
+                    seconds=240, step=0.5), \
         collections.Counter(Message.objects.filter(workspace=workspace).values_list("status", flat=True))
     # then: every profile got exactly one email, the other was excluded by the cap
     copies = collections.Counter(m.rcpt_tos[0] for m in sink.received())
