@@ -92,11 +92,10 @@ def delivery_create(*, workspace, channel: str, name: str, content: dict[str, An
     delivery.counts = {"queued": queued, "excluded": excluded, **({"deferred": deferred} if deferred else {})}
     delivery.total = sum(n for _s, _r, n in rows)
     delivery.save(update_fields=["counts", "total"])
-    if held:
-        pass  # released by delivery_resume
-    elif queued or deferred:
+    # A held delivery (its campaign paused, its workspace archived) waits for delivery_resume.
+    if not held and (queued or deferred):
         sending.dispatch(delivery)
-    else:
+    elif not held:
         sending.finish_if_done(delivery)
     return delivery
 
