@@ -70,13 +70,17 @@ class Claim:
 
     def claim(self, size: int) -> list[int]:
         """Take up to `size` messages: queued or deferred and due, or held by a dead sender."""
+        # The picked ids are materialized first: as `id IN (SELECT ... LIMIT n FOR UPDATE
+        # SKIP LOCKED)` the planner may run the subquery again per outer row (a nested-loop
+        # semi-join on a freshly created table), which claimed more than `size` messages.
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {MESSAGE} SET status = 'sending', claim_token = %(own)s, "
-                f"lease_until = statement_timestamp() + make_interval(secs => %(lease)s) WHERE id IN ("
-                f"SELECT id FROM {MESSAGE} WHERE delivery_id = %(delivery)s "
+                f"WITH picked AS MATERIALIZED (SELECT id FROM {MESSAGE} WHERE delivery_id = %(delivery)s "
                 f"AND status IN ('queued', 'deferred', 'sending') AND {CLAIMABLE} "
-                f"ORDER BY id LIMIT %(size)s FOR UPDATE SKIP LOCKED) RETURNING id",
+                f"ORDER BY id LIMIT %(size)s FOR UPDATE SKIP LOCKED) "
+                f"UPDATE {MESSAGE} m SET status = 'sending', claim_token = %(own)s, "
+                f"lease_until = statement_timestamp() + make_interval(secs => %(lease)s) "
+                f"FROM picked WHERE m.id = picked.id RETURNING m.id",
                 {"own": self.token, "lease": self.lease, "delivery": self.delivery_id, "size": size})
             ids = sorted(r[0] for r in cursor.fetchall())
         self.renewed = time.monotonic()
