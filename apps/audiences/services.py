@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg import sql
 
+from apps.audiences.rules.definition import check_definition
 from apps.core.sqlutil import execute, fetchone, render
 from apps.datamodel import ddl
 from apps.datamodel.ingestion.header import resolve_encoding
@@ -22,7 +23,6 @@ from apps.tenants.services import audit_record
 
 from . import selectors
 from .models import Audience, AudienceOrigin, AudienceStatus
-from .rules.schema import check_definition
 
 MAX_UPLOAD_SAMPLE = 20
 SNAPSHOT_TIMEOUT_MS = 30 * 60 * 1000

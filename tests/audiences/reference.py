@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection
 
-from apps.audiences.rules.schema import AttrCond, AudienceCond, Definition, Group, RelatedCond
+from apps.audiences.rules.definition import AttrCond, AudienceCond, Definition, Group, RelatedCond
 
 TEXT = {"text", "email", "phone", "enum"}
 

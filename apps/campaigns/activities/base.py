@@ -15,10 +15,10 @@ from typing import Any, ClassVar
 from django.db import connection
 from psycopg import sql
 
-from apps.audiences.rules.schema import Schema
 from apps.core.sqlutil import render, workspace_schema
 from apps.datamodel import ddl
 from apps.datamodel.models import Entity
+from apps.datamodel.schema import Schema
 
 
 class SettingsError(Exception):

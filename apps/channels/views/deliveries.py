@@ -18,8 +18,7 @@ from apps.core.csp import allow_email_preview
 from apps.tenants.decorators import workspace_view
 from apps.tenants.roles import WorkspaceRole, at_least
 
-from .. import delivery_selectors as selectors
-from .. import services
+from .. import selectors, services
 from ..models import DeliveryStatus, MessageStatus
 
 APPROVER = WorkspaceRole.APPROVER

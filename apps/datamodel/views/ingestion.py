@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from apps.tenants.decorators import workspace_view
 
 from ..forms import UploadForm
-from ..ingestion_services import ingestion_job_create, ingestion_progress
+from ..ingestion.services import ingestion_job_create, ingestion_progress
 from ..models import IngestionStatus
 from ..selectors import access_entity, access_ingestion_job, entity_list, ingestion_job_list
 from ._common import MARKETER, add_errors, can_edit
