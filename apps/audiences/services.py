@@ -14,7 +14,7 @@ from django.utils import timezone
 from psycopg import sql
 
 from apps.audiences.rules.definition import check_definition
-from apps.core.sqlutil import execute, fetchone, render
+from apps.core.sqlutil import execute, render
 from apps.datamodel import ddl
 from apps.datamodel.ingestion.header import resolve_encoding
 from apps.datamodel.models import Entity
@@ -307,8 +307,3 @@ def audience_export(*, workspace: Workspace, actor: Any, audience: Audience,
     audit_record(workspace=workspace, actor=actor, verb="audience.exported", target=audience,
                  data={"attributes": attributes or "all"})
     return rows
-
-
-def audience_size(*, audience: Audience) -> int:
-    row = fetchone(sql.SQL("SELECT count(*) FROM {}").format(selectors.key_table(audience)))
-    return int(row[0]) if row else 0
