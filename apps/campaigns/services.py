@@ -161,9 +161,7 @@ def campaign_publish(*, workspace: Workspace, actor: Any, campaign: Campaign) ->
 def _four_eyes_check(*, workspace: Workspace, actor: Any, version: CampaignVersion) -> None:
     """With the workspace's four-eyes rule on, the publisher must not be the last editor.
     An API key names no person, so it cannot show that a second one looked: refused too."""
-    from apps.consent.models import WorkspacePolicy  # noqa: PLC0415 - consent builds on campaigns
-
-    if not WorkspacePolicy.objects.filter(workspace=workspace, four_eyes=True).exists():
+    if not workspace.four_eyes:
         return
     publisher = getattr(_actor(actor), "pk", None)
     if publisher is None:

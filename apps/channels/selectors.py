@@ -1,11 +1,13 @@
 """Reads of the messages layer: templates, the channel configuration, previews (one real
 record rendered with a template, picked by key or at random), and the delivery ledger: a
 workspace's deliveries, one delivery's counts by state, by exclusion reason and by event,
-and its messages."""
+and its messages; a profile's messages and the SQL over the ledger that the send policy
+composes (frequency caps), so that no layer above names the ledger's tables."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -253,3 +255,43 @@ def message_list(*, delivery: Delivery, status: str | None = None) -> QuerySet[M
     if status:
         messages = messages.filter(status=status)
     return messages.order_by("id")
+
+
+# --- for the layers above: a profile's messages, and the ledger in SQL ----------------------
+
+def profile_messages(*, workspace: Workspace, profile_key: str) -> QuerySet[Message]:
+    """Every message of the workspace to the profile `profile_key` (as the ledger stores it)."""
+    # The sent ones are indexed by profile (message_sent_profile); the others (excluded,
+    # failed...) are found by a scan, which a rare request of one admin can afford.
+    return Message.objects.filter(workspace_id=workspace.pk, profile_key=profile_key)
+
+
+def message_events(*, workspace: Workspace, message_ids: Iterable[int]) -> QuerySet[MessageEvent]:
+    """The events of the workspace's messages `message_ids`, by message, then in time order."""
+    return MessageEvent.objects.filter(workspace=workspace, message__in=list(message_ids)) \
+        .order_by("message_id", "at", "id")
+
+
+def message_table() -> sql.Composable:
+    """The message ledger as an SQL table, for a statement over the messages a send policy
+    is handed (columns id, workspace_id, delivery_id, profile_key, target_key, address as
+    classified, status, sent_at)."""
+    return sql.Identifier(Message._meta.db_table)
+
+
+def cap_ledger_sql(*, workspace_id: int, within: str, channel: str = "", statuses: Iterable[str]) -> sql.Composable:
+    """FROM ... WHERE over the message ledger (alias m) that a frequency cap counts: the
+    messages of the workspace's marketing deliveries (not proofs, not transactional) on
+    `channel` ("": every channel), in one of `statuses`, sent (not sent yet: created)
+    within `within` (a PostgreSQL interval, e.g. '7 days'). Set-based: the caller adds
+    conditions with AND, and groups or counts."""
+    period = sql.Literal(within)
+    return sql.SQL(
+        "FROM {m} m JOIN {d} d ON d.id = m.delivery_id "
+        "WHERE m.workspace_id = {w} AND d.workspace_id = {w} "
+        "AND d.created_at > now() - {p}::interval - interval '2 days' "
+        "AND NOT d.proof AND coalesce(d.options ->> 'category', 'marketing') = 'marketing' {chan} "
+        "AND m.status IN ({statuses}) AND coalesce(m.sent_at, d.created_at) > now() - {p}::interval").format(
+        m=message_table(), d=sql.Identifier(Delivery._meta.db_table), w=sql.Literal(workspace_id), p=period,
+        chan=sql.SQL("AND d.channel = {}").format(sql.Literal(channel)) if channel else sql.SQL(""),
+        statuses=sql.SQL(", ").join(sql.Literal(s) for s in statuses))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -15,11 +16,13 @@ from apps.datamodel.schema import Schema
 
 from . import content as content_mod
 from . import ledger, sending
-from .models import ChannelConfig, ContentTemplate, Delivery, DeliveryStatus, Message
+from .models import ChannelConfig, ContentTemplate, Delivery, DeliveryStatus, Message, MessageEvent
 from .proof_limits import proof_allow
 from .senders import sender_problem
 
 MESSAGE = sql.Identifier(Message._meta.db_table)
+# Keys of a message event's data that identify a person (tracking hits and ESP reports).
+EVENT_PERSONAL_KEYS = ["ip", "user_agent", "recipient", "description", "mta_response"]
 
 
 def _window(workspace, channel: str) -> dt.timedelta:
@@ -242,3 +245,25 @@ def _create_with_params(*, workspace, channel, content, options, classified, par
     delivery.save(update_fields=["counts", "total"])
     sending.dispatch(delivery)
     return delivery
+
+
+# --- erasure ----------------------------------------------------------------------------------
+
+def messages_anonymize(*, workspace, message_ids: Sequence[int], pseudonym: str) -> tuple[int, int]:
+    """Keep the workspace's messages `message_ids` for the delivery counts but unlink them
+    from their recipient: no address, no error text (bounce replies quote the address),
+    profile and target keys replaced by `pseudonym`; their events lose the data that
+    identifies a person (EVENT_PERSONAL_KEYS). Returns (messages anonymized, events cleared)."""
+    ids = list(message_ids)
+    if not ids:
+        return 0, 0
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(render(sql.SQL(
+                "UPDATE {} SET data = data - %s::text[] WHERE message_id = ANY(%s) AND workspace_id = %s "
+                "AND data ?| %s::text[]").format(sql.Identifier(MessageEvent._meta.db_table))),
+                [EVENT_PERSONAL_KEYS, ids, workspace.pk, EVENT_PERSONAL_KEYS])
+            cleared = cursor.rowcount
+        anonymized = Message.objects.filter(workspace_id=workspace.pk, pk__in=ids).update(
+            address="", error="", profile_key=pseudonym, target_key=pseudonym)
+    return anonymized, cleared

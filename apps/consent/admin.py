@@ -102,5 +102,11 @@ class QuietHoursAdmin(admin.ModelAdmin):
 @admin.register(WorkspacePolicy)
 class WorkspacePolicyAdmin(admin.ModelAdmin):
     list_display = ["workspace", "four_eyes", "soft_bounce_threshold", "unsubscribe_link_days"]
-    list_filter = ["four_eyes"]
+    list_filter = ["workspace__four_eyes"]
+    list_select_related = ["workspace"]
     search_fields = ["workspace__slug"]
+
+    # The four-eyes rule is the workspace's (edited on the workspace's admin page).
+    @admin.display(boolean=True, description="four eyes", ordering="workspace__four_eyes")
+    def four_eyes(self, obj):
+        return obj.workspace.four_eyes

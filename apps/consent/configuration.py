@@ -233,15 +233,21 @@ def policy_update(*, workspace, actor: Any, four_eyes: bool | None = None, soft_
     if errors:
         raise ValidationError(errors)
     policy = policy_for(workspace)
+    # The four-eyes rule is a setting of the workspace (campaigns reads it there); the
+    # page and the API edit it with the policy's values, in one audit entry as before.
     values = {"four_eyes": four_eyes, "soft_bounce_threshold": soft_bounce_threshold,
               "unsubscribe_link_days": unsubscribe_link_days}
-    changed = {k: [getattr(policy, k), v] for k, v in values.items() if v is not None and getattr(policy, k) != v}
+    owner = {"four_eyes": workspace, "soft_bounce_threshold": policy, "unsubscribe_link_days": policy}
+    changed = {k: [getattr(owner[k], k), v] for k, v in values.items() if v is not None and getattr(owner[k], k) != v}
     if changed:
         for k, (_, v) in changed.items():
-            setattr(policy, k, v)
+            setattr(owner[k], k, v)
         try:
             with transaction.atomic():
-                policy.save(update_fields=list(changed))
+                for obj in (workspace, policy):
+                    fields = [k for k in changed if owner[k] is obj]
+                    if fields:
+                        obj.save(update_fields=fields)
                 audit_record(workspace=workspace, actor=actor, verb="consent.policy.updated", target=None,
                              data={"changed": changed})
         except IntegrityError as exc:  # pragma: no cover - the ranges above keep the columns valid

@@ -31,21 +31,24 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.utils import timezone
 from psycopg import sql
 
-from apps.channels.models import Message, MessageEvent
-from apps.core.sqlutil import execute, fetchone
+from apps.channels.selectors import message_events, profile_messages
+from apps.channels.services import messages_anonymize
+from apps.core.sqlutil import fetchone
 from apps.datamodel import ddl
+from apps.datamodel.locks import entity_write_lock
 from apps.datamodel.models import AddressMapping, Attribute, Entity, Relationship
 from apps.datamodel.schema import Schema
 from apps.datamodel.selectors import parse_value
+from apps.datamodel.services import records_delete
 from apps.tenants.services import audit_record
 
 from .models import (
@@ -58,9 +61,10 @@ from .models import (
 )
 from .services import hashed_value, suppression_add
 
+if TYPE_CHECKING:
+    from apps.channels.models import Message
+
 PSEUDONYM_PREFIX = "erased:"
-# Keys of a message event's data that identify a person (tracking hits and ESP reports).
-EVENT_PERSONAL_KEYS = ["ip", "user_agent", "recipient", "description", "mta_response"]
 # The address as the messages ledger stores it (apps/channels/ledger.py), so the hash of a
 # suppression matches the hash enforcement computes.
 ADDRESS_SQL = {
@@ -68,7 +72,6 @@ ADDRESS_SQL = {
     SuppressionKind.PHONE: "regexp_replace({}, '[^0-9+]', '', 'g')",
 }
 CHANNEL_KINDS = {"email": SuppressionKind.EMAIL, "sms": SuppressionKind.PHONE}
-LOCK_NAMESPACE = 0x0DA7A  # the data store's per-entity write lock (ingestion, record_delete)
 
 
 @dataclass
@@ -163,9 +166,7 @@ def access_subject(workspace, key: str) -> Subject:
 
 
 def _messages(subject: Subject):
-    # The sent ones are indexed by profile (message_sent_profile); the others (excluded,
-    # failed...) are found by a scan, which a rare request of one admin can afford.
-    return Message.objects.filter(workspace_id=subject.workspace.pk, profile_key=subject.key)
+    return profile_messages(workspace=subject.workspace, profile_key=subject.key)
 
 
 def _profile_row(subject: Subject) -> dict[str, Any] | None:
@@ -198,8 +199,7 @@ def profile_data(subject: Subject) -> dict[str, Any]:
     states = ConsentState.objects.filter(workspace=workspace, profile_key=subject.key).select_related("topic")
     events = ConsentEvent.objects.filter(workspace=workspace, profile_key=subject.key).select_related("topic")
     messages = list(_messages(subject).select_related("delivery").order_by("id"))
-    message_events = MessageEvent.objects.filter(workspace=workspace, message__in=[m.pk for m in messages]) \
-        .order_by("message_id", "at", "id")
+    events_of_messages = message_events(workspace=workspace, message_ids=[m.pk for m in messages])
     addresses = _addresses(subject, messages)
     suppressions = Suppression.objects.filter(workspace=workspace, hashed=False).filter(
         kind__in=[kind for kind, _ in addresses], value__in=[value for _, value in addresses])
@@ -222,7 +222,7 @@ def profile_data(subject: Subject) -> dict[str, Any]:
                       "status": m.status, "reason": m.reason, "sent_at": _iso(m.sent_at), "address": m.address,
                       "target_key": m.target_key} for m in messages],
         "message_events": [{"message": e.message_id, "type": e.type, "at": _iso(e.at), "data": e.data}
-                           for e in message_events],
+                           for e in events_of_messages],
         "suppressions": [{"kind": s.kind, "value": s.value, "reason": s.reason, "created_at": _iso(s.created_at),
                           "expires_at": _iso(s.expires_at)} for s in suppressions.order_by("kind", "value")],
     }
@@ -298,32 +298,29 @@ def profile_erase(*, workspace, actor: Any, subject: Subject, confirm: str,
     pseudonym = subject.pseudonym
     with transaction.atomic():
         # Ingestion and record deletes take the same per-entity lock: no row of the
-        # profile is merged in while it is being erased. In entity order: no deadlock.
-        entities = sorted({p.entity.pk for p in subject.paths} | ({subject.profile.pk} if subject.profile else set()))
-        for entity_id in entities:
-            execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, entity_id])
+        # profile is merged in while it is being erased. All of them first, in entity
+        # order: no deadlock (records_delete takes each again, which it already holds).
+        entities = {p.entity.pk: p.entity for p in subject.paths}
+        if subject.profile is not None:
+            entities[subject.profile.pk] = subject.profile
+        for entity_id in sorted(entities):
+            entity_write_lock(entities[entity_id])
         messages = list(_messages(subject).select_related("delivery"))
         addresses = _addresses(subject, messages)
 
         rows: dict[str, int] = {}
         for path in sorted(subject.paths, key=lambda p: -len(p.steps)):  # children first
-            deleted = execute(sql.SQL("DELETE FROM {table} t WHERE {owned}").format(
-                table=ddl.table(path.entity), owned=_owned(path, subject.schema)), [subject.value])
+            deleted = records_delete(workspace=workspace, entity=path.entity, where=_owned(path, subject.schema),
+                                     params=[subject.value])
             rows[path.entity.key] = rows.get(path.entity.key, 0) + deleted
         if subject.profile is not None:
-            rows[subject.profile.key] = execute(sql.SQL("DELETE FROM {} WHERE {} = %s").format(
-                ddl.table(subject.profile), ddl.column(subject.schema.pk(subject.profile))), [subject.value])
+            rows[subject.profile.key] = records_delete(
+                workspace=workspace, entity=subject.profile,
+                where=sql.SQL("t.{} = %s").format(ddl.column(subject.schema.pk(subject.profile))),
+                params=[subject.value])
 
-        ids = [m.pk for m in messages]
-        cleared = 0
-        if ids:
-            with connection.cursor() as cursor:
-                cursor.execute(f"UPDATE {MessageEvent._meta.db_table} SET data = data - %s::text[] "  # noqa: S608
-                               "WHERE message_id = ANY(%s) AND data ?| %s::text[]",
-                               [EVENT_PERSONAL_KEYS, ids, EVENT_PERSONAL_KEYS])
-                cleared = cursor.rowcount
-        anonymized = Message.objects.filter(pk__in=ids).update(address="", error="", profile_key=pseudonym,
-                                                               target_key=pseudonym)
+        anonymized, cleared = messages_anonymize(workspace=workspace, message_ids=[m.pk for m in messages],
+                                                 pseudonym=pseudonym)
 
         ConsentState.objects.filter(workspace=workspace, profile_key=subject.key).delete()
         unlinked = ConsentEvent.objects.filter(workspace=workspace, profile_key=subject.key).update(

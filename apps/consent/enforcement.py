@@ -30,14 +30,13 @@ from django.utils import timezone
 from psycopg import sql
 
 from apps.channels.policy import SendPolicy, Verdict
+from apps.channels.selectors import cap_ledger_sql, message_table
 from apps.core.sqlutil import render
 
 from .models import ConsentState, FrequencyCap, QuietHours, RuleSet, Suppression, Topic
 
 STATE = sql.Identifier(ConsentState._meta.db_table)
 SUPPRESSION = sql.Identifier(Suppression._meta.db_table)
-MESSAGE = sql.Identifier("channels_message")
-DELIVERY = sql.Identifier("channels_delivery")
 PERIODS = {"day": "1 day", "week": "7 days", "month": "30 days"}
 PHONE_CHANNELS = ("sms",)
 # "Now" for quiet hours, as SQL: tests pin it to a literal instant to cross a DST change.
@@ -121,17 +120,10 @@ def _caps(workspace_id: int, channel: str, settings: dict[str, Any]) -> list[Fre
 
 def _ledger_sql(workspace_id: int, cap: FrequencyCap, statuses: tuple[str, ...]) -> sql.Composable:
     """FROM ... WHERE over the message ledger (alias m) that a cap counts: messages of
-    the workspace's marketing deliveries in the cap's period, in one of `statuses`."""
-    period = sql.Literal(PERIODS[cap.period])
-    return sql.SQL(
-        "FROM {m} m JOIN {d} d ON d.id = m.delivery_id "
-        "WHERE m.workspace_id = {w} AND d.workspace_id = {w} "
-        "AND d.created_at > now() - {p}::interval - interval '2 days' "
-        "AND NOT d.proof AND coalesce(d.options ->> 'category', 'marketing') = 'marketing' {chan} "
-        "AND m.status IN ({statuses}) AND coalesce(m.sent_at, d.created_at) > now() - {p}::interval").format(
-        m=MESSAGE, d=DELIVERY, w=sql.Literal(workspace_id), p=period,
-        chan=sql.SQL("AND d.channel = {}").format(sql.Literal(cap.channel)) if cap.channel else sql.SQL(""),
-        statuses=sql.SQL(", ").join(sql.Literal(s) for s in statuses))
+    the workspace's marketing deliveries in the cap's period, in one of `statuses`
+    (channels writes the SQL: consent never names the ledger's tables)."""
+    return cap_ledger_sql(workspace_id=workspace_id, within=PERIODS[cap.period], channel=cap.channel,
+                          statuses=statuses)
 
 
 def _cap_sets(workspace_id: int, caps: list[FrequencyCap], key: sql.Composable) -> list[tuple[str, sql.Composable]]:
@@ -238,7 +230,7 @@ def _lock_profiles(workspace_id: int, ids: list[int]) -> None:
     COMMITTED that count takes its snapshot after the locks are granted, so it sees what
     the previous holder committed."""
     query = sql.SQL("SELECT count(pg_advisory_xact_lock(%s, k)) FROM (SELECT DISTINCT hashtext(%s || ':' || "
-                    "profile_key) AS k FROM {m} WHERE id = ANY(%s) ORDER BY k) s").format(m=MESSAGE)
+                    "profile_key) AS k FROM {m} WHERE id = ANY(%s) ORDER BY k) s").format(m=message_table())
     with connection.cursor() as cursor:
         cursor.execute(render(query), [CAP_SEND_LOCK, str(workspace_id), ids])
 
@@ -305,7 +297,8 @@ def presend_hook(delivery, rows: list[dict[str, Any]]) -> dict[int, Verdict]:
         "free AS (SELECT id, profile_key, row_number() OVER (PARTITION BY profile_key ORDER BY id) AS rank "
         "FROM chunk WHERE reason IS NULL AND (until IS NULL OR until <= statement_timestamp())) "
         "SELECT k.id, k.reason, k.until, {capped} FROM chunk k LEFT JOIN free c ON c.id = k.id").format(
-        cases=cases, quiet=quiet if quiet is not None else sql.SQL("NULL::timestamptz"), m=MESSAGE, joins=joins,
+        cases=cases, quiet=quiet if quiet is not None else sql.SQL("NULL::timestamptz"), m=message_table(),
+        joins=joins,
         capped=sql.SQL("coalesce({}, false)").format(_cap_blocks(delivery.workspace_id, caps)) if caps
         else sql.SQL("false"))
     blocked: dict[int, Verdict] = {}
@@ -325,7 +318,6 @@ def event_hook(event, message) -> None:
     """Provider reports feed suppression and consent: hard bounces and complaints
     suppress the address at once, soft bounces count towards the workspace threshold,
     an unsubscribe reported by the provider withdraws the message's topic."""
-    from apps.channels.models import Delivery  # noqa: PLC0415
     from apps.tenants.models import Workspace  # noqa: PLC0415
 
     from . import services  # noqa: PLC0415
@@ -334,7 +326,7 @@ def event_hook(event, message) -> None:
         return
     workspace = Workspace.objects.get(pk=message.workspace_id)
     if event.type == "unsubscribed":
-        delivery = Delivery.objects.get(pk=message.delivery_id)
+        delivery = message.delivery
         key = (delivery.options or {}).get("topic")
         for topic in Topic.objects.filter(workspace=workspace, channel=delivery.channel,
                                           **({"key": key} if key else {})):

@@ -193,9 +193,9 @@ class QuietHours(WorkspaceOwned):
 
 
 class WorkspacePolicy(WorkspaceOwned):
-    """Per-workspace governance and bounce settings."""
+    """Per-workspace bounce, unsubscribe-link and inbound SMS settings. (The four-eyes
+    rule the policy page also edits is the workspace's: tenants.Workspace.four_eyes.)"""
 
-    four_eyes = models.BooleanField(default=False, help_text="the person who publishes must not be the last editor")
     soft_bounce_threshold = models.PositiveSmallIntegerField(default=5)
     unsubscribe_link_days = models.PositiveSmallIntegerField(default=90)
     # The inbound SMS URL's secret is derived from SECRET_KEY and this generation

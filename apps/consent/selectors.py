@@ -75,6 +75,14 @@ def policy(*, workspace) -> WorkspacePolicy:
     return WorkspacePolicy.objects.filter(workspace=workspace).first() or WorkspacePolicy(workspace=workspace)
 
 
+def policy_settings(*, workspace, current: WorkspacePolicy | None = None) -> dict[str, Any]:
+    """What the policy page and API show and edit: the workspace's four-eyes rule and the
+    values of its policy (`current`, else read; its defaults when none was saved)."""
+    current = current or policy(workspace=workspace)
+    return {"four_eyes": workspace.four_eyes, "soft_bounce_threshold": current.soft_bounce_threshold,
+            "unsubscribe_link_days": current.unsubscribe_link_days}
+
+
 @dataclass
 class TopicAnswer:
     topic: Topic

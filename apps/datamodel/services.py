@@ -3,15 +3,19 @@ transaction and records an audit event."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from psycopg import sql
 
+from apps.core.sqlutil import execute
 from apps.tenants.models import Workspace
 from apps.tenants.services import audit_record
 
 from . import ddl
+from .locks import entity_write_lock
 from .models import (
     AddressMapping,
     AddressRole,
@@ -264,19 +268,28 @@ def address_mapping_set(*, workspace: Workspace, actor: Any, mapping: dict[str, 
                      data={k: v for k, v in mapping.items()})
 
 
+def records_delete(*, workspace: Workspace, entity: Entity, where: sql.Composable,
+                   params: Sequence[Any] = ()) -> int:
+    """Delete the rows of `entity` where `where` holds (an SQL condition over the alias
+    `t`, its values bound as `params`), in one statement under the entity's write lock.
+    Not audited: the caller's audit entry says what the rows were deleted for (an erasure
+    names only a pseudonym). The number of rows deleted."""
+    if entity.workspace_id != workspace.pk:
+        raise ValueError(f"entity {entity.key!r} is not of workspace {workspace.pk}")
+    with transaction.atomic():
+        entity_write_lock(entity)
+        return execute(sql.SQL("DELETE FROM {} t WHERE {}").format(ddl.table(entity), where), params)
+
+
 def record_delete(*, workspace: Workspace, actor: Any, entity: Entity, key: Any) -> bool:
     """Delete one record by primary key. True when a row was deleted."""
-    from psycopg import sql  # noqa: PLC0415
-
-    from apps.core.sqlutil import execute  # noqa: PLC0415
-
     from .selectors import parse_value  # noqa: PLC0415
 
     pk = entity.attributes.get(is_primary_key=True)
     value = parse_value(pk, key)
     with transaction.atomic():
-        execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x0DA7A, entity.pk])
-        deleted = execute(sql.SQL("DELETE FROM {} WHERE {} = %s").format(ddl.table(entity), ddl.column(pk)), [value])
+        deleted = records_delete(workspace=workspace, entity=entity,
+                                 where=sql.SQL("t.{} = %s").format(ddl.column(pk)), params=[value])
         if deleted:
             audit_record(workspace=workspace, actor=actor, verb="datamodel.record_deleted", target=entity,
                          data={"key": str(key)})

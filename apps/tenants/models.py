@@ -123,6 +123,9 @@ class Workspace(models.Model):
     # more than the grace period (beat was down) is skipped, not started late.
     working_tables_days = models.PositiveSmallIntegerField(default=7)
     schedule_grace_minutes = models.PositiveIntegerField(default=30)
+    # Governance: with four eyes on, whoever publishes a campaign version must not be its
+    # last editor (campaigns enforces it; the consent section's policy page edits it).
+    four_eyes = models.BooleanField(default=False, help_text="the person who publishes must not be the last editor")
     created_at = models.DateTimeField(auto_now_add=True)
     # Archived: read-only, schedules paused, nothing sent (see tenants.lifecycle).
     archived_at = models.DateTimeField(null=True, blank=True)

@@ -313,7 +313,8 @@ def test_workspace_policy(workspace, api):
     response = api(workspace, "admin", "PUT", "policy/", {"four_eyes": True, "soft_bounce_threshold": 20})
     assert response.json() == {"four_eyes": True, "soft_bounce_threshold": 20, "unsubscribe_link_days": 90}
     assert api(workspace, "approver", "PUT", "policy/", {"four_eyes": False}).status_code == 403
-    assert services.policy_for(workspace).four_eyes is True
+    workspace.refresh_from_db()
+    assert workspace.four_eyes is True
     assert verbs(workspace) == ["consent.policy.updated"]
     assert AuditEvent.objects.get(verb="consent.policy.updated").data == {
         "changed": {"four_eyes": [False, True], "soft_bounce_threshold": [5, 20]}}

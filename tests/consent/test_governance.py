@@ -9,7 +9,6 @@ from django.test import Client
 
 from apps.campaigns import services as campaigns
 from apps.campaigns.models import CampaignVersion
-from apps.consent import services
 from apps.tenants.models import AuditEvent
 from tests.factories import UserFactory, grant, make_api_key
 
@@ -27,9 +26,8 @@ def approvers(workspace):
 
 
 def four_eyes(workspace, on=True):
-    policy = services.policy_for(workspace)
-    policy.four_eyes = on
-    policy.save()
+    workspace.four_eyes = on
+    workspace.save(update_fields=["four_eyes"])
 
 
 def drafted(workspace, editor, name="Spring"):

@@ -164,7 +164,8 @@ def test_policy_form(workspace, admin, approver, client_for):
                                                             "unsubscribe_link_days": "30"})
     assert ok.status_code == 302
     policy = services.policy_for(workspace)
-    assert (policy.four_eyes, policy.soft_bounce_threshold, policy.unsubscribe_link_days) == (True, 3, 30)
+    workspace.refresh_from_db()
+    assert (workspace.four_eyes, policy.soft_bounce_threshold, policy.unsubscribe_link_days) == (True, 3, 30)
     page = client_for(admin).get(url(workspace, "policy/")).content.decode()
     assert f"/inbound/sms/{workspace.slug}/" in page
     assert f"/inbound/sms/{workspace.slug}/" not in client_for(approver).get(url(workspace, "policy/")).content.decode()

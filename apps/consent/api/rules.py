@@ -242,7 +242,7 @@ class PolicyApi(WorkspaceScopedMixin, APIView):
 
     @extend_schema(tags=TAGS, operation_id="consent_policy_retrieve", responses=PolicySerializer)
     def get(self, request, workspace_slug):
-        return Response(PolicySerializer(selectors.policy(workspace=self.workspace)).data)
+        return Response(PolicySerializer(selectors.policy_settings(workspace=self.workspace)).data)
 
     @extend_schema(tags=TAGS, operation_id="consent_policy_update", request=PolicySerializer,
                    responses=PolicySerializer, description="Fields left out keep their value.")
@@ -250,7 +250,7 @@ class PolicyApi(WorkspaceScopedMixin, APIView):
         data = PolicySerializer(data=request.data)
         data.is_valid(raise_exception=True)
         policy = configuration.policy_update(workspace=self.workspace, actor=request.user, **data.validated_data)
-        return Response(PolicySerializer(policy).data)
+        return Response(PolicySerializer(selectors.policy_settings(workspace=self.workspace, current=policy)).data)
 
 
 class InboundSmsRotateSerializer(serializers.Serializer):

@@ -21,10 +21,7 @@ from .manage import ADMIN, VIEWER, PolicyForm, _apply_errors, _context
 
 @workspace_view(read_role=VIEWER, write_role=ADMIN)
 def policy(request, workspace_slug):
-    current = selectors.policy(workspace=request.workspace)
-    form = PolicyForm(request.POST or None, initial={
-        "four_eyes": current.four_eyes, "soft_bounce_threshold": current.soft_bounce_threshold,
-        "unsubscribe_link_days": current.unsubscribe_link_days})
+    form = PolicyForm(request.POST or None, initial=selectors.policy_settings(workspace=request.workspace))
     if request.method == "POST" and form.is_valid():
         try:
             configuration.policy_update(workspace=request.workspace, actor=request.user, **form.cleaned_data)
@@ -59,10 +56,7 @@ class RotateForm(forms.Form):
 def inbound_sms_rotate(request, workspace_slug):
     form = RotateForm(request.POST)
     if not form.is_valid():
-        current = selectors.policy(workspace=request.workspace)
-        policy_form = PolicyForm(initial={
-            "four_eyes": current.four_eyes, "soft_bounce_threshold": current.soft_bounce_threshold,
-            "unsubscribe_link_days": current.unsubscribe_link_days})
+        policy_form = PolicyForm(initial=selectors.policy_settings(workspace=request.workspace))
         return _policy_page(request, policy_form, form, status=422)
     configuration.inbound_sms_secret_rotate(workspace=request.workspace, actor=request.user,
                                             grace_minutes=form.cleaned_data["grace_minutes"])

@@ -30,6 +30,7 @@ from psycopg import sql
 from apps.core.inputs import has_surrogate
 
 from .. import ddl
+from ..locks import entity_write_lock
 from ..models import Entity
 from . import sqlparts as q
 from .base import INGEST_WORK_MEM, Options, Progress, Report, _CopyFailed, _exec, _raw
@@ -72,7 +73,7 @@ def _session(cur, entity: Entity) -> Iterator[None]:
     saved = cur.fetchone()
     cur.execute("SELECT set_config('TimeZone', %s, true), set_config('DateStyle', 'ISO, YMD', true), "
                 "set_config('work_mem', %s, true)", [entity.workspace.time_zone, INGEST_WORK_MEM])
-    cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x0DA7A, entity.pk])
+    entity_write_lock(entity)
     try:
         yield
     finally:
