@@ -36,7 +36,7 @@ from apps.channels.models import ChannelConfig, Delivery, Message
 from apps.channels.personalization import HTML_ENV, Renderer
 from apps.core.sqlutil import render as render_sql
 from apps.core.sqlutil import workspace_schema
-from apps.datamodel.demo.generate import generate
+from apps.demo.generate import generate
 from bench.audience import _vacuum
 from bench.common import emit, scratch_workspace
 from bench.send_child import child_raw, child_send

@@ -16,7 +16,7 @@ from apps.channels import ledger, sending, services
 from apps.channels.models import ChannelConfig, Delivery, Message
 from apps.consent.models import FrequencyCap, RuleSet
 from apps.core.sqlutil import execute, workspace_schema
-from apps.datamodel.demo.generate import generate
+from apps.demo.generate import generate
 from tests.waiting import wait_for
 
 PROFILES = 1500
