@@ -18,7 +18,7 @@ from django.utils import timezone
 from apps.audiences import selectors
 from apps.audiences.rules.compiler import Compiler
 from apps.audiences.rules.definition import check_definition
-from apps.datamodel.demo.generate import generate
+from apps.demo.generate import generate
 from bench.common import emit, scratch_workspace
 
 CASES = {

@@ -23,7 +23,7 @@ from django.utils import timezone
 from apps.audiences.selectors import AUDIENCE_WORK_MEM
 from apps.campaigns import executor, services
 from apps.campaigns.models import ActivityRun
-from apps.datamodel.demo.generate import generate
+from apps.demo.generate import generate
 from bench.audience import _vacuum
 from bench.common import emit, scratch_workspace
 

@@ -201,7 +201,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds; the best of each is kept")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args(argv)
-    from apps.datamodel.demo.generate import generate
+    from apps.demo.generate import generate
 
     with scratch_workspace("bench-dm", keep=args.keep) as workspace:
         generate(workspace=workspace, profiles=args.letters)

@@ -19,9 +19,9 @@ from django.db import connection
 from psycopg import sql
 
 from apps.datamodel import ddl
-from apps.datamodel.demo.generate import TRAVEL, ensure_model, write_csv
 from apps.datamodel.ingestion.services import ingestion_job_create, ingestion_job_run
 from apps.datamodel.models import Entity
+from apps.demo.generate import TRAVEL, ensure_model, write_csv
 from bench.common import emit, peak_rss_mb, scratch_workspace, timer
 
 CUSTOMER_QUERY = next(query for key, _, query in TRAVEL if key == "customer")

@@ -63,7 +63,7 @@ def make_api_key(workspace, role="marketer", **kwargs) -> tuple[ApiKey, str]:
                                    role=role, **kwargs)
 
 
-TRAVEL_MODEL = "apps/datamodel/demo/northwind-travel.json"
+TRAVEL_MODEL = "apps/demo/data/northwind-travel.json"
 
 TRAVEL_ROWS = {
     "customer": (

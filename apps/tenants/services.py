@@ -60,6 +60,17 @@ def audit_record(*, workspace: Workspace, actor: Any, verb: str, target: Any = N
     )
 
 
+# --- users --------------------------------------------------------------------------------
+
+def user_create(*, email: str, password: str, first_name: str = "", last_name: str = "",
+                superuser: bool = False) -> Any:
+    """A person who logs in (a platform superuser with `superuser`). Not audited: the audit
+    log is a workspace's, and a user belongs to none until given a role (member_set_role
+    records that)."""
+    create = User.objects.create_superuser if superuser else User.objects.create_user
+    return create(email=email, password=password, first_name=first_name, last_name=last_name)
+
+
 # --- organizations and workspaces ----------------------------------------------------------
 
 def organization_create(*, name: str, slug: str, owner: Any | None = None) -> Organization:
@@ -69,6 +80,16 @@ def organization_create(*, name: str, slug: str, owner: Any | None = None) -> Or
     if owner is not None:
         Membership.objects.create(organization=org, user=owner, role=OrganizationRole.OWNER)
     return org
+
+
+def organization_member_add(*, organization: Organization, user: Any,
+                            role: str = OrganizationRole.MEMBER) -> Membership:
+    """Put a user in an agency with an agency role. Someone already in it keeps the role
+    they have: changing it is a decision of its own, not a side effect of adding. Not
+    audited, like organization_create: the audit log is a workspace's, not an agency's."""
+    membership, _ = Membership.objects.get_or_create(organization=organization, user=user,
+                                                     defaults={"role": OrganizationRole(role)})
+    return membership
 
 
 def workspace_create(*, organization: Organization, actor: Any, name: str, slug: str,

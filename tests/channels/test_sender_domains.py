@@ -8,12 +8,13 @@ import re
 
 import pytest
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
 from apps.campaigns import services as campaign_services
 from apps.campaigns.graph import GraphError
-from apps.channels import configuration, services
+from apps.channels import configuration, senders, services
 from apps.channels.models import Delivery, Message, SenderDomain
 from apps.tenants.models import AuditEvent
 from tests.channels.test_sending import CONTENT, live_run
@@ -115,6 +116,39 @@ def test_an_old_or_replaced_link_does_not_verify(workspace, api, client, django_
     SenderDomain.objects.filter(pk=pk).update(link_sent_at=timezone.now() - dt.timedelta(hours=73))
     assert client.get(second).status_code == 404 and client.post(second).status_code == 404
     assert SenderDomain.objects.get(pk=pk).status == "pending"
+
+
+def test_a_domain_verified_by_hand_is_added_verified_once(workspace, alice):
+    # when a domain is verified by hand (no link, no DNS record)
+    sender = senders.sender_domain_verify(workspace=workspace, actor=alice, domain="Travel.Test.")
+    # then it is there, verified, without a mail to anyone
+    sender.refresh_from_db()
+    assert (sender.domain, sender.status, sender.verified_via, sender.confirm_address, sender.token_hash,
+            sender.created_by) == ("travel.test", "verified", "admin", "postmaster@travel.test", "", alice)
+    assert sender.verified_at is not None and mail.outbox == []
+    assert list(AuditEvent.objects.filter(workspace=workspace).order_by("id").values_list("verb", "actor_label")) == [
+        ("sender_domain.added", "alice@example.test"), ("sender_domain.verified", "alice@example.test")]
+    # and verifying it again changes nothing
+    again = senders.sender_domain_verify(workspace=workspace, actor=None, domain="travel.test")
+    assert again.pk == sender.pk and again.verified_at == sender.verified_at
+    assert SenderDomain.objects.count() == 1 and AuditEvent.objects.filter(workspace=workspace).count() == 2
+
+
+def test_a_pending_domain_verified_by_hand_stops_its_link(workspace, api, client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        pk = api("POST", "", {"domain": "travel.test"}).json()["id"]
+    link = path_of(link_in(mail.outbox[0]))
+    sender = senders.sender_domain_verify(workspace=workspace, actor=None, domain="travel.test")
+    assert (sender.pk, sender.status, sender.verified_via, sender.token_hash) == (pk, "verified", "admin", "")
+    assert client.post(link).status_code == 404
+    assert list(AuditEvent.objects.filter(workspace=workspace, verb__startswith="sender_domain.verified")
+                .values_list("data", flat=True)) == [{"domain": "travel.test", "by": "admin"}]
+
+
+def test_a_domain_verified_by_hand_must_be_a_domain(workspace):
+    with pytest.raises(ValidationError):
+        senders.sender_domain_verify(workspace=workspace, actor=None, domain="not a domain")
+    assert SenderDomain.objects.count() == 0 and AuditEvent.objects.filter(workspace=workspace).count() == 0
 
 
 def test_the_platform_server_sends_only_from_verified_domains(workspace, travel, queue, sends):

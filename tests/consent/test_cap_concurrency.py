@@ -15,8 +15,8 @@ from apps.channels import ledger, sending, services
 from apps.channels.models import ChannelConfig, Delivery, Message
 from apps.consent.models import FrequencyCap, RuleSet
 from apps.core.sqlutil import execute, workspace_schema
-from apps.datamodel.demo.generate import generate
 from apps.datamodel.schema import Schema
+from apps.demo.generate import generate
 from tests.waiting import wait_for
 
 PROFILES = 1500

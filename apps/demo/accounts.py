@@ -1,5 +1,5 @@
-"""The demo agency everyone can try (README lists the logins). Loading is idempotent:
-existing rows are kept (a changed password is not reset)."""
+"""The demo agencies, workspaces and users everyone can try (README lists the logins).
+Loading is idempotent: existing rows are kept (a changed password is not reset)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from . import services
-from .models import Membership, Organization, OrganizationRole, Workspace
-from .roles import WorkspaceRole
+from apps.tenants import services
+from apps.tenants.models import Organization, OrganizationRole, Workspace
+from apps.tenants.roles import WorkspaceRole
+from apps.tenants.selectors import member_role
 
 User = get_user_model()
 
@@ -25,6 +26,7 @@ ORGANIZATIONS = [
          "default_language": "de", "sender_name": "Globex Shop", "sender_email": "shop@globex.test"},
     ]},
 ]
+WORKSPACE_SLUGS = [ws["slug"] for org in ORGANIZATIONS for ws in org["workspaces"]]
 
 # (email, first name, organization slug, organization role, {workspace slug: role})
 USERS = [
@@ -39,22 +41,18 @@ USERS = [
 SUPERUSER = "root@orchestrate.test"
 
 
-def _user(email: str, first_name: str, password: str, **extra) -> object:
-    user = User.objects.filter(email=email).first()
-    if user is None:
-        user = User.objects.create_user(email=email, password=password, first_name=first_name, **extra)
-    return user
-
-
 @transaction.atomic
-def load_demo(password: str | None = None) -> dict[str, int]:
+def load_accounts(password: str | None = None) -> dict[str, int]:
+    """The organizations, workspaces and users above; counts of those created."""
     password = password or settings.DEMO_PASSWORD
     counts = {"organizations": 0, "workspaces": 0, "users": 0}
     workspaces: dict[str, Workspace] = {}
     orgs: dict[str, Organization] = {}
     for spec in ORGANIZATIONS:
-        org, created = Organization.objects.get_or_create(slug=spec["slug"], defaults={"name": spec["name"]})
-        counts["organizations"] += created
+        org = Organization.objects.filter(slug=spec["slug"]).first()
+        if org is None:
+            org = services.organization_create(name=spec["name"], slug=spec["slug"])
+            counts["organizations"] += 1
         orgs[org.slug] = org
         for ws_spec in spec["workspaces"]:
             ws = Workspace.objects.filter(slug=ws_spec["slug"]).first()
@@ -63,16 +61,15 @@ def load_demo(password: str | None = None) -> dict[str, int]:
                 counts["workspaces"] += 1
             workspaces[ws.slug] = ws
     for email, first_name, org_slug, org_role, roles in USERS:
-        existed = User.objects.filter(email=email).exists()
-        user = _user(email, first_name, password)
-        counts["users"] += not existed
-        Membership.objects.get_or_create(organization=orgs[org_slug], user=user, defaults={"role": org_role})
+        user = User.objects.filter(email=email).first()
+        if user is None:
+            user = services.user_create(email=email, password=password, first_name=first_name)
+            counts["users"] += 1
+        services.organization_member_add(organization=orgs[org_slug], user=user, role=org_role)
         for ws_slug, role in roles.items():
-            from .selectors import member_role  # noqa: PLC0415
-
             if member_role(workspace=workspaces[ws_slug], user=user) != role:
                 services.member_set_role(workspace=workspaces[ws_slug], actor=None, user=user, role=role)
     if not User.objects.filter(email=SUPERUSER).exists():
-        User.objects.create_superuser(email=SUPERUSER, password=password, first_name="Root")
+        services.user_create(email=SUPERUSER, password=password, first_name="Root", superuser=True)
         counts["users"] += 1
     return counts

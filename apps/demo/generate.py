@@ -15,13 +15,13 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection, transaction
 
+from apps.datamodel.ingestion.services import ingestion_job_create, ingestion_job_run
+from apps.datamodel.modeldoc import model_import
+from apps.datamodel.models import Entity
 from apps.tenants.models import Workspace
 
-from ..ingestion.services import ingestion_job_create, ingestion_job_run
-from ..modeldoc import model_import
-from ..models import Entity
-
-DEMO_DIR = Path(__file__).resolve().parent
+# The demo data models, as data model documents (datamodel_import reads the same).
+DEMO_DIR = Path(__file__).resolve().parent / "data"
 KINDS = {"northwind-travel": "travel", "contoso-retail": "retail"}
 
 # Per kind: (entity, rows as a function of profiles, SELECT producing the CSV columns).

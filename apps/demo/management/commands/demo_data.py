@@ -5,7 +5,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.datamodel.demo.generate import GENERATORS, generate
+from apps.demo.generate import GENERATORS, generate
 from apps.tenants.models import Workspace
 
 
