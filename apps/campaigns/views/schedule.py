@@ -13,17 +13,10 @@ from django.views.decorators.http import require_POST
 from apps.tenants.decorators import workspace_view
 from apps.tenants.roles import at_least
 
-from ..models import CampaignStatus
-from ..scheduling import (
-    KINDS,
-    CampaignSchedule,
-    describe,
-    next_launches,
-    parse_spec,
-    schedule_remove,
-    schedule_set,
-)
+from ..models import CampaignSchedule, CampaignStatus
+from ..scheduling import KINDS, describe, next_launches, parse_spec
 from ..selectors import access_campaign
+from ..services import schedule_remove, schedule_set
 
 WEEKDAYS = [(0, "Sun"), (1, "Mon"), (2, "Tue"), (3, "Wed"), (4, "Thu"), (5, "Fri"), (6, "Sat")]
 
