@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
+from apps.core.htmx import add_errors, go
 from apps.tenants.decorators import workspace_view
 
 from .. import services
@@ -23,7 +24,7 @@ from ..forms import AudienceSaveForm
 from ..models import Audience
 from ..rules.schema import RuleError, Schema, check_definition
 from ..selectors import access_audience
-from ._common import MARKETER, add_errors, default_attribute, detail_url, go
+from ._common import MARKETER, default_attribute, detail_url
 from ._display import Display
 from ._rules import edit
 from ._tree import DefinitionError, dump_definition, load_definition
