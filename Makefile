@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean-data
+.PHONY: install run test check lint bench clean-data
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c "import sys; assert sys.version_info[:2] == (3, 11), sys.version" 2>/dev/null || { echo "Python 3.11 is required (found: $(PYTHON))"; exit 1; }
@@ -18,7 +18,14 @@ install: $(STAMP)
 run: install
 	$(BIN)/python manage.py run_all
 
-test: install
+# The structure before the suite: the app layers (import-linter, contracts in
+# pyproject.toml), lint (unused noqa included) and no model change without its migration.
+check: install
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+test: check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install

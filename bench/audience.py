@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from apps.audiences import selectors
 from apps.audiences.rules.compiler import Compiler
-from apps.audiences.rules.schema import check_definition
+from apps.audiences.rules.definition import check_definition
 from apps.datamodel.demo.generate import generate
 from bench.common import emit, scratch_workspace
 

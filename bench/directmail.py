@@ -60,9 +60,9 @@ def _delivery(workspace, table: str, name: str):
     from django.db import transaction
     from psycopg import sql
 
-    from apps.audiences.rules.schema import Schema
     from apps.channels import ledger, services
     from apps.core.sqlutil import workspace_schema
+    from apps.datamodel.schema import Schema
 
     schema = Schema.load(workspace)
     audience = ledger.audience_for(workspace, schema, "direct_mail", schema.entities["customer"], {})

@@ -17,13 +17,13 @@ import time
 from django.db import connection, transaction
 from psycopg import sql
 
-from apps.audiences.rules.schema import Schema
 from apps.channels import ledger, policy, sending, services
 from apps.channels.models import Delivery, Message
 from apps.consent.models import FrequencyCap, RuleSet, Topic
 from apps.core.sqlutil import render as render_sql
 from apps.core.sqlutil import workspace_schema
 from apps.datamodel.demo.generate import generate
+from apps.datamodel.schema import Schema
 from bench.audience import _vacuum
 from bench.common import emit, scratch_workspace
 

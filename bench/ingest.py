@@ -20,7 +20,7 @@ from psycopg import sql
 
 from apps.datamodel import ddl
 from apps.datamodel.demo.generate import TRAVEL, ensure_model, write_csv
-from apps.datamodel.ingestion_services import ingestion_job_create, ingestion_job_run
+from apps.datamodel.ingestion.services import ingestion_job_create, ingestion_job_run
 from apps.datamodel.models import Entity
 from bench.common import emit, peak_rss_mb, scratch_workspace, timer
 

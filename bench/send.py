@@ -30,13 +30,13 @@ import time
 from django.db import connection, connections, transaction
 from psycopg import sql
 
-from apps.audiences.rules.schema import Schema
 from apps.channels import ledger, sending, services
 from apps.channels.models import ChannelConfig, Delivery, Message
 from apps.channels.personalization import HTML_ENV, Renderer
 from apps.core.sqlutil import render as render_sql
 from apps.core.sqlutil import workspace_schema
 from apps.datamodel.demo.generate import generate
+from apps.datamodel.schema import Schema
 from bench.audience import _vacuum
 from bench.common import emit, scratch_workspace
 from bench.send_child import child_raw, child_send

@@ -3,13 +3,11 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from apps.channels import urls as channels_urls
-from apps.channels import urls_templates as channels_template_urls
 from apps.consent import urls as consent_urls
-from apps.consent import urls_dsr as consent_dsr_urls
 from apps.core import views as core_views
-from apps.core.api_docs import ApiDocsView
-from apps.tenants import api as tenants_api
+from apps.core.api.docs import ApiDocsView
 from apps.tenants import views as tenants_views
+from apps.tenants.api import workspaces as tenants_api
 
 # Everything under these two prefixes is workspace-scoped and enumerated by the isolation
 # harness (tests/isolation): each app adds its routes to one of these lists.
@@ -19,19 +17,16 @@ workspace_ui_patterns = [
     path("audiences/", include("apps.audiences.urls")),
     path("campaigns/", include("apps.campaigns.urls")),
     path("", include("apps.channels.urls")),
-    path("", include("apps.channels.urls_templates")),
     path("consent/", include(consent_urls.workspace_patterns)),
-    path("privacy/", include(consent_dsr_urls.ui_patterns)),
+    path("privacy/", include(consent_urls.privacy_patterns)),
 ]
 workspace_api_patterns = [
-    path("", include("apps.tenants.api_urls")),
-    path("", include("apps.datamodel.api_urls")),
-    path("", include("apps.audiences.api_urls")),
-    path("", include("apps.campaigns.api_urls")),
-    path("", include("apps.channels.api_urls")),
-    path("", include("apps.channels.api_urls_templates")),
-    path("", include("apps.consent.api_urls")),
-    path("", include(consent_dsr_urls.api_patterns)),
+    path("", include("apps.tenants.api.urls")),
+    path("", include("apps.datamodel.api.urls")),
+    path("", include("apps.audiences.api.urls")),
+    path("", include("apps.campaigns.api.urls")),
+    path("", include("apps.channels.api.urls")),
+    path("", include("apps.consent.api.urls")),
 ]
 
 urlpatterns = [
@@ -40,7 +35,7 @@ urlpatterns = [
     # Public, no login: the ends of tracking links in emails, and the email services' webhooks.
     path("t/", include(channels_urls.public_patterns)),
     path("webhooks/anymail/", include("apps.channels.webhooks")),
-    path("sender-domains/confirm/", include(channels_template_urls.confirm_patterns)),
+    path("sender-domains/confirm/", include(channels_urls.confirm_patterns)),
     path("", include(consent_urls.public_patterns)),
     path("accounts/", include("apps.tenants.account_urls")),
     path("invitations/<str:token>/", tenants_views.invitation_accept, name="invitation-accept"),

@@ -15,13 +15,14 @@ from django.db.models import QuerySet
 from django.http import Http404
 from psycopg import sql
 
+from apps.audiences.rules.definition import Definition, RuleError, check_definition
 from apps.core.sqlutil import render, workspace_schema
 from apps.datamodel import ddl
+from apps.datamodel.schema import Schema
 from apps.tenants.models import Workspace
 
 from .models import Audience
 from .rules.compiler import Compiler, Query, compile_definition
-from .rules.schema import Definition, RuleError, Schema, check_definition
 
 # Interactive evaluation must not hold the database: a live count gives up after this.
 COUNT_TIMEOUT_MS = 30_000

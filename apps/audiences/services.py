@@ -13,7 +13,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg import sql
 
-from apps.core.sqlutil import execute, fetchone, render
+from apps.audiences.rules.definition import check_definition
+from apps.core.sqlutil import execute, render
 from apps.datamodel import ddl
 from apps.datamodel.ingestion.header import resolve_encoding
 from apps.datamodel.models import Entity
@@ -22,7 +23,6 @@ from apps.tenants.services import audit_record
 
 from . import selectors
 from .models import Audience, AudienceOrigin, AudienceStatus
-from .rules.schema import check_definition
 
 MAX_UPLOAD_SAMPLE = 20
 SNAPSHOT_TIMEOUT_MS = 30 * 60 * 1000
@@ -307,8 +307,3 @@ def audience_export(*, workspace: Workspace, actor: Any, audience: Audience,
     audit_record(workspace=workspace, actor=actor, verb="audience.exported", target=audience,
                  data={"attributes": attributes or "all"})
     return rows
-
-
-def audience_size(*, audience: Audience) -> int:
-    row = fetchone(sql.SQL("SELECT count(*) FROM {}").format(selectors.key_table(audience)))
-    return int(row[0]) if row else 0

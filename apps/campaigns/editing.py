@@ -35,7 +35,7 @@ def _outlets(node: dict[str, Any]) -> list[str]:
 
 
 def new_id(definition: dict[str, Any], activity_type: str) -> str:
-    """A readable id not yet used: email, email2, email3..."""
+    """A readable id not yet used: split, split2, split3..."""
     taken = {n.get("id") for n in definition.get("nodes") or [] if isinstance(n, dict)}
     base = activity_type[:26]
     if base not in taken:

@@ -15,8 +15,8 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from psycopg import sql
 
-from apps.audiences.rules.schema import Schema
 from apps.core.sqlutil import execute, fetchall, workspace_schema
+from apps.datamodel.schema import Schema
 
 from . import hooks
 from .activities import REGISTRY, Context, Outlet, SettingsError

@@ -1,10 +1,12 @@
 """Forms of the campaign screens: a new campaign, and the settings of each activity type
 (the side panel of the canvas). A settings form turns its fields into the activity's
-settings dict (see activities/core.py) and back."""
+settings dict (see activities/core.py) and back. Apps above campaigns give their
+activities' panels through register_panel_form() in their AppConfig.ready()."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -248,11 +250,21 @@ FORMS: dict[str, type[SettingsForm]] = {
 }
 
 
-def settings_form(node: dict[str, Any], data=None, audiences=(), workspace=None) -> SettingsForm:
-    if node.get("type") in ("email", "direct_mail", "sms", "push"):
-        from apps.channels.forms import activity_form  # noqa: PLC0415 - the messages layer builds on campaigns
+# A side panel given by an app above campaigns: factory(node, data, *, audiences, workspace)
+# returns the bound or unbound SettingsForm (prefix "cfg") of a node of its type.
+PanelForm = Callable[..., SettingsForm]
+PANEL_FORMS: dict[str, PanelForm] = {}
 
-        return activity_form(node, data, workspace=workspace)
+
+def register_panel_form(activity_type: str, factory: PanelForm) -> None:
+    """The side panel of `activity_type`'s nodes (channels registers its activities' in ready())."""
+    PANEL_FORMS[activity_type] = factory
+
+
+def settings_form(node: dict[str, Any], data=None, audiences=(), workspace=None) -> SettingsForm:
+    panel = PANEL_FORMS.get(node.get("type"))
+    if panel is not None:
+        return panel(node, data, audiences=audiences, workspace=workspace)
     activity = REGISTRY.get(node.get("type"))
     plain = node.get("type") in NO_SETTINGS or (activity is not None and activity.sends)
     default = SettingsForm if plain else JsonSettingsForm

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from apps.audiences.rules.schema import Schema
+from apps.datamodel.schema import Schema
 
 from .activities import REGISTRY, SettingsError
 from .definition_schema import schema_problems

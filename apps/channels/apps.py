@@ -7,11 +7,18 @@ class ChannelsConfig(AppConfig):
     verbose_name = "Channels and messages"
 
     def ready(self) -> None:
+        from apps.campaigns import activities as campaign_activities
+        from apps.campaigns import forms as campaign_forms
         from apps.campaigns import hooks as campaign_hooks
         from apps.tenants import lifecycle as workspace_lifecycle
 
         # events connects the ESP tracking receiver; policy registers the send-policy system check
-        from . import events, manifest, policy, run_control, sending  # noqa: F401
+        from . import activities, events, forms, manifest, policy, run_control, sending  # noqa: F401
+
+        # The channel activities and their side panels on the campaign canvas.
+        for activity in activities.ACTIVITIES:
+            campaign_activities.register(activity)
+            campaign_forms.register_panel_form(activity.type, forms.activity_form)
 
         # Direct mail: the print house's manifest once a delivery has sent everything.
         if manifest.on_finish not in sending.FINISH_HOOKS:

@@ -9,8 +9,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from apps.audiences.rules.schema import Schema
 from apps.datamodel.models import Entity
+from apps.datamodel.schema import Schema
 
 from .models import ChannelConfig, ContentTemplate
 from .personalization import TemplateProblem, check_content

@@ -266,9 +266,10 @@ ACTIVITY_FORMS: dict[str, type[ChannelActivityForm]] = {"email": ChannelActivity
                                                         "sms": SmsActivityForm, "push": PushActivityForm}
 
 
-def activity_form(node: dict[str, Any], data=None, workspace=None) -> ChannelActivityForm:
+def activity_form(node: dict[str, Any], data=None, *, audiences=(), workspace=None) -> ChannelActivityForm:
     """The side panel of a channel activity (email, SMS, push, direct mail), with the workspace's templates
-    of that channel to choose from."""
+    of that channel to choose from (campaigns' forms.PanelForm, registered in ChannelsConfig.ready();
+    a channel activity chooses no audience)."""
     from . import policy  # noqa: PLC0415
     from .selectors import template_list  # noqa: PLC0415
 

@@ -21,9 +21,9 @@ from typing import Any
 
 from psycopg import sql
 
-from apps.audiences.rules.schema import Schema
 from apps.datamodel import ddl
 from apps.datamodel.models import AddressMapping, Entity, Relationship
+from apps.datamodel.schema import Schema
 
 from . import policy
 

@@ -21,12 +21,12 @@ from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from psycopg import sql
 
-from apps.audiences.rules.schema import Schema
 from apps.audiences.services import FORMULA_TYPES
 from apps.core.sqlutil import render
 from apps.datamodel import ddl
 from apps.datamodel.ingestion import formula_safe
 from apps.datamodel.models import AddressMapping
+from apps.datamodel.schema import Schema
 
 from .models import ChannelConfig, Delivery, Message
 from .providers.directmail import record_file, storage_dir

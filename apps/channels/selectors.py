@@ -1,5 +1,7 @@
-"""Reads of the messages layer: templates, the channel configuration, and previews (one
-real record rendered with a template, picked by key or at random)."""
+"""Reads of the messages layer: templates, the channel configuration, previews (one real
+record rendered with a template, picked by key or at random), and the delivery ledger: a
+workspace's deliveries, one delivery's counts by state, by exclusion reason and by event,
+and its messages."""
 
 from __future__ import annotations
 
@@ -8,17 +10,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import DataError, connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from psycopg import sql
 
-from apps.audiences.rules.schema import Schema
 from apps.core.sqlutil import render
 from apps.datamodel import ddl
+from apps.datamodel.schema import Schema
 from apps.tenants.access import access_object
+from apps.tenants.models import Workspace
 
 from . import content as content_mod
 from . import ledger
-from .models import ChannelConfig, ContentTemplate
+from .models import (
+    ChannelConfig,
+    ContentTemplate,
+    Delivery,
+    EventType,
+    Message,
+    MessageEvent,
+    MessageStatus,
+)
 from .personalization import Renderer, TemplateProblem
 
 HIDDEN = ("_updated_at",)
@@ -182,3 +193,63 @@ def preview(*, workspace, channel: str, content: dict[str, Any], entity_key: str
         if plain in resolved and plain not in fields:
             fields[plain] = str(resolved[plain] or "")
     return Preview(entity=entity, key=record_key, fields=fields, content=resolved, context=context)
+
+
+# States still moving: a delivery with messages in them is not finished sending.
+PENDING = (MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.DEFERRED)
+FILTERS = {"campaign": "campaign_id", "run": "run_id", "status": "status", "channel": "channel"}
+
+
+def delivery_list(*, workspace: Workspace, filters: dict[str, Any] | None = None) -> QuerySet[Delivery]:
+    deliveries = Delivery.objects.filter(workspace=workspace).select_related("campaign", "created_by")
+    for key, field in FILTERS.items():
+        value = (filters or {}).get(key)
+        if value not in (None, ""):
+            deliveries = deliveries.filter(**{field: value})
+    return deliveries.order_by("-created_at", "-id")
+
+
+def access_delivery(actor: Any, workspace: Workspace, pk: Any) -> Delivery:
+    """The workspace's delivery; one 404 for missing and for another workspace's."""
+    return access_object(Delivery.objects.select_related("campaign", "created_by"), workspace, pk)
+
+
+def delivery_stats(*, delivery: Delivery) -> dict[str, Any]:
+    """Counts by state and by exclusion reason (one GROUP BY over the messages) and the
+    opens and clicks, in all and by distinct message (one more query)."""
+    by_status = {s.value: 0 for s in MessageStatus}
+    excluded: dict[str, int] = {}
+    failed: dict[str, int] = {}
+    rows = Message.objects.filter(delivery=delivery).order_by().values_list("status", "reason").annotate(
+        n=Count("*"))
+    for status, reason, n in rows:
+        by_status[status] = by_status.get(status, 0) + n
+        if status == MessageStatus.EXCLUDED:
+            excluded[reason or "unknown"] = excluded.get(reason or "unknown", 0) + n
+        elif status == MessageStatus.FAILED:
+            failed[reason or "error"] = failed.get(reason or "error", 0) + n
+    engagement = {t: {"total": 0, "unique": 0} for t in (EventType.OPEN, EventType.CLICK)}
+    for type_, total, unique in MessageEvent.objects.filter(
+            message__delivery=delivery, type__in=list(engagement)).order_by().values_list("type").annotate(
+            total=Count("*"), unique=Count("message_id", distinct=True)):
+        engagement[type_] = {"total": total, "unique": unique}
+    total = sum(by_status.values())
+    pending = sum(by_status[s] for s in PENDING)
+    to_send = total - by_status[MessageStatus.EXCLUDED]
+    return {
+        "total": total, "by_status": by_status, "excluded": dict(sorted(excluded.items(), key=lambda kv: -kv[1])),
+        "failed": dict(sorted(failed.items(), key=lambda kv: -kv[1])), "pending": pending,
+        "progress": round(100 * (to_send - pending) / to_send) if to_send else 100,
+        "opens": engagement[EventType.OPEN], "clicks": engagement[EventType.CLICK],
+    }
+
+
+def reason_label(reason: str) -> str:
+    return ledger.REASONS.get(reason, reason.replace("_", " "))
+
+
+def message_list(*, delivery: Delivery, status: str | None = None) -> QuerySet[Message]:
+    messages = Message.objects.filter(delivery=delivery)
+    if status:
+        messages = messages.filter(status=status)
+    return messages.order_by("id")

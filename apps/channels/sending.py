@@ -31,10 +31,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg import sql
 
-from apps.audiences.rules.schema import Schema
 from apps.core.sqlutil import render as render_sql
 from apps.core.sqlutil import workspace_schema
 from apps.datamodel import ddl
+from apps.datamodel.schema import Schema
 
 from . import claims, policy, throttle, tracking
 from .models import ChannelConfig, Delivery, DeliveryStatus, Message

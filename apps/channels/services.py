@@ -10,8 +10,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg import sql
 
-from apps.audiences.rules.schema import Schema
 from apps.core.sqlutil import render
+from apps.datamodel.schema import Schema
 
 from . import content as content_mod
 from . import ledger, sending

@@ -1,12 +1,14 @@
 """URLs of the messages layer.
 
-`urlpatterns`: the delivery screens, under /w/<slug>/ (workspace-scoped, in the
-isolation suite). `public_patterns`: the ends of tracking links, at the site root under
-/t/, reached from emails without a login."""
+`urlpatterns`: the delivery screens, the template editor, the email configuration page and
+the sender domains, under /w/<slug>/ (workspace-scoped, in the isolation suite).
+`public_patterns`: the ends of tracking links, at the site root under /t/, reached from
+emails without a login. `confirm_patterns`: the public end of a sender domain's
+confirmation link."""
 
 from django.urls import path
 
-from .views import deliveries, directmail, tracking
+from .views import config, deliveries, directmail, senders, templates, tracking
 
 urlpatterns = [
     path("deliveries/", deliveries.delivery_list, name="chan-delivery-list"),
@@ -15,9 +17,28 @@ urlpatterns = [
     path("deliveries/<int:pk>/stop/", deliveries.delivery_stop, name="chan-delivery-stop"),
     path("deliveries/<int:pk>/files/", directmail.directmail_files, name="chan-dm-files"),
     path("deliveries/<int:pk>/files/<str:name>", directmail.directmail_file, name="chan-dm-file"),
+    path("templates/", templates.template_list, name="tpl-list"),
+    path("templates/new/", templates.template_new, name="tpl-new"),
+    path("templates/check/", templates.template_check, name="tpl-check"),
+    path("templates/preview/", templates.template_preview, name="tpl-preview"),
+    path("templates/proof/", templates.template_proof, name="tpl-proof"),
+    path("templates/<int:pk>/", templates.template_edit, name="tpl-edit"),
+    path("templates/<int:pk>/delete/", templates.template_delete, name="tpl-delete"),
+    path("settings/email/", config.email_settings, name="chan-email-settings"),
+    path("settings/email/test/", config.email_test, name="chan-email-test"),
+    path("settings/email/senders/", senders.sender_domains, name="chan-sender-domains"),
+    path("settings/email/senders/<int:pk>/resend/", senders.sender_domain_resend, name="chan-sender-domain-resend"),
+    path("settings/email/senders/<int:pk>/check-dns/", senders.sender_domain_check_dns,
+         name="chan-sender-domain-check-dns"),
+    path("settings/email/senders/<int:pk>/delete/", senders.sender_domain_delete, name="chan-sender-domain-delete"),
 ]
 
 public_patterns = [
     path("o/<str:token>.gif", tracking.open_pixel, name="track-open"),
     path("c/<str:token>", tracking.click, name="track-click"),
+]
+
+# Public, no login: the page a sender domain's confirmation link opens.
+confirm_patterns = [
+    path("<str:token>/", senders.sender_domain_confirm, name="sender-domain-confirm"),
 ]

@@ -36,15 +36,15 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.utils import timezone
 from psycopg import sql
 
-from apps.audiences.rules.schema import Schema
 from apps.channels.models import Message, MessageEvent
 from apps.core.sqlutil import execute, fetchone
 from apps.datamodel import ddl
 from apps.datamodel.models import AddressMapping, Attribute, Entity, Relationship
+from apps.datamodel.schema import Schema
 from apps.datamodel.selectors import parse_value
 from apps.tenants.services import audit_record
 
@@ -344,3 +344,14 @@ def profile_erase(*, workspace, actor: Any, subject: Subject, confirm: str,
         audit_record(workspace=workspace, actor=actor, verb="dsr.erased", target=subject.profile,
                      data=result.as_dict(), ip_address=ip_address)
     return result
+
+
+def export_response(workspace, actor, subject: Subject, ip_address: str | None) -> HttpResponse:
+    """The export as a JSON attachment (the API and the page download the same file)."""
+    data = profile_export(workspace=workspace, actor=actor, subject=subject, ip_address=ip_address)
+    response = HttpResponse(json.dumps(data, indent=2, ensure_ascii=False, default=str),
+                            content_type="application/json; charset=utf-8")
+    safe_key = "".join(c if c.isalnum() or c in "-_." else "_" for c in subject.key)[:80]
+    response["Content-Disposition"] = f'attachment; filename="profile-{workspace.slug}-{safe_key}.json"'
+    response["Cache-Control"] = "no-store"
+    return response

@@ -275,8 +275,8 @@ def presend_hook(delivery, rows: list[dict[str, Any]]) -> dict[int, Verdict]:
     quiet = None
     joins = sql.SQL("")
     if QuietHours.objects.filter(workspace_id=delivery.workspace_id, channel=delivery.channel).exists():
-        from apps.audiences.rules.schema import Schema  # noqa: PLC0415
         from apps.datamodel import ddl  # noqa: PLC0415
+        from apps.datamodel.schema import Schema  # noqa: PLC0415
 
         schema = Schema.load(delivery.workspace)
         profile = schema.entities.get(options.get("profile"))

@@ -49,14 +49,6 @@ def topic_list(*, workspace, channel: str | None = None) -> QuerySet[Topic]:
     return topics.filter(channel=channel) if channel else topics
 
 
-def topic_by_key(*, workspace, key: str, channel: str = "") -> Topic:
-    """A topic by key (and channel when the key is on several channels); 404 otherwise."""
-    topics = list(Topic.objects.filter(workspace=workspace, key=key, **({"channel": channel} if channel else {})))
-    if len(topics) != 1:
-        raise Http404(NOT_FOUND)
-    return topics[0]
-
-
 def suppression_list(*, workspace, kind: str = "", reason: str = "", search: str = "") -> QuerySet[Suppression]:
     suppressions = Suppression.objects.filter(workspace=workspace).select_related("created_by")
     if kind:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -150,7 +149,3 @@ def bounce_record(*, workspace, address: str, hard: bool, complaint: bool = Fals
                                reason=SuppressionReason.SOFT_BOUNCES, actor="provider webhook",
                                note=f"{counter.count} soft bounces")
     return None
-
-
-def topics_for(workspace, channel: str) -> Iterable[Topic]:
-    return Topic.objects.filter(workspace=workspace, channel=channel)

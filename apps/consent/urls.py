@@ -1,8 +1,10 @@
-"""Public routes of recipients' pages (no login) and of inbound provider callbacks."""
+"""Consent's pages: `public_patterns`, recipients' pages (no login) and inbound provider
+callbacks; `workspace_patterns`, the workspace's Consent section under /w/<slug>/consent/;
+`privacy_patterns`, data subject requests under /w/<slug>/privacy/ (workspace admins only)."""
 
 from django.urls import path
 
-from .views import manage, policy, public
+from .views import dsr, manage, policy, public
 
 public_patterns = [
     path("u/<str:token>", public.unsubscribe, name="consent-unsubscribe"),
@@ -27,4 +29,11 @@ workspace_patterns = [
     path("policy/inbound-sms/rotate/", policy.inbound_sms_rotate, name="consent-inbound-sms-rotate"),
     path("import/", manage.consent_import, name="consent-import"),
     path("profile/", manage.profile, name="consent-profile"),
+]
+
+# Data subject requests, under /w/<slug>/privacy/ (config/urls.py).
+privacy_patterns = [
+    path("", dsr.dsr_home, name="dsr-home"),
+    path("<str:key>/export/", dsr.dsr_export, name="dsr-export"),
+    path("<str:key>/erase/", dsr.dsr_erase, name="dsr-erase"),
 ]

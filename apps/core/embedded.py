@@ -20,7 +20,6 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DATABASE_NAME = "orchestrate"
@@ -220,10 +219,3 @@ def redis_stop() -> bool:
             return True
         time.sleep(0.05)
     return True
-
-
-def database_url_with_name(url: str, name: str) -> str:
-    """Swap the database name of a pgserver URI (postgresql://user:@/db?host=...)."""
-    head, _, query = url.partition("?")
-    base = head.rsplit("/", 1)[0]
-    return f"{base}/{quote(name)}" + (f"?{query}" if query else "")

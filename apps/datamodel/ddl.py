@@ -98,10 +98,6 @@ def schema_create(workspace_id: int) -> None:
     execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(workspace_schema(workspace_id))))
 
 
-def schema_drop(workspace_id: int) -> None:
-    execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(workspace_schema(workspace_id))))
-
-
 def table_create(entity: Entity, primary_key: Attribute) -> None:
     schema_create(entity.workspace_id)
     execute(sql.SQL(

@@ -38,16 +38,6 @@ FILE_PROVIDERS: list[Callable[[Workspace], list[tuple[Storage, str]]]] = []
 ARCHIVE_HOOKS: list[Callable[[Workspace, bool], None]] = []
 
 
-class WorkspaceArchived(ValidationError):
-    pass
-
-
-def ensure_writable(workspace: Workspace) -> None:
-    """Raise WorkspaceArchived when the workspace is archived (read-only)."""
-    if workspace.archived_at is not None:
-        raise WorkspaceArchived(f"The workspace {workspace.name} is archived: it is read-only until it is restored.")
-
-
 def tenant_models() -> list[tuple[type[models.Model], str]]:
     """Every model with a foreign key to Workspace, and that field's name."""
     found = []

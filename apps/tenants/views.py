@@ -14,8 +14,8 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from apps.core.api import client_ip
 from apps.core.htmx import add_errors, render_partial
+from apps.core.net import client_ip
 
 from . import services
 from .access import access_api_key, access_invitation

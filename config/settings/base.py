@@ -242,14 +242,14 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "apps.core.api.BoundedLimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "apps.core.api.base.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_PARSER_CLASSES": [
         "apps.core.inputs.GuardedJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
+    "EXCEPTION_HANDLER": "apps.core.api.base.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -267,7 +267,7 @@ SPECTACULAR_SETTINGS = {
     # Every operation documents its error answers (400/401/403/404/429) with one Error body.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "apps.core.openapi.add_error_responses",
+        "apps.core.api.openapi.add_error_responses",
     ],
     "ENUM_NAME_OVERRIDES": {
         "WorkspaceRoleEnum": "apps.tenants.roles.WorkspaceRole",

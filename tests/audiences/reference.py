@@ -1,5 +1,5 @@
 """The oracle: rules evaluated in plain Python over rows loaded from the tables, following
-the semantics documented in apps/audiences/rules/schema.py, written independently of the
+the semantics documented in apps/audiences/rules/definition.py, written independently of the
 SQL compiler (its date arithmetic included)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection
 
-from apps.audiences.rules.schema import AttrCond, AudienceCond, Definition, Group, RelatedCond
+from apps.audiences.rules.definition import AttrCond, AudienceCond, Definition, Group, RelatedCond
 
 TEXT = {"text", "email", "phone", "enum"}
 

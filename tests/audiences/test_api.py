@@ -14,7 +14,7 @@ from django.test import Client
 
 from apps.audiences import services
 from apps.audiences.models import Audience
-from apps.datamodel.ingestion_services import records_batch
+from apps.datamodel.ingestion.services import records_batch
 from apps.tenants.models import AuditEvent
 from tests.factories import make_api_key, make_travel_model
 from tests.isolation.world import database_digest

@@ -13,7 +13,7 @@ from django.db import connection
 
 from apps.audiences import selectors, services
 from apps.audiences.rules.compiler import compile_definition
-from apps.audiences.rules.schema import OPERATORS, RuleError, check_definition
+from apps.audiences.rules.definition import OPERATORS, RuleError, check_definition
 from apps.datamodel import services as datamodel
 from apps.datamodel.ingestion import Options, ingest_csv
 from tests.factories import WorkspaceFactory, make_travel_model

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from apps.audiences.rules.compiler import compile_definition
-from apps.audiences.rules.schema import OPERATORS, check_definition
+from apps.audiences.rules.definition import OPERATORS, check_definition
 from apps.datamodel.ingestion import Options, ingest_csv
 from tests.audiences.reference import Reference
 from tests.factories import make_travel_model

@@ -13,9 +13,9 @@ from django.db import connection
 
 from apps.audiences import selectors, services
 from apps.audiences.models import Audience
-from apps.audiences.rules import schema as rules_schema
+from apps.audiences.rules import definition as rules_schema
 from apps.audiences.rules.compiler import compile_definition
-from apps.audiences.rules.schema import check_definition
+from apps.audiences.rules.definition import check_definition
 from tests.audiences.test_api import Api
 from tests.audiences.test_operators import NOW, keys, make_things, problems
 

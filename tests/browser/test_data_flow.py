@@ -51,7 +51,7 @@ class _ThreadWorker:
 
     def delay(self, job_id: int) -> None:
         def run():
-            from apps.datamodel.ingestion_services import ingestion_job_run
+            from apps.datamodel.ingestion.services import ingestion_job_run
 
             try:
                 time.sleep(1.5)

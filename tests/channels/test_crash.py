@@ -15,12 +15,12 @@ import pytest
 from django.db import transaction
 from psycopg import sql
 
-from apps.audiences.rules.schema import Schema
 from apps.channels import ledger, sending, services
 from apps.channels.models import ChannelConfig, Delivery, Message
 from apps.core.periodic import PERIODIC_TASKS
 from apps.core.sqlutil import execute, workspace_schema
 from apps.datamodel.demo.generate import generate
+from apps.datamodel.schema import Schema
 from tests.waiting import wait_for
 
 RECIPIENTS = 5000

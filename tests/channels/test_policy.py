@@ -9,11 +9,11 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from psycopg import sql
 
-from apps.audiences.rules.schema import Schema
 from apps.channels import ledger, policy, sending, services
 from apps.channels.models import Delivery, Message
 from apps.consent.enforcement import ConsentPolicy
 from apps.core.sqlutil import execute, workspace_schema
+from apps.datamodel.schema import Schema
 
 CONTENT = {"from_email": "news@travel.test", "subject": "News", "html": "<p>News</p>"}
 

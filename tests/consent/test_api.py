@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.consent import services
+from apps.consent.inbound import current_secret as inbound_sms_token
 from apps.consent.models import (
     ConsentEvent,
     ConsentState,
@@ -21,7 +22,6 @@ from apps.consent.models import (
     Topic,
     WorkspacePolicy,
 )
-from apps.consent.views.public import inbound_sms_token
 from apps.tenants.models import AuditEvent
 from tests.factories import make_api_key
 

@@ -11,12 +11,12 @@ import pytest
 from django.db import connection, transaction
 from psycopg import sql
 
-from apps.audiences.rules.schema import Schema
 from apps.channels import ledger, sending, services
 from apps.channels.models import ChannelConfig, Delivery, Message
 from apps.consent.models import FrequencyCap, RuleSet
 from apps.core.sqlutil import execute, workspace_schema
 from apps.datamodel.demo.generate import generate
+from apps.datamodel.schema import Schema
 from tests.waiting import wait_for
 
 PROFILES = 1500

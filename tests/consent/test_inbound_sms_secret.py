@@ -13,8 +13,8 @@ from django.test import Client
 from django.utils import timezone
 
 from apps.consent import services
+from apps.consent.inbound import current_secret as inbound_sms_token
 from apps.consent.models import Topic
-from apps.consent.views.public import inbound_sms_token
 from apps.tenants.models import AuditEvent
 from tests.factories import UserFactory, grant, make_api_key
 

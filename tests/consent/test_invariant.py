@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from psycopg import sql
 
-from apps.audiences.rules.schema import Schema
 from apps.channels import ledger, sending, services
 from apps.channels.models import ChannelConfig, Delivery, Message
 from apps.consent import services as consent
@@ -28,6 +27,7 @@ from apps.consent.models import (
     Topic,
 )
 from apps.core.sqlutil import execute, workspace_schema
+from apps.datamodel.schema import Schema
 
 PROFILES = {1: "anna@example.test", 2: "ben@example.test", 3: "chloe@example.test"}
 CAP = 2

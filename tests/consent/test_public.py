@@ -7,8 +7,8 @@ import pytest
 from django.test import Client
 
 from apps.consent import links, services
+from apps.consent.inbound import current_secret as inbound_sms_token
 from apps.consent.models import ConsentEvent, Suppression, Topic
-from apps.consent.views.public import inbound_sms_token
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from apps.datamodel.ingestion_services import ingestion_job_run
+from apps.datamodel.ingestion.services import ingestion_job_run
 from apps.datamodel.models import AddressMapping, Attribute, Entity, IngestionJob, Relationship
 from apps.datamodel.selectors import records_count
 from apps.tenants.models import AuditEvent

@@ -10,7 +10,7 @@ from django.db import connection
 
 from apps.datamodel import services
 from apps.datamodel.ingestion import HeaderError, Options, ingest_csv
-from apps.datamodel.ingestion_services import ingestion_job_create, ingestion_job_run
+from apps.datamodel.ingestion.services import ingestion_job_create, ingestion_job_run
 from apps.datamodel.selectors import record_get, records_count
 from tests.factories import make_travel_model
 

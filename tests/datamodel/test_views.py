@@ -12,7 +12,7 @@ import re
 import pytest
 
 from apps.datamodel.ingestion import Options, ingest_csv
-from apps.datamodel.ingestion_services import ingestion_job_run
+from apps.datamodel.ingestion.services import ingestion_job_run
 from apps.datamodel.modeldoc import model_export
 from apps.datamodel.models import AddressMapping, Attribute, Entity, IngestionJob, Relationship
 from apps.datamodel.selectors import record_get, records_count, records_page

@@ -14,7 +14,7 @@ from typing import Any
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apps.datamodel import services
-from apps.datamodel.ingestion_services import ingestion_job_create, ingestion_job_run, records_batch
+from apps.datamodel.ingestion.services import ingestion_job_create, ingestion_job_run, records_batch
 from apps.datamodel.models import Entity
 from apps.tenants.models import Workspace
 from tests.factories import make_travel_model

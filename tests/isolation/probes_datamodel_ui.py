@@ -15,7 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apps.datamodel import services
 from apps.datamodel.ingestion import Options, ingest_csv
-from apps.datamodel.ingestion_services import ingestion_job_create, ingestion_job_run
+from apps.datamodel.ingestion.services import ingestion_job_create, ingestion_job_run
 from apps.datamodel.models import Entity
 from apps.tenants.models import Workspace
 from tests.isolation.probes import Probe

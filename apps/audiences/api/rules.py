@@ -10,12 +10,12 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import WorkspaceScopedMixin
+from apps.audiences.rules.definition import Definition, check_definition
 from apps.datamodel.selectors import value_for_json
+from apps.tenants.api.scoping import WorkspaceScopedMixin
 from apps.tenants.roles import WorkspaceRole
 
 from .. import selectors
-from ..rules.schema import Definition, check_definition
 from . import serializers as s
 from .common import TAGS, evaluating
 

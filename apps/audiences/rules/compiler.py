@@ -17,19 +17,18 @@ from zoneinfo import ZoneInfo
 from django.utils import timezone
 from psycopg import sql
 
-from apps.core.sqlutil import workspace_schema
-from apps.datamodel import ddl
-from apps.datamodel.models import Attribute, Entity
-
-from .schema import (
+from apps.audiences.rules.definition import (
     AttrCond,
     AudienceCond,
     Definition,
     Group,
     Node,
     RelatedCond,
-    Schema,
 )
+from apps.core.sqlutil import workspace_schema
+from apps.datamodel import ddl
+from apps.datamodel.models import Attribute, Entity
+from apps.datamodel.schema import Schema
 
 TEXT_TYPES = {"text", "email", "phone", "enum"}
 FOLDED = {"ieq", "icontains", "istarts_with", "iends_with"}

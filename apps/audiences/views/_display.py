@@ -7,9 +7,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from apps.audiences.rules.definition import AGG_OPS, OPERATORS
 from apps.datamodel.models import Entity
+from apps.datamodel.schema import Schema
 
-from ..rules.schema import AGG_OPS, OPERATORS, Schema
 from ._rules import Editor
 from ._sentences import AGG_OP_LABELS, MODE_LABELS, OP_ORDER, UNITS, op_label
 from ._tree import LIST_OPS, MODES, RELATIVE, group_kind, is_not, parse_path

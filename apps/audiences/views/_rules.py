@@ -9,9 +9,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from apps.audiences.rules.definition import AGG_OPS, AGGREGATES, NO_VALUE, OPERATORS
 from apps.datamodel.models import Attribute, Entity
+from apps.datamodel.schema import Schema
 
-from ..rules.schema import AGG_OPS, AGGREGATES, NO_VALUE, OPERATORS, Schema
 from ._tree import (
     GROUP_KINDS,
     LIST_OPS,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from apps.datamodel.models import Entity
+from apps.datamodel.schema import Schema
 
-from ..rules.schema import Schema
 from ._rules import Editor
 from ._tree import GROUP_KINDS, group_kind, is_not
 

@@ -9,9 +9,8 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from apps.audiences.rules.definition import NO_VALUE
 from apps.core.inputs import InputRejected, json_loads_checked
-
-from ..rules.schema import NO_VALUE
 
 MAX_DEFINITION_CHARS = 500_000  # the checker allows 500 conditions; far below this
 RELATIVE = {"in_last", "in_next", "more_than_ago"}

@@ -16,13 +16,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
+from apps.audiences.rules.definition import RuleError, check_definition
 from apps.core.htmx import add_errors, go
+from apps.datamodel.schema import Schema
 from apps.tenants.decorators import workspace_view
 
 from .. import services
 from ..forms import AudienceSaveForm
 from ..models import Audience
-from ..rules.schema import RuleError, Schema, check_definition
 from ..selectors import access_audience
 from ._common import MARKETER, default_attribute, detail_url
 from ._display import Display

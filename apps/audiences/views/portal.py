@@ -18,15 +18,16 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from apps.audiences.rules.definition import RuleError
 from apps.core.htmx import add_errors, go, render_partial, render_region
 from apps.datamodel.models import Entity
+from apps.datamodel.schema import Schema
 from apps.datamodel.selectors import entity_list
 from apps.tenants.decorators import can_edit, workspace_view
 
 from .. import selectors, services
 from ..forms import ExportForm, FilterForm, RenameForm, SnapshotForm, UploadListForm
 from ..models import AudienceOrigin, AudienceStatus
-from ..rules.schema import RuleError, Schema
 from ._common import MARKETER, VIEWER, default_attribute, detail_url, list_definition
 from ._sentences import Sentences
 from ._tree import dump_definition

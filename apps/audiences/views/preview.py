@@ -15,10 +15,11 @@ from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST
 
+from apps.audiences.rules.definition import RuleError, check_definition
+from apps.datamodel.schema import Schema
 from apps.tenants.decorators import workspace_view
 
 from .. import selectors
-from ..rules.schema import RuleError, Schema, check_definition
 from ._common import VIEWER
 from ._display import Display, valid_path
 from ._rules import Editor

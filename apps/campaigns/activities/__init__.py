@@ -1,4 +1,4 @@
-from . import channels, core, enrichment, flow  # noqa: F401 - importing registers the activities
-from .base import REGISTRY, Activity, Context, Outlet, SettingsError
+from . import core, enrichment, flow  # noqa: F401 - importing registers the activities
+from .base import REGISTRY, Activity, Context, Outlet, SettingsError, register
 
-__all__ = ["REGISTRY", "Activity", "Context", "Outlet", "SettingsError"]
+__all__ = ["REGISTRY", "Activity", "Context", "Outlet", "SettingsError", "register"]

@@ -15,10 +15,10 @@ from typing import Any, ClassVar
 from django.db import connection
 from psycopg import sql
 
-from apps.audiences.rules.schema import Schema
 from apps.core.sqlutil import render, workspace_schema
 from apps.datamodel import ddl
 from apps.datamodel.models import Entity
+from apps.datamodel.schema import Schema
 
 
 class SettingsError(Exception):
@@ -118,14 +118,28 @@ class Context:
 
 class Activity:
     """Subclasses set `type`, `label`, the number of inputs, and implement `outlets`,
-    `check` and `run`."""
+    `check` and `run`. The attributes from `sends` on and the hooks after `run` are how an
+    app above campaigns (channels) tells campaigns what its activities need, so campaigns
+    never names them."""
 
     type: ClassVar[str]
     label: ClassVar[str]
     min_inputs: ClassVar[int] = 1
     max_inputs: ClassVar[int | None] = 1
     is_start: ClassVar[bool] = False
-    sends: ClassVar[bool] = False  # a channel activity
+    sends: ClassVar[bool] = False  # a channel activity: waits for a live run's confirmation, coloured as one
+    # Where the palette and GET .../activity-types/ list it: lower first, equal ones in the
+    # order they registered.
+    catalog_order: ClassVar[int] = 100
+    # What the type adds to the served definition schema: a JSON Schema its nodes'
+    # `settings` must also match (a rule in the node's allOf, with this description), and
+    # the $defs that schema refers to.
+    settings_schema: ClassVar[dict[str, Any] | None] = None
+    settings_schema_description: ClassVar[str] = ""
+    schema_defs: ClassVar[dict[str, Any]] = {}
+    # A template drawing the activity's report on the run page (it sees `row`, with
+    # row.report and row.report_details, and `a`, the ActivityRun).
+    report_template: ClassVar[str | None] = None
 
     def outlets(self, settings: dict[str, Any]) -> list[str]:
         return ["out"]
@@ -142,10 +156,27 @@ class Activity:
     def run(self, ctx: Context) -> dict[str, Outlet]:
         raise NotImplementedError
 
+    def schema_message(self, error: Any) -> str | None:
+        """Words for a schema error (a jsonschema ValidationError) inside a node of this
+        type; None keeps the generic words."""
+        return None
 
+    def report_details(self, report: dict[str, Any]) -> dict[str, Any]:
+        """What report_template shows beyond the report itself (the words for its figures)."""
+        return {}
+
+
+# The registered activities by type, in catalog order. Campaigns' own register when
+# apps.campaigns.activities is imported; apps above campaigns register theirs in their
+# AppConfig.ready() (channels: its message-sending activities).
 REGISTRY: dict[str, Activity] = {}
 
 
 def register(cls: type[Activity]) -> type[Activity]:
+    """Register an activity class (a decorator too); registering a type again replaces it
+    in place."""
     REGISTRY[cls.type] = cls()
+    ordered = sorted(REGISTRY.items(), key=lambda item: item[1].catalog_order)  # stable: ties keep their order
+    REGISTRY.clear()
+    REGISTRY.update(ordered)
     return cls

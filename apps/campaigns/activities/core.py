@@ -9,9 +9,10 @@ from psycopg import sql
 
 from apps.audiences.models import Audience, AudienceStatus
 from apps.audiences.rules.compiler import Compiler, compile_definition
-from apps.audiences.rules.schema import RuleError, Schema, check_definition
+from apps.audiences.rules.definition import RuleError, check_definition
 from apps.audiences.selectors import definition_of
 from apps.datamodel import ddl
+from apps.datamodel.schema import Schema
 
 from .base import Activity, Context, Outlet, SettingsError, register
 

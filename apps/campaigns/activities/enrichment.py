@@ -25,7 +25,7 @@ import re
 from psycopg import sql
 
 from apps.audiences.rules.compiler import Compiler
-from apps.audiences.rules.schema import RuleError, check_definition
+from apps.audiences.rules.definition import RuleError, check_definition
 from apps.datamodel import ddl
 
 from .base import Activity, SettingsError, register

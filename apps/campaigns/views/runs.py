@@ -1,6 +1,7 @@
 """A run's page: the canvas of the version it runs, coloured by each activity's status,
-with the row counts on the edges; per activity its rows in and out, the channel report
-(recipients, excluded by reason) and the log with its SQL. While the run goes on, the
+with the row counts on the edges; per activity its rows in and out, its report (drawn by
+the template its activity names: the channel report with recipients and exclusions) and
+the log with its SQL. While the run goes on, the
 status region polls itself every second; a finished run's region has no trigger.
 Approvers stop the run here, and confirm the first send of a live run whose campaign asks
 for it (its channel activities wait "awaiting confirmation" until then)."""
@@ -24,15 +25,6 @@ from ._common import APPROVER
 from .editor import audience_names
 
 OPEN = (RunStatus.QUEUED, RunStatus.RUNNING)
-REASONS = {
-    "no_address": "No address",
-    "invalid_address": "Invalid address",
-    "duplicate_address": "Duplicate address",
-    "no_consent": "No consent",
-    "suppressed": "Suppressed",
-    "frequency_cap": "Frequency cap",
-    "quiet_hours": "Quiet hours",
-}
 
 
 def _seconds(start, end) -> str:
@@ -59,14 +51,16 @@ def run_context(request, run) -> dict:
         if activity is None:
             continue
         report = activity.report or {}
+        kind = REGISTRY.get(activity.type)
+        drawn = kind is not None and kind.report_template is not None and bool(report)
         rows.append({
             "activity": activity, "label": labels.get(box.id, box.id),
-            "type_label": REGISTRY[activity.type].label if activity.type in REGISTRY else activity.type,
+            "type_label": kind.label if kind is not None else activity.type,
             "duration": _seconds(activity.started_at, activity.finished_at),
             "outlets": [(name, o.get("count")) for name, o in (activity.outlets or {}).items()],
             "report": report,
-            "excluded": [(REASONS.get(k, k.replace("_", " ").capitalize()), v)
-                         for k, v in (report.get("excluded") or {}).items()],
+            "report_template": kind.report_template if drawn else None,
+            "report_details": kind.report_details(report) if drawn else {},
         })
     done = sum(1 for a in activities if a.status in ("done", "failed", "skipped"))
     awaiting = [a.node_id for a in activities if a.status == ActivityStatus.AWAITING_CONFIRMATION]

@@ -10,8 +10,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from apps.core.api import client_ip
 from apps.core.htmx import add_errors
+from apps.core.net import client_ip
 from apps.tenants.decorators import workspace_view
 from apps.tenants.roles import WorkspaceRole
 

@@ -19,8 +19,7 @@ from apps.core.htmx import htmx_target, render_partial
 from apps.tenants.decorators import can_approve, workspace_view
 from apps.tenants.roles import WorkspaceRole
 
-from .. import delivery_selectors as selectors
-from .. import services
+from .. import selectors, services
 from ..models import DeliveryStatus, MessageStatus
 
 APPROVER = WorkspaceRole.APPROVER

@@ -11,13 +11,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
-from apps.core.api import client_ip
 from apps.core.htmx import partial_name, render_partial
+from apps.core.net import client_ip
 from apps.tenants.decorators import workspace_view
 from apps.tenants.roles import WorkspaceRole
 
 from .. import dsr
-from ..api_dsr import export_response
+from ..dsr import export_response
 
 ADMIN = WorkspaceRole.ADMIN
 

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from apps.core.htmx import add_errors
 from apps.tenants.decorators import is_admin, workspace_view
 
-from .. import configuration, selectors
+from .. import configuration, inbound, selectors
 from .manage import ADMIN, VIEWER, PolicyForm, _context
 
 # --- the workspace policy ---
@@ -39,10 +39,8 @@ def policy(request, workspace_slug):
 def _policy_page(request, form, rotate_form, status: int):
     inbound_url = ""
     if is_admin(request):
-        from .public import inbound_sms_token  # noqa: PLC0415
-
         inbound_url = request.build_absolute_uri(reverse("consent-inbound-sms", kwargs={
-            "workspace_slug": request.workspace.slug, "secret": inbound_sms_token(request.workspace)}))
+            "workspace_slug": request.workspace.slug, "secret": inbound.current_secret(request.workspace)}))
     until = selectors.policy(workspace=request.workspace).inbound_sms_previous_valid_until
     return render(request, "consent/manage_policy.html", _context(
         request, form=form, inbound_url=inbound_url, rotate_form=rotate_form,

@@ -97,11 +97,6 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
                                                         "saved": saved})
 
 
-def inbound_sms_token(workspace: Workspace) -> str:
-    """The secret an SMS provider puts in the inbound URL of this workspace (now)."""
-    return inbound.current_secret(workspace)
-
-
 @csrf_exempt
 @require_http_methods(["POST"])
 def inbound_sms(request: HttpRequest, workspace_slug: str, secret: str) -> HttpResponse:

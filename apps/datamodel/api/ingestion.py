@@ -12,9 +12,9 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import WorkspaceScopedMixin
+from apps.tenants.api.scoping import WorkspaceScopedMixin
 
-from ..ingestion_services import ingestion_job_create
+from ..ingestion.services import ingestion_job_create
 from ..models import IngestionJob
 from ..selectors import access_entity, access_ingestion_job
 from . import serializers as s

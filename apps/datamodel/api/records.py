@@ -13,10 +13,10 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
-from apps.core.api import WorkspaceScopedMixin
+from apps.tenants.api.scoping import WorkspaceScopedMixin
 
 from .. import services
-from ..ingestion_services import records_batch
+from ..ingestion.services import records_batch
 from ..models import IngestionStatus
 from ..selectors import access_entity, record_get, records_page, value_for_json
 from . import serializers as s

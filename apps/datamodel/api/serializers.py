@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from apps.core.integers import INT_MAX
 
-from ..ingestion_services import MAX_BATCH_RECORDS, ingestion_progress
+from ..ingestion.services import MAX_BATCH_RECORDS, ingestion_progress
 from ..models import (
     AddressRole,
     Attribute,

@@ -17,7 +17,7 @@ from django.db import connection, transaction
 
 from apps.tenants.models import Workspace
 
-from ..ingestion_services import ingestion_job_create, ingestion_job_run
+from ..ingestion.services import ingestion_job_create, ingestion_job_run
 from ..modeldoc import model_import
 from ..models import Entity
 

@@ -18,7 +18,7 @@ from apps.tenants.decorators import can_edit, workspace_view
 from apps.tenants.roles import WorkspaceRole
 
 from ..forms import UploadForm
-from ..ingestion_services import ingestion_job_create, ingestion_progress
+from ..ingestion.services import ingestion_job_create, ingestion_progress
 from ..models import IngestionStatus
 from ..selectors import access_entity, access_ingestion_job, entity_list, ingestion_job_list
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.audiences import selectors
-from apps.audiences.rules.schema import RuleError, check_definition
+from apps.audiences.rules.definition import RuleError, check_definition
 from apps.tenants.models import Workspace
 
 

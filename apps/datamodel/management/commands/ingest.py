@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.datamodel.ingestion_services import ingestion_job_create, ingestion_job_run
+from apps.datamodel.ingestion.services import ingestion_job_create, ingestion_job_run
 from apps.datamodel.models import Entity
 from apps.tenants.models import Workspace
 

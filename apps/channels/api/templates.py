@@ -23,12 +23,13 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import WorkspaceScopedMixin, client_ip
+from apps.core.net import client_ip
+from apps.tenants.api.scoping import WorkspaceScopedMixin
 from apps.tenants.roles import WorkspaceRole
 
-from . import configuration, selectors, services
-from .models import ChannelConfig, ChannelKind, ContentTemplate
-from .proof_limits import ProofRateLimited
+from .. import configuration, selectors, services
+from ..models import ChannelConfig, ChannelKind, ContentTemplate
+from ..proof_limits import ProofRateLimited
 
 TAGS = ["templates"]
 CONFIG_TAGS = ["channels"]

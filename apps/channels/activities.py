@@ -1,4 +1,5 @@
-"""Channel activities (email, SMS, push, direct mail). They receive their recipients as a
+"""Channel activities (email, SMS, push, direct mail), registered with campaigns'
+activity registry in ChannelsConfig.ready(). They receive their recipients as a
 working table: one message per profile, or one per target row (one email per booking)
 addressed through the link to its profile. The messages layer (apps/channels) decides
 who gets one and why the others do not, in one SQL classification:
@@ -13,18 +14,35 @@ from __future__ import annotations
 from django.db import connection
 from psycopg import sql
 
-from apps.channels import content as content_mod
-from apps.channels import ledger, policy
-from apps.channels.personalization import TemplateProblem
+from apps.campaigns.activities import Activity, SettingsError
 
-from .base import Activity, SettingsError, register
+from . import content as content_mod
+from . import ledger, policy
+from .personalization import TemplateProblem
 
 ADDRESS_ROLES = ledger.ADDRESS_ROLES
+# The exclusion reasons of the classification, as the run page words them.
+REASONS = {
+    "no_address": "No address",
+    "invalid_address": "Invalid address",
+    "duplicate_address": "Duplicate address",
+    "no_consent": "No consent",
+    "suppressed": "Suppressed",
+    "frequency_cap": "Frequency cap",
+    "quiet_hours": "Quiet hours",
+}
+HEADER_FIELDS = ("from_email", "reply_to", "from_name", "subject")  # an email's one-line fields
 
 
 class Channel(Activity):
     sends = True
+    catalog_order = 10  # the channel activities open the palette
+    report_template = "channels/_activity_report.html"
     channel: str
+
+    def report_details(self, report):
+        return {"excluded": [(REASONS.get(k, k.replace("_", " ").capitalize()), v)
+                             for k, v in (report.get("excluded") or {}).items()]}
 
     def check(self, settings, input_entities, schema):
         entity = schema.entities[input_entities[0]]
@@ -59,7 +77,7 @@ class Channel(Activity):
         if problems:
             raise SettingsError("; ".join(str(p) for p in problems))
         if self.channel == "email":
-            from apps.channels.senders import sender_problem  # noqa: PLC0415
+            from .senders import sender_problem  # noqa: PLC0415
 
             refused = sender_problem(workspace=schema.workspace, from_email=content.get("from_email") or "")
             if refused:
@@ -70,7 +88,7 @@ class Channel(Activity):
             raise SettingsError(problem)
 
     def run(self, ctx):
-        from apps.channels import services  # noqa: PLC0415
+        from . import services  # noqa: PLC0415
 
         source = ctx.inputs[0]
         target = ctx.entity(source.entity)
@@ -110,8 +128,8 @@ class Channel(Activity):
         options = services.delivery_options(audience, settings, source.table, enrichment, ctx.run.variables)
         if ctx.test_mode and content is not None and self.channel in ("email", "direct_mail"):
             # What the first recipients would get, rendered with their real data.
-            from apps.channels.models import Delivery  # noqa: PLC0415
-            from apps.channels.sending import sample_renders  # noqa: PLC0415
+            from .models import Delivery  # noqa: PLC0415
+            from .sending import sample_renders  # noqa: PLC0415
 
             preview = Delivery(workspace=ctx.workspace, channel=self.channel, content=content, options=options)
             report["samples"] = sample_renders(preview, sql.SQL(
@@ -141,21 +159,39 @@ def _columns(ctx, table: str) -> list[str]:
         return [r[0] for r in cursor.fetchall()]
 
 
-@register
 class Email(Channel):
     type, label, channel = "email", "Email", "email"
+    settings_schema_description = ("An email's header fields are one line each: a line break or NUL in them would "
+                                   "add headers or start the body.")
+    settings_schema = {"properties": {"content": {"properties": {
+        field: {"$ref": "#/$defs/headerText"} for field in HEADER_FIELDS}}}}
+    schema_defs = {"headerText": {
+        "description": "One line of text for an email header (no CR, LF or NUL), or a trigger variable placeholder.",
+        "anyOf": [
+            {"type": "string", "pattern": "^[^\\r\\n\\u0000]*$"},
+            {"$ref": "#/$defs/variable"},
+        ],
+    }}
+
+    def schema_message(self, error):
+        field = error.path[-1] if error.path else None
+        if error.validator == "anyOf" and field in HEADER_FIELDS:  # $defs/headerText
+            return (f"{field} must be one line of text (line breaks and NUL characters are not allowed in an email "
+                    "header) or a trigger variable")
+        return None
 
 
-@register
 class Sms(Channel):
     type, label, channel = "sms", "SMS", "sms"
 
 
-@register
 class Push(Channel):
     type, label, channel = "push", "Push", "push"
 
 
-@register
 class DirectMail(Channel):
     type, label, channel = "direct_mail", "Direct mail", "direct_mail"
+
+
+# Registered in this order (ChannelsConfig.ready()): the palette lists them so.
+ACTIVITIES: tuple[type[Channel], ...] = (Email, Sms, Push, DirectMail)

@@ -20,12 +20,11 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import WorkspaceScopedMixin
+from apps.tenants.api.scoping import WorkspaceScopedMixin
 from apps.tenants.roles import WorkspaceRole
 
-from . import delivery_selectors as selectors
-from . import services
-from .models import ChannelKind, Delivery, DeliveryStatus, Message, MessageStatus
+from .. import selectors, services
+from ..models import ChannelKind, Delivery, DeliveryStatus, Message, MessageStatus
 
 TAGS = ["deliveries"]
 

@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
-from . import api
+from . import workspaces as api
 
 router = SimpleRouter(trailing_slash=True)
 router.register("members", api.MemberViewSet, basename="api-member")

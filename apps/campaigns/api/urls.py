@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .api import campaigns, lifecycle, runs, schedule
+from . import campaigns, lifecycle, runs, schedule
 
 urlpatterns = [
     path("campaigns/", campaigns.CampaignListApi.as_view(), name="api-camp-campaign-list"),

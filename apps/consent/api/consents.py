@@ -25,12 +25,13 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import WorkspaceScopedMixin, client_ip
+from apps.core.net import client_ip
 from apps.datamodel.models import IngestionMode
+from apps.tenants.api.scoping import WorkspaceScopedMixin
 from apps.tenants.roles import WorkspaceRole
 
-from . import configuration, imports, selectors, services
-from .models import (
+from .. import configuration, imports, selectors, services
+from ..models import (
     CHANNELS,
     ConsentEvent,
     Policy,

@@ -3,33 +3,20 @@ JSON download, and its erasure, confirmed by repeating the key. Both are audited
 
 from __future__ import annotations
 
-import json
-
-from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import WorkspaceScopedMixin, client_ip
+from apps.core.net import client_ip
+from apps.tenants.api.scoping import WorkspaceScopedMixin
 from apps.tenants.roles import WorkspaceRole
 
-from . import dsr
+from .. import dsr
 
 TAGS = ["privacy"]
 ADMIN = WorkspaceRole.ADMIN
-
-
-def export_response(workspace, actor, subject: dsr.Subject, ip_address: str | None) -> HttpResponse:
-    """The export as a JSON attachment (the API and the page download the same file)."""
-    data = dsr.profile_export(workspace=workspace, actor=actor, subject=subject, ip_address=ip_address)
-    response = HttpResponse(json.dumps(data, indent=2, ensure_ascii=False, default=str),
-                            content_type="application/json; charset=utf-8")
-    safe_key = "".join(c if c.isalnum() or c in "-_." else "_" for c in subject.key)[:80]
-    response["Content-Disposition"] = f'attachment; filename="profile-{workspace.slug}-{safe_key}.json"'
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 class EraseInput(serializers.Serializer):
@@ -59,7 +46,7 @@ class ProfileExportApi(WorkspaceScopedMixin, APIView):
                                "admins only; the audit log records it (counts, never the data).")
     def get(self, request, workspace_slug, key):
         subject = dsr.access_subject(self.workspace, key)
-        return export_response(self.workspace, request.user, subject, client_ip(request))
+        return dsr.export_response(self.workspace, request.user, subject, client_ip(request))
 
 
 class ProfileEraseApi(WorkspaceScopedMixin, APIView):

@@ -10,11 +10,12 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import WorkspaceScopedMixin, client_ip
+from apps.core.net import client_ip
+from apps.tenants.api.scoping import WorkspaceScopedMixin
 from apps.tenants.roles import WorkspaceRole
 
-from . import senders
-from .models import SenderDomain
+from .. import senders
+from ..models import SenderDomain
 
 TAGS = ["channels"]
 ADMIN = WorkspaceRole.ADMIN

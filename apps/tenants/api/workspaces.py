@@ -15,12 +15,13 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import WorkspaceScopedMixin, client_ip
+from apps.core.net import client_ip
+from apps.tenants.api.scoping import WorkspaceScopedMixin
 
-from . import services
-from .models import ApiKey, AuditEvent, Workspace
-from .roles import WorkspaceRole
-from .selectors import access_member, workspace_members, workspaces_for_user
+from .. import services
+from ..models import ApiKey, AuditEvent, Workspace
+from ..roles import WorkspaceRole
+from ..selectors import access_member, workspace_members, workspaces_for_user
 
 ROLE_CHOICES = WorkspaceRole.choices
 

@@ -11,12 +11,11 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import WorkspaceScopedMixin
 from apps.core.integers import INT_MAX
+from apps.tenants.api.scoping import WorkspaceScopedMixin
 
-from . import configuration, selectors, services
-from .api import ADMIN, APPROVER, MARKETER, TAGS
-from .models import (
+from .. import configuration, inbound, selectors, services
+from ..models import (
     CHANNELS,
     FrequencyCap,
     Period,
@@ -25,6 +24,7 @@ from .models import (
     SuppressionKind,
     SuppressionReason,
 )
+from .consents import ADMIN, APPROVER, MARKETER, TAGS
 
 # --- suppression ---
 
@@ -264,10 +264,8 @@ class InboundSmsUrlApi(WorkspaceScopedMixin, APIView):
     write_role = ADMIN
 
     def _url(self, request) -> str:
-        from .views.public import inbound_sms_token  # noqa: PLC0415
-
         path = reverse("consent-inbound-sms", kwargs={"workspace_slug": self.workspace.slug,
-                                                      "secret": inbound_sms_token(self.workspace)})
+                                                      "secret": inbound.current_secret(self.workspace)})
         return request.build_absolute_uri(path)
 
     @extend_schema(tags=TAGS, operation_id="consent_inbound_sms_url",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .api import audiences, rules
+from . import audiences, rules
 
 urlpatterns = [
     path("audiences/", audiences.AudienceListApi.as_view(), name="api-aud-audience-list"),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .api import ingestion, model, records
+from . import ingestion, model, records
 
 urlpatterns = [
     path("entities/", model.EntityListApi.as_view(), name="api-data-entity-list"),

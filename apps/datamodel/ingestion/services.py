@@ -16,8 +16,8 @@ from django.utils import timezone
 from apps.tenants.models import Workspace
 from apps.tenants.services import audit_record
 
-from .ingestion import HeaderError, Options, Report, ingest_csv, ingest_records
-from .models import Entity, IngestionJob, IngestionMode, IngestionStatus
+from ..models import Entity, IngestionJob, IngestionMode, IngestionStatus
+from . import HeaderError, Options, Report, ingest_csv, ingest_records
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def ingestion_job_create(*, workspace: Workspace, actor: Any, entity: Entity, up
     audit_record(workspace=workspace, actor=actor, verb="datamodel.ingestion_queued", target=job,
                  data={"entity": entity.key, "file": job.original_name, "bytes": job.size_bytes})
     if enqueue:
-        from .tasks import run_ingestion_job  # noqa: PLC0415
+        from ..tasks import run_ingestion_job  # noqa: PLC0415
 
         transaction.on_commit(lambda: run_ingestion_job.delay(job.pk))
     return job

@@ -1,0 +1,1 @@
+"""The messages layer's partner API (DRF views per topic, routed in urls.py)."""

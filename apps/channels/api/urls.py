@@ -1,0 +1,27 @@
+"""The messages layer's API under /api/v1/workspaces/<slug>/: deliveries, templates,
+the email channel's configuration and sender domains."""
+
+from django.urls import path
+
+from . import deliveries, senders, templates
+
+urlpatterns = [
+    path("deliveries/", deliveries.DeliveryListApi.as_view(), name="api-chan-delivery-list"),
+    path("deliveries/<int:pk>/", deliveries.DeliveryDetailApi.as_view(), name="api-chan-delivery-detail"),
+    path("deliveries/<int:pk>/messages/", deliveries.DeliveryMessageListApi.as_view(), name="api-chan-delivery-messages"),
+    path("deliveries/<int:pk>/stop/", deliveries.DeliveryStopApi.as_view(), name="api-chan-delivery-stop"),
+    path("templates/", templates.TemplateListApi.as_view(), name="api-tpl-list"),
+    path("templates/check/", templates.TemplateCheckApi.as_view(), name="api-tpl-check"),
+    path("templates/<int:pk>/", templates.TemplateDetailApi.as_view(), name="api-tpl-detail"),
+    path("templates/<int:pk>/preview/", templates.TemplatePreviewApi.as_view(), name="api-tpl-preview"),
+    path("templates/<int:pk>/proof/", templates.TemplateProofApi.as_view(), name="api-tpl-proof"),
+    path("channels/email/", templates.ChannelConfigApi.as_view(), name="api-chan-email"),
+    path("channels/email/test/", templates.ChannelConfigTestApi.as_view(), name="api-chan-email-test"),
+    path("channels/email/sender-domains/", senders.SenderDomainListApi.as_view(), name="api-sender-domains"),
+    path("channels/email/sender-domains/<int:pk>/", senders.SenderDomainDetailApi.as_view(),
+         name="api-sender-domain"),
+    path("channels/email/sender-domains/<int:pk>/check-dns/", senders.SenderDomainCheckDnsApi.as_view(),
+         name="api-sender-domain-check-dns"),
+    path("channels/email/sender-domains/<int:pk>/resend/", senders.SenderDomainResendApi.as_view(),
+         name="api-sender-domain-resend"),
+]

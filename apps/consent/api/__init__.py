@@ -1,0 +1,1 @@
+"""Consent's partner API (DRF views per topic, routed in urls.py)."""

@@ -1,0 +1,1 @@
+"""What every app's API builds on: pagination, errors, the OpenAPI hooks, the docs page."""

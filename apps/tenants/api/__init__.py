@@ -1,0 +1,2 @@
+"""Tenants' API: the workspace scoping every workspace API view mixes in, and the
+workspace, members, API keys and audit endpoints."""
