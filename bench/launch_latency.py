@@ -88,7 +88,7 @@ def run_recurring_case(workspace, launches: int) -> None:
 
     from apps.campaigns import services
     from apps.campaigns.models import Run
-    from apps.campaigns.scheduling import schedule_set
+    from apps.campaigns.services import schedule_set
     from apps.datamodel import services as datamodel_services
 
     entity = datamodel_services.entity_create(
@@ -145,7 +145,7 @@ def run_case(workspace, launches: int) -> None:
 
     from apps.campaigns import services
     from apps.campaigns.models import Run
-    from apps.campaigns.scheduling import schedule_set
+    from apps.campaigns.services import schedule_set
     from apps.datamodel import services as datamodel_services
 
     entity = datamodel_services.entity_create(

@@ -1,7 +1,6 @@
 from django.contrib import admin
 
-from .models import ActivityRun, Campaign, CampaignVersion, Run
-from .scheduling import CampaignSchedule
+from .models import ActivityRun, Campaign, CampaignSchedule, CampaignVersion, Run
 
 
 class VersionInline(admin.TabularInline):

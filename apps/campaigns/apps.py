@@ -16,7 +16,7 @@ class CampaignsConfig(AppConfig):
 
         from apps.tenants import lifecycle
 
-        from .scheduling import workspace_beat_archived, workspace_beat_delete
+        from .services.beat import workspace_beat_archived, workspace_beat_delete
 
         if workspace_beat_delete not in lifecycle.BEFORE_DELETE:
             lifecycle.BEFORE_DELETE.append(workspace_beat_delete)

@@ -5,12 +5,17 @@ the lowest activity that feeds it (the longest path from a root), so every edge 
 down. Within a row, activities follow the mean position of the activities that feed them
 (then of those they feed), which keeps branches side by side and most edges uncrossed.
 
+The layering, ordering and placement are the shared ones of `apps.core.graphlayout`;
+this module says what a parent is here (what feeds an activity) and draws the boxes.
 `layout()` works on a plain definition (no database), so it is unit-tested on its own."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from apps.core import graphlayout
+from apps.core.graphlayout import bezier_point, cubic_path, fmt, spread
 
 from .activities import REGISTRY
 
@@ -116,82 +121,21 @@ def assign_layers(ids: list[str], edges: list[tuple[int, str, str, str]]) -> dic
     for _, src, _, dst in edges:
         if src != dst:
             parents[dst].append(src)
-    layer: dict[str, int] = {}
-    visiting: set[str] = set()
-
-    def depth(node: str) -> int:
-        if node in layer:
-            return layer[node]
-        if node in visiting:
-            return -1
-        visiting.add(node)
-        found = [depth(p) for p in parents[node]]
-        visiting.discard(node)
-        layer[node] = 1 + max(found) if found else 0
-        return layer[node]
-
-    for node in ids:
-        depth(node)
-    return layer
+    return graphlayout.assign_layers(ids, parents)
 
 
 def _order_rows(ids: list[str], layers: dict[str, int], edges) -> list[list[str]]:
-    count = max(layers.values(), default=-1) + 1
     # The definition's order is the starting order: a new activity appears where it was added.
-    rows = [[n for n in ids if layers[n] == i] for i in range(count)]
-    up: dict[str, list[tuple[str, int]]] = {n: [] for n in ids}
-    down: dict[str, list[tuple[str, int]]] = {n: [] for n in ids}
+    rows = graphlayout.rows_by_layer(ids, layers)
+    up: dict[str, list[tuple[str, float]]] = {n: [] for n in ids}
+    down: dict[str, list[tuple[str, float]]] = {n: [] for n in ids}
     outlet_rank: dict[tuple[str, str], int] = {}
     for _, src, outlet, dst in edges:
         rank = outlet_rank.setdefault((src, outlet), len([k for k in outlet_rank if k[0] == src]))
-        up[dst].append((src, rank))
+        # The outlet's rank nudges branches of one activity apart in outlet order.
+        up[dst].append((src, rank * 0.01))
         down[src].append((dst, 0))
-
-    def sweep(row: list[str], neighbours, position: dict[str, int]) -> list[str]:
-        def weight(node: str) -> tuple[float, int]:
-            # The outlet's rank nudges branches of one activity apart in outlet order.
-            placed = [position[n] + rank * 0.01 for n, rank in neighbours[node] if n in position]
-            return (sum(placed) / len(placed) if placed else float(row.index(node)), row.index(node))
-
-        return sorted(row, key=weight)
-
-    for _ in range(2):
-        for i in range(1, count):
-            position = {n: j for j, n in enumerate(rows[i - 1])}
-            rows[i] = sweep(rows[i], up, position)
-        for i in range(count - 2, -1, -1):
-            position = {n: j for j, n in enumerate(rows[i + 1])}
-            rows[i] = sweep(rows[i], down, position)
-    return rows
-
-
-def _place_row(row: list[str], parents: dict[str, list[str]], left: dict[str, float]) -> dict[str, float]:
-    """Each activity as near as it can be to under the middle of what feeds it, in the row's
-    order, without overlaps: neighbours that would overlap form a block centred on the mean
-    of their wishes (so two branches of one Split sit symmetrically under it)."""
-    step = NODE_W + H_GAP
-    wish = {}
-    for j, node_id in enumerate(row):
-        placed = [left[p] for p in parents[node_id] if p in left]
-        wish[node_id] = sum(placed) / len(placed) if placed else (wish[row[j - 1]] + step if j else 0.0)
-    blocks: list[list[str]] = []
-    block_left: list[float] = []
-    for node_id in row:
-        blocks.append([node_id])
-        block_left.append(wish[node_id])
-        while len(blocks) > 1 and block_left[-1] < block_left[-2] + len(blocks[-2]) * step:
-            merged = blocks[-2] + blocks[-1]
-            blocks[-2:] = [merged]
-            block_left[-2:] = [sum(wish[n] - k * step for k, n in enumerate(merged)) / len(merged)]
-    return {n: x + k * step for block, x in zip(blocks, block_left, strict=True) for k, n in enumerate(block)}
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.1f}".rstrip("0").rstrip(".")
-
-
-def _spread(n: int, start: float, length: float) -> list[float]:
-    return [start + length * (i + 1) / (n + 1) for i in range(n)]
+    return graphlayout.order_rows(rows, up, down)
 
 
 def layout(definition: dict[str, Any], *, counts: dict[tuple[str, str, str], int | None] | None = None,
@@ -228,20 +172,15 @@ def layout(definition: dict[str, Any], *, counts: dict[tuple[str, str, str], int
     for _, src, _, dst in edges:
         if layers[src] < layers[dst]:
             parents[dst].append(src)
-    left: dict[str, float] = {}
-    for i, row in enumerate(rows):
-        if i == 0 or not any(parents[n] for n in row):
-            for j, node_id in enumerate(row):
-                left[node_id] = j * (NODE_W + H_GAP)
-            continue
-        left.update(_place_row(row, parents, left))
+    # Each activity as near as it can be to under the middle of what feeds it.
+    left = graphlayout.place_under_parents(rows, parents, NODE_W + H_GAP)
     shift = MARGIN - min(left.values(), default=MARGIN)
     width = max(MIN_WIDTH, max((x + NODE_W for x in left.values()), default=0) + shift + MARGIN)
-    for i, row in enumerate(rows):
+    tops, height = graphlayout.stack_rows([NODE_H] * len(rows), margin=MARGIN, gap=V_GAP)
+    for row, top in zip(rows, tops, strict=True):
         for node_id in row:
             box = boxes[node_id]
-            box.x, box.y = round(left[node_id] + shift), MARGIN + i * (NODE_H + V_GAP)
-    height = MARGIN * 2 + len(rows) * NODE_H + max(0, len(rows) - 1) * V_GAP if rows else 2 * MARGIN
+            box.x, box.y = round(left[node_id] + shift), top
 
     # Each activity's outgoing edges leave its bottom side spread in the order of their
     # targets, and arrive spread on the target's top side in the order of their sources.
@@ -255,12 +194,12 @@ def layout(definition: dict[str, Any], *, counts: dict[tuple[str, str, str], int
     for src, ks in outgoing.items():
         box = boxes[src]
         ks.sort(key=lambda k: (boxes[edges[k][3]].cx, k))
-        for k, x in zip(ks, _spread(len(ks), box.x, box.w), strict=True):
+        for k, x in zip(ks, spread(len(ks), box.x, box.w), strict=True):
             start_at[k] = (round(x, 1), box.bottom)
     for dst, ks in incoming.items():
         box = boxes[dst]
         ks.sort(key=lambda k: (boxes[edges[k][1]].cx, k))
-        for k, x in zip(ks, _spread(len(ks), box.x, box.w), strict=True):
+        for k, x in zip(ks, spread(len(ks), box.x, box.w), strict=True):
             end_at[k] = (round(x, 1), box.y)
     row_of = {n: i for i, row in enumerate(rows) for n in row}
     lines = []
@@ -277,9 +216,8 @@ def layout(definition: dict[str, Any], *, counts: dict[tuple[str, str, str], int
             side = max(b.x + b.w for b in boxes.values()) + 30
             p1, p2 = (side, p0[1] + 40), (side, p3[1] - 40)
         if not (p3[1] > p0[1] and between):
-            path = "M {} {} C {} {}, {} {}, {} {}".format(*(_fmt(v) for v in (*p0, *p1, *p2, *p3)))
-            mid = (0.125 * p0[0] + 0.375 * p1[0] + 0.375 * p2[0] + 0.125 * p3[0],
-                   0.125 * p0[1] + 0.375 * p1[1] + 0.375 * p2[1] + 0.125 * p3[1])
+            path = cubic_path(p0, p1, p2, p3)
+            mid = bezier_point(p0, p1, p2, p3, 0.5)
         lines.append(EdgeLine(index=index, source=src, outlet=outlet, target=dst, path=path,
                               label_at=(round(mid[0], 1), round(mid[1], 1)), count=counts.get((src, outlet, dst)),
                               selected=index == selected_edge))
@@ -311,7 +249,7 @@ def _route_around(p0: tuple[float, float], p3: tuple[float, float], between: lis
     for point in points[1:]:
         if point != kept[-1]:
             kept.append(point)
-    path = f"M {_fmt(kept[0][0])} {_fmt(kept[0][1])}" + "".join(f" L {_fmt(x)} {_fmt(y)}" for x, y in kept[1:])
+    path = f"M {fmt(kept[0][0])} {fmt(kept[0][1])}" + "".join(f" L {fmt(x)} {fmt(y)}" for x, y in kept[1:])
     return path, (round(lane, 1), round((top + bottom) / 2, 1))
 
 

@@ -10,8 +10,9 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
-from .models import Campaign, CampaignStatus, Run, RunStatus
-from .scheduling import CampaignSchedule, beat_sync, next_launches, parse_spec, previous_launch
+from .models import Campaign, CampaignSchedule, CampaignStatus, Run, RunStatus
+from .scheduling import next_launches, parse_spec, previous_launch
+from .services.beat import beat_sync
 
 
 def _schedule_over(campaign: Campaign, schedule: CampaignSchedule, now: dt.datetime) -> bool:

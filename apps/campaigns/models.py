@@ -8,6 +8,8 @@ from django.db import models
 
 from apps.tenants.models import WorkspaceOwned
 
+from .scheduling import DEFAULT_GRACE, describe, parse_spec
+
 
 class CampaignStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
@@ -156,4 +158,15 @@ class ActivityRun(WorkspaceOwned):
         return f"{self.run_id}:{self.node_id} ({self.status})"
 
 
-from .scheduling import CampaignSchedule  # noqa: E402, F401 - a model: registered with the app
+class CampaignSchedule(WorkspaceOwned):
+    """A campaign's schedule: `spec` holds the kind and its fields (see `scheduling.parse_spec`)."""
+
+    campaign = models.OneToOneField("campaigns.Campaign", on_delete=models.CASCADE, related_name="schedule")
+    spec = models.JSONField(default=dict)
+    grace_minutes = models.PositiveIntegerField(default=int(DEFAULT_GRACE.total_seconds() // 60))
+    periodic_task = models.OneToOneField("django_celery_beat.PeriodicTask", null=True, blank=True,
+                                         on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.campaign}: {describe(parse_spec(self.spec, self.workspace.time_zone))}"

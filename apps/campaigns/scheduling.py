@@ -1,50 +1,27 @@
 """When campaigns run: once at a time, or recurring (daily, several times a day, weekly,
 monthly, or a cron expression), within an optional validity period, in the workspace's
-time zone. Publishing writes the django-celery-beat entry (clocked for once, crontab for
-recurring, with the workspace's zone, so daylight-saving changes follow the wall clock).
+time zone. Date logic only (no database): a spec is checked and read here; the schedule
+row is `models.CampaignSchedule`, and its writes (the django-celery-beat entry, the
+launch of a due run) are in `services.schedules` and `services.beat`.
 
-Beat calls `launch_due` with the campaign id; the run's key is the launch time it
-belongs to, so a double trigger (two beats, a retried task) finds the run there. When
-beat was down, the launch time that was missed still starts on recovery if it is within
-the workspace's grace period; otherwise a skipped run records why."""
+A launch time that does not exist on a daylight-saving day runs at the first minute that
+does; `launch_slot` says which launch time a beat call belongs to, the key of its run."""
 
 from __future__ import annotations
 
 import bisect
 import datetime as dt
-import json
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from celery.schedules import ParseException, crontab_parser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from apps.tenants.models import WorkspaceOwned
-
-LAUNCH_TASK = "apps.campaigns.tasks.launch_scheduled"
 DEFAULT_GRACE = dt.timedelta(minutes=30)
 MIN_RECURRENCE = dt.timedelta(minutes=15)  # as Adobe: recurring no more often than every 15 minutes
 KINDS = ("once", "daily", "several", "weekly", "monthly", "cron")
-
-
-class CampaignSchedule(WorkspaceOwned):
-    """A campaign's schedule: `spec` holds the kind and its fields (see `parse_spec`)."""
-
-    campaign = models.OneToOneField("campaigns.Campaign", on_delete=models.CASCADE, related_name="schedule")
-    spec = models.JSONField(default=dict)
-    grace_minutes = models.PositiveIntegerField(default=int(DEFAULT_GRACE.total_seconds() // 60))
-    periodic_task = models.OneToOneField("django_celery_beat.PeriodicTask", null=True, blank=True,
-                                         on_delete=models.SET_NULL, related_name="+")
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        app_label = "campaigns"
-
-    def __str__(self) -> str:
-        return f"{self.campaign}: {describe(parse_spec(self.spec, self.workspace.time_zone))}"
 
 
 @dataclass
@@ -284,131 +261,6 @@ def describe(spec: Spec) -> str:
     return f"daily at {times} ({spec.zone.key})"
 
 
-def schedule_set(*, campaign, spec: dict, grace_minutes: int | None = None) -> CampaignSchedule:
-    """Store a campaign's schedule (checked). A draft's reaches beat when it is published;
-    a published campaign's at once (a live one becomes scheduled)."""
-    from .models import Campaign, CampaignStatus  # noqa: PLC0415
-
-    parse_spec(spec, campaign.workspace.time_zone)
-    grace = grace_minutes if grace_minutes is not None else campaign.workspace.schedule_grace_minutes
-    with transaction.atomic():
-        schedule, _ = CampaignSchedule.objects.update_or_create(
-            campaign=campaign, defaults={"workspace": campaign.workspace, "spec": spec, "grace_minutes": grace})
-        if campaign.versions.filter(published_at__isnull=False).exists():
-            Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.LIVE).update(
-                status=CampaignStatus.SCHEDULED, updated_at=timezone.now())
-            campaign.refresh_from_db()
-            beat_sync(campaign=campaign)
-    return schedule
-
-
-def schedule_remove(*, campaign) -> bool:
-    """Remove a campaign's schedule and its beat entry; a scheduled campaign becomes live
-    (it starts by hand or by trigger). False when there was none."""
-    from .models import Campaign, CampaignStatus  # noqa: PLC0415
-
-    with transaction.atomic():
-        deleted, _ = CampaignSchedule.objects.filter(campaign=campaign).delete()
-        beat_remove(campaign_id=campaign.pk)
-        Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SCHEDULED).update(
-            status=CampaignStatus.LIVE, updated_at=timezone.now())
-        campaign.refresh_from_db()
-    return bool(deleted)
-
-
-def beat_remove(*, campaign_id: int) -> None:
-    """Delete a campaign's beat entry (and the clocked time only it used)."""
-    from django_celery_beat.models import ClockedSchedule, PeriodicTask  # noqa: PLC0415
-
-    tasks = PeriodicTask.objects.filter(name=f"campaign:{campaign_id}")
-    clocked = [c for c in tasks.values_list("clocked_id", flat=True) if c]
-    tasks.delete()
-    ClockedSchedule.objects.filter(pk__in=clocked, periodictask__isnull=True).delete()
-
-
-def beat_sync(*, campaign) -> None:
-    """Write (or remove) the campaign's django-celery-beat entry from its schedule and
-    status: only a live/scheduled campaign with a schedule has an enabled entry."""
-    from django_celery_beat.models import ClockedSchedule, CrontabSchedule, PeriodicTask  # noqa: PLC0415
-
-    from .models import CampaignStatus  # noqa: PLC0415
-
-    schedule = CampaignSchedule.objects.filter(campaign=campaign).select_related("periodic_task").first()
-    if schedule is None:
-        beat_remove(campaign_id=campaign.pk)
-        return
-    # An archived workspace's schedules are paused (restoring writes them enabled again).
-    archived = type(campaign.workspace).objects.filter(pk=campaign.workspace_id, archived_at__isnull=False).exists()
-    active = campaign.status in (CampaignStatus.LIVE, CampaignStatus.SCHEDULED) and not archived
-    spec = parse_spec(schedule.spec, campaign.workspace.time_zone)
-    name = f"campaign:{campaign.pk}"
-    defaults: dict[str, Any] = {"task": LAUNCH_TASK, "kwargs": json.dumps({"campaign_id": campaign.pk}),
-                                "enabled": active, "interval": None, "crontab": None, "clocked": None,
-                                "one_off": False, "start_time": spec.valid_from, "expires": spec.valid_until}
-    if spec.kind == "once":
-        defaults["clocked"], _ = ClockedSchedule.objects.get_or_create(clocked_time=spec.at)
-        defaults["one_off"] = True
-        defaults["expires"] = None
-    else:
-        defaults["crontab"], _ = CrontabSchedule.objects.get_or_create(timezone=spec.zone.key,
-                                                                       **spec.crontab_fields())
-    task, _ = PeriodicTask.objects.update_or_create(name=name, defaults=defaults)
-    if schedule.periodic_task_id != task.pk:
-        CampaignSchedule.objects.filter(pk=schedule.pk).update(periodic_task=task)
-
-
 def launch_slot(spec: Spec, now: dt.datetime) -> dt.datetime | None:
     """The launch time a beat call at `now` belongs to: the latest one not after now."""
     return previous_launch(spec, at_or_before=now)
-
-
-def launch_due(*, campaign_id: int, now: dt.datetime | None = None):
-    """Called by beat: start the run of the launch time that is due, once."""
-    from .models import Campaign, CampaignStatus, Run, RunStatus  # noqa: PLC0415
-    from .services import campaign_start, published_version  # noqa: PLC0415
-
-    now = now or timezone.now()
-    campaign = Campaign.objects.select_related("workspace").filter(pk=campaign_id).first()
-    schedule = CampaignSchedule.objects.filter(campaign_id=campaign_id).first()
-    if campaign is None or schedule is None or campaign.status not in (CampaignStatus.LIVE, CampaignStatus.SCHEDULED):
-        return None
-    if campaign.workspace.archived_at is not None:
-        return None  # archived: its schedules are paused
-    spec = parse_spec(schedule.spec, campaign.workspace.time_zone)
-    slot = launch_slot(spec, now)
-    if slot is None:
-        return None
-    late = now - slot
-    if late > dt.timedelta(minutes=schedule.grace_minutes):
-        try:
-            with transaction.atomic():
-                return Run.objects.create(
-                    workspace=campaign.workspace, campaign=campaign, version=published_version(campaign),
-                    trigger="schedule", scheduled_for=slot, status=RunStatus.SKIPPED, finished_at=now,
-                    error=f"missed: beat ran {int(late.total_seconds() // 60)} min after the launch time, beyond "
-                          f"the grace period of {schedule.grace_minutes} min")
-        except IntegrityError:
-            return None
-    try:
-        with transaction.atomic():
-            return campaign_start(workspace=campaign.workspace, actor=None, campaign=campaign, trigger="schedule",
-                                  scheduled_for=slot)
-    except IntegrityError:
-        return None  # this launch time has its run already
-
-
-def workspace_beat_delete(workspace) -> None:
-    """tenants.lifecycle.BEFORE_DELETE: the beat entries of the workspace's campaigns go."""
-    from .models import Campaign  # noqa: PLC0415
-
-    for campaign_id in Campaign.objects.filter(workspace=workspace).values_list("pk", flat=True):
-        beat_remove(campaign_id=campaign_id)
-
-
-def workspace_beat_archived(workspace, archived: bool) -> None:
-    """tenants.lifecycle.ARCHIVE_HOOKS: archiving disables the workspace's beat entries,
-    restoring enables those of live and scheduled campaigns again."""
-    from .models import Campaign  # noqa: PLC0415
-
-    for campaign in Campaign.objects.filter(workspace=workspace, schedule__isnull=False).select_related("workspace"):
-        beat_sync(campaign=campaign)

@@ -13,7 +13,7 @@ def execute_activity(activity_run_id: int) -> str | None:
 @shared_task(name="apps.campaigns.tasks.launch_scheduled")
 def launch_scheduled(campaign_id: int) -> int | None:
     """Called by beat at a campaign's launch times; a double call finds the run there."""
-    from .scheduling import launch_due
+    from .services import launch_due
 
     run = launch_due(campaign_id=campaign_id)
     return run.pk if run else None

@@ -5,6 +5,8 @@ entity sits one row below the lowest entity it links to, so many-to-one arrows p
 from the many side (booking) to the one side (customer). Within a row, entities follow
 the mean position of the entities they link to, which keeps most lines from crossing.
 
+The layering, ordering and row geometry are the shared ones of `apps.core.graphlayout`;
+this module says what a parent is here (the entity a link points to) and draws the boxes.
 `layout()` works on plain specs (no database), so it is unit-tested on its own;
 `workspace_diagram()` builds the specs from a workspace's metadata (two queries)."""
 
@@ -12,6 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+
+from apps.core import graphlayout
+from apps.core.graphlayout import bezier_point, cubic_path, spread
 
 # Sizes in SVG pixels. Attribute rows use a monospace font so a box's width can be
 # computed from character counts.
@@ -125,52 +130,21 @@ def assign_layers(keys: Iterable[str], links: Iterable[LinkSpec]) -> dict[str, i
     for link in links:
         if link.source != link.target and link.source in parents and link.target in parents:
             parents[link.source].add(link.target)
-    layer: dict[str, int] = {}
-    visiting: set[str] = set()
-
-    def depth(key: str) -> int:
-        if key in layer:
-            return layer[key]
-        if key in visiting:
-            return -1  # the edge closing a cycle does not push anything down
-        visiting.add(key)
-        found = [depth(p) for p in sorted(parents[key])]
-        visiting.discard(key)
-        layer[key] = 1 + max(found) if found else 0
-        return layer[key]
-
-    for key in keys:
-        depth(key)
-    return layer
+    # Sorted: the layers of a cycle do not depend on the order the links came in.
+    return graphlayout.assign_layers(keys, {k: sorted(v) for k, v in parents.items()})
 
 
 def _order_rows(layers: dict[str, int], links: list[LinkSpec]) -> list[list[str]]:
     """Entities per row, ordered by the mean position of their neighbours in the row above
     (then below), a few sweeps; ties broken by key so the result is stable."""
-    count = max(layers.values(), default=-1) + 1
-    rows = [sorted(k for k, v in layers.items() if v == i) for i in range(count)]
-    up: dict[str, list[str]] = {k: [] for k in layers}
-    down: dict[str, list[str]] = {k: [] for k in layers}
+    rows = graphlayout.rows_by_layer(sorted(layers), layers)
+    up: dict[str, list[tuple[str, float]]] = {k: [] for k in layers}
+    down: dict[str, list[tuple[str, float]]] = {k: [] for k in layers}
     for link in links:
         if link.source in layers and link.target in layers and link.source != link.target:
-            up[link.source].append(link.target)
-            down[link.target].append(link.source)
-
-    def sweep(row: list[str], neighbours: dict[str, list[str]], position: dict[str, int]) -> list[str]:
-        def weight(key: str) -> tuple[float, str]:
-            placed = [position[n] for n in neighbours[key] if n in position]
-            return (sum(placed) / len(placed) if placed else float(row.index(key)), key)
-
-        return sorted(row, key=weight)
-
-    for _ in range(2):
-        for i in range(1, count):
-            position = {k: j for j, k in enumerate(rows[i - 1])}
-            rows[i] = sweep(rows[i], up, position)
-        for i in range(count - 2, -1, -1):
-            position = {k: j for j, k in enumerate(rows[i + 1])}
-            rows[i] = sweep(rows[i], down, position)
-    return rows
+            up[link.source].append((link.target, 0))
+            down[link.target].append((link.source, 0))
+    return graphlayout.order_rows(rows, up, down, tiebreak=lambda key: key)
 
 
 # --- geometry ------------------------------------------------------------------------------
@@ -190,25 +164,6 @@ def _box_for(entity: EntitySpec, layer: int, link_columns: set[str]) -> Box:
     return box
 
 
-def _spread(n: int, start: float, length: float) -> list[float]:
-    """n attachment points spread along a side, away from the corners."""
-    return [start + length * (i + 1) / (n + 1) for i in range(n)]
-
-
-def _bezier(p0, p1, p2, p3, t: float) -> tuple[float, float]:
-    u = 1 - t
-    return (u ** 3 * p0[0] + 3 * u * u * t * p1[0] + 3 * u * t * t * p2[0] + t ** 3 * p3[0],
-            u ** 3 * p0[1] + 3 * u * u * t * p1[1] + 3 * u * t * t * p2[1] + t ** 3 * p3[1])
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.1f}".rstrip("0").rstrip(".")
-
-
-def _curve(p0, p1, p2, p3) -> str:
-    return "M {} {} C {} {}, {} {}, {} {}".format(*(_fmt(v) for v in (*p0, *p1, *p2, *p3)))
-
-
 def layout(entities: Iterable[EntitySpec], links: Iterable[LinkSpec],
            href: Callable[[str], str] | None = None) -> Diagram:
     """Place the boxes and route the lines. `href(entity_key)` gives each box's link."""
@@ -222,24 +177,21 @@ def layout(entities: Iterable[EntitySpec], links: Iterable[LinkSpec],
     rows = _order_rows(layers, links)
 
     boxes: dict[str, Box] = {}
-    row_widths = []
     for row in rows:
         for key in row:
             boxes[key] = _box_for(entities[key], layers[key], link_columns[key])
-        row_widths.append(sum(boxes[k].w for k in row) + H_GAP * max(0, len(row) - 1))
+    widths = {key: box.w for key, box in boxes.items()}
     # Self-links loop out on the right of their box: leave room for the loop.
     has_self = any(link.source == link.target for link in links)
-    width = max(row_widths, default=0) + 2 * MARGIN + (SELF_LOOP + 60 if has_self else 0)
-    y = MARGIN
-    for row, row_width in zip(rows, row_widths, strict=True):
-        x = MARGIN + (width - 2 * MARGIN - row_width) / 2
+    width = (max((graphlayout.row_width(row, widths, H_GAP) for row in rows), default=0) + 2 * MARGIN
+             + (SELF_LOOP + 60 if has_self else 0))
+    xs = graphlayout.centre_rows(rows, widths, gap=H_GAP, left=MARGIN, span=width - 2 * MARGIN)
+    tops, height = graphlayout.stack_rows([max(boxes[k].h for k in row) for row in rows], margin=MARGIN, gap=V_GAP)
+    for row, top in zip(rows, tops, strict=True):
         for key in row:
             box = boxes[key]
-            box.x, box.y = round(x), y
+            box.x, box.y = round(xs[key]), top
             box.href = href(key) if href else ""
-            x += box.w + H_GAP
-        y += max(boxes[k].h for k in row) + V_GAP
-    height = (y - V_GAP + MARGIN) if rows else 2 * MARGIN
 
     # Attachment points: each side of a box shares its width among the lines that touch it,
     # ordered by where the line goes, so lines from one box do not cross each other.
@@ -265,11 +217,11 @@ def layout(entities: Iterable[EntitySpec], links: Iterable[LinkSpec],
         users.sort()
         if side in ("top", "bottom"):
             edge_y = box.y if side == "top" else box.bottom
-            for (_, i, end), x in zip(users, _spread(len(users), box.x, box.w), strict=True):
+            for (_, i, end), x in zip(users, spread(len(users), box.x, box.w), strict=True):
                 anchor[(i, end)] = (x, edge_y)
         else:
             edge_x = box.x if side == "left" else box.right
-            for (_, i, end), y_ in zip(users, _spread(len(users), box.y + HEAD_H, box.h - HEAD_H), strict=True):
+            for (_, i, end), y_ in zip(users, spread(len(users), box.y + HEAD_H, box.h - HEAD_H), strict=True):
                 anchor[(i, end)] = (edge_x, y_)
 
     edges = []
@@ -290,9 +242,9 @@ def layout(entities: Iterable[EntitySpec], links: Iterable[LinkSpec],
                 sign = -1 if s_side == "left" else 1
                 p1, p2 = (p0[0] + sign * bend, p0[1]), (p3[0] - sign * bend, p3[1])
         p0, p3 = (round(p0[0], 1), round(p0[1], 1)), (round(p3[0], 1), round(p3[1], 1))
-        near_target = _bezier(p0, p1, p2, p3, 0.8)
-        near_source = _bezier(p0, p1, p2, p3, 0.2)
-        edges.append(Edge(link=link, path=_curve(p0, p1, p2, p3), start=p0, end=p3,
+        near_target = bezier_point(p0, p1, p2, p3, 0.8)
+        near_source = bezier_point(p0, p1, p2, p3, 0.2)
+        edges.append(Edge(link=link, path=cubic_path(p0, p1, p2, p3), start=p0, end=p3,
                           label_at=(round(near_target[0], 1), round(near_target[1], 1)),
                           reverse_label_at=(round(near_source[0], 1), round(near_source[1], 1))))
     ordered = [boxes[k] for row in rows for k in row]

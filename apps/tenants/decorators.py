@@ -1,6 +1,7 @@
 """The one door into workspace pages: `@workspace_view(...)` resolves /w/<slug>/, returns
 404 for anyone with no access (the same page as for a missing workspace) and 403 for a
-member whose role is too low for the request."""
+member whose role is too low for the request; `can_edit(request)` and its kin say what
+the member's role lets a page offer."""
 
 from __future__ import annotations
 
@@ -41,3 +42,23 @@ def workspace_view(read_role: str = WorkspaceRole.VIEWER, write_role: str = Work
         return wrapper
 
     return decorator
+
+
+# What a page offers depends on the role of the member behind a `@workspace_view` request
+# (edit buttons for a marketer, publish and start for an approver, settings for an admin).
+
+def has_role(request, role: str) -> bool:
+    """Whether the request's member holds `role` or a role above it."""
+    return at_least(request.workspace_role, role)
+
+
+def can_edit(request) -> bool:
+    return has_role(request, WorkspaceRole.MARKETER)
+
+
+def can_approve(request) -> bool:
+    return has_role(request, WorkspaceRole.APPROVER)
+
+
+def is_admin(request) -> bool:
+    return has_role(request, WorkspaceRole.ADMIN)

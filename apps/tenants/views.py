@@ -14,11 +14,12 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from apps.core.htmx import add_errors, render_partial
 from apps.core.net import client_ip
 
 from . import services
 from .access import access_api_key, access_invitation
-from .decorators import workspace_view
+from .decorators import is_admin, workspace_view
 from .forms import (
     ApiKeyForm,
     InvitationAcceptForm,
@@ -27,7 +28,7 @@ from .forms import (
     WorkspaceSettingsForm,
 )
 from .models import AuditEvent
-from .roles import WorkspaceRole, at_least
+from .roles import WorkspaceRole
 from .selectors import (
     access_member,
     api_key_list,
@@ -36,11 +37,6 @@ from .selectors import (
     workspace_members,
     workspaces_for_user,
 )
-
-
-def _partial(request, template: str, partial: str) -> str:
-    """The whole page normally; only the named partial for an htmx request."""
-    return f"{template}#{partial}" if request.htmx else template
 
 
 @login_required
@@ -58,7 +54,7 @@ def workspace_home(request, workspace_slug):
     return render(request, "tenants/workspace_home.html", {
         "members": workspace_members(workspace=ws),
         "events": audit_recent(workspace=ws, limit=15),
-        "is_admin": at_least(request.workspace_role, WorkspaceRole.ADMIN),
+        "is_admin": is_admin(request),
     })
 
 
@@ -69,7 +65,7 @@ def _members_context(request, add_form=None):
         "invitations": open_invitations(workspace=ws),
         "add_form": add_form or MemberAddForm(),
         "role_choices": WorkspaceRole.choices,
-        "is_admin": at_least(request.workspace_role, WorkspaceRole.ADMIN),
+        "is_admin": is_admin(request),
     }
 
 
@@ -97,12 +93,9 @@ def members(request, workspace_slug):
                     return redirect("ws-members", workspace_slug=workspace_slug)
                 form = MemberAddForm()
         status = 200 if form.is_bound is False or not form.errors else 422
-        response = render(request, _partial(request, "tenants/members.html", "members-panel"),
-                          _members_context(request, form), status=status if request.htmx else 200)
-        if not form.errors:
-            response["HX-Trigger"] = "membersChanged"
-        return response
-    return render(request, _partial(request, "tenants/members.html", "members-panel"), _members_context(request))
+        return render_partial(request, "tenants/members.html", "members-panel", _members_context(request, form),
+                              status=status, trigger=None if form.errors else "membersChanged")
+    return render_partial(request, "tenants/members.html", "members-panel", _members_context(request))
 
 
 @require_POST
@@ -117,9 +110,8 @@ def member_role(request, workspace_slug, user_id):
     else:
         messages.error(request, "Choose one of the listed roles.")
     if request.htmx:
-        response = render(request, "tenants/members.html#members-panel", _members_context(request))
-        response["HX-Trigger"] = "membersChanged"
-        return response
+        return render_partial(request, "tenants/members.html", "members-panel", _members_context(request),
+                              trigger="membersChanged")
     return redirect("ws-members", workspace_slug=workspace_slug)
 
 
@@ -131,9 +123,8 @@ def member_remove(request, workspace_slug, user_id):
                            ip_address=client_ip(request))
     messages.success(request, f"{user.email} was removed from {request.workspace.name}.")
     if request.htmx:
-        response = render(request, "tenants/members.html#members-panel", _members_context(request))
-        response["HX-Trigger"] = "membersChanged"
-        return response
+        return render_partial(request, "tenants/members.html", "members-panel", _members_context(request),
+                              trigger="membersChanged")
     return redirect("ws-members", workspace_slug=workspace_slug)
 
 
@@ -145,9 +136,8 @@ def invitation_cancel(request, workspace_slug, pk):
                                ip_address=client_ip(request))
     messages.success(request, f"The invitation to {invitation.email} was cancelled.")
     if request.htmx:
-        response = render(request, "tenants/members.html#members-panel", _members_context(request))
-        response["HX-Trigger"] = "membersChanged"
-        return response
+        return render_partial(request, "tenants/members.html", "members-panel", _members_context(request),
+                              trigger="membersChanged")
     return redirect("ws-members", workspace_slug=workspace_slug)
 
 
@@ -177,19 +167,17 @@ def api_keys(request, workspace_slug):
                     workspace=request.workspace, actor=request.user, name=form.cleaned_data["name"],
                     role=form.cleaned_data["role"], expires_at=expires_at, ip_address=client_ip(request))
             except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
+                add_errors(form, exc)
             else:
                 new_key = {"key": key, "raw": raw}
                 form = ApiKeyForm()
-        response = render(request, _partial(request, "tenants/api_keys.html", "apikeys-panel"),
-                          _keys_context(request, form, new_key))
+        response = render_partial(request, "tenants/api_keys.html", "apikeys-panel",
+                                  _keys_context(request, form, new_key), trigger="apiKeysChanged" if new_key else None)
         if new_key:
-            response["HX-Trigger"] = "apiKeysChanged"
             # The page carries the secret: no browser or proxy may keep a copy.
             add_never_cache_headers(response)
         return response
-    return render(request, _partial(request, "tenants/api_keys.html", "apikeys-panel"), _keys_context(request))
+    return render_partial(request, "tenants/api_keys.html", "apikeys-panel", _keys_context(request))
 
 
 @require_POST
@@ -200,9 +188,8 @@ def api_key_revoke(request, workspace_slug, pk):
                             ip_address=client_ip(request))
     messages.success(request, f"The key {key.name} was revoked; it no longer authenticates.")
     if request.htmx:
-        response = render(request, "tenants/api_keys.html#apikeys-panel", _keys_context(request))
-        response["HX-Trigger"] = "apiKeysChanged"
-        return response
+        return render_partial(request, "tenants/api_keys.html", "apikeys-panel", _keys_context(request),
+                              trigger="apiKeysChanged")
     return redirect("ws-apikeys", workspace_slug=workspace_slug)
 
 
@@ -218,8 +205,7 @@ def workspace_settings(request, workspace_slug):
             services.workspace_update(workspace=ws, actor=request.user, ip_address=client_ip(request),
                                       **{f: form.cleaned_data[f] for f in services.WORKSPACE_SETTINGS})
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
+            add_errors(form, exc)
         else:
             messages.success(request, "Settings saved.")
             return redirect("ws-settings", workspace_slug=ws.slug)

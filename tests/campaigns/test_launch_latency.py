@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from apps.campaigns import services
 from apps.campaigns.models import Run
-from apps.campaigns.scheduling import schedule_set
+from apps.campaigns.services import schedule_set
 from tests.factories import make_travel_model
 
 DEFINITION = {"nodes": [{"id": "start", "type": "start"},

@@ -14,13 +14,8 @@ from django_celery_beat.models import PeriodicTask
 
 from apps.campaigns import executor, services
 from apps.campaigns.models import ActivityRun, Run
-from apps.campaigns.scheduling import (
-    launch_slot,
-    next_launches,
-    parse_spec,
-    schedule_remove,
-    schedule_set,
-)
+from apps.campaigns.scheduling import launch_slot, next_launches, parse_spec
+from apps.campaigns.services import schedule_remove, schedule_set
 from tests.campaigns.test_services import COMPLETE
 
 AMS = "Europe/Amsterdam"

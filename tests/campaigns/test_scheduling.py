@@ -7,7 +7,8 @@ from django_celery_beat.models import PeriodicTask
 
 from apps.campaigns import executor, services
 from apps.campaigns.models import Run
-from apps.campaigns.scheduling import launch_due, next_launches, parse_spec, schedule_set
+from apps.campaigns.scheduling import next_launches, parse_spec
+from apps.campaigns.services import launch_due, schedule_set
 from apps.campaigns.tasks import purge_working_tables
 from tests.campaigns.test_services import COMPLETE
 from tests.factories import make_travel_model

@@ -14,7 +14,7 @@ from django_celery_beat.models import PeriodicTask
 from apps.campaigns import services
 from apps.campaigns.completion import campaigns_complete_due
 from apps.campaigns.models import Run
-from apps.campaigns.scheduling import launch_due, schedule_set
+from apps.campaigns.services import launch_due, schedule_set
 from apps.channels import policy, sending
 from apps.channels.models import Delivery, Message
 

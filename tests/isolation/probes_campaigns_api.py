@@ -67,7 +67,7 @@ def _run_activity(ws: Workspace) -> dict[str, Any]:
 
 
 def _campaign_scheduled(ws: Workspace) -> dict[str, Any]:
-    from apps.campaigns.scheduling import schedule_set
+    from apps.campaigns.services import schedule_set
 
     campaign = _draft(ws)
     schedule_set(campaign=campaign, spec={"kind": "daily", "times": ["09:00"]})

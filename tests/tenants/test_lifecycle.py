@@ -11,7 +11,7 @@ from django_celery_beat.models import PeriodicTask
 from guardian.models import UserObjectPermission
 
 from apps.campaigns import services as campaign_services
-from apps.campaigns.scheduling import launch_due, schedule_set
+from apps.campaigns.services import launch_due, schedule_set
 from apps.channels.models import Delivery, Message
 from apps.consent.models import Topic
 from apps.consent.services import consent_record

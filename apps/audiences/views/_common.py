@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
-from django.forms import Form
-from django.http import HttpResponse
-from django.shortcuts import redirect
 from django.urls import reverse
 
-from apps.tenants.roles import WorkspaceRole, at_least
+from apps.tenants.roles import WorkspaceRole
 
 from ..models import Audience
 
@@ -16,31 +12,8 @@ MARKETER = WorkspaceRole.MARKETER
 VIEWER = WorkspaceRole.VIEWER
 
 
-def can_edit(request) -> bool:
-    return at_least(request.workspace_role, MARKETER)
-
-
 def detail_url(audience: Audience) -> str:
     return reverse("aud-detail", kwargs={"workspace_slug": audience.workspace.slug, "pk": audience.pk})
-
-
-def go(request, url: str) -> HttpResponse:
-    """Where a finished action leads: htmx follows HX-Redirect (flash messages survive),
-    a plain form a 302."""
-    if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = url
-        return response
-    return redirect(url)
-
-
-def add_errors(form: Form, exc: ValidationError) -> None:
-    """A service's ValidationError onto a form: per field where it names one."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def list_definition(audience: Audience) -> dict:

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
 from apps.audiences.rules.definition import RuleError, check_definition
+from apps.core.htmx import add_errors, go
 from apps.datamodel.schema import Schema
 from apps.tenants.decorators import workspace_view
 
@@ -24,7 +25,7 @@ from .. import services
 from ..forms import AudienceSaveForm
 from ..models import Audience
 from ..selectors import access_audience
-from ._common import MARKETER, add_errors, default_attribute, detail_url, go
+from ._common import MARKETER, default_attribute, detail_url
 from ._display import Display
 from ._rules import edit
 from ._tree import DefinitionError, dump_definition, load_definition

@@ -19,24 +19,16 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from apps.audiences.rules.definition import RuleError
+from apps.core.htmx import add_errors, go, render_partial, render_region
 from apps.datamodel.models import Entity
 from apps.datamodel.schema import Schema
 from apps.datamodel.selectors import entity_list
-from apps.tenants.decorators import workspace_view
+from apps.tenants.decorators import can_edit, workspace_view
 
 from .. import selectors, services
 from ..forms import ExportForm, FilterForm, RenameForm, SnapshotForm, UploadListForm
 from ..models import AudienceOrigin, AudienceStatus
-from ._common import (
-    MARKETER,
-    VIEWER,
-    add_errors,
-    can_edit,
-    default_attribute,
-    detail_url,
-    go,
-    list_definition,
-)
+from ._common import MARKETER, VIEWER, default_attribute, detail_url, list_definition
 from ._sentences import Sentences
 from ._tree import dump_definition
 
@@ -62,9 +54,7 @@ def audience_list(request, workspace_slug):
     page = Paginator(qs, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"page": page, "filter_form": form, "filtered": form.is_bound and form.has_changed(),
                "has_entities": bool(entities), "can_edit": can_edit(request)}
-    if request.htmx and request.htmx.target == "audience-list":
-        return render(request, "audiences/list.html#audience-list", context)
-    return render(request, "audiences/list.html", context)
+    return render_region(request, "audiences/list.html", context, ("audience-list",))
 
 
 def _detail_context(request, audience, **extra) -> dict:
@@ -106,14 +96,8 @@ def _since(moment) -> str:
 
 def _region(request, audience, region: str, *, status: int = 200, trigger: str | None = None, **extra):
     """One region of the audience's page for htmx; the whole page otherwise."""
-    context = _detail_context(request, audience, **extra)
-    if request.htmx:
-        response = render(request, f"{DETAIL}#{region}", context, status=status)
-    else:
-        response = render(request, DETAIL, context)
-    if trigger:
-        response["HX-Trigger"] = trigger
-    return response
+    return render_partial(request, DETAIL, region, _detail_context(request, audience, **extra), status=status,
+                          trigger=trigger)
 
 
 @vary_on_headers("HX-Request")
@@ -121,10 +105,7 @@ def _region(request, audience, region: str, *, status: int = 200, trigger: str |
 @workspace_view()
 def audience_detail(request, workspace_slug, pk):
     audience = selectors.access_audience(request.user, request.workspace, pk)
-    context = _detail_context(request, audience)
-    if request.htmx and request.htmx.target in DETAIL_REGIONS:
-        return render(request, f"{DETAIL}#{request.htmx.target}", context)
-    return render(request, DETAIL, context)
+    return render_region(request, DETAIL, _detail_context(request, audience), DETAIL_REGIONS)
 
 
 @require_GET

@@ -15,15 +15,9 @@ from apps.tenants.api.scoping import WorkspaceScopedMixin
 from apps.tenants.roles import WorkspaceRole, at_least
 
 from .. import selectors
-from ..models import CampaignStatus
-from ..scheduling import (
-    CampaignSchedule,
-    describe,
-    next_launches,
-    parse_spec,
-    schedule_remove,
-    schedule_set,
-)
+from ..models import CampaignSchedule, CampaignStatus
+from ..scheduling import describe, next_launches, parse_spec
+from ..services import schedule_remove, schedule_set
 from .common import TAGS
 
 ScheduleOutput = inline_serializer("CampaignScheduleOutput", {

@@ -6,38 +6,17 @@ from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db.models import Max, OuterRef, Subquery
-from django.http import HttpResponse
-from django.shortcuts import redirect
 from django.utils import timezone
 
 from apps.tenants.models import Workspace
-from apps.tenants.roles import WorkspaceRole, at_least
+from apps.tenants.roles import WorkspaceRole
 
 from ..activities import REGISTRY
 from ..models import ActivityRun, CampaignStatus, Run
 from ..scheduling import next_launches, parse_spec
 from ..selectors import campaign_list
 
-MARKETER = WorkspaceRole.MARKETER
 APPROVER = WorkspaceRole.APPROVER
-
-
-def can_edit(request) -> bool:
-    return at_least(request.workspace_role, MARKETER)
-
-
-def can_approve(request) -> bool:
-    return at_least(request.workspace_role, APPROVER)
-
-
-def go(request, url: str) -> HttpResponse:
-    """Where a finished action leads: htmx follows HX-Redirect (flash messages survive),
-    a plain form a 302."""
-    if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = url
-        return response
-    return redirect(url)
 
 
 def campaign_overview(*, workspace: Workspace) -> list[dict[str, Any]]:

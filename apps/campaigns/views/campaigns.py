@@ -10,12 +10,13 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from apps.tenants.decorators import workspace_view
+from apps.core.htmx import add_errors, go
+from apps.tenants.decorators import can_edit, workspace_view
 
 from .. import services
 from ..forms import CampaignCreateForm
 from ..selectors import access_campaign
-from ._common import APPROVER, campaign_overview, can_edit, go
+from ._common import APPROVER, campaign_overview
 
 
 def _detail(workspace_slug: str, pk: int) -> str:
@@ -38,8 +39,7 @@ def campaign_list(request, workspace_slug):
                                                 name=form.cleaned_data["name"],
                                                 description=form.cleaned_data["description"])
         except ValidationError as exc:
-            for field, errors in getattr(exc, "message_dict", {None: exc.messages}).items():
-                form.add_error(field if field in form.fields else None, errors)
+            add_errors(form, exc)
         else:
             messages.success(request, f"The campaign {campaign.name} was created: add its first activity "
                                       "after the Start.")

@@ -17,8 +17,9 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from apps.audiences.selectors import audience_list
+from apps.core.htmx import htmx_target, partial_name, render_region
 from apps.core.inputs import json_loads_checked
-from apps.tenants.decorators import workspace_view
+from apps.tenants.decorators import can_approve, can_edit, workspace_view
 
 from .. import editing, services
 from ..activities import REGISTRY
@@ -27,7 +28,6 @@ from ..forms import DefinitionForm, settings_form
 from ..graph import GraphError, check_graph
 from ..models import CampaignStatus
 from ..selectors import access_campaign, edge_counts, run_list, version_list
-from ._common import can_approve, can_edit
 
 UNDO_DEPTH = 20  # definitions are small; twenty steps back is more than a session of edits needs
 ACTIONS = ("add", "insert", "remove", "connect", "disconnect", "configure", "undo", "replace")
@@ -147,16 +147,14 @@ def campaign_detail(request, workspace_slug, pk):
     from .schedule import schedule_context  # noqa: PLC0415
 
     context.update(schedule_context(campaign))
-    if not (request.htmx and request.htmx.target == "editor"):
+    if htmx_target(request) != "editor":
         from .. import hooks  # noqa: PLC0415
         from .runs import messages_control  # noqa: PLC0415
 
         live_runs = list(campaign.runs.filter(mode="live").values_list("pk", flat=True))
         context["messages_control"] = messages_control(campaign.status, hooks.summary(live_runs)) if live_runs \
             else ""
-    template = "campaigns/detail.html#editor" if request.htmx and request.htmx.target == "editor" else \
-        "campaigns/detail.html"
-    return render(request, template, context)
+    return render_region(request, "campaigns/detail.html", context, ("editor",))
 
 
 def _apply(request, campaign, action: str, current: dict) -> tuple[dict, str | None, str]:
@@ -254,8 +252,9 @@ def campaign_edit(request, workspace_slug, pk):
         return redirect(f"{url}?node={selected}" if selected else url)
     context = editor_context(request, campaign, definition=result, selected=selected, form=form,
                              json_form=json_form, error=error, notice=notice)
-    template = "campaigns/detail.html#editor" if request.htmx else "campaigns/detail.html"
-    response = render(request, template, context, status=422 if error else 200)
+    # An error is a 422 for a plain form too (the page shows it).
+    response = render(request, partial_name(request, "campaigns/detail.html", "editor"), context,
+                      status=422 if error else 200)
     if not error:
         response["HX-Trigger"] = "campaignChanged"
     return response

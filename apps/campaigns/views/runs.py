@@ -14,14 +14,14 @@ from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.tenants.decorators import workspace_view
+from apps.tenants.decorators import can_approve, can_edit, workspace_view
 
 from .. import hooks
 from ..activities import REGISTRY
 from ..canvas import layout, summarize
 from ..models import ActivityStatus, RunStatus
 from ..selectors import access_run, run_activities
-from ._common import APPROVER, can_approve, can_edit
+from ._common import APPROVER
 from .editor import audience_names
 
 OPEN = (RunStatus.QUEUED, RunStatus.RUNNING)
@@ -102,13 +102,11 @@ def run_status(request, workspace_slug, pk):
 @workspace_view(write_role="marketer")
 def activity_retry(request, workspace_slug, pk, node_id):
     """Retry a failed activity (a live run's needs an approver)."""
-    from apps.tenants.roles import at_least  # noqa: PLC0415
-
     from .. import services  # noqa: PLC0415
     from ..selectors import access_activity_run  # noqa: PLC0415
 
     activity = access_activity_run(request.user, request.workspace, pk, node_id)
-    if activity.run.mode == "live" and not at_least(request.workspace_role, "approver"):
+    if activity.run.mode == "live" and not can_approve(request):
         raise PermissionDenied("Retrying an activity of a live run needs the approver role.")
     try:
         services.activity_retry(workspace=request.workspace, actor=request.user, run=activity.run, node_id=node_id)

@@ -10,20 +10,12 @@ from django.shortcuts import redirect
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from apps.tenants.decorators import workspace_view
-from apps.tenants.roles import at_least
+from apps.tenants.decorators import can_approve, workspace_view
 
-from ..models import CampaignStatus
-from ..scheduling import (
-    KINDS,
-    CampaignSchedule,
-    describe,
-    next_launches,
-    parse_spec,
-    schedule_remove,
-    schedule_set,
-)
+from ..models import CampaignSchedule, CampaignStatus
+from ..scheduling import KINDS, describe, next_launches, parse_spec
 from ..selectors import access_campaign
+from ..services import schedule_remove, schedule_set
 
 WEEKDAYS = [(0, "Sun"), (1, "Mon"), (2, "Tue"), (3, "Wed"), (4, "Thu"), (5, "Fri"), (6, "Sat")]
 
@@ -80,7 +72,7 @@ def schedule_context(campaign) -> dict:
 def campaign_schedule(request, workspace_slug, pk):
     """Set (or with remove=1, remove) the schedule; a published campaign's is the approver's."""
     campaign = access_campaign(request.user, request.workspace, pk)
-    if campaign.status != CampaignStatus.DRAFT and not at_least(request.workspace_role, "approver"):
+    if campaign.status != CampaignStatus.DRAFT and not can_approve(request):
         raise PermissionDenied("Changing a published campaign's schedule needs the approver role.")
     if request.POST.get("remove"):
         schedule_remove(campaign=campaign)

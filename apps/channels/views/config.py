@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from apps.core.htmx import add_errors
 from apps.core.net import client_ip
 from apps.tenants.decorators import workspace_view
 from apps.tenants.roles import WorkspaceRole
@@ -48,10 +49,7 @@ def email_settings(request, workspace_slug):
             configuration.channel_config_save(workspace=request.workspace, actor=request.user,
                                               ip_address=client_ip(request), **form.save_arguments())
         except ValidationError as exc:
-            names = {"host": "host", "port": "port", "use_ssl": "security", "timeout": "timeout", "esp": "esp"}
-            for field, errors in exc.message_dict.items():
-                target = names.get(field, field)
-                form.add_error(target if target in form.fields else None, errors)
+            add_errors(form, exc, fields={"use_ssl": "security"})
         else:
             messages.success(request, "Email configuration saved.")
             return redirect("chan-email-settings", workspace_slug=workspace_slug)

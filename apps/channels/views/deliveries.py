@@ -15,8 +15,9 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from apps.core.csp import allow_email_preview
-from apps.tenants.decorators import workspace_view
-from apps.tenants.roles import WorkspaceRole, at_least
+from apps.core.htmx import htmx_target, render_partial
+from apps.tenants.decorators import can_approve, workspace_view
+from apps.tenants.roles import WorkspaceRole
 
 from .. import selectors, services
 from ..models import DeliveryStatus, MessageStatus
@@ -34,7 +35,7 @@ def _status_context(request, delivery) -> dict:
         "states": [(s, labels[s], n) for s, n in stats["by_status"].items() if n],
         "excluded": [(selectors.reason_label(r), r, n) for r, n in stats["excluded"].items()],
         "failed": [(r.replace("_", " "), r, n) for r, n in stats["failed"].items()],
-        "can_stop": at_least(request.workspace_role, APPROVER),
+        "can_stop": can_approve(request),
     }
 
 
@@ -56,7 +57,7 @@ def delivery_detail(request, workspace_slug, pk):
     rows = list(selectors.message_list(delivery=delivery, status=status or None)[:MESSAGE_ROWS])
     context = {**_status_context(request, delivery), "rows": rows, "status_filter": status,
                "status_choices": MessageStatus.choices, "message_limit": MESSAGE_ROWS}
-    if request.htmx and request.htmx.target == "delivery-messages":
+    if htmx_target(request) == "delivery-messages":
         return render(request, "channels/delivery.html#delivery-messages", context)
     return allow_email_preview(render(request, "channels/delivery.html", context))
 
@@ -87,9 +88,7 @@ def delivery_stop(request, workspace_slug, pk):
         note, ok = f"The delivery is already {delivery.get_status_display().lower()}.", False
     delivery.refresh_from_db()
     if request.htmx:
-        context = {**_status_context(request, delivery), "note": note}
-        response = render(request, "channels/delivery.html#delivery-status", context)
-        response["HX-Trigger"] = "deliveryChanged"
-        return response
+        return render_partial(request, "channels/delivery.html", "delivery-status",
+                              {**_status_context(request, delivery), "note": note}, trigger="deliveryChanged")
     (messages.success if ok else messages.error)(request, note)
     return redirect(reverse("chan-delivery", kwargs={"workspace_slug": workspace_slug, "pk": pk}))

@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from apps.core.htmx import add_errors, partial_name
 from apps.core.net import client_ip
 from apps.tenants.decorators import workspace_view
 from apps.tenants.roles import WorkspaceRole
@@ -22,15 +23,10 @@ ADMIN = WorkspaceRole.ADMIN
 
 
 def _render(request, form=None, status=200, **context):
-    template = "channels/sender_domains.html#sender-domains" if request.htmx else "channels/sender_domains.html"
-    return render(request, template, {
+    # The status is the outcome's for a plain form too (201 added, 422 refused).
+    return render(request, partial_name(request, "channels/sender_domains.html", "sender-domains"), {
         "form": form or SenderDomainForm(), "domains": senders.sender_domain_list(workspace=request.workspace),
         "platform": senders.uses_platform_server(request.workspace), **context}, status=status)
-
-
-def _errors(exc: ValidationError) -> str:
-    return " ".join(m for msgs in exc.message_dict.values() for m in msgs) if hasattr(exc, "error_dict") \
-        else " ".join(exc.messages)
 
 
 @vary_on_headers("HX-Request")
@@ -46,8 +42,7 @@ def sender_domains(request, workspace_slug):
                                            domain=form.cleaned_data["domain"], mailbox=form.cleaned_data["mailbox"],
                                            ip_address=client_ip(request))
     except ValidationError as exc:
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
+        add_errors(form, exc)
         return _render(request, form, status=422)
     return _render(request, notice=f"Confirmation link sent to {sender.confirm_address}.", status=201)
 
@@ -62,7 +57,7 @@ def sender_domain_resend(request, workspace_slug, pk):
                                         mailbox=request.POST.get("mailbox") or "postmaster",
                                         ip_address=client_ip(request))
     except ValidationError as exc:
-        return _render(request, error=_errors(exc), status=422)
+        return _render(request, error=" ".join(exc.messages), status=422)
     return _render(request, notice=f"Confirmation link sent again to {sender.confirm_address}.")
 
 
@@ -76,7 +71,7 @@ def sender_domain_check_dns(request, workspace_slug, pk):
         sender = senders.sender_domain_check_dns(workspace=request.workspace, actor=request.user,
                                                  sender_domain=sender, ip_address=client_ip(request))
     except ValidationError as exc:
-        return _render(request, error=_errors(exc), status=422)
+        return _render(request, error=" ".join(exc.messages), status=422)
     if sender.status == "verified":
         return _render(request, notice=f"{sender.domain} is verified: its TXT record was found.")
     return _render(request, error=f"{sender.domain}: {sender.dns_result}.")

@@ -13,9 +13,10 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from apps.core.csp import allow_email_preview
+from apps.core.htmx import add_errors
 from apps.datamodel.models import Entity
-from apps.tenants.decorators import workspace_view
-from apps.tenants.roles import WorkspaceRole, at_least
+from apps.tenants.decorators import can_edit, workspace_view
+from apps.tenants.roles import WorkspaceRole
 
 from .. import configuration, selectors, services
 from ..forms import PreviewForm, ProofForm, TemplateForm
@@ -57,13 +58,12 @@ def template_list(request, workspace_slug):
     return render(request, "channels/templates.html", {
         "templates": selectors.template_list(workspace=request.workspace, channel=channel or None),
         "channel": channel, "channels": ChannelKind.choices,
-        "can_edit": at_least(request.workspace_role, MARKETER)})
+        "can_edit": can_edit(request)})
 
 
 def _editor(request, template, form, status=200, problems=None):
-    can_edit = at_least(request.workspace_role, MARKETER)
     return allow_email_preview(render(request, "channels/template_edit.html", {
-        "template": template, "form": form, "problems": problems or [], "can_edit": can_edit,
+        "template": template, "form": form, "problems": problems or [], "can_edit": can_edit(request),
         "preview_form": PreviewForm(), "proof_form": ProofForm(),
         "used_by": selectors.template_users(workspace=request.workspace, template=template) if template else [],
     }, status=status))
@@ -84,8 +84,7 @@ def _save(request, template=None):
         except ValidationError as exc:
             problems = getattr(exc, "problems", None) or []
             if not problems:
-                for field, errors in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
+                add_errors(form, exc)
         else:
             messages.success(request, f"{saved.name} saved.")
             return redirect("tpl-edit", workspace_slug=request.workspace.slug, pk=saved.pk)
@@ -170,9 +169,7 @@ def template_proof(request, workspace_slug):
         except ProofRateLimited as exc:
             context["proof_error"], status, retry_after = exc.message, 429, exc.retry_after
         except ValidationError as exc:
-            context["proof_error"] = " ".join(
-                m for msgs in exc.message_dict.values() for m in msgs) if hasattr(exc, "error_dict") else \
-                " ".join(exc.messages)
+            context["proof_error"] = " ".join(exc.messages)
         else:
             context["proof_delivery"] = delivery
             context["proof_url"] = _delivery_url(request, delivery)

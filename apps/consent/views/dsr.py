@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
+from apps.core.htmx import partial_name, render_partial
 from apps.core.net import client_ip
 from apps.tenants.decorators import workspace_view
 from apps.tenants.roles import WorkspaceRole
@@ -35,9 +36,7 @@ def dsr_home(request, workspace_slug):
         else:
             context["subject"] = subject
             context["counts"] = dsr.counts_of(dsr.profile_data(subject))
-    if request.htmx:
-        return render(request, "consent/dsr.html#dsr-summary", context)
-    return render(request, "consent/dsr.html", context)
+    return render_partial(request, "consent/dsr.html", "dsr-summary", context)
 
 
 @require_GET
@@ -60,8 +59,7 @@ def dsr_erase(request, workspace_slug, key):
                                    confirm=request.POST.get("confirm", ""), ip_address=client_ip(request))
     except ValidationError as exc:
         context["error"] = " ".join(exc.message_dict.get("confirm", exc.messages))
-        template = "consent/dsr_erase.html#erase-form" if request.htmx else "consent/dsr_erase.html"
-        return render(request, template, context, status=422)
+        return render(request, partial_name(request, "consent/dsr_erase.html", "erase-form"), context, status=422)
     if request.htmx:
         return render(request, "consent/dsr_erase.html#erase-form", {**context, "result": result})
     messages.success(request, f"Profile {subject.key} erased; its history is kept as {result.pseudonym}.")

@@ -19,10 +19,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from apps.core.htmx import add_errors
 from apps.core.integers import INT_MAX
 from apps.core.net import client_ip
-from apps.tenants.decorators import workspace_view
-from apps.tenants.roles import WorkspaceRole, at_least
+from apps.tenants.decorators import can_approve, can_edit, is_admin, workspace_view
+from apps.tenants.roles import WorkspaceRole
 
 from .. import configuration, imports, selectors, services
 from ..models import CHANNELS, Period, Policy, Source, SuppressionKind, SuppressionReason
@@ -92,18 +93,9 @@ class RecordForm(forms.Form):
     proof = forms.CharField(required=False, max_length=2000, help_text="How you know (a signed form, a call...).")
 
 
-def _apply_errors(form: forms.Form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
-
-
 def _context(request, **extra):
-    role = request.workspace_role
-    return {"can_admin": at_least(role, ADMIN), "can_mark": at_least(role, MARKETER),
-            "can_approve": at_least(role, APPROVER), **extra}
+    return {"can_admin": is_admin(request), "can_mark": can_edit(request), "can_approve": can_approve(request),
+            **extra}
 
 
 # --- topics ---
@@ -115,7 +107,7 @@ def topics(request, workspace_slug):
         try:
             topic = configuration.topic_create(workspace=request.workspace, actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_errors(form, exc)
         else:
             messages.success(request, f"Topic {topic.name} added.")
             return redirect("consent-topics", workspace_slug=workspace_slug)
@@ -134,7 +126,7 @@ def topic_edit(request, workspace_slug, pk):
             configuration.topic_update(workspace=request.workspace, actor=request.user, topic=topic,
                                        **form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_errors(form, exc)
         else:
             messages.success(request, f"Topic {topic.name} saved.")
             return redirect("consent-topics", workspace_slug=workspace_slug)
@@ -224,7 +216,7 @@ def rules(request, workspace_slug):
             rule_set = configuration.rule_set_create(workspace=request.workspace, actor=request.user,
                                                      name=form.cleaned_data["name"])
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_errors(form, exc)
         else:
             messages.success(request, f"Rule set {rule_set.name} added: add its caps below.")
             return redirect("consent-rules", workspace_slug=workspace_slug)
@@ -371,7 +363,7 @@ def profile(request, workspace_slug):
             messages.error(request, "Choose granted or withdrawn.")
         return redirect(reverse("consent-profile", kwargs={"workspace_slug": workspace_slug}) + "?" + urlencode({"key": key}))
     known = bool(key) and selectors.profile_known(workspace=request.workspace, profile_key=key)
-    can_mark = at_least(request.workspace_role, MARKETER)
+    can_mark = can_edit(request)
     context = _context(request, key=key, known=known,
                        answers=selectors.profile_consents(workspace=request.workspace, profile_key=key) if known
                        else [],

@@ -11,11 +11,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from apps.tenants.decorators import workspace_view
-from apps.tenants.roles import at_least
+from apps.core.htmx import add_errors
+from apps.tenants.decorators import is_admin, workspace_view
 
 from .. import configuration, inbound, selectors
-from .manage import ADMIN, VIEWER, PolicyForm, _apply_errors, _context
+from .manage import ADMIN, VIEWER, PolicyForm, _context
 
 # --- the workspace policy ---
 
@@ -26,7 +26,7 @@ def policy(request, workspace_slug):
         try:
             configuration.policy_update(workspace=request.workspace, actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_errors(form, exc)
         else:
             messages.success(request, "Policy saved.")
             return redirect("consent-policy", workspace_slug=workspace_slug)
@@ -35,8 +35,7 @@ def policy(request, workspace_slug):
 
 def _policy_page(request, form, rotate_form, status: int):
     inbound_url = ""
-    if at_least(request.workspace_role, ADMIN):
-
+    if is_admin(request):
         inbound_url = request.build_absolute_uri(reverse("consent-inbound-sms", kwargs={
             "workspace_slug": request.workspace.slug, "secret": inbound.current_secret(request.workspace)}))
     until = selectors.policy(workspace=request.workspace).inbound_sms_previous_valid_until

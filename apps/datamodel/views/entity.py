@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import reswap, retarget
 
-from apps.tenants.decorators import workspace_view
+from apps.core.htmx import add_errors, go, htmx_target, render_partial, render_region
+from apps.tenants.decorators import can_edit, workspace_view
+from apps.tenants.roles import WorkspaceRole
 
 from .. import services
 from ..forms import (
@@ -34,7 +37,6 @@ from ..selectors import (
     entity_row_counts,
     relationship_list,
 )
-from ._common import MARKETER, add_errors, can_edit, htmx_target, render_region
 from .model import model_context
 
 ENTITY_REGIONS = ("attributes-panel", "links-panel", "addresses-panel", "entity-settings", "entity-delete")
@@ -129,7 +131,7 @@ def entity(request, workspace_slug, entity_key):
             if not request.htmx or make_profile != was_profile:
                 # The page's shape changes with the profile (the addresses card): reload it.
                 url = reverse("data-entity", kwargs={"workspace_slug": workspace_slug, "entity_key": entity.key})
-                return _redirect(request, url)
+                return go(request, url)  # htmx reloads the page, the flash message kept for it
             return render_region(request, PAGE, _entity_context(request, entity, saved=True), ENTITY_REGIONS,
                                  trigger="entityChanged")
     return render_region(request, PAGE, _entity_context(request, entity, settings_form=form), ENTITY_REGIONS,
@@ -151,30 +153,16 @@ def entity_delete(request, workspace_slug, entity_key):
         return render_region(request, PAGE, _entity_context(request, entity, delete_form=form), ENTITY_REGIONS,
                              status=422)
     messages.success(request, f"The entity {entity_key}, its table and its data were deleted.")
-    return _redirect(request, reverse("data-model", kwargs={"workspace_slug": workspace_slug}))
-
-
-def _redirect(request, url: str) -> HttpResponse:
-    """The page itself is gone or changed shape: htmx reloads it (HX-Redirect), with the
-    flash message kept for the page it lands on."""
-    if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = url
-        return response
-    return redirect(url)
+    return go(request, reverse("data-model", kwargs={"workspace_slug": workspace_slug}))
 
 
 def _panel_or_page(request, workspace_slug, entity, *, trigger: str):
     """After a successful change: the attributes panel for htmx, the page otherwise."""
     if request.htmx:
-        context = _entity_context(request, entity)
-        response = render(request, f"{PAGE}#attributes-panel", context)
-        response["HX-Trigger"] = trigger
+        response = render_partial(request, PAGE, "attributes-panel", _entity_context(request, entity), trigger=trigger)
         # The request may have aimed at one row (its edit or drop form): the whole panel
         # replaces the panel.
-        response["HX-Retarget"] = "#attributes-panel"
-        response["HX-Reswap"] = "outerHTML"
-        return response
+        return reswap(retarget(response, "#attributes-panel"), "outerHTML")
     return redirect("data-entity", workspace_slug=workspace_slug, entity_key=entity.key)
 
 
@@ -208,7 +196,7 @@ def _row_or_page(request, entity, attribute, context, *, status: int = 200):
 
 @vary_on_headers("HX-Request")
 @require_http_methods(["GET", "POST"])
-@workspace_view(read_role=MARKETER)
+@workspace_view(read_role=WorkspaceRole.MARKETER)
 def attribute(request, workspace_slug, entity_key, attribute_key):
     """GET: the attribute's row as a form. POST: save label, type, required, enum values.
     A type change goes through only when every stored value converts."""
@@ -237,7 +225,7 @@ def attribute(request, workspace_slug, entity_key, attribute_key):
 
 @vary_on_headers("HX-Request")
 @require_http_methods(["GET", "POST"])
-@workspace_view(read_role=MARKETER)
+@workspace_view(read_role=WorkspaceRole.MARKETER)
 def attribute_delete(request, workspace_slug, entity_key, attribute_key):
     """GET: ask for the attribute's key. POST: drop the column and its values."""
     entity = access_entity(request.user, request.workspace, entity_key)
@@ -259,10 +247,8 @@ def attribute_delete(request, workspace_slug, entity_key, attribute_key):
 
 def _links_response(request, workspace_slug, entity, context=None, *, status=200, trigger=None):
     if request.htmx:
-        response = render(request, f"{PAGE}#links-panel", context or _entity_context(request, entity), status=status)
-        if trigger:
-            response["HX-Trigger"] = trigger
-        return response
+        return render_partial(request, PAGE, "links-panel", context or _entity_context(request, entity),
+                              status=status, trigger=trigger)
     if context is not None:
         return render(request, PAGE, context)
     return redirect(reverse("data-entity", kwargs={"workspace_slug": workspace_slug, "entity_key": entity.key})
@@ -310,9 +296,8 @@ def relationship_delete(request, workspace_slug, pk):
         entity = rel.source if back == rel.source.key else rel.target
         return _links_response(request, workspace_slug, entity, trigger="linksChanged")
     if request.htmx:
-        response = render(request, "datamodel/model.html#relationships-panel", model_context(request))
-        response["HX-Trigger"] = "linksChanged"
-        return response
+        return render_partial(request, "datamodel/model.html", "relationships-panel", model_context(request),
+                              trigger="linksChanged")
     return redirect(reverse("data-model", kwargs={"workspace_slug": workspace_slug}) + "#relationships-panel")
 
 
@@ -337,9 +322,7 @@ def addresses(request, workspace_slug, entity_key):
                 _, current = address_mapping(workspace=ws)
                 context = _entity_context(request, entity,
                                           address_form=AddressMappingForm(profile=entity, current=current))
-                response = render(request, f"{PAGE}#addresses-panel", context)
-                response["HX-Trigger"] = "addressesChanged"
-                return response
+                return render_partial(request, PAGE, "addresses-panel", context, trigger="addressesChanged")
             return redirect(reverse("data-entity", kwargs={"workspace_slug": workspace_slug, "entity_key": entity.key})
                             + "#addresses-panel")
     context = _entity_context(request, entity, address_form=form)

@@ -13,13 +13,14 @@ from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods
 
-from apps.tenants.decorators import workspace_view
+from apps.core.htmx import add_errors
+from apps.tenants.decorators import can_edit, workspace_view
+from apps.tenants.roles import WorkspaceRole
 
 from ..forms import UploadForm
 from ..ingestion.services import ingestion_job_create, ingestion_progress
 from ..models import IngestionStatus
 from ..selectors import access_entity, access_ingestion_job, entity_list, ingestion_job_list
-from ._common import MARKETER, add_errors, can_edit
 
 ERRORS_SHOWN = 100  # the report lists the first errors; all are in the rejected-rows file
 PHASES = {
@@ -35,7 +36,7 @@ PHASES = {
 
 
 @require_GET
-@workspace_view(read_role=MARKETER)
+@workspace_view(read_role=WorkspaceRole.MARKETER)
 def upload_start(request, workspace_slug):
     """Choose the entity a file goes into."""
     return render(request, "datamodel/upload_start.html", {
@@ -43,7 +44,7 @@ def upload_start(request, workspace_slug):
 
 
 @require_http_methods(["GET", "POST"])
-@workspace_view(read_role=MARKETER)
+@workspace_view(read_role=WorkspaceRole.MARKETER)
 def upload(request, workspace_slug, entity_key):
     """The upload form: file, mode, delimiter, encoding, and per attribute an optional
     column name and date format. The load runs as a background job."""

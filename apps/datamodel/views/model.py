@@ -19,8 +19,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from apps.core.htmx import add_errors, render_partial, render_region
 from apps.core.inputs import InputRejected, json_loads_checked
-from apps.tenants.decorators import workspace_view
+from apps.tenants.decorators import can_edit, workspace_view
+from apps.tenants.roles import WorkspaceRole
 
 from .. import services
 from ..erd import diagram_for
@@ -28,7 +30,6 @@ from ..forms import AttributeFormSet, EntityCreateForm, ModelImportForm
 from ..modeldoc import model_export, model_import
 from ..models import AddressRole
 from ..selectors import address_mapping, entity_list, entity_row_counts, relationship_list
-from ._common import MARKETER, add_errors, can_edit, render_region
 
 MODEL_REGIONS = ("erd-panel", "entities-panel", "relationships-panel", "profile-panel", "entity-create")
 MAX_IMPORT_BYTES = 2 << 20  # a model document is metadata: megabytes means a wrong file
@@ -121,10 +122,8 @@ def entity_create(request, workspace_slug):
             form, formset = EntityCreateForm(), AttributeFormSet(prefix="attr")
     context = model_context(request, create_form=form, attr_formset=formset, created=created, create_open=True)
     if request.htmx:
-        response = render(request, "datamodel/model.html#entity-create", context, status=200 if created else 422)
-        if created:
-            response["HX-Trigger"] = "entitiesChanged"
-        return response
+        return render_partial(request, "datamodel/model.html", "entity-create", context, status=200 if created else 422,
+                              trigger="entitiesChanged" if created else None)
     return render(request, "datamodel/model.html", context)
 
 
@@ -139,7 +138,7 @@ def model_download(request, workspace_slug):
 
 
 @require_POST
-@workspace_view(write_role=MARKETER)
+@workspace_view(write_role=WorkspaceRole.MARKETER)
 def model_upload(request, workspace_slug):
     """Create or complete the model from a JSON document: all or nothing."""
     form = ModelImportForm(request.POST, request.FILES)

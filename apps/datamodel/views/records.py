@@ -11,13 +11,14 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import Http404
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from apps.tenants.decorators import workspace_view
+from apps.core.htmx import go, render_region
+from apps.tenants.decorators import can_edit, workspace_view
 
 from .. import services
 from ..selectors import (
@@ -28,7 +29,6 @@ from ..selectors import (
     records_page,
     relationship_list,
 )
-from ._common import can_edit, render_region
 
 PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_PAGE_SIZE = 50
@@ -236,9 +236,4 @@ def record_delete(request, workspace_slug, entity_key, key):
     if not deleted:
         raise Http404("Not found.")
     messages.success(request, f"The {entity.label.lower()} {key} was deleted.")
-    url = reverse("data-records", kwargs={"workspace_slug": workspace_slug, "entity_key": entity.key})
-    if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = url
-        return response
-    return redirect(url)
+    return go(request, reverse("data-records", kwargs={"workspace_slug": workspace_slug, "entity_key": entity.key}))

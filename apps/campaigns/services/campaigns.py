@@ -15,10 +15,18 @@ from django.utils import timezone
 from apps.tenants.models import Workspace
 from apps.tenants.services import audit_record
 
-from . import executor, hooks
-from .graph import check_graph
-from .models import Campaign, CampaignStatus, CampaignVersion, Run, RunMode, RunStatus
-from .scheduling import CampaignSchedule, beat_sync
+from .. import executor, hooks
+from ..graph import check_graph
+from ..models import (
+    Campaign,
+    CampaignSchedule,
+    CampaignStatus,
+    CampaignVersion,
+    Run,
+    RunMode,
+    RunStatus,
+)
+from .beat import beat_sync
 
 EMPTY_DEFINITION = {"nodes": [{"id": "start", "type": "start", "settings": {}}], "edges": []}
 # What can happen in each state (the lifecycle of DESIGN.md).
@@ -135,7 +143,7 @@ def campaign_validate(*, workspace: Workspace, campaign: Campaign) -> None:
 
 
 def campaign_publish(*, workspace: Workspace, actor: Any, campaign: Campaign) -> CampaignVersion:
-    """Freeze the latest version. (Schedules are written by the scheduling service.)"""
+    """Freeze the latest version. (Schedules are written by `services.schedules`.)"""
     if campaign.status in (CampaignStatus.ARCHIVED, CampaignStatus.CLOSED):
         raise ValidationError(f"A {campaign.status} campaign cannot be published.")
     with transaction.atomic():
