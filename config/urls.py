@@ -6,8 +6,9 @@ from apps.channels import urls as channels_urls
 from apps.consent import urls as consent_urls
 from apps.core import views as core_views
 from apps.core.api.docs import ApiDocsView
-from apps.tenants import views as tenants_views
+from apps.tenants import urls as tenants_urls
 from apps.tenants.api import workspaces as tenants_api
+from apps.tenants.views import workspaces as tenants_views
 
 # Everything under these two prefixes is workspace-scoped and enumerated by the isolation
 # harness (tests/isolation): each app adds its routes to one of these lists.
@@ -37,7 +38,7 @@ urlpatterns = [
     path("webhooks/anymail/", include("apps.channels.webhooks")),
     path("sender-domains/confirm/", include(channels_urls.confirm_patterns)),
     path("", include(consent_urls.public_patterns)),
-    path("accounts/", include("apps.tenants.account_urls")),
+    path("accounts/", include(tenants_urls.account_patterns)),
     path("invitations/<str:token>/", tenants_views.invitation_accept, name="invitation-accept"),
     path("w/<slug:workspace_slug>/", include(workspace_ui_patterns)),
     path("api/v1/workspaces/", tenants_api.WorkspaceListApi.as_view(), name="api-workspace-list"),

@@ -1,6 +1,11 @@
+"""Tenants' pages: `urlpatterns`, the workspace screens under /w/<slug>/; `account_patterns`,
+login, logout and passwords under /accounts/ (config/urls.py)."""
+
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from .views import accounts
+from .views import workspaces as views
 
 urlpatterns = [
     path("", views.workspace_home, name="ws-home"),
@@ -12,4 +17,18 @@ urlpatterns = [
     path("api-keys/<int:pk>/revoke/", views.api_key_revoke, name="ws-apikey-revoke"),
     path("settings/", views.workspace_settings, name="ws-settings"),
     path("audit/", views.audit_log, name="ws-audit"),
+]
+
+# Login, logout and passwords, under /accounts/.
+account_patterns = [
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password/change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("password/change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("password/reset/", accounts.PasswordResetView.as_view(), name="password_reset"),
+    path("password/reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path("password/reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(),
+         name="password_reset_confirm"),
+    path("password/reset/complete/", auth_views.PasswordResetCompleteView.as_view(),
+         name="password_reset_complete"),
 ]

@@ -50,7 +50,7 @@ def test_an_unexpected_error_still_logs_its_traceback(workspace, alice, client_f
     def boom(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("apps.tenants.views.render", boom)
+    monkeypatch.setattr("apps.tenants.views.workspaces.render", boom)
     client = client_for(alice)
     client.raise_request_exception = False
     response = client.get(f"/w/{workspace.slug}/")

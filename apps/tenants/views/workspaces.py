@@ -17,19 +17,19 @@ from django.views.decorators.vary import vary_on_headers
 from apps.core.htmx import add_errors, render_partial
 from apps.core.net import client_ip
 
-from . import services
-from .access import access_api_key, access_invitation
-from .decorators import is_admin, workspace_view
-from .forms import (
+from .. import services
+from ..access import access_api_key, access_invitation
+from ..decorators import is_admin, workspace_view
+from ..forms import (
     ApiKeyForm,
     InvitationAcceptForm,
     MemberAddForm,
     MemberRoleForm,
     WorkspaceSettingsForm,
 )
-from .models import AuditEvent
-from .roles import WorkspaceRole
-from .selectors import (
+from ..models import AuditEvent
+from ..roles import WorkspaceRole
+from ..selectors import (
     access_member,
     api_key_list,
     audit_recent,
