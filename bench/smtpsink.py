@@ -39,7 +39,7 @@ class _Handler:
     def __init__(self, sink: SmtpSink):
         self.sink = sink
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd API
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # aiosmtpd API
         if "tempfail" in address:
             return "451 4.3.0 Mailbox temporarily unavailable, try again later"
         if "reject" in address:
@@ -47,7 +47,7 @@ class _Handler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd API
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd API
         if self.sink.delay:
             await asyncio.sleep(self.sink.delay)
         if self.sink.keep:

@@ -155,7 +155,7 @@ def _execute_locked(activity_run_id: int) -> ActivityRun | None:
             activity_run.save(update_fields=["status", "outlets", "rows_in", "rows_out", "finished_at", "log",
                                              "report"])
             _dispatch_ready(run, plan)
-    except Exception as exc:  # noqa: BLE001 - the activity must end as failed, with the reason shown
+    except Exception as exc:  # the activity must end as failed, with the reason shown
         if not isinstance(exc, SettingsError):
             logger.exception("activity %s of run %s failed", node["id"], run.pk)
         message = str(exc) if isinstance(exc, SettingsError) else f"{type(exc).__name__}: {exc}"

@@ -40,7 +40,7 @@ UNDELIVERED = (EventType.BOUNCED, EventType.REJECTED)
 TEXT_LIMIT = 1000  # characters kept of free text from outside (user agents, descriptions)
 
 
-def event_record(*, message: Message, type: str, data: dict[str, Any]) -> MessageEvent:  # noqa: A002
+def event_record(*, message: Message, type: str, data: dict[str, Any]) -> MessageEvent:
     """Keep one event on a message, then let the send policy and every EVENT_HOOKS hook
     see it. Without a send policy nothing is kept (NoSendPolicy): a bounce must not be
     recorded without suppressing, the provider sends its report again."""

@@ -151,7 +151,7 @@ def drop_orphans(delivery: Delivery) -> list[str]:
     """Forget (and delete) the batch PDFs that no sent letter points at; keep the letter
     counts of the others exact."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT split_part(provider_id, '#', 1), count(*) FROM {Message._meta.db_table} "  # noqa: S608
+        cursor.execute(f"SELECT split_part(provider_id, '#', 1), count(*) FROM {Message._meta.db_table} "
                        "WHERE delivery_id = %s AND status = 'sent' GROUP BY 1", [delivery.pk])
         used = dict(cursor.fetchall())
     dropped = []
@@ -178,6 +178,6 @@ def on_finish(delivery: Delivery) -> None:
     try:
         drop_orphans(delivery)
         manifest_write(delivery)
-    except Exception:  # noqa: BLE001 - the letters are sent; the files page shows the manifest missing
+    except Exception:  # the letters are sent; the files page shows the manifest missing
         logger.exception("delivery %s: the direct-mail manifest could not be written (manifest_write writes it "
                          "again)", delivery.pk)

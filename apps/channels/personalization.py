@@ -84,7 +84,7 @@ def _parse_date(value):
 
 
 @pass_context
-def f_date(ctx, value, format: str = "medium"):  # noqa: A002 - Jinja's filter argument name
+def f_date(ctx, value, format: str = "medium"):  # Jinja's filter argument name
     value = _parse_date(value)
     if value is None or value == "":
         return ""
@@ -96,7 +96,7 @@ def f_date(ctx, value, format: str = "medium"):  # noqa: A002 - Jinja's filter a
 
 
 @pass_context
-def f_datetime(ctx, value, format: str = "medium"):  # noqa: A002
+def f_datetime(ctx, value, format: str = "medium"):
     value = _parse_date(value)
     if value is None or value == "":
         return ""
@@ -246,7 +246,7 @@ def bound_problems(field: str, env, ast, template) -> list[TemplateProblem]:
         render_bounded(template, {**GLOBALS, **TRIAL_CONTEXT}, Budget(seconds, max_chars, max_steps))
     except RenderLimit as exc:
         found.append(TemplateProblem(field, f"unbounded: {exc}", _template_line(exc)))
-    except Exception:  # noqa: BLE001,S110 - a recipient with no data may break it; real data is checked at send
+    except Exception:  # noqa: BLE001 - a recipient with no data may break it; real data is checked at send
         pass
     return found
 

@@ -188,7 +188,7 @@ def preview(*, workspace, channel: str, content: dict[str, Any], entity_key: str
     entity, record_key, context = preview_context(workspace=workspace, entity_key=entity_key, key=key)
     try:
         fields = Renderer(channel, resolved).render(context)
-    except Exception as exc:  # noqa: BLE001 - this record's data breaks the template: say how
+    except Exception as exc:  # this record's data breaks the template: say how
         raise PreviewError(f"the template fails for {entity} {record_key}: {type(exc).__name__}: {exc}",
                            "content") from exc
     for plain in ("css", "page_size", "return_address", "from_email", "reply_to"):

@@ -113,7 +113,7 @@ def _mark_blocked(blocked: dict[int, policy.Verdict], totals: dict[str, int], to
 def backoff(attempt: int) -> dt.timedelta:
     """30 s, 1 min, 2 min ... capped at 1 h, with jitter so retries do not arrive together."""
     seconds = min(3600, 30 * 2 ** max(0, attempt - 1))
-    return dt.timedelta(seconds=seconds * random.uniform(0.8, 1.2))  # noqa: S311 - jitter, not security
+    return dt.timedelta(seconds=seconds * random.uniform(0.8, 1.2))  # jitter, not security
 
 
 class RowLoader:

@@ -47,7 +47,7 @@ PROOF_MAX = 10_000
 IMPORT_SOURCES = [s for s in Source.values if s != Source.ERASURE]
 
 
-class ImportError_(Exception):  # noqa: N801 - `ImportError` is a builtin
+class ImportError_(Exception):  # `ImportError` is a builtin
     """The whole input is unreadable (not CSV, missing columns...): nothing to do per row."""
 
     def __init__(self, problems: list[dict[str, Any]]):

@@ -9,6 +9,6 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from apps.core import checks  # noqa: F401  (registers the system checks)
 
-        from .integers import install_default_bounds  # noqa: PLC0415
+        from .integers import install_default_bounds
 
         install_default_bounds()

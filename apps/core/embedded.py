@@ -77,7 +77,7 @@ def postgres_url() -> str:
             # platformdirs warns when XDG_RUNTIME_DIR is unset (pgserver's lock file); harmless.
             warnings.simplefilter("ignore")
             import pgserver  # noqa: PLC0415 - heavy, only when used
-            import pgserver.postgres_server  # noqa: PLC0415, F401
+            import pgserver.postgres_server  # noqa: PLC0415
     except ImportError:
         raise RuntimeError("DATABASE_URL is not set and the embedded PostgreSQL is not installed "
                            "(pip install '.[embedded]', or `make install`).") from None

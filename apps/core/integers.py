@@ -19,7 +19,7 @@ INT_MAX = 2**31 - 1  # PostgreSQL `integer` (PositiveIntegerField, IntegerField)
 
 def _bounded(init):
     @functools.wraps(init)
-    def __init__(self, *args, **kwargs):  # noqa: N807
+    def __init__(self, *args, **kwargs):
         if kwargs.get("max_value") is None:
             kwargs["max_value"] = BIGINT_MAX
         if kwargs.get("min_value") is None:

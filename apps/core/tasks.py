@@ -29,6 +29,6 @@ def beat_heartbeat() -> str:
 
 @shared_task(name="apps.core.tasks.clear_expired_sessions")
 def clear_expired_sessions() -> None:
-    from django.contrib.sessions.models import Session  # noqa: PLC0415
+    from django.contrib.sessions.models import Session
 
     Session.objects.filter(expire_date__lt=timezone.now()).delete()

@@ -232,7 +232,7 @@ def test_the_widest_accepted_values_count_without_error(workspace, things):
 
 
 def test_aggregate_thresholds_out_of_range_are_problems(workspace):
-    from tests.factories import make_travel_model  # noqa: PLC0415
+    from tests.factories import make_travel_model
 
     make_travel_model(workspace)
     for node, message in [
@@ -270,7 +270,7 @@ def test_the_api_answers_a_date_out_of_range_with_a_400_and_its_path(workspace, 
 # --- 5. an uploaded list holding COPY's end-of-data marker loses no key ----------------------
 
 def test_an_uploaded_list_with_an_end_marker_line_keeps_every_key(workspace, api_client):
-    from tests.factories import make_travel_model  # noqa: PLC0415
+    from tests.factories import make_travel_model
 
     make_travel_model(workspace)
     response = api_client.upload({"name": "Marked", "entity": "customer"}, b"customer_id\n1\n\\.\n2\n3\n")

@@ -95,7 +95,7 @@ def test_owner_logs_in_switches_workspace_and_manages_an_api_key(live_server, ag
 def test_the_csp_check_catches_a_violation(browser_page, live_server):
     """The fixture's check itself: an inline style on a page served with the strict policy
     is reported (the check could otherwise pass by never seeing anything)."""
-    from django.conf import settings  # noqa: PLC0415
+    from django.conf import settings
 
     assert "'unsafe-inline'" not in settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]["style-src"]
     browser_page.goto(f"{live_server.url}/accounts/login/")

@@ -135,7 +135,7 @@ def test_another_workspaces_delivery_is_not_found(workspace, other_workspace, vi
 
 
 def test_the_openapi_schema_describes_the_delivery_endpoints(db):
-    from drf_spectacular.generators import SchemaGenerator  # noqa: PLC0415
+    from drf_spectacular.generators import SchemaGenerator
 
     schema = SchemaGenerator().get_schema(request=None, public=True)
     prefix = "/api/v1/workspaces/{workspace_slug}/"

@@ -131,7 +131,7 @@ def test_the_list_shows_the_workspaces_deliveries_only(workspace, other_workspac
 
 def test_the_run_page_links_the_delivery_of_its_channel_activity(workspace, travel, email_config, queue, sends,
                                                                   bob, client_for):
-    from tests.channels.test_sending import live_run  # noqa: PLC0415
+    from tests.channels.test_sending import live_run
 
     run = live_run(workspace)
     queue()

@@ -21,7 +21,7 @@ SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="300" height="40"><text x=
 class Recorder(http.server.BaseHTTPRequestHandler):
     """Serves a stylesheet and an image that would print a marker; remembers every request."""
 
-    def do_GET(self):  # noqa: N802 - the http.server API
+    def do_GET(self):  # the http.server API
         self.server.paths.append(self.path)
         body = (SVG.format("HTTPMARKER") if self.path.endswith(".svg")
                 else '.dm-body::before { content: "HTTPMARKER" }').encode()

@@ -28,7 +28,7 @@ NOT_VERIFIED = ("the sender domain travel.test is not verified for this workspac
 
 
 @pytest.fixture
-def api(client, workspace):  # noqa: D103
+def api(client, workspace):
     key = make_api_key(workspace, role="admin", name="admin")[1]
 
     def call(method, path, body=None):

@@ -99,10 +99,10 @@ def test_the_api_docs_run_no_inline_script(db):
 
 
 def test_the_diagram_file_admits_exactly_its_own_stylesheet(alice, workspace, client_for):
-    import base64  # noqa: PLC0415
-    import hashlib  # noqa: PLC0415
+    import base64
+    import hashlib
 
-    from tests.factories import make_travel_model  # noqa: PLC0415
+    from tests.factories import make_travel_model
 
     make_travel_model(workspace, rows=False)
 
@@ -120,8 +120,8 @@ def test_the_diagram_file_admits_exactly_its_own_stylesheet(alice, workspace, cl
 
 
 def test_recipients_pages_are_strict_and_styled_from_a_file(workspace):
-    from apps.consent import links  # noqa: PLC0415
-    from apps.consent.models import Topic  # noqa: PLC0415
+    from apps.consent import links
+    from apps.consent.models import Topic
 
     Topic.objects.create(workspace=workspace, key="newsletter", name="Newsletter", channel="email")
     token = links.make_token(workspace_id=workspace.pk, profile_key="1", channel="email", topic="newsletter")

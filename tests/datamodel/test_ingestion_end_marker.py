@@ -89,7 +89,7 @@ def test_json_records_holding_the_marker_load(customer):
 
 @pytest.mark.parametrize("chunk", [1, 2, 3, 5])
 def test_a_marker_line_split_across_read_chunks_is_found(customer, monkeypatch, chunk):
-    from apps.datamodel.ingestion import load as loader  # noqa: PLC0415
+    from apps.datamodel.ingestion import load as loader
 
     monkeypatch.setattr(loader, "CHUNK_BYTES", chunk)
     report = load(customer, "first_name,customer_id\nAnna,1\n\\.\nCy,3\n", mode="skip", max_errors=10)

@@ -41,9 +41,9 @@ def _m(name: str) -> str:
 
 # Model documents are imported through the real service, so tables and metadata agree.
 def _datamodel(ws, made):
-    from apps.datamodel.ingestion import Options, ingest_csv  # noqa: PLC0415
-    from apps.datamodel.modeldoc import model_import  # noqa: PLC0415
-    from apps.datamodel.models import Entity  # noqa: PLC0415
+    from apps.datamodel.ingestion import Options, ingest_csv
+    from apps.datamodel.modeldoc import model_import
+    from apps.datamodel.models import Entity
 
     doc = {"version": 1, "entities": [
         {"key": "twinmarkstore", "label": _m("EntityLabel"), "description": _m("EntityDescription"),
@@ -80,7 +80,7 @@ def _relationship(ws, made):
 
 
 def _address_mapping(ws, made):
-    from apps.datamodel.models import AddressMapping, Attribute  # noqa: PLC0415
+    from apps.datamodel.models import AddressMapping, Attribute
 
     attribute = Attribute.objects.get(workspace=ws, entity=made["entity"], key="twinmarkcity")
     # One mapping per role: the last free role, so the twin's own model keeps its mappings.
@@ -91,7 +91,7 @@ def _address_mapping(ws, made):
 
 
 def _ingestion_job(ws, made):
-    from apps.datamodel.models import IngestionJob  # noqa: PLC0415
+    from apps.datamodel.models import IngestionJob
 
     IngestionJob.objects.create(workspace=ws, entity=made["entity"], original_name=f"{_m('Upload')}.csv",
                                 message=_m("JobMessage"))
@@ -99,21 +99,21 @@ def _ingestion_job(ws, made):
 
 
 def _api_key(ws, made):
-    from tests.factories import make_api_key  # noqa: PLC0415
+    from tests.factories import make_api_key
 
     make_api_key(ws, role="viewer", name=_m("ApiKey"))
     return [_m("ApiKey")]
 
 
 def _invitation(ws, made):
-    from apps.tenants import services  # noqa: PLC0415
+    from apps.tenants import services
 
     services.invitation_create(workspace=ws, actor=None, email=f"{_m('Invitee').lower()}@twin.test", role="viewer")
     return [_m("Invitee").lower()]
 
 
 def _audit_event(ws, made):
-    from apps.tenants import services  # noqa: PLC0415
+    from apps.tenants import services
 
     services.audit_record(workspace=ws, actor=None, verb=f"twin.{_m('Verb').lower()}", ip_address="192.0.2.77",
                           data={"note": _m("AuditData")})
@@ -121,7 +121,7 @@ def _audit_event(ws, made):
 
 
 def _audience(ws, made):
-    from apps.audiences.models import Audience  # noqa: PLC0415
+    from apps.audiences.models import Audience
 
     Audience.objects.create(workspace=ws, name=_m("Audience"), description=_m("AudienceDescription"),
                             entity=made["entity"])
@@ -129,14 +129,14 @@ def _audience(ws, made):
 
 
 def _campaign(ws, made):
-    from apps.campaigns.models import Campaign  # noqa: PLC0415
+    from apps.campaigns.models import Campaign
 
     made["campaign"] = Campaign.objects.create(workspace=ws, name=_m("Campaign"), description=_m("CampaignText"))
     return [_m("Campaign"), _m("CampaignText")]
 
 
 def _campaign_version(ws, made):
-    from apps.campaigns.models import CampaignVersion  # noqa: PLC0415
+    from apps.campaigns.models import CampaignVersion
 
     made["version"] = CampaignVersion.objects.create(
         workspace=ws, campaign=made["campaign"], number=1,
@@ -146,7 +146,7 @@ def _campaign_version(ws, made):
 
 
 def _run(ws, made):
-    from apps.campaigns.models import Run  # noqa: PLC0415
+    from apps.campaigns.models import Run
 
     made["run"] = Run.objects.create(workspace=ws, campaign=made["campaign"], version=made["version"],
                                      status="failed", error=_m("RunError"), variables={"v": _m("RunVariable")})
@@ -154,7 +154,7 @@ def _run(ws, made):
 
 
 def _activity_run(ws, made):
-    from apps.campaigns.models import ActivityRun  # noqa: PLC0415
+    from apps.campaigns.models import ActivityRun
 
     ActivityRun.objects.create(workspace=ws, run=made["run"], node_id="start", type="scheduler", status="failed",
                                error=_m("ActivityError"), log=[_m("ActivityLog")])
@@ -162,7 +162,7 @@ def _activity_run(ws, made):
 
 
 def _campaign_schedule(ws, made):
-    from apps.campaigns.models import CampaignSchedule  # noqa: PLC0415
+    from apps.campaigns.models import CampaignSchedule
 
     CampaignSchedule.objects.create(workspace=ws, campaign=made["campaign"],
                                     spec={"kind": "once", "note": _m("ScheduleSpec")})
@@ -170,7 +170,7 @@ def _campaign_schedule(ws, made):
 
 
 def _channel_config(ws, made):
-    from apps.channels.models import ChannelConfig  # noqa: PLC0415
+    from apps.channels.models import ChannelConfig
 
     ChannelConfig.objects.update_or_create(workspace=ws, channel="email", defaults={
         "from_name": _m("FromName"), "from_email": f"{_m('FromEmail').lower()}@twin.test"})
@@ -178,7 +178,7 @@ def _channel_config(ws, made):
 
 
 def _content_template(ws, made):
-    from apps.channels.models import ContentTemplate  # noqa: PLC0415
+    from apps.channels.models import ContentTemplate
 
     ContentTemplate.objects.create(workspace=ws, name=_m("Template"), channel="email",
                                    content={"subject": _m("TemplateSubject"), "html": "<p>x</p>", "text": "x"})
@@ -186,7 +186,7 @@ def _content_template(ws, made):
 
 
 def _delivery(ws, made):
-    from apps.channels.models import Delivery  # noqa: PLC0415
+    from apps.channels.models import Delivery
 
     made["delivery"] = Delivery.objects.create(
         workspace=ws, channel="email", name=_m("Delivery"), status="done",
@@ -195,7 +195,7 @@ def _delivery(ws, made):
 
 
 def _message(ws, made):
-    from apps.channels.models import Message  # noqa: PLC0415
+    from apps.channels.models import Message
 
     made["message"] = Message.objects.create(
         workspace=ws, delivery=made["delivery"], profile_key=_m("MessageProfile"), target_key=_m("MessageProfile"),
@@ -204,14 +204,14 @@ def _message(ws, made):
 
 
 def _message_event(ws, made):
-    from apps.channels.models import MessageEvent  # noqa: PLC0415
+    from apps.channels.models import MessageEvent
 
     MessageEvent.objects.create(workspace=ws, message=made["message"], type="open", data={"ua": _m("EventData")})
     return [_m("EventData")]
 
 
 def _topic(ws, made):
-    from apps.consent.models import Topic  # noqa: PLC0415
+    from apps.consent.models import Topic
 
     made["topic"] = Topic.objects.create(workspace=ws, key=_m("topic").lower(), name=_m("Topic"), channel="email",
                                          description=_m("TopicText"))
@@ -219,7 +219,7 @@ def _topic(ws, made):
 
 
 def _consent_event(ws, made):
-    from apps.consent import services  # noqa: PLC0415
+    from apps.consent import services
 
     services.consent_record(workspace=ws, profile_key=_m("ConsentProfile"), topic=made["topic"], granted=True,
                             source="api", reference=_m("ConsentReference"), proof=_m("ConsentProof"), audit=False)
@@ -231,7 +231,7 @@ def _consent_state(ws, made):
 
 
 def _suppression(ws, made):
-    from apps.consent.models import Suppression  # noqa: PLC0415
+    from apps.consent.models import Suppression
 
     Suppression.objects.create(workspace=ws, kind="email", value=f"{_m('Suppressed').lower()}@twin.test",
                                reason="manual", note=_m("SuppressionNote"))
@@ -239,21 +239,21 @@ def _suppression(ws, made):
 
 
 def _soft_bounce(ws, made):
-    from apps.consent.models import SoftBounce  # noqa: PLC0415
+    from apps.consent.models import SoftBounce
 
     SoftBounce.objects.create(workspace=ws, address=f"{_m('Bounced').lower()}@twin.test", count=1)
     return [_m("Bounced").lower()]
 
 
 def _rule_set(ws, made):
-    from apps.consent.models import RuleSet  # noqa: PLC0415
+    from apps.consent.models import RuleSet
 
     made["rule_set"] = RuleSet.objects.create(workspace=ws, name=_m("RuleSet"))
     return [_m("RuleSet")]
 
 
 def _frequency_cap(ws, made):
-    from apps.consent.models import FrequencyCap  # noqa: PLC0415
+    from apps.consent.models import FrequencyCap
 
     # Only numbers: a limit no page shows otherwise.
     FrequencyCap.objects.create(workspace=ws, rule_set=made["rule_set"], channel="", limit=987654321, period="day")
@@ -261,7 +261,7 @@ def _frequency_cap(ws, made):
 
 
 def _quiet_hours(ws, made):
-    from apps.consent.models import QuietHours  # noqa: PLC0415
+    from apps.consent.models import QuietHours
 
     # Only times, which pages show everywhere: planted so counts and lists differ, no marker.
     QuietHours.objects.update_or_create(workspace=ws, channel="push", defaults={
@@ -270,7 +270,7 @@ def _quiet_hours(ws, made):
 
 
 def _workspace_policy(ws, made):
-    from apps.consent.models import WorkspacePolicy  # noqa: PLC0415
+    from apps.consent.models import WorkspacePolicy
 
     # Only small numbers and flags: planted, no marker (a wrong policy shows in behaviour).
     WorkspacePolicy.objects.update_or_create(workspace=ws, defaults={"unsubscribe_link_days": 3217})
@@ -278,7 +278,7 @@ def _workspace_policy(ws, made):
 
 
 def _sender_domain(ws, made):
-    from apps.channels.models import SenderDomain  # noqa: PLC0415
+    from apps.channels.models import SenderDomain
 
     SenderDomain.objects.create(workspace=ws, domain=f"{_m('SenderDomain').lower()}.test",
                                 confirm_address=f"postmaster@{_m('SenderDomain').lower()}.test")
@@ -322,8 +322,8 @@ PLANTERS: dict[str, Planter] = {
 def _mark_relational_rows(ws) -> list[str]:
     """Overwrite the text columns of one row of every other table of the workspace (the
     rows probes loaded, which the victim has too under the same keys) with markers."""
-    from apps.datamodel import ddl  # noqa: PLC0415
-    from apps.datamodel.models import Entity  # noqa: PLC0415
+    from apps.datamodel import ddl
+    from apps.datamodel.models import Entity
 
     markers = []
     for entity in Entity.objects.filter(workspace=ws).exclude(key__startswith="twinmark").order_by("pk"):

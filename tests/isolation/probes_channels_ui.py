@@ -48,7 +48,7 @@ PROBES: list[Probe] = [
 
 def _email_delivery(ws: Workspace) -> dict[str, Any]:
     """A sending email delivery with queued, sent and excluded messages (a stop cancels)."""
-    from tests.channels.delivery_rows import make_delivery  # noqa: PLC0415
+    from tests.channels.delivery_rows import make_delivery
 
     delivery = make_delivery(ws, name=f"Probe delivery {next(_counter)}",
                              statuses={"queued": 2, "sent": 1, "excluded:no_address": 1})

@@ -85,7 +85,7 @@ PROBES: list[Probe] = [
 
 
 def _csv():
-    from django.core.files.uploadedfile import SimpleUploadedFile  # noqa: PLC0415
+    from django.core.files.uploadedfile import SimpleUploadedFile
 
     body = f"profile_key,topic,channel,granted\nc{next(_counter)},newsletter,email,yes\n".encode()
     return SimpleUploadedFile("consents.csv", body, content_type="text/csv")

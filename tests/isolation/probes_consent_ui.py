@@ -18,13 +18,13 @@ def _cap(ws: Workspace) -> dict[str, Any]:
 
 
 def _csv_upload(ws: Workspace) -> dict[str, Any]:
-    from tests.isolation.probes_consent_api import _csv  # noqa: PLC0415
+    from tests.isolation.probes_consent_api import _csv
 
     return {"file": _csv(), "mode": "reject", "max_errors": "100"}
 
 
 def _record(ws: Workspace) -> dict[str, Any]:
-    from apps.consent.models import Topic  # noqa: PLC0415
+    from apps.consent.models import Topic
 
     topic = Topic.objects.get(workspace=ws, key="newsletter", channel="email")
     return {"key": f"ui-profile-{next(_counter)}", "topic": str(topic.pk), "granted": "1", "proof": "phone call"}

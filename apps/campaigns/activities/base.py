@@ -25,7 +25,7 @@ class SettingsError(Exception):
     """A problem with an activity's settings, in words for the marketer."""
 
 
-class Sleep(Exception):  # noqa: N818 - a signal to the executor, not an error
+class Sleep(Exception):  # a signal to the executor, not an error
     """Raised by an activity that must wait until `until` (a durable timer in the database:
     never a long Celery countdown, which Redis would deliver twice past its visibility timeout)."""
 

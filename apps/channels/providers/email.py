@@ -61,7 +61,7 @@ def classify(exc: BaseException) -> Exception:
     try:
         from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused  # noqa: PLC0415
     except ImportError:  # pragma: no cover - anymail is a dependency
-        AnymailAPIError = AnymailRecipientsRefused = ()  # noqa: N806
+        AnymailAPIError = AnymailRecipientsRefused = ()
     if AnymailRecipientsRefused and isinstance(exc, AnymailRecipientsRefused):
         return Permanent("refused", str(exc)[:500])
     if AnymailAPIError and isinstance(exc, AnymailAPIError):
@@ -96,7 +96,7 @@ class EmailProvider:
         self.connection = connection_for(self.config)
         try:
             self.connection.open()
-        except Exception as exc:  # noqa: BLE001 - every failure to connect is an outage
+        except Exception as exc:  # every failure to connect is an outage
             self.connection = None
             problem = classify(exc)
             if isinstance(exc, HostRefused):
@@ -111,7 +111,7 @@ class EmailProvider:
         if self.connection is not None:
             try:
                 self.connection.close()
-            except Exception:  # noqa: BLE001, S110 - closing a broken connection
+            except Exception:  # noqa: BLE001 - closing a broken connection
                 pass
             self.connection = None
 
@@ -219,7 +219,7 @@ class EmailProvider:
                               reply_to=", ".join(self.reply_to), headers=item.headers)
             try:
                 smtp.sendmail(self.from_email, [item.address], data)
-            except Exception as exc:  # noqa: BLE001 - classified below
+            except Exception as exc:  # classified below
                 problem = classify(exc)
                 if isinstance(problem, Retryable) or isinstance(exc, smtplib.SMTPServerDisconnected):
                     self.close()
@@ -228,7 +228,7 @@ class EmailProvider:
         message = self.build(item)
         try:
             self.connection.send_messages([message])
-        except Exception as exc:  # noqa: BLE001 - classified below
+        except Exception as exc:  # classified below
             problem = classify(exc)
             if isinstance(problem, Retryable) or isinstance(exc, smtplib.SMTPServerDisconnected):
                 self.close()  # a broken conversation: the next message opens a new one

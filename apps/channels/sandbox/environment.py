@@ -111,7 +111,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         spend(sum(map(len, parts)), "a block's output")
         return "".join(parts)
 
-    def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 - Jinja's own signature
+    def call(__self, __context, __obj, *args, **kwargs):  # Jinja's own signature
         budget = _BUDGET.get()
         if budget is not None:
             budget.tick()

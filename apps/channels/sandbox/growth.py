@@ -140,7 +140,7 @@ CHECKED_FILTERS = {"center": _f_center, "indent": _f_indent, "wordwrap": _f_word
                    "batch": _f_batch, "slice": _f_slice}
 
 
-def bounded_lipsum(n=5, html=True, min=20, max=100):  # noqa: A002 - Jinja's own argument names
+def bounded_lipsum(n=5, html=True, min=20, max=100):  # Jinja's own argument names
     from jinja2.utils import generate_lorem_ipsum  # noqa: PLC0415
 
     if isinstance(n, int) and isinstance(max, int):

@@ -126,7 +126,7 @@ def ingestion_job_run(*, job_id: int) -> IngestionJob | None:
             status=IngestionStatus.REJECTED, errors=exc.errors, error_count=len(exc.errors),
             message=" ".join(e["reason"] for e in exc.errors[:5]),
             finished_at=timezone.now(), phase="header")
-    except Exception as exc:  # noqa: BLE001 - the job must end as failed, whatever happened
+    except Exception as exc:  # the job must end as failed, whatever happened
         logger.exception("ingestion job %s failed", job.pk)
         IngestionJob.objects.filter(pk=job.pk).update(
             status=IngestionStatus.FAILED, message=f"{type(exc).__name__}: {exc}"[:2000],
