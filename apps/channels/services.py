@@ -257,7 +257,7 @@ def messages_anonymize(*, workspace, message_ids: Sequence[int], pseudonym: str)
     ids = list(message_ids)
     if not ids:
         return 0, 0
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # the caller's transaction, when there is one
         with connection.cursor() as cursor:
             cursor.execute(render(sql.SQL(
                 "UPDATE {} SET data = data - %s::text[] WHERE message_id = ANY(%s) AND workspace_id = %s "

@@ -276,7 +276,7 @@ def records_delete(*, workspace: Workspace, entity: Entity, where: sql.Composabl
     names only a pseudonym). The number of rows deleted."""
     if entity.workspace_id != workspace.pk:
         raise ValueError(f"entity {entity.key!r} is not of workspace {workspace.pk}")
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # the caller's transaction, when there is one
         entity_write_lock(entity)
         return execute(sql.SQL("DELETE FROM {} t WHERE {}").format(ddl.table(entity), where), params)
 
