@@ -8,8 +8,8 @@ import datetime as dt
 
 from django.utils import timezone
 
-from apps.channels.delivery_selectors import message_events, profile_messages
 from apps.channels.models import Delivery, Message, MessageEvent
+from apps.channels.selectors import message_events, profile_messages
 from apps.channels.services import messages_anonymize
 from tests.factories import WorkspaceFactory
 
