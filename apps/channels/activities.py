@@ -63,9 +63,13 @@ class Channel(Activity):
         return {"out": entity.key}
 
     def publish_check(self, settings, input_entities, schema):
-        if self.channel in ("sms", "push"):
-            raise SettingsError(f"no {'SMS' if self.channel == 'sms' else 'push'} provider is available in this "
-                                "version: a live run could not send; test-run the campaign instead.")
+        if self.channel == "push":
+            raise SettingsError("no push provider is available in this version: a live run could not send; test-run "
+                                "the campaign instead.")
+        if self.channel == "sms":
+            problem = _sms_unconfigured(schema.workspace)
+            if problem:
+                raise SettingsError(problem)
         entity = schema.entities[input_entities[0]]
         path = ledger.profile_path(schema, entity, settings.get("profile_link") or None)
         profile = path[-1].target if path else entity
@@ -108,10 +112,11 @@ class Channel(Activity):
                     ctx.schema, target, audience.profile))
                 if problems:
                     raise SettingsError(f"{self.label}: " + "; ".join(str(p) for p in problems))
-            if self.channel in ("sms", "push") and not ctx.test_mode:
-                raise SettingsError(f"{self.label}: no {self.channel.upper() if self.channel == 'sms' else 'push'} "
-                                    "provider is available in this version; run the campaign in test mode to see "
-                                    "who would receive it.")
+            if self.channel == "push" and not ctx.test_mode:
+                raise SettingsError(f"{self.label}: no push provider is available in this version; run the campaign "
+                                    "in test mode to see who would receive it.")
+            if self.channel == "sms" and not ctx.test_mode and _sms_unconfigured(ctx.workspace):
+                raise SettingsError(f"{self.label}: {_sms_unconfigured(ctx.workspace)}")
         scratch = ctx.ident(ctx.table_name("_classified"))
         ledger.classify_into(audience, ctx.ident(source.table), scratch, ctx.execute)
         counts = ctx.scalar(sql.SQL(
@@ -148,6 +153,16 @@ class Channel(Activity):
         ctx.execute(sql.SQL("DROP TABLE {}").format(scratch))
         ctx.activity_run.report = report
         return {"out": out}
+
+
+def _sms_unconfigured(workspace) -> str:
+    """Why a live SMS cannot go ("" when the workspace has an SMS provider)."""
+    from .models import ChannelConfig  # noqa: PLC0415
+
+    if ChannelConfig.objects.filter(workspace=workspace, channel="sms", backend__in=("twilio", "vonage")).exists():
+        return ""
+    return ("no SMS provider is configured: choose Twilio or Vonage in the workspace's SMS settings, or test-run "
+            "the campaign instead.")
 
 
 def _columns(ctx, table: str) -> list[str]:
