@@ -6,7 +6,8 @@ the account SID and auth token, 201 + the Message resource as JSON, errors as
 credentials as HTTP Basic or api_key/api_secret fields, 200 + {"message-count", "messages":
 [{status, message-id, ...}]}, a non-zero status per message on errors). It checks what the
 provider checks (credentials, required fields, the number's shape) and keeps what it
-accepted. Numbers containing 0000 are refused as the providers refuse an unknown number;
+accepted. UK drama numbers (+44 7700 900xxx, reserved, never assigned) are refused as the
+providers refuse an unknown number;
 `down = True` answers 503 (an outage).
 
     with SmsGateway(twilio=("AC...", "token"), vonage=("key", "secret")) as gw:
@@ -29,6 +30,7 @@ from urllib.parse import parse_qs
 
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 VONAGE_NUMBER = re.compile(r"^[1-9][0-9]{6,14}$")
+UNKNOWN = "+447700900"  # Ofcom's drama range: numbers that exist nowhere
 TWILIO_PATH = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-f]{32})/Messages\.json$")
 
 
@@ -102,7 +104,7 @@ class _Handler(BaseHTTPRequestHandler):
                               f"https://www.twilio.com/docs/errors/{code}", "status": 400})
         if not to:
             return error(21604, "A 'To' phone number is required.")
-        if not E164.match(to) or "0000" in to:
+        if not E164.match(to) or to.startswith(UNKNOWN):
             return error(21211, f"Invalid 'To' Phone Number: {to}")
         if not sender and not service:
             return error(21603, "A 'From' or 'MessagingServiceSid' parameter is required to send a message")
@@ -135,7 +137,7 @@ class _Handler(BaseHTTPRequestHandler):
             return status("2", "Missing from param")
         if not text:
             return status("2", "Missing text param")
-        if not VONAGE_NUMBER.match(to) or "0000" in to:
+        if not VONAGE_NUMBER.match(to) or to.startswith(UNKNOWN[1:]):
             return status("3", "Invalid to param")
         if form.get("type", "text") not in ("text", "unicode", "binary"):
             return status("3", "Invalid type param")
