@@ -131,7 +131,7 @@ class Channel(Activity):
             report["deferred"] = {"quiet_hours": deferred}
         enrichment = [c for c in _columns(ctx, source.table) if c != "key"]
         options = services.delivery_options(audience, settings, source.table, enrichment, ctx.run.variables)
-        if ctx.test_mode and content is not None and self.channel in ("email", "direct_mail"):
+        if ctx.test_mode and content is not None and self.channel in ("email", "direct_mail", "sms"):
             # What the first recipients would get, rendered with their real data.
             from .models import Delivery  # noqa: PLC0415
             from .sending import sample_renders  # noqa: PLC0415
@@ -140,6 +140,8 @@ class Channel(Activity):
             report["samples"] = sample_renders(preview, sql.SQL(
                 "SELECT row_number() OVER (ORDER BY target_key) AS id, address, 0 AS attempts, profile_key::text, "
                 "target_key::text FROM {} WHERE reason IS NULL ORDER BY target_key LIMIT 3").format(scratch))
+            if self.channel == "sms":
+                report["sms"] = _sms_estimate(ctx.workspace, report["samples"], report["recipients"])
         if not ctx.test_mode:
             delivery = services.delivery_create(
                 workspace=ctx.workspace, channel=self.channel, content=content, options=options,
@@ -153,6 +155,22 @@ class Channel(Activity):
         ctx.execute(sql.SQL("DROP TABLE {}").format(scratch))
         ctx.activity_run.report = report
         return {"out": out}
+
+
+def _sms_estimate(workspace, samples: list[dict], recipients: int) -> dict:
+    """Segments of the rendered samples and the cost estimate at the workspace's price per
+    segment (the samples' average segments times the recipients)."""
+    from . import smstext  # noqa: PLC0415
+    from .models import ChannelConfig  # noqa: PLC0415
+
+    config = ChannelConfig.objects.filter(workspace=workspace, channel="sms").only("options").first()
+    options = (config.options or {}) if config else {}
+    price, limit = options.get("price_per_segment"), options.get("max_segments") or smstext.MAX_SEGMENTS_CEILING
+    segments = [s["sms"]["segments"] for s in samples if "sms" in s]
+    average = sum(segments) / len(segments) if segments else 0
+    over = [s["address"] for s in samples if "sms" in s and s["sms"]["segments"] > limit]
+    return {"segments": max(segments, default=0), "max_segments": limit, "price_per_segment": price,
+            "estimated_cost": smstext.cost(round(average * recipients), price), "over_limit": over}
 
 
 def _sms_unconfigured(workspace) -> str:

@@ -151,3 +151,23 @@ def test_an_outage_pauses_the_delivery_and_nothing_is_sent_twice(workspace, trav
     sending.send_some(delivery.pk)
     sending.send_some(delivery.pk)
     assert sorted(m.to for m in gateway.messages) == ["+31612345678", "+33612345678"]
+
+
+def test_a_test_run_shows_rendered_samples_segments_and_the_cost_estimate(workspace, travel, gateway, queue):
+    configure(workspace, gateway, price_per_segment=0.05, max_segments=2)
+    nodes_text = {"content": {"text": "Hi {{ profile.first_name }} €" + "x" * 150}}
+    from apps.campaigns import executor
+
+    live = live_run(workspace, settings=nodes_text, channel="sms")  # only for its campaign and version
+    live.delete()
+    campaign_run = executor.run_create(campaign=live.campaign, version=live.version, mode="test")
+    queue()
+    report = ActivityRun.objects.get(run=campaign_run, node_id="mail").report
+    assert [s["address"] for s in report["samples"]] == ["+31612345678", "+33612345678"]
+    assert report["samples"][0]["text"] == "Hi Anna €" + "x" * 150
+    assert report["samples"][0]["sms"] == {"encoding": "GSM-7", "units": 160, "segments": 1, "per_segment": 160,
+                                           "non_gsm": ""}
+    assert report["samples"][1]["sms"]["segments"] == 2  # "Chloe" is one letter longer: 161 septets
+    assert report["sms"] == {"segments": 2, "max_segments": 2, "price_per_segment": 0.05, "estimated_cost": 0.15,
+                             "over_limit": []}
+    assert gateway.messages == []
