@@ -63,9 +63,13 @@ class Channel(Activity):
         return {"out": entity.key}
 
     def publish_check(self, settings, input_entities, schema):
-        if self.channel in ("sms", "push"):
-            raise SettingsError(f"no {'SMS' if self.channel == 'sms' else 'push'} provider is available in this "
-                                "version: a live run could not send; test-run the campaign instead.")
+        if self.channel == "push":
+            raise SettingsError("no push provider is available in this version: a live run could not send; test-run "
+                                "the campaign instead.")
+        if self.channel == "sms":
+            problem = _sms_unconfigured(schema.workspace)
+            if problem:
+                raise SettingsError(problem)
         entity = schema.entities[input_entities[0]]
         path = ledger.profile_path(schema, entity, settings.get("profile_link") or None)
         profile = path[-1].target if path else entity
@@ -108,10 +112,11 @@ class Channel(Activity):
                     ctx.schema, target, audience.profile))
                 if problems:
                     raise SettingsError(f"{self.label}: " + "; ".join(str(p) for p in problems))
-            if self.channel in ("sms", "push") and not ctx.test_mode:
-                raise SettingsError(f"{self.label}: no {self.channel.upper() if self.channel == 'sms' else 'push'} "
-                                    "provider is available in this version; run the campaign in test mode to see "
-                                    "who would receive it.")
+            if self.channel == "push" and not ctx.test_mode:
+                raise SettingsError(f"{self.label}: no push provider is available in this version; run the campaign "
+                                    "in test mode to see who would receive it.")
+            if self.channel == "sms" and not ctx.test_mode and _sms_unconfigured(ctx.workspace):
+                raise SettingsError(f"{self.label}: {_sms_unconfigured(ctx.workspace)}")
         scratch = ctx.ident(ctx.table_name("_classified"))
         ledger.classify_into(audience, ctx.ident(source.table), scratch, ctx.execute)
         counts = ctx.scalar(sql.SQL(
@@ -126,7 +131,7 @@ class Channel(Activity):
             report["deferred"] = {"quiet_hours": deferred}
         enrichment = [c for c in _columns(ctx, source.table) if c != "key"]
         options = services.delivery_options(audience, settings, source.table, enrichment, ctx.run.variables)
-        if ctx.test_mode and content is not None and self.channel in ("email", "direct_mail"):
+        if ctx.test_mode and content is not None and self.channel in ("email", "direct_mail", "sms"):
             # What the first recipients would get, rendered with their real data.
             from .models import Delivery  # noqa: PLC0415
             from .sending import sample_renders  # noqa: PLC0415
@@ -135,6 +140,8 @@ class Channel(Activity):
             report["samples"] = sample_renders(preview, sql.SQL(
                 "SELECT row_number() OVER (ORDER BY target_key) AS id, address, 0 AS attempts, profile_key::text, "
                 "target_key::text FROM {} WHERE reason IS NULL ORDER BY target_key LIMIT 3").format(scratch))
+            if self.channel == "sms":
+                report["sms"] = _sms_estimate(ctx.workspace, report["samples"], report["recipients"])
         if not ctx.test_mode:
             delivery = services.delivery_create(
                 workspace=ctx.workspace, channel=self.channel, content=content, options=options,
@@ -148,6 +155,32 @@ class Channel(Activity):
         ctx.execute(sql.SQL("DROP TABLE {}").format(scratch))
         ctx.activity_run.report = report
         return {"out": out}
+
+
+def _sms_estimate(workspace, samples: list[dict], recipients: int) -> dict:
+    """Segments of the rendered samples and the cost estimate at the workspace's price per
+    segment (the samples' average segments times the recipients)."""
+    from . import smstext  # noqa: PLC0415
+    from .models import ChannelConfig  # noqa: PLC0415
+
+    config = ChannelConfig.objects.filter(workspace=workspace, channel="sms").only("options").first()
+    options = (config.options or {}) if config else {}
+    price, limit = options.get("price_per_segment"), options.get("max_segments") or smstext.MAX_SEGMENTS_CEILING
+    segments = [s["sms"]["segments"] for s in samples if "sms" in s]
+    average = sum(segments) / len(segments) if segments else 0
+    over = [s["address"] for s in samples if "sms" in s and s["sms"]["segments"] > limit]
+    return {"segments": max(segments, default=0), "max_segments": limit, "price_per_segment": price,
+            "estimated_cost": smstext.cost(round(average * recipients), price), "over_limit": over}
+
+
+def _sms_unconfigured(workspace) -> str:
+    """Why a live SMS cannot go ("" when the workspace has an SMS provider)."""
+    from .models import ChannelConfig  # noqa: PLC0415
+
+    if ChannelConfig.objects.filter(workspace=workspace, channel="sms", backend__in=("twilio", "vonage")).exists():
+        return ""
+    return ("no SMS provider is configured: choose Twilio or Vonage in the workspace's SMS settings, or test-run "
+            "the campaign instead.")
 
 
 def _columns(ctx, table: str) -> list[str]:

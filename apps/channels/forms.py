@@ -155,6 +155,60 @@ class TestSendForm(forms.Form):
     address = forms.EmailField(label="Send a test email to")
 
 
+class SmsConfigForm(forms.Form):
+    """The SMS settings page; apps/channels/smsconfig.py checks the options."""
+
+    backend = forms.ChoiceField(choices=[("twilio", "Twilio"), ("vonage", "Vonage")], widget=forms.RadioSelect)
+    account = forms.CharField(required=False, label="Account SID (Twilio) or API key (Vonage)")
+    secret = forms.CharField(required=False, label="Auth token (Twilio) or API secret (Vonage)", strip=False,
+                             widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+                             help_text="Leave empty to keep the stored one.")
+    clear_secret = forms.BooleanField(required=False, label="Remove the stored token or secret")
+    sender_kind = forms.ChoiceField(choices=[("number", "Phone number"), ("messaging_service",
+                                                                         "Messaging service (Twilio)"),
+                                             ("alphanumeric", "Alphanumeric sender id")], label="Sender type")
+    sender = forms.CharField(required=False, label="Sender", help_text="+14155550100, MG..., or e.g. TRAVEL")
+    base_url = forms.CharField(required=False, label="API base URL",
+                               help_text="Empty: the provider's public API. An on-premise gateway's URL otherwise.")
+    status_callback = forms.CharField(required=False, label="Delivery receipt URL")
+    default_region = forms.CharField(required=False, max_length=2, label="Default country",
+                                     help_text="ISO code (GB, US...) for numbers written without +country code")
+    price_per_segment = forms.FloatField(required=False, min_value=0, label="Price per segment")
+    max_segments = forms.IntegerField(required=False, min_value=1, max_value=10, initial=10,
+                                      label="Segments per message at most")
+    timeout = forms.FloatField(required=False, min_value=1, max_value=60, initial=15, label="Timeout (s)")
+    rate_per_second = forms.FloatField(required=False, min_value=0.01, label="Messages per second (sender)",
+                                       help_text="1 for a long code; more for toll-free numbers and short codes.")
+    window_hours = forms.IntegerField(min_value=1, max_value=24 * 14, initial=12, label="Sending window (hours)")
+    max_attempts = forms.IntegerField(min_value=1, max_value=20, initial=5, label="Attempts per message")
+    chunk_size = forms.IntegerField(min_value=1, max_value=5000, initial=200, label="Messages per chunk")
+    parallel_tasks = forms.IntegerField(min_value=1, max_value=32, initial=2, label="Parallel tasks")
+
+    OPTIONS = ("account", "sender_kind", "sender", "base_url", "status_callback", "default_region",
+               "price_per_segment", "max_segments", "timeout")
+    FIELDS = ("rate_per_second", "window_hours", "max_attempts", "chunk_size", "parallel_tasks")
+
+    @classmethod
+    def initial_for(cls, config) -> dict[str, Any]:
+        if config is None:
+            return {"backend": "twilio", "sender_kind": "number"}
+        options = config.options or {}
+        return {"backend": config.backend, **{k: options.get(k) for k in cls.OPTIONS},
+                **{f: getattr(config, f) for f in cls.FIELDS}}
+
+    def save_arguments(self) -> dict[str, Any]:
+        """The keyword arguments of smsconfig.sms_config_save."""
+        data = self.cleaned_data
+        return {"backend": data["backend"], "secret": data.get("secret") or None,
+                "clear_secret": data.get("clear_secret", False),
+                "options": {k: data.get(k) for k in self.OPTIONS if data.get(k) not in (None, "")},
+                **{f: data.get(f) for f in self.FIELDS}}
+
+
+class SmsTestForm(forms.Form):
+    phone = forms.CharField(label="Send a test SMS to", max_length=40)
+
+
 # --- the side panel of channel activities on the campaign canvas ---
 
 ACTIVITY_KEYS = ("template_id", "content", "profile_link", "track_opens", "track_clicks", "category", "topic",

@@ -44,6 +44,8 @@ REASONS = {
     "no_profile": "no recipient (the row has no linked profile)",
     "no_address": "no address",
     "invalid_address": "invalid address",
+    "invalid_phone": "not a valid phone number",
+    "no_region": "a national phone number and no country (profile or workspace default)",
     "duplicate_address": "duplicate address in this delivery",
     "no_consent": "no consent",
     "withdrawn": "consent withdrawn",
@@ -143,8 +145,9 @@ def _address(audience: Audience) -> tuple[sql.Composable, sql.Composable, sql.Co
             "'%%..%%', '.%%', '%%.@%%']) OR length(btrim({c})) > 254").format(
             c=cols[0], shape=sql.Literal(EMAIL_SHAPE))
     elif audience.channel == "sms":
-        address = sql.SQL("regexp_replace({}, '[^0-9+]', '', 'g')").format(cols[0])
-        invalid = sql.SQL("regexp_replace({}, '[^0-9]', '', 'g') !~ '^[0-9]{{6,15}}$'").format(cols[0])
+        # E.164 from the phone table classify_into fills (phonenumbers over distinct values)
+        address = sql.SQL("ph.e164")
+        invalid = sql.SQL("false")
     else:
         address = sql.SQL("concat_ws(' | ', {})").format(
             sql.SQL(", ").join(sql.SQL("btrim({}::text)").format(c) for c in cols))
@@ -152,7 +155,8 @@ def _address(audience: Audience) -> tuple[sql.Composable, sql.Composable, sql.Co
     return address, empty, invalid
 
 
-def classify_sql(audience: Audience, work: sql.Identifier) -> sql.Composable:
+def classify_sql(audience: Audience, work: sql.Identifier,
+                 phones_only: tuple[sql.Composable, sql.Composable] | None = None) -> sql.Composable:
     """SELECT target_key, profile_key, address, reason (NULL: send), defer_until for
     every row of the working table `work` (duplicates are classify_into's second step)."""
     schema = audience.schema
@@ -175,7 +179,17 @@ def classify_sql(audience: Audience, work: sql.Identifier) -> sql.Composable:
         joins.append(sql.SQL("LEFT JOIN {t} p ON p.{pk} = w.key").format(
             t=ddl.table(audience.profile), pk=ddl.column(schema.pk(audience.profile))))
     profile_key = sql.SQL("p.{}").format(ddl.column(schema.pk(audience.profile)))
+    if phones_only is not None:
+        raw, region = phones_only
+        return sql.SQL("SELECT DISTINCT {raw}, {region} FROM {work} w {joins} WHERE {raw} <> ''").format(
+            raw=raw, region=region, work=work, joins=sql.SQL(" ").join(joins))
     parts = _address(audience)
+    phone_reason = None
+    if audience.channel == "sms" and parts is not None:
+        raw, region = _phone_parts(audience)
+        joins.append(sql.SQL("LEFT JOIN pg_temp.{m} ph ON ph.raw = {raw} AND ph.region = {region}").format(
+            m=sql.Identifier(PHONE_MAP), raw=raw, region=region))
+        phone_reason = sql.SQL("WHEN ph.reason IS NOT NULL THEN ph.reason")
     cases = [sql.SQL("WHEN {} IS NULL THEN 'no_profile'").format(profile_key)]
     if parts is None:
         address = sql.SQL("NULL::text")
@@ -184,6 +198,8 @@ def classify_sql(audience: Audience, work: sql.Identifier) -> sql.Composable:
         address, empty, invalid = parts
         cases.append(sql.SQL("WHEN {} THEN 'no_address'").format(empty))
         cases.append(sql.SQL("WHEN {} THEN 'invalid_address'").format(invalid))
+        if phone_reason is not None:
+            cases.append(phone_reason)
     audience.profile_key_sql, audience.address_sql = profile_key, address
     send_policy = policy.current()
     for reason, condition in send_policy.exclusions(audience):
@@ -197,6 +213,60 @@ def classify_sql(audience: Audience, work: sql.Identifier) -> sql.Composable:
     return inner
 
 
+PHONE_MAP = "_sms_phone_map"
+PHONE_BATCH = 10_000  # distinct numbers normalized and written per statement: bounded memory, few round trips
+
+
+def _phone_parts(audience: Audience) -> tuple[sql.Composable, sql.Composable]:
+    """The raw phone and the recipient's region (profile country, else '') as SQL over p."""
+    phone = sql.SQL("btrim(p.{}::text)").format(ddl.column(audience.mappings["phone"]))
+    country = audience.mappings.get("country")
+    region = sql.SQL("coalesce(upper(btrim(p.{}::text)), '')").format(ddl.column(country)) if country is not None \
+        else sql.SQL("''")
+    return phone, region
+
+
+def default_region(workspace) -> str:
+    from .models import ChannelConfig  # noqa: PLC0415
+
+    config = ChannelConfig.objects.filter(workspace=workspace, channel="sms").only("options").first()
+    return str((config.options or {}).get("default_region") or "") if config else ""
+
+
+def map_phones(audience: Audience, work: sql.Identifier, execute: Callable[..., Any]) -> None:
+    """Fill the session's phone table: each distinct (number, region) of the audience once,
+    normalized to E.164 by phonenumbers (a region the profile names, else the workspace's
+    default), or with the reason it cannot be (invalid_phone, no_region)."""
+    from django.db import connection  # noqa: PLC0415
+
+    from apps.core.sqlutil import render as render_sql  # noqa: PLC0415
+
+    from . import phones  # noqa: PLC0415
+
+    execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(sql.Identifier(PHONE_MAP)))
+    execute(sql.SQL("CREATE TEMP TABLE {} (raw text, region text, e164 text, reason text, "
+                    "PRIMARY KEY (raw, region))").format(sql.Identifier(PHONE_MAP)))
+    raw, region = _phone_parts(audience)
+    # the same joins as the classification, without its CASE: only the numbers this audience reaches
+    select = classify_sql(audience, work, phones_only=(raw, region))
+    fallback = default_region(audience.workspace)
+
+    with connection.cursor() as cursor:
+        cursor.execute(render_sql(select))
+        while True:
+            rows = cursor.fetchmany(PHONE_BATCH)
+            if not rows:
+                break
+            mapped = phones.normalize_many((r, g or fallback) for r, g in rows)
+            raws, regions, numbers, reasons = [], [], [], []
+            for r, g in rows:
+                number, reason = mapped[(r, g or fallback)]
+                raws.append(r), regions.append(g), numbers.append(number or None), reasons.append(reason or None)
+            execute(sql.SQL("INSERT INTO pg_temp.{} SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], "
+                            "%s::text[])").format(sql.Identifier(PHONE_MAP)), [raws, regions, numbers, reasons])
+    execute(sql.SQL("ANALYZE pg_temp.{}").format(sql.Identifier(PHONE_MAP)))
+
+
 def classify_into(audience: Audience, work: sql.Identifier, scratch: sql.Identifier,
                   execute: Callable[[sql.Composable], Any]) -> None:
     """Classify the working table into the UNLOGGED table `scratch` (target_key,
@@ -206,6 +276,8 @@ def classify_into(audience: Audience, work: sql.Identifier, scratch: sql.Identif
     key) become duplicate_address, found with a hash aggregate instead of sorting every
     row. In one-message-per-row deliveries an address may get several messages."""
     execute(sql.SQL("DROP TABLE IF EXISTS {}").format(scratch))
+    if audience.channel == "sms" and _address(audience) is not None:
+        map_phones(audience, work, execute)
     # The planner prices a regex like an equality and so never thinks handing a million
     # rows through a Gather is worth it; the address checks are what costs, so let the
     # classification run in parallel workers (inside the caller's transaction only).

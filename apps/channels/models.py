@@ -28,16 +28,25 @@ class EmailBackendKind(models.TextChoices):
     ANYMAIL = "anymail", "Email service (django-anymail)"
 
 
+class SmsBackendKind(models.TextChoices):
+    TWILIO = "twilio", "Twilio"
+    VONAGE = "vonage", "Vonage"
+
+
+BACKEND_CHOICES = EmailBackendKind.choices + SmsBackendKind.choices
+
+
 class ChannelConfig(WorkspaceOwned):
     """How a workspace sends on one channel: the provider and its connection settings,
     throttling, the execution window and retries."""
 
     channel = models.CharField(max_length=20, choices=ChannelKind.choices)
-    backend = models.CharField(max_length=20, choices=EmailBackendKind.choices, default=EmailBackendKind.SMTP)
+    backend = models.CharField(max_length=20, choices=BACKEND_CHOICES, default=EmailBackendKind.SMTP)
     # SMTP: host, port, username, use_tls, use_ssl, timeout. Anymail: esp (e.g. "mailgun"),
-    # and its non-secret options (sender_domain, api_url...).
+    # and its non-secret options (sender_domain, api_url...). SMS (twilio, vonage): see
+    # apps/channels/smsconfig.py.
     options = models.JSONField(default=dict, blank=True)
-    secret_encrypted = models.TextField(blank=True)  # SMTP password or ESP API key
+    secret_encrypted = models.TextField(blank=True)  # SMTP password, ESP API key, SMS auth token / API secret
     rate_per_second = models.FloatField(null=True, blank=True, help_text="empty: as fast as the provider takes")
     window_hours = models.PositiveIntegerField(default=12, help_text="messages not sent by then are expired")
     max_attempts = models.PositiveIntegerField(default=5)

@@ -470,7 +470,11 @@ def sample_renders(delivery: Delivery, source: sql.Composable, limit: int = 3) -
         sample: dict[str, Any] = {"address": row["address"]}
         try:
             fields = renderer.render(context_for(delivery, row, base))
-            sample.update({k: v[:2000] for k, v in fields.items() if k != "text"})
+            sample.update({k: v[:2000] for k, v in fields.items() if k != "text" or delivery.channel == "sms"})
+            if delivery.channel == "sms":
+                from . import smstext  # noqa: PLC0415
+
+                sample["sms"] = smstext.analyse(fields.get("text") or "").as_dict()
         except Exception as exc:  # noqa: BLE001 - shown as this recipient's problem
             sample["error"] = f"{type(exc).__name__}: {exc}"
         samples.append(sample)

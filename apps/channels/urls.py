@@ -8,7 +8,7 @@ confirmation link."""
 
 from django.urls import path
 
-from .views import config, deliveries, directmail, senders, templates, tracking
+from .views import config, deliveries, directmail, senders, smsconfig, templates, tracking
 
 urlpatterns = [
     path("deliveries/", deliveries.delivery_list, name="chan-delivery-list"),
@@ -26,6 +26,8 @@ urlpatterns = [
     path("templates/<int:pk>/delete/", templates.template_delete, name="tpl-delete"),
     path("settings/email/", config.email_settings, name="chan-email-settings"),
     path("settings/email/test/", config.email_test, name="chan-email-test"),
+    path("settings/sms/", smsconfig.sms_settings, name="chan-sms-settings"),
+    path("settings/sms/test/", smsconfig.sms_test, name="chan-sms-test"),
     path("settings/email/senders/", senders.sender_domains, name="chan-sender-domains"),
     path("settings/email/senders/<int:pk>/resend/", senders.sender_domain_resend, name="chan-sender-domain-resend"),
     path("settings/email/senders/<int:pk>/check-dns/", senders.sender_domain_check_dns,

@@ -225,13 +225,6 @@ def test_a_live_run_without_content_fails_naming_what_is_missing(workspace, trav
     assert Run.objects.get(pk=run.pk).status == "failed"
 
 
-def test_sms_live_sending_says_no_provider_exists_yet(workspace, travel, queue):
-    run = live_run(workspace, settings={"content": {"text": "Hi {{ profile.first_name }}"}}, channel="sms")
-    queue()
-    mail = ActivityRun.objects.get(run=run, node_id="mail")
-    assert mail.status == "failed" and "no SMS provider" in mail.error
-
-
 @pytest.mark.parametrize("content,needle", [
     ({"subject": "Hi {{ profile.shoe_size }}", "html": "<p>x</p>"}, "profile has no attribute 'shoe_size'"),
     ({"subject": "Hi", "html": "<p>\n{% if profile.country %}\n</p>"}, "html, line"),

@@ -174,7 +174,9 @@ def _channel_config(ws, made):
 
     ChannelConfig.objects.update_or_create(workspace=ws, channel="email", defaults={
         "from_name": _m("FromName"), "from_email": f"{_m('FromEmail').lower()}@twin.test"})
-    return [_m("FromName"), _m("FromEmail").lower()]
+    ChannelConfig.objects.update_or_create(workspace=ws, channel="sms", defaults={
+        "backend": "twilio", "options": {"account": _m("SmsAccount"), "sender": _m("SmsSender")}})
+    return [_m("FromName"), _m("FromEmail").lower(), _m("SmsAccount"), _m("SmsSender")]
 
 
 def _content_template(ws, made):

@@ -50,6 +50,18 @@ def _email_settings(ws: Workspace) -> dict[str, Any]:
             "parallel_tasks": 2}
 
 
+def _sms_settings(ws: Workspace) -> dict[str, Any]:
+    return {"backend": "vonage", "account": f"probekey{next(_counter)}", "sender_kind": "alphanumeric",
+            "sender": "Probe", "secret": "probe-secret", "window_hours": 12, "max_attempts": 5, "chunk_size": 200,
+            "parallel_tasks": 2}
+
+
+def _sms_configured(ws: Workspace) -> dict[str, Any]:
+    from tests.isolation.probes_templates_api import _sms_configured as configured
+
+    return configured(ws)
+
+
 PROBES: list[Probe] = [
     Probe("tpl-list", {"GET": "viewer"}),
     Probe("tpl-new", {"GET": "marketer", "POST": "marketer"}, data=_editor),
@@ -63,6 +75,9 @@ PROBES: list[Probe] = [
     # The configuration holds the server's credentials: workspace admins only.
     Probe("chan-email-settings", {"GET": "admin", "POST": "admin"}, data=_email_settings),
     Probe("chan-email-test", {"POST": "admin"}, data=lambda ws: {"address": "qa@example.test"}, writes=False),
+    Probe("chan-sms-settings", {"GET": "admin", "POST": "admin"}, data=_sms_settings),
+    Probe("chan-sms-test", {"POST": "admin"}, setup=_sms_configured, data=lambda ws: {"phone": "+447911123456"},
+          writes=False),
     Probe("chan-sender-domains", {"GET": "admin", "POST": "admin"}, data=_new_domain),
     Probe("chan-sender-domain-resend", {"POST": "admin"}, make=_sender_domain),
     Probe("chan-sender-domain-check-dns", {"POST": "admin"}, make=_sender_domain),

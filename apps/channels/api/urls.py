@@ -1,9 +1,9 @@
 """The messages layer's API under /api/v1/workspaces/<slug>/: deliveries, templates,
-the email channel's configuration and sender domains."""
+the email and SMS channels' configuration and sender domains."""
 
 from django.urls import path
 
-from . import deliveries, senders, templates
+from . import deliveries, senders, sms, templates
 
 urlpatterns = [
     path("deliveries/", deliveries.DeliveryListApi.as_view(), name="api-chan-delivery-list"),
@@ -17,6 +17,8 @@ urlpatterns = [
     path("templates/<int:pk>/proof/", templates.TemplateProofApi.as_view(), name="api-tpl-proof"),
     path("channels/email/", templates.ChannelConfigApi.as_view(), name="api-chan-email"),
     path("channels/email/test/", templates.ChannelConfigTestApi.as_view(), name="api-chan-email-test"),
+    path("channels/sms/", sms.SmsConfigApi.as_view(), name="api-chan-sms"),
+    path("channels/sms/test/", sms.SmsConfigTestApi.as_view(), name="api-chan-sms-test"),
     path("channels/email/sender-domains/", senders.SenderDomainListApi.as_view(), name="api-sender-domains"),
     path("channels/email/sender-domains/<int:pk>/", senders.SenderDomainDetailApi.as_view(),
          name="api-sender-domain"),

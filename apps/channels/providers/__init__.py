@@ -1,7 +1,7 @@
 """Providers hand rendered messages to the outside world. Each is built for one
 delivery's chunk (`open` / `close` around it) and either sends one message at a time
 (`send`, raising Retryable or Permanent) or a batch at once (`batch = True`,
-`send_batch`). SMS and push providers slot in here in their own issue."""
+`send_batch`). SMS goes through providers/sms.py (Twilio, Vonage); push slots in here."""
 
 from __future__ import annotations
 
@@ -54,5 +54,9 @@ def provider_for(delivery, config):
         from .directmail import DirectMailProvider  # noqa: PLC0415
 
         return DirectMailProvider(delivery, config)
-    raise Unavailable(f"no {delivery.channel} provider is available in this version: SMS and push providers "
-                      "come in a later version")
+    if delivery.channel == "sms":
+        from .sms import sms_provider  # noqa: PLC0415
+
+        return sms_provider(delivery, config)
+    raise Unavailable(f"no {delivery.channel} provider is available in this version: push providers come in a "
+                      "later version")
