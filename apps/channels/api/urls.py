@@ -1,9 +1,9 @@
 """The messages layer's API under /api/v1/workspaces/<slug>/: deliveries, templates,
-the email channel's configuration and sender domains."""
+the email channel's configuration and sender domains, push devices."""
 
 from django.urls import path
 
-from . import deliveries, senders, templates
+from . import deliveries, devices, senders, templates
 
 urlpatterns = [
     path("deliveries/", deliveries.DeliveryListApi.as_view(), name="api-chan-delivery-list"),
@@ -24,4 +24,8 @@ urlpatterns = [
          name="api-sender-domain-check-dns"),
     path("channels/email/sender-domains/<int:pk>/resend/", senders.SenderDomainResendApi.as_view(),
          name="api-sender-domain-resend"),
+    path("push/subscriptions/", devices.PushSubscriptionListApi.as_view(), name="api-push-subscriptions"),
+    path("push/subscriptions/unregister/", devices.PushSubscriptionUnregisterApi.as_view(),
+         name="api-push-subscription-unregister"),
+    path("push/subscriptions/<int:pk>/", devices.PushSubscriptionDetailApi.as_view(), name="api-push-subscription"),
 ]
