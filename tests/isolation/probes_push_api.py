@@ -38,6 +38,9 @@ def _unregister_device(ws: Workspace) -> dict[str, Any]:
 
 
 PROBES: list[Probe] = [
+    Probe("api-chan-push", {"GET": "admin", "PUT": "admin"},
+          data=lambda ws: {"options": {"vapid_subject": f"mailto:ops{next(_counter)}@example.test"},
+                           "generate_vapid": True}, api=True),
     Probe("api-push-subscriptions", {"GET": "viewer", "POST": "marketer"}, data=_register, api=True),
     Probe("api-push-subscription", {"GET": "viewer", "DELETE": "marketer"}, make=_device, api=True),
     Probe("api-push-subscription-unregister", {"POST": "marketer"}, setup=_unregister_device,

@@ -3,7 +3,7 @@ the email channel's configuration and sender domains, push devices."""
 
 from django.urls import path
 
-from . import deliveries, devices, senders, templates
+from . import deliveries, devices, push, senders, templates
 
 urlpatterns = [
     path("deliveries/", deliveries.DeliveryListApi.as_view(), name="api-chan-delivery-list"),
@@ -24,6 +24,7 @@ urlpatterns = [
          name="api-sender-domain-check-dns"),
     path("channels/email/sender-domains/<int:pk>/resend/", senders.SenderDomainResendApi.as_view(),
          name="api-sender-domain-resend"),
+    path("channels/push/", push.PushConfigApi.as_view(), name="api-chan-push"),
     path("push/subscriptions/", devices.PushSubscriptionListApi.as_view(), name="api-push-subscriptions"),
     path("push/subscriptions/unregister/", devices.PushSubscriptionUnregisterApi.as_view(),
          name="api-push-subscription-unregister"),
