@@ -63,9 +63,9 @@ class Channel(Activity):
         return {"out": entity.key}
 
     def publish_check(self, settings, input_entities, schema):
-        if self.channel in ("sms", "push"):
-            raise SettingsError(f"no {'SMS' if self.channel == 'sms' else 'push'} provider is available in this "
-                                "version: a live run could not send; test-run the campaign instead.")
+        if self.channel == "sms":
+            raise SettingsError("no SMS provider is available in this version: a live run could not send; "
+                                "test-run the campaign instead.")
         entity = schema.entities[input_entities[0]]
         path = ledger.profile_path(schema, entity, settings.get("profile_link") or None)
         profile = path[-1].target if path else entity
@@ -108,10 +108,9 @@ class Channel(Activity):
                     ctx.schema, target, audience.profile))
                 if problems:
                     raise SettingsError(f"{self.label}: " + "; ".join(str(p) for p in problems))
-            if self.channel in ("sms", "push") and not ctx.test_mode:
-                raise SettingsError(f"{self.label}: no {self.channel.upper() if self.channel == 'sms' else 'push'} "
-                                    "provider is available in this version; run the campaign in test mode to see "
-                                    "who would receive it.")
+            if self.channel == "sms" and not ctx.test_mode:
+                raise SettingsError(f"{self.label}: no SMS provider is available in this version; run the campaign "
+                                    "in test mode to see who would receive it.")
         scratch = ctx.ident(ctx.table_name("_classified"))
         ledger.classify_into(audience, ctx.ident(source.table), scratch, ctx.execute)
         counts = ctx.scalar(sql.SQL(
@@ -143,8 +142,9 @@ class Channel(Activity):
                     scratch),
                 run=ctx.run, node_id=ctx.node["id"], campaign=ctx.run.campaign, actor=ctx.run.created_by)
             report["delivery"] = delivery.pk
-        out = ctx.create_table("out", target.key, sql.SQL("SELECT target_key FROM {} WHERE reason IS NULL").format(
-            scratch))
+        # Push sends one message per device: a profile with two devices is one output row.
+        out = ctx.create_table("out", target.key, sql.SQL("SELECT {} target_key FROM {} WHERE reason IS NULL").format(
+            sql.SQL("DISTINCT") if self.channel == "push" else sql.SQL(""), scratch))
         ctx.execute(sql.SQL("DROP TABLE {}").format(scratch))
         ctx.activity_run.report = report
         return {"out": out}
@@ -187,6 +187,10 @@ class Sms(Channel):
 
 class Push(Channel):
     type, label, channel = "push", "Push", "push"
+    settings_schema = {"properties": {"push_devices": {
+        "enum": ["all", "newest"],
+        "description": "all: one message to each of the profile's active devices (default); newest: only to the "
+                       "device seen last."}}}
 
 
 class DirectMail(Channel):

@@ -1,7 +1,7 @@
 """Providers hand rendered messages to the outside world. Each is built for one
 delivery's chunk (`open` / `close` around it) and either sends one message at a time
 (`send`, raising Retryable or Permanent) or a batch at once (`batch = True`,
-`send_batch`). SMS and push providers slot in here in their own issue."""
+`send_batch`). Push is providers/push.py; SMS providers slot in here in their own issue."""
 
 from __future__ import annotations
 
@@ -54,5 +54,9 @@ def provider_for(delivery, config):
         from .directmail import DirectMailProvider  # noqa: PLC0415
 
         return DirectMailProvider(delivery, config)
-    raise Unavailable(f"no {delivery.channel} provider is available in this version: SMS and push providers "
+    if delivery.channel == "push":
+        from .push import PushProvider  # noqa: PLC0415
+
+        return PushProvider(delivery, config)
+    raise Unavailable(f"no {delivery.channel} provider is available in this version: SMS providers "
                       "come in a later version")
