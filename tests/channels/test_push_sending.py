@@ -199,3 +199,42 @@ def test_one_message_per_device_or_to_the_newest_only(workspace, travel, push_se
     assert (activity.report["recipients"], activity.report["excluded"]) == (2, {"no_address": 1})
     assert (len(web_sink.requests), len(fcm_sink.requests)) == (1, 4)  # Anna's phone, seen last
 
+
+
+def test_data_image_and_per_platform_overrides_reach_each_service(workspace, travel, push_settings, web_sink,
+                                                                   fcm_sink, apns_sink, queue, sends):
+    browser = Browser()
+    _register(workspace, "1", "web", subscription=browser.subscription(f"{web_sink.url}/push/anna"))
+    _register(workspace, "2", "android", token="ben-fcm-token-0123456789abcdef")
+    _register(workspace, "3", "ios", token="cd" * 32, app_id=BUNDLE)
+    content = {**CONTENT, "image_url": "https://img.travel.test/{{ profile.country }}.jpg",
+               "data": {"offer": "spring", "n": 3}, "overrides": {"ios": {"title": "Trips for you"}}}
+    _send(workspace, queue, sends, {"content": content})
+    web = browser.decrypt(web_sink.requests[0].body)
+    assert (web["image"], web["data"]) == ("https://img.travel.test/NL.jpg", {"offer": "spring", "n": "3"})
+    fcm = fcm_sink.requests[0].json()["message"]
+    assert fcm["notification"]["image"] == "https://img.travel.test/DE.jpg"
+    assert fcm["data"] == {"offer": "spring", "n": "3", "url": "https://travel.test/offers"}
+    apns = apns_sink.requests[0].json()
+    assert apns["aps"] == {"alert": {"title": "Trips for you", "body": "Offers for FR"}, "sound": "default",
+                           "mutable-content": 1}
+    assert (apns["offer"], apns["image_url"]) == ("spring", "https://img.travel.test/FR.jpg")
+
+
+@pytest.mark.parametrize("extra,field", [
+    ({"ttl": "soon"}, "ttl"),
+    ({"ttl": str(29 * 24 * 3600)}, "ttl"),
+    ({"collapse_key": "a b"}, "collapse_key"),
+    ({"data": {"nested": {"no": 1}}}, "data"),
+    ({"data": {"google.x": "1"}}, "data"),
+    ({"data": "[1, 2]"}, "data"),
+    ({"overrides": {"fax": {"title": "x"}}}, "overrides"),
+    ({"overrides": {"ios": {"title": "a\nb"}}}, "overrides"),
+    ({"url": "https://travel.test/a b"}, "url"),
+    ({"title": "Hello\r\nX"}, "title"),
+])
+def test_push_content_is_checked_at_save(workspace, travel, extra, field):
+    from apps.channels import content as content_mod
+
+    problems = content_mod.problems("push", {**CONTENT, **extra})
+    assert [p.field for p in problems] == [field], problems
