@@ -63,9 +63,6 @@ class Channel(Activity):
         return {"out": entity.key}
 
     def publish_check(self, settings, input_entities, schema):
-        if self.channel == "push":
-            raise SettingsError("no push provider is available in this version: a live run could not send; test-run "
-                                "the campaign instead.")
         if self.channel == "sms":
             problem = _sms_unconfigured(schema.workspace)
             if problem:
@@ -112,9 +109,6 @@ class Channel(Activity):
                     ctx.schema, target, audience.profile))
                 if problems:
                     raise SettingsError(f"{self.label}: " + "; ".join(str(p) for p in problems))
-            if self.channel == "push" and not ctx.test_mode:
-                raise SettingsError(f"{self.label}: no push provider is available in this version; run the campaign "
-                                    "in test mode to see who would receive it.")
             if self.channel == "sms" and not ctx.test_mode and _sms_unconfigured(ctx.workspace):
                 raise SettingsError(f"{self.label}: {_sms_unconfigured(ctx.workspace)}")
         scratch = ctx.ident(ctx.table_name("_classified"))
@@ -150,8 +144,9 @@ class Channel(Activity):
                     scratch),
                 run=ctx.run, node_id=ctx.node["id"], campaign=ctx.run.campaign, actor=ctx.run.created_by)
             report["delivery"] = delivery.pk
-        out = ctx.create_table("out", target.key, sql.SQL("SELECT target_key FROM {} WHERE reason IS NULL").format(
-            scratch))
+        # Push sends one message per device: a profile with two devices is one output row.
+        out = ctx.create_table("out", target.key, sql.SQL("SELECT {} target_key FROM {} WHERE reason IS NULL").format(
+            sql.SQL("DISTINCT") if self.channel == "push" else sql.SQL(""), scratch))
         ctx.execute(sql.SQL("DROP TABLE {}").format(scratch))
         ctx.activity_run.report = report
         return {"out": out}
@@ -220,6 +215,10 @@ class Sms(Channel):
 
 class Push(Channel):
     type, label, channel = "push", "Push", "push"
+    settings_schema = {"properties": {"push_devices": {
+        "enum": ["all", "newest"],
+        "description": "all: one message to each of the profile's active devices (default); newest: only to the "
+                       "device seen last."}}}
 
 
 class DirectMail(Channel):

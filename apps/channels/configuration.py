@@ -26,8 +26,10 @@ CONTENT_FIELDS = {
     "email": ("from_name", "from_email", "reply_to", "subject", "preheader", "html", "text"),
     "direct_mail": ("html", "css", "page_size", "return_address", "address_position", "margins"),
     "sms": ("text",),
-    "push": ("title", "text", "url"),
+    "push": ("title", "text", "url", "image_url", "data", "ttl", "collapse_key", "overrides"),
 }
+# Push content fields that are objects, not text: checked by content.push_problems.
+OBJECT_FIELDS = {"push": ("data", "overrides")}
 PAGE_SIZES = ("A4", "A5", "letter", "legal")
 # Direct mail: where the window envelope's address field is, and the letter's margins.
 MILLIMETRE_FIELDS = {
@@ -72,6 +74,8 @@ def clean_content(channel: str, content: Any) -> dict[str, Any]:
                     and 0 <= v <= 1000 for k, v in value.items()):
                 raise ValidationError({"content": f"{key} is an object of millimetres: "
                                                   f"{', '.join(MILLIMETRE_FIELDS[key])} (0 to 1000)"})
+        elif key in OBJECT_FIELDS.get(channel, ()) and isinstance(value, dict):
+            pass
         elif not isinstance(value, str):
             raise ValidationError({"content": f"{key} must be text"})
         cleaned[key] = value

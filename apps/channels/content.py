@@ -93,4 +93,63 @@ def problems(channel: str, content: dict[str, Any], names: dict[str, set[str] | 
         found.append(TemplateProblem("from_email", "no sender address: set one here, on the email channel "
                                                    "configuration or in the workspace settings"))
     found += header_problems(channel, content)
+    if channel == "push":
+        found += push_problems(content)
     return found + check_content(channel, content, names)
+
+
+PUSH_DATA_MAX = 3000  # bytes of JSON: FCM's whole message is 4 KB, APNs' payload 4 KB
+PUSH_TTL_MAX = 28 * 24 * 3600
+PUSH_RESERVED_DATA = ("from", "notification", "message_type", "aps")
+PUSH_OVERRIDE_FIELDS = ("title", "text", "url", "image_url")
+COLLAPSE_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
+def push_problems(content: dict[str, Any]) -> list[TemplateProblem]:
+    """A push message's non-template fields: ttl (seconds), collapse_key (a header value on
+    APNs, a Topic on Web Push), data (a flat JSON object the app receives), overrides per
+    platform (web / android / ios: title, text, url, image_url), and one-line links."""
+    import json  # noqa: PLC0415
+
+    found = []
+    ttl = content.get("ttl")
+    if ttl not in (None, ""):
+        try:
+            seconds = int(str(ttl).strip())
+        except ValueError:
+            seconds = -1
+        if not 0 <= seconds <= PUSH_TTL_MAX:
+            found.append(TemplateProblem("ttl", f"whole seconds from 0 to {PUSH_TTL_MAX} (28 days)"))
+    key = content.get("collapse_key")
+    if key not in (None, "") and not (isinstance(key, str) and COLLAPSE_KEY.match(key)):
+        found.append(TemplateProblem("collapse_key", "1 to 64 letters, digits, . _ -"))
+    for field in ("url", "image_url"):
+        value = content.get(field)
+        # spaces inside {{ ... }} / {% ... %} are the template's, not the link's
+        bare = re.sub(r"\{\{.*?\}\}|\{%.*?%\}", "", value) if isinstance(value, str) else ""
+        if isinstance(value, str) and (LINE_BREAKING.search(value) or re.search(r"\s", bare.strip())):
+            found.append(TemplateProblem(field, "one link, without spaces or line breaks"))
+    data = content.get("data")
+    if data not in (None, ""):
+        if isinstance(data, str):
+            try:
+                data = json.loads(data)
+            except ValueError:
+                data = None
+        if not isinstance(data, dict) or not all(
+                isinstance(v, str | int | float | bool) and not isinstance(v, dict) for v in data.values()):
+            found.append(TemplateProblem("data", "a flat JSON object: names to text, numbers or true/false"))
+        elif any(k in PUSH_RESERVED_DATA or k.startswith(("google.", "gcm.")) for k in data):
+            found.append(TemplateProblem("data", f"these names are reserved by FCM / APNs: "
+                                                 f"{', '.join(PUSH_RESERVED_DATA)}, google.*, gcm.*"))
+        elif len(json.dumps(data)) > PUSH_DATA_MAX:
+            found.append(TemplateProblem("data", f"at most {PUSH_DATA_MAX} bytes of JSON"))
+    overrides = content.get("overrides")
+    if overrides not in (None, ""):
+        if not isinstance(overrides, dict) or set(overrides) - {"web", "android", "ios"} or not all(
+                isinstance(o, dict) and not set(o) - set(PUSH_OVERRIDE_FIELDS)
+                and all(isinstance(v, str) and not LINE_BREAKING.search(v) for v in o.values())
+                for o in overrides.values()):
+            found.append(TemplateProblem("overrides", "an object per platform (web, android, ios) of one-line "
+                                                      f"texts: {', '.join(PUSH_OVERRIDE_FIELDS)}"))
+    return found

@@ -308,11 +308,40 @@ class SmsActivityForm(ChannelActivityForm):
 
 class PushActivityForm(SmsActivityForm):
     channel = ChannelKind.PUSH
-    content_fields = ("title", "text")
+    content_fields = ("title", "text", "url", "image_url", "ttl", "collapse_key")
 
     title = _text("Title")
+    url = _text("Link", help_text="Opened when the notification is tapped: a web page or the app's deep link.")
+    image_url = _text("Image URL")
+    ttl = forms.IntegerField(required=False, min_value=0, max_value=28 * 24 * 3600, label="Time to live (s)",
+                             help_text="Devices offline longer do not get it. Empty: one day.")
+    collapse_key = forms.RegexField(regex=r"^[A-Za-z0-9_.\-]{1,64}$", required=False, label="Collapse key",
+                                    help_text="A newer message with the same key replaces an undelivered one.")
+    push_devices = forms.ChoiceField(choices=[("all", "Every device of the profile"),
+                                              ("newest", "The profile's newest device only")],
+                                     required=False, initial="all", label="Send to")
 
-    field_order = ["template", "title", "text", "profile_link", "category", "topic", "rule_set_id"]
+    field_order = ["template", "title", "text", "url", "image_url", "ttl", "collapse_key", "push_devices",
+                   "profile_link", "category", "topic", "rule_set_id"]
+
+    def initial_from(self, settings):
+        initial = super().initial_from(settings)
+        initial["push_devices"] = settings.get("push_devices") or "all"
+        return initial
+
+    def settings(self):
+        result = super().settings()
+        # Content this panel does not edit (data, per-platform overrides, set over the API) stays.
+        before = (self.node.get("settings") or {}).get("content")
+        kept = {k: v for k, v in before.items() if k not in self.content_fields} if isinstance(before, dict) else {}
+        content = {**kept, **{k: str(v) for k, v in (result.get("content") or {}).items()}}
+        if content:
+            result["content"] = content
+        if self.cleaned_data.get("push_devices") == "newest":
+            result["push_devices"] = "newest"
+        else:
+            result.pop("push_devices", None)
+        return result
 
 
 ACTIVITY_FORMS: dict[str, type[ChannelActivityForm]] = {"email": ChannelActivityForm,

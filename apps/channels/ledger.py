@@ -31,7 +31,7 @@ from . import policy
 ADDRESS_ROLES = {
     "email": ["email"],
     "sms": ["phone"],
-    "push": [],  # push devices come with the push provider
+    "push": [],  # push: the profile's devices in the registry (_push_devices)
     "direct_mail": ["address_line1", "postal_code", "city"],
 }
 # (no raw percent sign: the pattern is inlined into SQL that may run with parameters).
@@ -155,6 +155,24 @@ def _address(audience: Audience) -> tuple[sql.Composable, sql.Composable, sql.Co
     return address, empty, invalid
 
 
+def _push_devices(audience: Audience, profile_key: sql.Composable,
+                  joins: list[sql.Composable]) -> tuple[sql.Composable, sql.Composable, sql.Composable]:
+    """A push message's address is the device: the id of an active PushSubscription of the
+    profile. One message per device (push_devices "all", the default: a profile with
+    three devices makes three rows), or to the profile's newest device only ("newest")."""
+    ws = sql.Literal(audience.workspace.pk)
+    if audience.settings.get("push_devices") == "newest":
+        joins.append(sql.SQL(
+            "LEFT JOIN LATERAL (SELECT s.id FROM channels_pushsubscription s WHERE s.workspace_id = {ws} AND s.active "
+            "AND s.profile_key = {key}::text ORDER BY s.last_seen_at DESC, s.id DESC LIMIT 1) ps ON true").format(
+            ws=ws, key=profile_key))
+    else:
+        joins.append(sql.SQL(
+            "LEFT JOIN channels_pushsubscription ps ON ps.workspace_id = {ws} AND ps.active "
+            "AND ps.profile_key = {key}::text").format(ws=ws, key=profile_key))
+    return sql.SQL("ps.id::text"), sql.SQL("ps.id IS NULL"), sql.SQL("false")
+
+
 def classify_sql(audience: Audience, work: sql.Identifier,
                  phones_only: tuple[sql.Composable, sql.Composable] | None = None) -> sql.Composable:
     """SELECT target_key, profile_key, address, reason (NULL: send), defer_until for
@@ -183,7 +201,7 @@ def classify_sql(audience: Audience, work: sql.Identifier,
         raw, region = phones_only
         return sql.SQL("SELECT DISTINCT {raw}, {region} FROM {work} w {joins} WHERE {raw} <> ''").format(
             raw=raw, region=region, work=work, joins=sql.SQL(" ").join(joins))
-    parts = _address(audience)
+    parts = _push_devices(audience, profile_key, joins) if audience.channel == "push" else _address(audience)
     phone_reason = None
     if audience.channel == "sms" and parts is not None:
         raw, region = _phone_parts(audience)

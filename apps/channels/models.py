@@ -291,3 +291,39 @@ class SenderDomain(WorkspaceOwned):
     @property
     def dns_record(self) -> str:
         return f"orchestrate-verification={self.dns_token}" if self.dns_token else ""
+
+
+class PushPlatform(models.TextChoices):
+    WEB = "web", "Web Push"
+    ANDROID = "android", "Android (FCM)"
+    IOS = "ios", "iOS (APNs)"
+
+
+class PushSubscription(WorkspaceOwned):
+    """One device (or browser) that may receive push messages for a profile. `token` is the
+    FCM registration token, the APNs device token, or the Web Push endpoint URL; a Web Push
+    subscription also carries the browser's keys (p256dh, auth) that encrypt the payload.
+    A provider that answers "unregistered" deactivates it at once: it is kept (with its
+    reason) so that a report can say why a profile stopped getting push."""
+
+    profile_key = models.TextField()
+    platform = models.CharField(max_length=10, choices=PushPlatform.choices)
+    token = models.TextField()
+    keys = models.JSONField(default=dict, blank=True)  # Web Push: {"p256dh": ..., "auth": ...}
+    app_id = models.CharField(max_length=200, blank=True,
+                              help_text="the app's bundle id (APNs topic) or Firebase app; empty for Web Push")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField()
+    active = models.BooleanField(default=True)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+    deactivated_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["workspace", "platform", "token"],
+                                               name="pushsubscription_unique_token")]
+        indexes = [models.Index(fields=["workspace", "profile_key"], name="pushsubscription_profile",
+                                condition=models.Q(active=True))]
+
+    def __str__(self) -> str:
+        return f"{self.platform} device of {self.profile_key}"

@@ -52,7 +52,7 @@ TOP_LEVEL = ("profile", "target", "enrichment", "workspace", "variables", "messa
 TEMPLATE_FIELDS = {
     "email": ("subject", "preheader", "html", "text", "from_name"),
     "sms": ("text",),
-    "push": ("title", "text", "url"),
+    "push": ("title", "text", "url", "image_url"),
     "direct_mail": ("html",),
 }
 HTML_FIELDS = {"html"}

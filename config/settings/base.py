@@ -360,6 +360,17 @@ PROOF_SEND_LIMIT_WINDOW_S = int(env("PROOF_SEND_LIMIT_WINDOW_S", "3600") or 3600
 # refused (at save and at connect time): a test send must not probe the platform's own
 # network. An operator whose tenants relay through an internal server turns this on.
 CHANNEL_SMTP_ALLOW_PRIVATE_HOSTS = env_bool("CHANNEL_SMTP_ALLOW_PRIVATE_HOSTS", False)
+# Web Push: the push services a browser subscription's endpoint may point at (host, or
+# ".suffix" for a domain and its subdomains). A subscription is tenant input and its
+# endpoint is where the platform POSTs: an allowlist keeps it from naming an internal host.
+PUSH_WEB_ENDPOINT_HOSTS = [s.strip().lower() for s in (env(
+    "PUSH_WEB_ENDPOINT_HOSTS",
+    "fcm.googleapis.com,updates.push.services.mozilla.com,.notify.windows.com,.push.apple.com") or "").split(",")
+    if s.strip()]
+# Tests (and an on-premise push gateway) use plain http on loopback; production keeps https.
+PUSH_WEB_ALLOW_HTTP = env_bool("PUSH_WEB_ALLOW_HTTP", False)
+# Every push provider's HTTP call (token exchange included) gives up after this long.
+PUSH_TIMEOUT_S = float(env("PUSH_TIMEOUT_S", "10") or 10)
 # Sender domains: how long a confirmation link works; the name servers asked for the TXT
 # record ("host[:port]", comma-separated; empty: the system's resolver) and how long.
 SENDER_DOMAIN_LINK_HOURS = int(env("SENDER_DOMAIN_LINK_HOURS", "72") or 72)

@@ -12,6 +12,9 @@ CHANNEL_SMTP_ALLOW_PRIVATE_HOSTS = True
 # starts its own name server (tests/channels/test_sender_domains.py).
 SENDER_DOMAIN_DNS_NAMESERVERS = ["127.0.0.1:9"]
 SENDER_DOMAIN_DNS_TIMEOUT_S = 2.0
+# The tests' push services listen on loopback over plain http.
+PUSH_WEB_ENDPOINT_HOSTS = ["127.0.0.1"]
+PUSH_WEB_ALLOW_HTTP = True
 
 # Tests use their own Redis database so a test run never consumes a dev worker's tasks.
 from .base import _redis_db  # noqa: E402

@@ -287,6 +287,14 @@ def _sender_domain(ws, made):
     return [_m("SenderDomain").lower()]
 
 
+def _push_subscription(ws, made):
+    from apps.channels.models import PushSubscription
+
+    PushSubscription.objects.create(workspace=ws, profile_key=_m("PushProfile"), platform="android",
+                                    token=_m("PushToken"), app_id=_m("PushApp"), last_seen_at=timezone.now())
+    return [_m("PushProfile"), _m("PushToken"), _m("PushApp")]
+
+
 # In dependency order: later planters use what earlier ones made.
 PLANTERS: dict[str, Planter] = {
     "tenants.ApiKey": _api_key,
@@ -309,6 +317,7 @@ PLANTERS: dict[str, Planter] = {
     "channels.Message": _message,
     "channels.MessageEvent": _message_event,
     "channels.SenderDomain": _sender_domain,
+    "channels.PushSubscription": _push_subscription,
     "consent.Topic": _topic,
     "consent.ConsentEvent": _consent_event,
     "consent.ConsentState": _consent_state,

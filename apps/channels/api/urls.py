@@ -1,9 +1,9 @@
 """The messages layer's API under /api/v1/workspaces/<slug>/: deliveries, templates,
-the email and SMS channels' configuration and sender domains."""
+the email, SMS and push channels' configuration, sender domains and push devices."""
 
 from django.urls import path
 
-from . import deliveries, senders, sms, templates
+from . import deliveries, devices, push, senders, sms, templates
 
 urlpatterns = [
     path("deliveries/", deliveries.DeliveryListApi.as_view(), name="api-chan-delivery-list"),
@@ -26,4 +26,9 @@ urlpatterns = [
          name="api-sender-domain-check-dns"),
     path("channels/email/sender-domains/<int:pk>/resend/", senders.SenderDomainResendApi.as_view(),
          name="api-sender-domain-resend"),
+    path("channels/push/", push.PushConfigApi.as_view(), name="api-chan-push"),
+    path("push/subscriptions/", devices.PushSubscriptionListApi.as_view(), name="api-push-subscriptions"),
+    path("push/subscriptions/unregister/", devices.PushSubscriptionUnregisterApi.as_view(),
+         name="api-push-subscription-unregister"),
+    path("push/subscriptions/<int:pk>/", devices.PushSubscriptionDetailApi.as_view(), name="api-push-subscription"),
 ]

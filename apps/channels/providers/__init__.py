@@ -1,7 +1,8 @@
 """Providers hand rendered messages to the outside world. Each is built for one
 delivery's chunk (`open` / `close` around it) and either sends one message at a time
 (`send`, raising Retryable or Permanent) or a batch at once (`batch = True`,
-`send_batch`). SMS goes through providers/sms.py (Twilio, Vonage); push slots in here."""
+`send_batch`). SMS goes through providers/sms.py (Twilio, Vonage), push through
+providers/push.py (Web Push, FCM, APNs)."""
 
 from __future__ import annotations
 
@@ -58,5 +59,8 @@ def provider_for(delivery, config):
         from .sms import sms_provider  # noqa: PLC0415
 
         return sms_provider(delivery, config)
-    raise Unavailable(f"no {delivery.channel} provider is available in this version: push providers come in a "
-                      "later version")
+    if delivery.channel == "push":
+        from .push import PushProvider  # noqa: PLC0415
+
+        return PushProvider(delivery, config)
+    raise Unavailable(f"no {delivery.channel} provider is available")
