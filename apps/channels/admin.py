@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from .models import ChannelConfig, ContentTemplate, Delivery, Message, MessageEvent, SenderDomain
+from .models import (
+    ChannelConfig,
+    ContentTemplate,
+    Delivery,
+    Message,
+    MessageEvent,
+    PushSubscription,
+    SenderDomain,
+)
 
 
 @admin.register(ChannelConfig)
@@ -74,4 +82,18 @@ class MessageEventAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PushSubscription)
+class PushSubscriptionAdmin(admin.ModelAdmin):
+    """Devices are registered by the workspace's apps over the API; the admin reads them."""
+
+    list_display = ["workspace", "profile_key", "platform", "app_id", "active", "last_seen_at"]
+    list_filter = ["platform", "active"]
+    search_fields = ["workspace__slug", "profile_key"]
+    # The Web Push keys decrypt nothing for a reader but are the device's secret.
+    exclude = ["keys"]
+
+    def has_add_permission(self, request):
         return False
