@@ -17,6 +17,7 @@ services do: the tests' and benchmarks' push services.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import json
 import re
@@ -79,7 +80,7 @@ class Seen:
         return json.loads(self.body)
 
 
-class _HttpSink:
+class _HttpSink(abc.ABC):
     """A threaded HTTP/1.1 server on 127.0.0.1; subclasses answer POSTs in `post`."""
 
     def __init__(self, port: int = 0):
@@ -125,8 +126,9 @@ class _HttpSink:
         with self.lock:
             self.requests.append(seen)
 
+    @abc.abstractmethod
     def post(self, seen: Seen) -> tuple[int, Any, dict[str, str]]:
-        raise NotImplementedError
+        """The answer to one POST: status, JSON body (or None), headers."""
 
 
 VAPID = re.compile(r"^vapid\s+t=([A-Za-z0-9_\-.]+)\s*,\s*k=([A-Za-z0-9_\-]+)$")
