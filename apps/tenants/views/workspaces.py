@@ -98,6 +98,15 @@ def members(request, workspace_slug):
     return render_partial(request, "tenants/members.html", "members-panel", _members_context(request))
 
 
+def _members_changed(request, workspace_slug):
+    """After a change on the members page: its panel for htmx (and a membersChanged event),
+    the page again otherwise."""
+    if request.htmx:
+        return render_partial(request, "tenants/members.html", "members-panel", _members_context(request),
+                              trigger="membersChanged")
+    return redirect("ws-members", workspace_slug=workspace_slug)
+
+
 @require_POST
 @workspace_view(write_role=WorkspaceRole.ADMIN)
 def member_role(request, workspace_slug, user_id):
@@ -109,10 +118,7 @@ def member_role(request, workspace_slug, user_id):
         messages.success(request, f"{user.email} is now {WorkspaceRole(form.cleaned_data['role']).label}.")
     else:
         messages.error(request, "Choose one of the listed roles.")
-    if request.htmx:
-        return render_partial(request, "tenants/members.html", "members-panel", _members_context(request),
-                              trigger="membersChanged")
-    return redirect("ws-members", workspace_slug=workspace_slug)
+    return _members_changed(request, workspace_slug)
 
 
 @require_POST
@@ -122,10 +128,7 @@ def member_remove(request, workspace_slug, user_id):
     services.member_remove(workspace=request.workspace, actor=request.user, user=user,
                            ip_address=client_ip(request))
     messages.success(request, f"{user.email} was removed from {request.workspace.name}.")
-    if request.htmx:
-        return render_partial(request, "tenants/members.html", "members-panel", _members_context(request),
-                              trigger="membersChanged")
-    return redirect("ws-members", workspace_slug=workspace_slug)
+    return _members_changed(request, workspace_slug)
 
 
 @require_POST
@@ -135,10 +138,7 @@ def invitation_cancel(request, workspace_slug, pk):
     services.invitation_cancel(workspace=request.workspace, actor=request.user, invitation=invitation,
                                ip_address=client_ip(request))
     messages.success(request, f"The invitation to {invitation.email} was cancelled.")
-    if request.htmx:
-        return render_partial(request, "tenants/members.html", "members-panel", _members_context(request),
-                              trigger="membersChanged")
-    return redirect("ws-members", workspace_slug=workspace_slug)
+    return _members_changed(request, workspace_slug)
 
 
 def _keys_context(request, form=None, new_key=None):
