@@ -31,15 +31,15 @@ ADMIN = WorkspaceRole.ADMIN
 VIEWER = WorkspaceRole.VIEWER
 
 
-def _browser_urls(request) -> dict[str, str]:
-    slug = request.workspace.slug
+def _browser_urls(request, workspace) -> dict[str, str]:
+    slug = workspace.slug
     return {"subscribe_url": request.build_absolute_uri(reverse("push-browser-subscribe", args=[slug])),
             "unsubscribe_url": request.build_absolute_uri(reverse("push-browser-unsubscribe", args=[slug]))}
 
 
 def _extra(request, config) -> dict:
     view = push_config.push_config_view(config)
-    return {"push": view, "keys_form": PushKeysForm(), **_browser_urls(request),
+    return {"push": view, "keys_form": PushKeysForm(), **_browser_urls(request, request.workspace),
             "snippet_url": request.build_absolute_uri(static("push/orchestrate-push.js")),
             "token_api": request.build_absolute_uri(reverse("api-push-profile-tokens", args=[request.workspace.slug])),
             "devices_active": devices.push_subscription_list(workspace=request.workspace, active=True).count()}
@@ -95,7 +95,7 @@ def service_worker_script(request, workspace) -> str:
     """The service worker a client's website serves from its own origin, with the
     workspace's public key and registration URLs filled in."""
     view = push_config.push_config_view(push_config.config_of(workspace))
-    urls = _browser_urls(request)
+    urls = _browser_urls(request, workspace)
     settings_json = json.dumps({"vapidPublicKey": view["vapid_public_key"], "subscribeUrl": urls["subscribe_url"],
                                 "unsubscribeUrl": urls["unsubscribe_url"]})
     # JSON inside a script file: only "<" could matter (never inside HTML here, but cheap).

@@ -1,0 +1,103 @@
+"""Web Push on a client's website, in a real browser: a page of the site (served here by
+the live server, as the client's origin) loads our snippet with its settings on the script
+tag, registers the downloaded service worker, asks for permission, subscribes with the
+workspace's VAPID key and POSTs the subscription to the public endpoint. Only the
+browser's PushManager.subscribe is stubbed (no push service offline); the rest is ours and
+the browser's own."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from django.http import HttpResponse
+from django.urls import path
+from django.utils.html import escape
+
+from apps.channels import push_config, webpush
+from apps.channels.models import PushSubscription
+from apps.channels.views.pushconfig import service_worker_script
+from apps.tenants.models import Workspace
+from config.urls import urlpatterns as site_urlpatterns
+from tests.factories import WorkspaceFactory
+
+ENDPOINT = "http://127.0.0.1:9/push/browser-e2e"
+# Only the browser's PushManager.subscribe is replaced: it keeps the key it was given and
+# answers the test's subscription (a push service is out of reach offline).
+STUB = """(() => {
+  const subscription = SUBSCRIPTION;
+  PushManager.prototype.subscribe = function (options) {
+    window.__subscribedWith = Array.from(new Uint8Array(options.applicationServerKey));
+    return Promise.resolve({ endpoint: subscription.endpoint, toJSON: () => subscription });
+  };
+})();"""
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def client_page(request):
+    """The client's page for the logged-in visitor with profile key 1: its server put the
+    visitor's profile token in the script tag."""
+    workspace = Workspace.objects.get(slug="northwind")
+    view = push_config.push_config_view(push_config.config_of(workspace))
+    attrs = {"src": "/static/push/orchestrate-push.js", "data-subscribe-url": f"/push/{workspace.slug}/subscribe/",
+             "data-unsubscribe-url": f"/push/{workspace.slug}/unsubscribe/",
+             "data-vapid-key": view["vapid_public_key"], "data-service-worker": "/client-site/orchestrate-sw.js",
+             "data-scope": "/client-site/", "data-profile-key": "1",
+             "data-profile-token": webpush.profile_token(workspace, "1"), "data-button": "#enable-push"}
+    tag = " ".join(f'{name}="{escape(value)}"' for name, value in attrs.items())
+    return HttpResponse(f'<!doctype html><html><head><title>Travel</title><script {tag}></script></head>'
+                        f'<body><button id="enable-push">Get offers by push</button></body></html>')
+
+
+def client_service_worker(request):
+    """The service worker as downloaded from the push settings page, served by the site."""
+    response = HttpResponse(service_worker_script(request, Workspace.objects.get(slug="northwind")),
+                            content_type="text/javascript")
+    return response
+
+
+urlpatterns = [path("client-site/", client_page), path("client-site/orchestrate-sw.js", client_service_worker),
+               *site_urlpatterns]
+
+
+@pytest.fixture
+def pushing_site(transactional_db, live_server, settings):
+    settings.ROOT_URLCONF = __name__
+    workspace = WorkspaceFactory(name="Northwind", slug="northwind")
+    push_config.push_config_save(workspace=workspace, actor=None, generate_vapid=True,
+                                 options={"web_origins": [live_server.url]})
+    return workspace
+
+
+def test_the_snippet_subscribes_the_browser_and_registers_it(live_server, pushing_site, browser_page):
+    page = browser_page
+    page.context.grant_permissions(["notifications"], origin=live_server.url)
+    browser_key = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        Encoding.X962, PublicFormat.UncompressedPoint)
+    subscription = {"endpoint": ENDPOINT, "expirationTime": None,
+                    "keys": {"p256dh": _b64(browser_key), "auth": _b64(os.urandom(16))}}
+    page.add_init_script(STUB.replace("SUBSCRIPTION", json.dumps(subscription)))
+    page.goto(f"{live_server.url}/client-site/")
+    page.evaluate("() => { window.__result = new Promise(resolve => document.addEventListener("
+                  "'orchestrate-push', e => resolve(e.detail), { once: true })); }")
+    page.locator("#enable-push").click()
+    result = page.evaluate("() => window.__result")
+    assert result["status"] == "subscribed", result
+    # then the browser is a device of profile 1, with the keys the browser made
+    sub = PushSubscription.objects.get(workspace=pushing_site)
+    assert (sub.platform, sub.profile_key, sub.token, sub.keys, sub.active) == (
+        "web", "1", ENDPOINT, subscription["keys"], True)
+    assert result["device"] == sub.pk
+    # subscribed with the workspace's VAPID public key, through the service worker it registered
+    public = push_config.config_of(pushing_site).options["vapid_public_key"]
+    assert bytes(page.evaluate("() => window.__subscribedWith")) == base64.urlsafe_b64decode(public + "=")
+    scope = page.evaluate("() => navigator.serviceWorker.getRegistration('/client-site/')"
+                          ".then(r => r && r.active && r.active.scriptURL)")
+    assert scope == f"{live_server.url}/client-site/orchestrate-sw.js"
