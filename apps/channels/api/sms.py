@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers
 
 from .. import smsconfig
@@ -47,6 +47,11 @@ class SmsConfigOutput(channel_config.ConfigOutput):
     pass
 
 
+@extend_schema_view(
+    get=extend_schema(tags=CONFIG_TAGS, operation_id="channels_sms_retrieve", responses=SmsConfigOutput,
+                      description="How the workspace sends SMS (Twilio or Vonage). The secret is never returned."),
+    put=extend_schema(tags=CONFIG_TAGS, operation_id="channels_sms_update", request=SmsConfigInput,
+                      responses=SmsConfigOutput))
 class SmsConfigApi(channel_config.ConfigApi):
     channel = "sms"
     default_backend = "twilio"
@@ -54,16 +59,6 @@ class SmsConfigApi(channel_config.ConfigApi):
     input = SmsConfigInput
     fields = smsconfig.SMS_FIELDS
     save = smsconfig.sms_config_save
-
-    @extend_schema(tags=CONFIG_TAGS, operation_id="channels_sms_retrieve", responses=SmsConfigOutput,
-                   description="How the workspace sends SMS (Twilio or Vonage). The secret is never returned.")
-    def get(self, request, workspace_slug):
-        return super().get(request, workspace_slug)
-
-    @extend_schema(tags=CONFIG_TAGS, operation_id="channels_sms_update", request=SmsConfigInput,
-                   responses=SmsConfigOutput)
-    def put(self, request, workspace_slug):
-        return super().put(request, workspace_slug)
 
 
 class SmsConfigTestApi(channel_config.ConfigTestApi):

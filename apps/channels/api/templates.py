@@ -15,6 +15,7 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
+    extend_schema_view,
     inline_serializer,
 )
 from rest_framework import serializers, status
@@ -270,6 +271,12 @@ class ChannelConfigInput(channel_config.ConfigInput):
     tracking_domain = serializers.URLField(required=False, allow_blank=True, max_length=200)
 
 
+@extend_schema_view(
+    get=extend_schema(tags=CONFIG_TAGS, operation_id="channels_email_retrieve", responses=ChannelConfigOutput,
+                      description="How the workspace sends email. The secret is never returned: `has_secret` and "
+                                  "`secret_hint` say whether one is stored and how it ends."),
+    put=extend_schema(tags=CONFIG_TAGS, operation_id="channels_email_update", request=ChannelConfigInput,
+                      responses=ChannelConfigOutput))
 class ChannelConfigApi(channel_config.ConfigApi):
     channel = "email"
     default_backend = "smtp"
@@ -277,17 +284,6 @@ class ChannelConfigApi(channel_config.ConfigApi):
     input = ChannelConfigInput
     fields = configuration.CONFIG_FIELDS
     save = configuration.channel_config_save
-
-    @extend_schema(tags=CONFIG_TAGS, operation_id="channels_email_retrieve", responses=ChannelConfigOutput,
-                   description="How the workspace sends email. The secret is never returned: `has_secret` and "
-                               "`secret_hint` say whether one is stored and how it ends.")
-    def get(self, request, workspace_slug):
-        return super().get(request, workspace_slug)
-
-    @extend_schema(tags=CONFIG_TAGS, operation_id="channels_email_update", request=ChannelConfigInput,
-                   responses=ChannelConfigOutput)
-    def put(self, request, workspace_slug):
-        return super().put(request, workspace_slug)
 
 
 class ChannelConfigTestApi(channel_config.ConfigTestApi):
