@@ -184,3 +184,22 @@ def test_a_failed_test_push_says_what_the_service_answered(workspace, alice, cli
 def test_the_settings_navigation_links_push_for_every_member(workspace, bob, client_for):
     page = client_for(bob).get(f"/w/{workspace.slug}/settings/push/").content.decode()
     assert f'href="/w/{workspace.slug}/settings/push/" aria-current="page" id="nav-push-settings"' in page
+
+
+def test_the_api_saves_and_checks_web_origins(workspace, settings):
+    from django.test import Client
+
+    from tests.factories import make_api_key
+
+    settings.PUSH_WEB_ALLOW_HTTP = False
+    _, raw = make_api_key(workspace, role="admin", name="push admin")
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    url = f"/api/v1/workspaces/{workspace.slug}/channels/push/"
+    response = api.put(url, json.dumps({"options": {"web_origins": ["https://WWW.Travel.test/", "http://localhost:3000"]}}),
+                       content_type="application/json")
+    assert response.status_code == 200, response.content
+    assert response.json()["options"]["web_origins"] == ["https://www.travel.test", "http://localhost:3000"]
+    bad = api.put(url, json.dumps({"options": {"web_origins": ["https://a.test\r\nX-Evil: 1"]}}),
+                  content_type="application/json")
+    assert bad.status_code == 400 and list(bad.json()) == ["web_origins"]
+    assert push_config.config_of(workspace).options["web_origins"] == ["https://www.travel.test", "http://localhost:3000"]
