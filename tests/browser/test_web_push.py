@@ -101,3 +101,48 @@ def test_the_snippet_subscribes_the_browser_and_registers_it(live_server, pushin
     scope = page.evaluate("() => navigator.serviceWorker.getRegistration('/client-site/')"
                           ".then(r => r && r.active && r.active.scriptURL)")
     assert scope == f"{live_server.url}/client-site/orchestrate-sw.js"
+
+
+def test_the_service_worker_shows_a_push_and_opens_its_url(live_server, pushing_site, browser_page):
+    page = browser_page
+    page.context.grant_permissions(["notifications"], origin=live_server.url)
+    page.add_init_script(STUB.replace("SUBSCRIPTION", json.dumps({"endpoint": ENDPOINT, "keys": {}})))
+    page.goto(f"{live_server.url}/client-site/")
+    page.evaluate("() => navigator.serviceWorker.register('/client-site/orchestrate-sw.js', "
+                  "{ scope: '/client-site/' }).then(() => navigator.serviceWorker.ready)")
+    worker = next(w for w in page.context.service_workers if w.url.endswith("/client-site/orchestrate-sw.js"))
+    # a push as the provider sends it (apps/channels/providers/push.py): the handler shows it
+    payload = {"title": "Snow in Zermatt", "body": "Fresh powder this weekend", "url": "/client-site/offers",
+               "image": "/static/img/snow.png", "data": {"icon": "/static/img/icon.png", "offer": "z1"}, "tag": ""}
+    shown = worker.evaluate("""async (payload) => {
+      const event = new PushEvent('push', { data: JSON.stringify(payload) });
+      try { self.dispatchEvent(event); } catch (e) { /* waitUntil refuses an event the browser did not send */ }
+      for (let i = 0; i < 50; i += 1) {
+        const shown = await self.registration.getNotifications();
+        if (shown.length) {
+          const n = shown[0];
+          return { title: n.title, body: n.body, icon: n.icon, image: n.image, data: n.data };
+        }
+        await new Promise(r => setTimeout(r, 100));
+      }
+      return null;
+    }""", payload)
+    assert shown is not None, "no notification was shown"
+    assert (shown["title"], shown["body"]) == ("Snow in Zermatt", "Fresh powder this weekend")
+    assert shown["icon"] == f"{live_server.url}/static/img/icon.png"
+    assert shown["image"] == f"{live_server.url}/static/img/snow.png"
+    assert shown["data"] == {"icon": "/static/img/icon.png", "offer": "z1",
+                             "url": f"{live_server.url}/client-site/offers"}
+    # a click closes it and opens its URL (a window may be opened only from a click the
+    # browser itself reports, so the test catches the call to openWindow)
+    opened = worker.evaluate("""async () => {
+      let opened = null;
+      Clients.prototype.openWindow = function (url) { opened = url; return Promise.resolve(null); };
+      const [notification] = await self.registration.getNotifications();
+      try {
+        self.dispatchEvent(new NotificationEvent('notificationclick', { notification }));
+      } catch (e) { /* waitUntil refuses an event the browser did not send */ }
+      for (let i = 0; i < 50 && opened === null; i += 1) await new Promise(r => setTimeout(r, 100));
+      return { opened, left: (await self.registration.getNotifications()).length };
+    }""")
+    assert opened == {"opened": f"{live_server.url}/client-site/offers", "left": 0}
