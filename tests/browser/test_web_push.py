@@ -23,7 +23,8 @@ from apps.channels.models import PushSubscription
 from apps.channels.views.pushconfig import service_worker_script
 from apps.tenants.models import Workspace
 from config.urls import urlpatterns as site_urlpatterns
-from tests.factories import WorkspaceFactory
+from tests.browser.test_csp_pages import log_in
+from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
 
 ENDPOINT = "http://127.0.0.1:9/push/browser-e2e"
 # Only the browser's PushManager.subscribe is replaced: it keeps the key it was given and
@@ -146,3 +147,16 @@ def test_the_service_worker_shows_a_push_and_opens_its_url(live_server, pushing_
       return { opened, left: (await self.registration.getNotifications()).length };
     }""")
     assert opened == {"opened": f"{live_server.url}/client-site/offers", "left": 0}
+
+
+def test_the_push_settings_page_keeps_the_strict_policy(live_server, pushing_site, browser_page):
+    user = UserFactory(email="owner@example.test")
+    MembershipFactory(organization=pushing_site.organization, user=user, role="owner")
+    page = browser_page
+    log_in(page, live_server.url, user.email)
+    page.goto(f"{live_server.url}/w/northwind/settings/push/")
+    public = push_config.config_of(pushing_site).options["vapid_public_key"]
+    assert page.locator("#vapid-public-key").inner_text().strip() == public
+    assert live_server.url in page.locator("#id_web_origins").input_value()
+    assert "/push/northwind/subscribe/" in page.locator("#push-snippet").inner_text()
+    # the fixture fails the test on any Content-Security-Policy violation of the page
