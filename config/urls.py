@@ -37,6 +37,7 @@ urlpatterns = [
     path("t/", include(channels_urls.public_patterns)),
     path("webhooks/anymail/", include("apps.channels.webhooks")),
     path("sender-domains/confirm/", include(channels_urls.confirm_patterns)),
+    path("push/", include(channels_urls.browser_push_patterns)),
     path("", include(consent_urls.public_patterns)),
     path("accounts/", include(tenants_urls.account_patterns)),
     path("invitations/<str:token>/", tenants_views.invitation_accept, name="invitation-accept"),

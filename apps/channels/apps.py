@@ -10,10 +10,12 @@ class ChannelsConfig(AppConfig):
         from apps.campaigns import activities as campaign_activities
         from apps.campaigns import forms as campaign_forms
         from apps.campaigns import hooks as campaign_hooks
+        from apps.datamodel import record_sections
         from apps.tenants import lifecycle as workspace_lifecycle
 
         # events connects the ESP tracking receiver; policy registers the send-policy system check
         from . import activities, events, forms, manifest, policy, run_control, sending  # noqa: F401
+        from .views.devices import record_devices_section
 
         # The channel activities and their side panels on the campaign canvas.
         for activity in activities.ACTIVITIES:
@@ -31,5 +33,8 @@ class ChannelsConfig(AppConfig):
             campaign_hooks.RUN_LISTENERS.append(run_control.DeliveryRunListener())
         if run_control.delivery_files not in workspace_lifecycle.FILE_PROVIDERS:
             workspace_lifecycle.FILE_PROVIDERS.append(run_control.delivery_files)
+        # A profile's record page lists its push devices.
+        if record_devices_section not in record_sections.RECORD_SECTIONS:
+            record_sections.RECORD_SECTIONS.append(record_devices_section)
         if run_control.workspace_archived not in workspace_lifecycle.ARCHIVE_HOOKS:
             workspace_lifecycle.ARCHIVE_HOOKS.append(run_control.workspace_archived)

@@ -62,14 +62,27 @@ def endpoint_allowed(endpoint: str) -> bool:
     return False
 
 
+def clean_profile_key(profile_key: Any) -> str:
+    key = str(profile_key if isinstance(profile_key, str | int) and not isinstance(profile_key, bool) else "").strip()
+    if not key or len(key) > PROFILE_KEY_MAX or any(c in key for c in "\r\n\0"):
+        raise ValidationError({"profile_key": f"must be 1 to {PROFILE_KEY_MAX} characters on one line"})
+    return key
+
+
+def masked(sub: PushSubscription) -> str:
+    """What a screen shows of a device: the push service's host for a browser, the ends of
+    a token otherwise (the full token is a credential to message the device)."""
+    if sub.platform == PushPlatform.WEB:
+        return urlsplit(sub.token).hostname or "?"
+    return f"{sub.token[:6]}…{sub.token[-4:]}" if len(sub.token) > 12 else "…"
+
+
 def clean_registration(*, platform: Any, profile_key: Any, token: Any = None, subscription: Any = None,
                        app_id: Any = "") -> dict[str, Any]:
     """The registration's fields, checked; ValidationError naming the field otherwise."""
     if platform not in PushPlatform.values:
         raise ValidationError({"platform": f"must be one of {', '.join(PushPlatform.values)}"})
-    key = str(profile_key or "").strip()
-    if not key or len(key) > PROFILE_KEY_MAX or any(c in key for c in "\r\n\0"):
-        raise ValidationError({"profile_key": f"must be 1 to {PROFILE_KEY_MAX} characters on one line"})
+    key = clean_profile_key(profile_key)
     app = str(app_id or "").strip()
     if app and not APP_ID.match(app):
         raise ValidationError({"app_id": "letters, digits and . _ : - only (at most 200)"})

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import Http404
 
 from apps.tenants.services import audit_record
 
@@ -32,9 +33,14 @@ FCM_BASE_URL = "https://fcm.googleapis.com"
 APNS_BASE_URL = "https://api.push.apple.com"
 APNS_SANDBOX_URL = "https://api.sandbox.push.apple.com"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
-OPTION_NAMES = ("vapid_subject", "fcm_base_url", "apns_base_url", "apns_key_id", "apns_team_id", "apns_topic")
+OPTION_NAMES = ("vapid_subject", "fcm_base_url", "apns_base_url", "apns_key_id", "apns_team_id", "apns_topic",
+                "web_origins")
+WEB_ORIGINS_MAX = 20
+# Browsers treat these as secure contexts (service workers and push work over http there).
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 KEY_ID = re.compile(r"^[A-Z0-9]{10}$")  # Apple's key and team ids
 TOPIC = re.compile(r"^[A-Za-z0-9.\-_]{1,200}$")
+HOST_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
 
 
 def b64url(raw: bytes) -> str:
@@ -93,7 +99,54 @@ def _clean_options(options: Any) -> dict[str, Any]:
     if topic and not TOPIC.match(topic):
         raise ValidationError({"apns_topic": "the app's bundle id (letters, digits, . - _)"})
     cleaned["apns_topic"] = topic
+    cleaned["web_origins"] = clean_origins(options.get("web_origins") or [])
     return cleaned
+
+
+def clean_origins(value: Any) -> list[str]:
+    """The website origins allowed to register browsers: scheme://host[:port], https (http
+    only on loopback, or everywhere with PUSH_WEB_ALLOW_HTTP), lower case, no path."""
+    if isinstance(value, str):
+        value = [line for line in value.replace(",", "\n").splitlines()]
+    if not isinstance(value, list):
+        raise ValidationError({"web_origins": "a list of origins such as https://www.example.com"})
+    origins: list[str] = []
+    for raw in value:
+        text = str(raw or "").strip()
+        if not text:
+            continue
+        if len(origins) >= WEB_ORIGINS_MAX:
+            raise ValidationError({"web_origins": f"at most {WEB_ORIGINS_MAX} origins"})
+        origin = origin_of(text)
+        if origin is None:
+            raise ValidationError({"web_origins": f"{text[:100]!r} is not an origin: scheme and host only, e.g. "
+                                                  "https://www.example.com (https; http only for localhost)"})
+        if origin not in origins:
+            origins.append(origin)
+    return origins
+
+
+def origin_of(text: str) -> str | None:
+    """The normalized origin of `text`, or None when it is not one we accept."""
+    if len(text) > 300 or any(c in text for c in "\r\n\t \\") or not text.isascii():
+        return None
+    parts = urlsplit(text.rstrip("/"))
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    if parts.username or parts.password or parts.path or parts.query or parts.fragment or not host:
+        return None
+    if not HOST_NAME.match(host) and f"[{host}]" not in LOOPBACK_HOSTS:
+        return None
+    netloc = f"[{host}]" if ":" in host else host
+    loopback = netloc in LOOPBACK_HOSTS
+    if parts.scheme != "https" and not (parts.scheme == "http" and (loopback or settings.PUSH_WEB_ALLOW_HTTP)):
+        return None
+    if port is not None and port != (443 if parts.scheme == "https" else 80):
+        netloc += f":{port}"
+    return f"{parts.scheme}://{netloc}"
 
 
 def _clean_service_account(value: Any) -> dict[str, Any]:
@@ -186,7 +239,7 @@ def push_config_view(config: ChannelConfig | None) -> dict[str, Any]:
     options = dict(config.options) if config is not None else {}
     sa = stored.get("fcm_service_account") or {}
     return {
-        "options": {name: options.get(name, "") for name in OPTION_NAMES},
+        "options": {name: options.get(name, [] if name == "web_origins" else "") for name in OPTION_NAMES},
         "vapid_public_key": options.get("vapid_public_key", ""),
         "web_push": bool(stored.get("vapid_private_key")),
         "fcm": bool(sa),
@@ -194,3 +247,39 @@ def push_config_view(config: ChannelConfig | None) -> dict[str, Any]:
         "fcm_client_email": sa.get("client_email", ""),
         "apns": bool(stored.get("apns_key") and options.get("apns_key_id") and options.get("apns_team_id")),
     }
+
+
+def push_test_send(*, workspace, actor, device_id: Any) -> str:
+    """One test notification to one active device of the workspace, through the saved
+    configuration. Returns what it went through; ValidationError {"device": ...} with the
+    service's answer when it fails; ProofRateLimited beyond the budget of test messages."""
+    import uuid  # noqa: PLC0415
+    from types import SimpleNamespace  # noqa: PLC0415
+
+    from .devices import access_push_subscription  # noqa: PLC0415
+    from .proof_limits import proof_allow  # noqa: PLC0415
+    from .providers import Outgoing, Permanent, ProviderDown, Retryable  # noqa: PLC0415
+    from .providers.push import PushProvider  # noqa: PLC0415
+
+    try:
+        device = access_push_subscription(actor, workspace, device_id)
+    except Http404:
+        raise ValidationError({"device": "no such device in this workspace"}) from None
+    if not device.active:
+        raise ValidationError({"device": "the device is deactivated: register it again first"})
+    proof_allow(workspace=workspace, actor=actor)
+    config = config_of(workspace)
+    # The provider reads a delivery's content and workspace only: a test has no delivery.
+    delivery = SimpleNamespace(content={"ttl": 300}, workspace_id=workspace.pk)
+    provider = PushProvider(delivery, config)
+    try:
+        via = provider.send(Outgoing(id=0, address=str(device.pk), message_id=f"test-{uuid.uuid4().hex}",
+                                     context={}, fields={"title": f"Test from {workspace.name}",
+                                                         "text": "Push works for this device.", "url": ""}))
+    except (Permanent, Retryable, ProviderDown) as exc:
+        raise ValidationError({"device": f"the push service answered {exc.code}: {exc.text}"}) from exc
+    except ValueError as exc:  # the secret cannot be decrypted
+        raise ValidationError({"device": str(exc)}) from exc
+    finally:
+        provider.close()
+    return f"{device.get_platform_display()} device {device.pk} of profile {device.profile_key} ({via[:80]})"

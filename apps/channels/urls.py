@@ -8,7 +8,18 @@ confirmation link."""
 
 from django.urls import path
 
-from .views import config, deliveries, directmail, senders, smsconfig, templates, tracking
+from .views import (
+    browser_push,
+    config,
+    deliveries,
+    devices,
+    directmail,
+    pushconfig,
+    senders,
+    smsconfig,
+    templates,
+    tracking,
+)
 
 urlpatterns = [
     path("deliveries/", deliveries.delivery_list, name="chan-delivery-list"),
@@ -28,6 +39,11 @@ urlpatterns = [
     path("settings/email/test/", config.email_test, name="chan-email-test"),
     path("settings/sms/", smsconfig.sms_settings, name="chan-sms-settings"),
     path("settings/sms/test/", smsconfig.sms_test, name="chan-sms-test"),
+    path("settings/push/", pushconfig.push_settings, name="chan-push-settings"),
+    path("settings/push/test/", pushconfig.push_test, name="chan-push-test"),
+    path("settings/push/keys/", pushconfig.push_keys, name="chan-push-keys"),
+    path("settings/push/orchestrate-sw.js", pushconfig.push_service_worker, name="chan-push-service-worker"),
+    path("push/devices/<int:pk>/deactivate/", devices.device_deactivate, name="chan-push-device-deactivate"),
     path("settings/email/senders/", senders.sender_domains, name="chan-sender-domains"),
     path("settings/email/senders/<int:pk>/resend/", senders.sender_domain_resend, name="chan-sender-domain-resend"),
     path("settings/email/senders/<int:pk>/check-dns/", senders.sender_domain_check_dns,
@@ -38,6 +54,12 @@ urlpatterns = [
 public_patterns = [
     path("o/<str:token>.gif", tracking.open_pixel, name="track-open"),
     path("c/<str:token>", tracking.click, name="track-click"),
+]
+
+# Public, no login: a client's website registers browsers for Web Push (apps/channels/webpush.py).
+browser_push_patterns = [
+    path("<slug:workspace_slug>/subscribe/", browser_push.browser_subscribe, name="push-browser-subscribe"),
+    path("<slug:workspace_slug>/unsubscribe/", browser_push.browser_unsubscribe, name="push-browser-unsubscribe"),
 ]
 
 # Public, no login: the page a sender domain's confirmation link opens.

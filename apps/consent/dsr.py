@@ -19,7 +19,9 @@ Erasure, in one transaction:
   default policy (opt-in: nothing without a new yes);
 - its email addresses and phone numbers (read through the address mapping, and from its
   past messages) become hashed suppression entries (reason "erased"), replacing any plain
-  entry of the same address, so it is not messaged again even when re-imported.
+  entry of the same address, so it is not messaged again even when re-imported;
+- its push devices (FCM/APNs tokens, Web Push endpoints and keys) are deleted: a token
+  identifies a device and is of no use once the profile is gone (the export lists them).
 
 The pseudonym is an HMAC of the workspace and the key under the server's secret: stable
 (erasing twice, or the export and erase audit entries of one person, agree) but not
@@ -40,6 +42,8 @@ from django.http import Http404, HttpResponse
 from django.utils import timezone
 from psycopg import sql
 
+from apps.channels.devices import push_subscription_list
+from apps.channels.models import PushSubscription
 from apps.channels.selectors import message_events, profile_messages
 from apps.channels.services import messages_anonymize
 from apps.core.sqlutil import fetchone
@@ -141,7 +145,7 @@ def _owned(path: LinkPath, schema: Schema) -> sql.Composable:
 
 def access_subject(workspace, key: str) -> Subject:
     """The profile `key` of `workspace`; 404 when nothing is kept about it (no row, no
-    consent event, no message): the same answer for a key of another workspace."""
+    consent event, no message, no push device): the same answer for a key of another workspace."""
     schema = Schema.load(workspace)
     profile = next((e for e in schema.entities.values() if e.is_profile), None)
     key = (key or "").strip()
@@ -160,7 +164,8 @@ def access_subject(workspace, key: str) -> Subject:
                       paths=_link_paths(schema, profile) if profile is not None else [])
     if not (_profile_row(subject) is not None
             or ConsentEvent.objects.filter(workspace=workspace, profile_key=key).exists()
-            or _messages(subject).exists()):
+            or _messages(subject).exists()
+            or push_subscription_list(workspace=workspace, profile_key=key).exists()):
         raise Http404("Not found.")
     return subject
 
@@ -223,6 +228,11 @@ def profile_data(subject: Subject) -> dict[str, Any]:
                       "target_key": m.target_key} for m in messages],
         "message_events": [{"message": e.message_id, "type": e.type, "at": _iso(e.at), "data": e.data}
                            for e in events_of_messages],
+        "push_devices": [{"platform": d.platform, "token": d.token, "app_id": d.app_id,
+                          "created_at": _iso(d.created_at), "last_seen_at": _iso(d.last_seen_at),
+                          "active": d.active, "deactivated_at": _iso(d.deactivated_at),
+                          "deactivated_reason": d.deactivated_reason}
+                         for d in push_subscription_list(workspace=workspace, profile_key=subject.key)],
         "suppressions": [{"kind": s.kind, "value": s.value, "reason": s.reason, "created_at": _iso(s.created_at),
                           "expires_at": _iso(s.expires_at)} for s in suppressions.order_by("kind", "value")],
     }
@@ -235,7 +245,8 @@ def counts_of(data: dict[str, Any]) -> dict[str, Any]:
         rows[part["entity"]] = rows.get(part["entity"], 0) + len(part["rows"])
     return {"profile_row": data["profile"] is not None, "related_rows": rows,
             "consent_states": len(data["consent"]["state"]), "consent_events": len(data["consent"]["events"]),
-            "messages": len(data["messages"]), "message_events": len(data["message_events"])}
+            "messages": len(data["messages"]), "message_events": len(data["message_events"]),
+            "push_devices": len(data["push_devices"])}
 
 
 def profile_export(*, workspace, actor: Any, subject: Subject, ip_address: str | None = None) -> dict[str, Any]:
@@ -282,11 +293,13 @@ class Erasure:
     message_events: int
     consent_events: int
     suppressions: int
+    push_devices: int
 
     def as_dict(self) -> dict[str, Any]:
         return {"subject": self.pseudonym, "deleted_rows": self.rows, "messages_anonymized": self.messages,
                 "message_events_cleared": self.message_events, "consent_events_unlinked": self.consent_events,
-                "suppressions_added": self.suppressions}
+                "suppressions_added": self.suppressions,
+                "push_devices_deleted": self.push_devices}
 
 
 def profile_erase(*, workspace, actor: Any, subject: Subject, confirm: str,
@@ -336,8 +349,11 @@ def profile_erase(*, workspace, actor: Any, subject: Subject, confirm: str,
         SoftBounce.objects.filter(workspace=workspace,
                                   address__in=[a for k, a in addresses if k == SuppressionKind.EMAIL]).delete()
 
+        _, deleted = push_subscription_list(workspace=workspace, profile_key=subject.key).delete()
+        devices = deleted.get(PushSubscription._meta.label, 0)
+
         result = Erasure(pseudonym=pseudonym, rows=rows, messages=anonymized, message_events=cleared,
-                         consent_events=unlinked, suppressions=len(addresses))
+                         consent_events=unlinked, suppressions=len(addresses), push_devices=devices)
         audit_record(workspace=workspace, actor=actor, verb="dsr.erased", target=subject.profile,
                      data=result.as_dict(), ip_address=ip_address)
     return result

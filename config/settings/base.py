@@ -371,6 +371,11 @@ PUSH_WEB_ENDPOINT_HOSTS = [s.strip().lower() for s in (env(
 PUSH_WEB_ALLOW_HTTP = env_bool("PUSH_WEB_ALLOW_HTTP", False)
 # Every push provider's HTTP call (token exchange included) gives up after this long.
 PUSH_TIMEOUT_S = float(env("PUSH_TIMEOUT_S", "10") or 10)
+# The public browser registration endpoint (/push/<slug>/subscribe/): registrations a minute
+# from one IP address (a person subscribes once or twice) and into one workspace (a busy
+# website's visitors at its peak).
+PUSH_BROWSER_PER_IP_PER_MINUTE = int(env("PUSH_BROWSER_PER_IP_PER_MINUTE", "20") or 20)
+PUSH_BROWSER_PER_WORKSPACE_PER_MINUTE = int(env("PUSH_BROWSER_PER_WORKSPACE_PER_MINUTE", "3000") or 3000)
 # Sender domains: how long a confirmation link works; the name servers asked for the TXT
 # record ("host[:port]", comma-separated; empty: the system's resolver) and how long.
 SENDER_DOMAIN_LINK_HOURS = int(env("SENDER_DOMAIN_LINK_HOURS", "72") or 72)

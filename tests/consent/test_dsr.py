@@ -13,13 +13,15 @@ from django.db import connection
 from django.test import Client
 
 from apps.channels import events
-from apps.channels.models import Delivery, Message, MessageEvent
+from apps.channels.devices import push_subscription_deactivate, push_subscription_register
+from apps.channels.models import Delivery, Message, MessageEvent, PushSubscription
 from apps.consent import dsr, services
 from apps.consent.models import ConsentEvent, ConsentState, Suppression, Topic
 from apps.datamodel import services as datamodel
 from apps.datamodel.ingestion import Options, ingest_csv
 from apps.datamodel.models import Entity
 from apps.tenants.models import AuditEvent
+from tests.channels.test_push_devices import web_subscription
 from tests.channels.test_sending import CONTENT, live_run
 from tests.factories import UserFactory, grant, make_api_key
 from tests.isolation.world import database_digest
@@ -95,7 +97,7 @@ def test_the_export_holds_rows_consents_messages_and_events(workspace, history, 
     assert audit.actor == alice
     assert audit.data == {"subject": dsr.pseudonym_for(workspace, "1"), "profile_row": True,
                           "related_rows": {"booking": 2, "review": 1}, "consent_states": 1, "consent_events": 2,
-                          "messages": 1, "message_events": 1}
+                          "messages": 1, "message_events": 1, "push_devices": 0}
 
 
 def test_the_export_over_the_api_and_unknown_keys(workspace, history):
@@ -125,7 +127,8 @@ def test_erasure_deletes_anonymizes_unlinks_and_suppresses(workspace, history, a
     pseudonym = dsr.pseudonym_for(workspace, "1")
     assert response.json() == {"subject": pseudonym, "deleted_rows": {"review": 1, "booking": 2, "customer": 1},
                                "messages_anonymized": 1, "message_events_cleared": 1,
-                               "consent_events_unlinked": 2, "suppressions_added": 2}
+                               "consent_events_unlinked": 2, "suppressions_added": 2,
+                               "push_devices_deleted": 0}
     # then her rows and those linking to her are gone, the others stay
     assert rows(workspace, "customer", "customer_id") == [2, 3]
     assert rows(workspace, "booking", "booking_id") == [1002]
@@ -237,3 +240,36 @@ def test_other_profiles_linking_to_her_are_other_people(workspace, travel):
     result = dsr.profile_erase(workspace=workspace, actor=None, subject=subject, confirm="1")
     assert result.rows == {"booking": 2, "customer": 1}
     assert rows(workspace, "customer", "customer_id") == [2, 3]
+
+
+def test_push_devices_are_exported_and_erased_with_the_profile(workspace, history, other_workspace):
+    # given Anna has a phone and a browser, Ben a phone, and another workspace a device of its own "1"
+    phone, _ = push_subscription_register(workspace=workspace, platform="android", profile_key="1",
+                                          token="anna-phone-token-0123456789", app_id="com.example.app")
+    push_subscription_deactivate(subscription=phone, reason="unregistered by the app")
+    browser = web_subscription()
+    push_subscription_register(workspace=workspace, platform="web", profile_key="1", subscription=browser)
+    push_subscription_register(workspace=workspace, platform="android", profile_key="2",
+                               token="ben-phone-token-0123456789")
+    push_subscription_register(workspace=other_workspace, platform="android", profile_key="1",
+                               token="anna-phone-token-0123456789")
+    # when the export is downloaded, it lists both of her devices (newest first), no one else's
+    data = dsr.profile_export(workspace=workspace, actor=None, subject=dsr.access_subject(workspace, "1"))
+    assert [(d["platform"], d["token"], d["active"], d["deactivated_reason"]) for d in data["push_devices"]] == [
+        ("web", browser["endpoint"], True, ""), ("android", "anna-phone-token-0123456789", False,
+                                                 "unregistered by the app")]
+    assert dsr.counts_of(data)["push_devices"] == 2
+    # when she is erased, her two devices go and are counted; Ben's and the other workspace's stay
+    result = dsr.profile_erase(workspace=workspace, actor=None, subject=dsr.access_subject(workspace, "1"),
+                               confirm="1")
+    assert result.push_devices == 2 and result.as_dict()["push_devices_deleted"] == 2
+    assert sorted(PushSubscription.objects.values_list("workspace_id", "profile_key")) == sorted(
+        [(workspace.pk, "2"), (other_workspace.pk, "1")])
+
+
+def test_a_profile_known_only_by_its_push_device_can_be_erased(workspace, travel):
+    push_subscription_register(workspace=workspace, platform="android", profile_key="77",
+                               token="gone-customer-token-0123456789")
+    subject = dsr.access_subject(workspace, "77")
+    assert dsr.profile_erase(workspace=workspace, actor=None, subject=subject, confirm="77").push_devices == 1
+    assert not PushSubscription.objects.filter(workspace=workspace).exists()

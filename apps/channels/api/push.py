@@ -13,7 +13,8 @@ from apps.core.net import client_ip
 from apps.tenants.api.scoping import WorkspaceScopedMixin
 from apps.tenants.roles import WorkspaceRole
 
-from .. import push_config
+from .. import push_config, webpush
+from ..devices import PROFILE_KEY_MAX
 
 TAGS = ["push"]
 
@@ -29,6 +30,10 @@ class PushOptionsShape(serializers.Serializer):
     apns_team_id = serializers.CharField(max_length=10, required=False, allow_blank=True)
     apns_topic = serializers.CharField(max_length=200, required=False, allow_blank=True,
                                        help_text="Default bundle id when a device has no app_id.")
+    web_origins = serializers.ListField(child=serializers.CharField(max_length=300), required=False,
+                                        max_length=push_config.WEB_ORIGINS_MAX,
+                                        help_text="Website origins (https://www.example.com) whose pages may "
+                                                  "register browsers at /push/<slug>/subscribe/.")
 
 
 class PushConfigInput(serializers.Serializer):
@@ -69,3 +74,32 @@ class PushConfigApi(WorkspaceScopedMixin, APIView):
         config = push_config.push_config_save(workspace=self.workspace, actor=request.user,
                                               ip_address=client_ip(request), **data.validated_data)
         return Response(push_config.push_config_view(config))
+
+
+class ProfileTokenInput(serializers.Serializer):
+    profile_key = serializers.CharField(max_length=PROFILE_KEY_MAX, help_text="The profile's key.")
+
+
+class ProfileTokenOutput(serializers.Serializer):
+    profile_key = serializers.CharField()
+    profile_token = serializers.CharField(help_text="Put it in the page of this person only: it lets that page "
+                                                    "register browsers for the profile.")
+
+
+class PushProfileTokenApi(WorkspaceScopedMixin, APIView):
+    """The website's server asks for the token of its logged-in visitor's profile; the page
+    gives it to /push/<slug>/subscribe/ with the browser's subscription."""
+
+    read_role = WorkspaceRole.MARKETER
+    write_role = WorkspaceRole.MARKETER
+
+    @extend_schema(tags=TAGS, operation_id="push_profile_token_create", request=ProfileTokenInput,
+                   responses=ProfileTokenOutput,
+                   description="The profile token a page needs to register browsers for one profile: an HMAC of "
+                               "the workspace and the key under the platform's secret (stable; the same key gives "
+                               "the same token).")
+    def post(self, request, workspace_slug):
+        data = ProfileTokenInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        key = data.validated_data["profile_key"].strip()
+        return Response({"profile_key": key, "profile_token": webpush.profile_token(self.workspace, key)})

@@ -15,24 +15,24 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
+    extend_schema_view,
     inline_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, Throttled
+from rest_framework.exceptions import APIException
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.net import client_ip
 from apps.tenants.api.scoping import WorkspaceScopedMixin
-from apps.tenants.roles import WorkspaceRole
 
 from .. import configuration, selectors, services
-from ..models import ChannelConfig, ChannelKind, ContentTemplate
+from ..models import ChannelKind, ContentTemplate
 from ..proof_limits import ProofRateLimited
+from . import channel_config
+from .channel_config import CONFIG_TAGS, ProofThrottled
 
 TAGS = ["templates"]
-CONFIG_TAGS = ["channels"]
 CHANNELS = [c for c in ChannelKind.values]
 
 PROBLEM = inline_serializer("TemplateProblem", {
@@ -40,14 +40,6 @@ PROBLEM = inline_serializer("TemplateProblem", {
     "message": serializers.CharField()})
 PROBLEMS = OpenApiResponse(inline_serializer("TemplateProblems", {"problems": PROBLEM.__class__(many=True)}),
                            description="Every problem of the content, with its field and line.")
-
-
-class ProofThrottled(Throttled):
-    """A 429 whose message already says when to try again (Retry-After carries the seconds)."""
-
-    def __init__(self, limited: ProofRateLimited):
-        APIException.__init__(self, limited.message)
-        self.wait = limited.retry_after
 
 
 class Conflict(APIException):
@@ -259,80 +251,51 @@ class SmtpOptions(serializers.Serializer):
     esp = serializers.CharField(required=False, allow_blank=True, help_text="anymail: the ESP (mailgun, ...)")
 
 
-class ChannelConfigOutput(serializers.Serializer):
-    channel = serializers.CharField()
-    configured = serializers.BooleanField()
-    backend = serializers.CharField()
-    options = serializers.DictField()
-    has_secret = serializers.BooleanField()
-    secret_hint = serializers.CharField()
-    rate_per_second = serializers.FloatField(allow_null=True)
-    window_hours = serializers.IntegerField()
-    max_attempts = serializers.IntegerField()
-    chunk_size = serializers.IntegerField()
-    parallel_tasks = serializers.IntegerField()
+class ChannelConfigOutput(channel_config.ConfigOutput):
     from_email = serializers.CharField()
     from_name = serializers.CharField()
     reply_to = serializers.CharField()
     tracking_domain = serializers.CharField()
-    updated_at = serializers.DateTimeField(allow_null=True)
 
 
-def config_body(workspace) -> dict:
-    config = selectors.channel_config(workspace=workspace) or ChannelConfig(workspace=workspace, channel="email")
-    try:
-        hint = config.secret_hint
-    except ValueError:  # stored under another key: say there is one, unreadable
-        hint = "(cannot be decrypted: enter it again)"
-    return ChannelConfigOutput({
-        "channel": "email", "configured": config.pk is not None, "backend": config.backend,
-        "options": config.options or {}, "has_secret": bool(config.secret_encrypted), "secret_hint": hint,
-        **{name: getattr(config, name) for name in configuration.CONFIG_FIELDS},
-        "updated_at": config.updated_at if config.pk else None}).data
-
-
-class ChannelConfigInput(serializers.Serializer):
+class ChannelConfigInput(channel_config.ConfigInput):
     backend = serializers.ChoiceField(choices=["smtp", "anymail"])
     options = serializers.DictField(help_text="smtp: host, port, username, use_tls, use_ssl, timeout; anymail: esp "
                                               "and the ESP's non-secret options (sender_domain, api_url...).")
     secret = serializers.CharField(required=False, allow_blank=True, write_only=True, trim_whitespace=False,
                                    help_text="The SMTP password or the ESP's API key. Write-only; left out or empty "
                                              "keeps the stored one.")
-    clear_secret = serializers.BooleanField(required=False, default=False)
-    rate_per_second = serializers.FloatField(required=False, allow_null=True, min_value=0.01)
-    window_hours = serializers.IntegerField(required=False, min_value=1, max_value=24 * 14)
-    max_attempts = serializers.IntegerField(required=False, min_value=1, max_value=20)
-    chunk_size = serializers.IntegerField(required=False, min_value=1, max_value=5000)
-    parallel_tasks = serializers.IntegerField(required=False, min_value=1, max_value=32)
     from_email = serializers.EmailField(required=False, allow_blank=True)
     from_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
     reply_to = serializers.EmailField(required=False, allow_blank=True)
     tracking_domain = serializers.URLField(required=False, allow_blank=True, max_length=200)
 
 
-class ChannelConfigApi(WorkspaceScopedMixin, APIView):
-    read_role = WorkspaceRole.ADMIN
-    write_role = WorkspaceRole.ADMIN
-
-    @extend_schema(tags=CONFIG_TAGS, operation_id="channels_email_retrieve", responses=ChannelConfigOutput,
-                   description="How the workspace sends email. The secret is never returned: `has_secret` and "
-                               "`secret_hint` say whether one is stored and how it ends.")
-    def get(self, request, workspace_slug):
-        return Response(config_body(self.workspace))
-
-    @extend_schema(tags=CONFIG_TAGS, operation_id="channels_email_update", request=ChannelConfigInput,
-                   responses=ChannelConfigOutput)
-    def put(self, request, workspace_slug):
-        data = ChannelConfigInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        configuration.channel_config_save(workspace=self.workspace, actor=request.user, ip_address=client_ip(request),
-                                          **data.validated_data)
-        return Response(config_body(self.workspace))
+@extend_schema_view(
+    get=extend_schema(tags=CONFIG_TAGS, operation_id="channels_email_retrieve", responses=ChannelConfigOutput,
+                      description="How the workspace sends email. The secret is never returned: `has_secret` and "
+                                  "`secret_hint` say whether one is stored and how it ends."),
+    put=extend_schema(tags=CONFIG_TAGS, operation_id="channels_email_update", request=ChannelConfigInput,
+                      responses=ChannelConfigOutput))
+class ChannelConfigApi(channel_config.ConfigApi):
+    channel = "email"
+    default_backend = "smtp"
+    output = ChannelConfigOutput
+    input = ChannelConfigInput
+    fields = configuration.CONFIG_FIELDS
+    save = configuration.channel_config_save
 
 
-class ChannelConfigTestApi(WorkspaceScopedMixin, APIView):
-    read_role = WorkspaceRole.ADMIN
-    write_role = WorkspaceRole.ADMIN
+class ChannelConfigTestApi(channel_config.ConfigTestApi):
+    field = "address"
+    missing = "give an email address"
+
+    def send(self, value: str) -> str:
+        return configuration.channel_config_test_send(workspace=self.workspace, actor=self.request.user,
+                                                      address=value)
+
+    def is_input_error(self, message: str) -> bool:
+        return message.startswith("not an email address")
 
     @extend_schema(tags=CONFIG_TAGS, operation_id="channels_email_test",
                    request=inline_serializer("EmailTestInput", {"address": serializers.EmailField()}),
@@ -344,15 +307,4 @@ class ChannelConfigTestApi(WorkspaceScopedMixin, APIView):
                                "or cannot be reached, a 502 carries its reply in `error`. Counts against the "
                                "limit of proof and test emails (429 with `Retry-After` beyond).")
     def post(self, request, workspace_slug):
-        address = request.data.get("address") if hasattr(request.data, "get") else None
-        try:
-            via = configuration.channel_config_test_send(workspace=self.workspace, actor=request.user,
-                                                         address=str(address or ""))
-        except ProofRateLimited as exc:
-            raise ProofThrottled(exc) from None
-        except ValidationError as exc:
-            message = " ".join(exc.message_dict.get("address", exc.messages))
-            if message.startswith("not an email address"):
-                raise serializers.ValidationError({"address": [message]}) from None
-            return Response({"sent": False, "error": message}, status=status.HTTP_502_BAD_GATEWAY)
-        return Response({"sent": True, "via": via})
+        return super().post(request, workspace_slug)

@@ -27,6 +27,7 @@ urlpatterns = [
     path("channels/email/sender-domains/<int:pk>/resend/", senders.SenderDomainResendApi.as_view(),
          name="api-sender-domain-resend"),
     path("channels/push/", push.PushConfigApi.as_view(), name="api-chan-push"),
+    path("push/profile-tokens/", push.PushProfileTokenApi.as_view(), name="api-push-profile-tokens"),
     path("push/subscriptions/", devices.PushSubscriptionListApi.as_view(), name="api-push-subscriptions"),
     path("push/subscriptions/unregister/", devices.PushSubscriptionUnregisterApi.as_view(),
          name="api-push-subscription-unregister"),

@@ -30,6 +30,7 @@ class ErasureOutput(serializers.Serializer):
     message_events_cleared = serializers.IntegerField()
     consent_events_unlinked = serializers.IntegerField()
     suppressions_added = serializers.IntegerField()
+    push_devices_deleted = serializers.IntegerField(help_text="Its push devices (tokens, browser subscriptions).")
 
 
 class ProfileExportApi(WorkspaceScopedMixin, APIView):

@@ -21,6 +21,7 @@ from apps.core.htmx import go, render_region
 from apps.tenants.decorators import can_edit, workspace_view
 
 from .. import services
+from ..record_sections import sections_for
 from ..selectors import (
     access_entity,
     record_get,
@@ -221,6 +222,7 @@ def record(request, workspace_slug, entity_key, key):
     return render(request, "datamodel/record.html", {
         "entity": entity, "key": key, "fields": fields, "updated_at": row.get("_updated_at"),
         "parents": parents, "children": children, "can_edit": can_edit(request), "section": "model",
+        "extra_sections": sections_for(request, entity, key),
     })
 
 
