@@ -47,6 +47,9 @@ class ChannelConfig(WorkspaceOwned):
     # apps/channels/smsconfig.py.
     options = models.JSONField(default=dict, blank=True)
     secret_encrypted = models.TextField(blank=True)  # SMTP password, ESP API key, SMS auth token / API secret
+    # SMS: the key the provider signs its webhooks with when it is not the secret above
+    # (Vonage's signature secret); empty where the provider signs with the auth token.
+    signing_secret_encrypted = models.TextField(blank=True)
     rate_per_second = models.FloatField(null=True, blank=True, help_text="empty: as fast as the provider takes")
     window_hours = models.PositiveIntegerField(default=12, help_text="messages not sent by then are expired")
     max_attempts = models.PositiveIntegerField(default=5)
@@ -73,6 +76,14 @@ class ChannelConfig(WorkspaceOwned):
     @secret.setter
     def secret(self, value: str) -> None:
         self.secret_encrypted = secrets.encrypt(value)
+
+    @property
+    def signing_secret(self) -> str:
+        return secrets.decrypt(self.signing_secret_encrypted) if self.signing_secret_encrypted else ""
+
+    @signing_secret.setter
+    def signing_secret(self, value: str) -> None:
+        self.signing_secret_encrypted = secrets.encrypt(value) if value else ""
 
     @property
     def secret_hint(self) -> str:
