@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.dispatch import receiver
 
-from . import policy
+from . import machine, policy
 from .models import EventType, Message, MessageEvent, MessageStatus
 
 logger = logging.getLogger(__name__)
@@ -57,8 +57,8 @@ def tracked_open(*, message_pk: int, user_agent: str, ip: str | None) -> Message
     message = Message.objects.filter(pk=message_pk, status=MessageStatus.SENT).first()
     if message is None:
         return None
-    return event_record(message=message, type=EventType.OPEN,
-                        data={"user_agent": user_agent[:TEXT_LIMIT], "ip": ip or ""})
+    return event_record(message=message, type=EventType.OPEN, data=_with_machine(
+        {"user_agent": user_agent[:TEXT_LIMIT], "ip": ip or ""}, message))
 
 
 def tracked_click(*, message_pk: int, url: str, user_agent: str, ip: str | None) -> MessageEvent | None:
@@ -66,8 +66,14 @@ def tracked_click(*, message_pk: int, url: str, user_agent: str, ip: str | None)
     message = Message.objects.filter(pk=message_pk, status=MessageStatus.SENT).first()
     if message is None:
         return None
-    return event_record(message=message, type=EventType.CLICK,
-                        data={"url": url[:2000], "user_agent": user_agent[:TEXT_LIMIT], "ip": ip or ""})
+    return event_record(message=message, type=EventType.CLICK, data=_with_machine(
+        {"url": url[:2000], "user_agent": user_agent[:TEXT_LIMIT], "ip": ip or ""}, message))
+
+
+def _with_machine(data: dict[str, Any], message: Message) -> dict[str, Any]:
+    """The data of an open or click, flagged `machine` when no person made it."""
+    kind = machine.machine_kind(user_agent=data["user_agent"], ip=data["ip"] or None, sent_at=message.sent_at)
+    return {**data, "machine": kind} if kind else data
 
 
 def _text(value: Any) -> str:

@@ -24,6 +24,8 @@ PERIODIC_TASKS: list[Periodic] = [
     Periodic("wake campaign timers", "apps.campaigns.tasks.wake_timers", every_seconds=30),
     # Often: a dead worker's claims are taken over by the next sweep.
     Periodic("sweep deliveries", "apps.channels.tasks.sweep_deliveries", every_seconds=5),
+    # Report counts: the ledger triggers' deltas folded into the rollups.
+    Periodic("fold report rollups", "apps.reports.tasks.rollups_compact", every_seconds=60),
     Periodic("purge campaign working tables", "apps.campaigns.tasks.purge_working_tables", crontab="23 * * * *"),
 ]
 

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "apps.campaigns",
     "apps.channels",
     "apps.consent",
+    "apps.reports",
     "apps.demo",
 ]
 
