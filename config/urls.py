@@ -20,6 +20,7 @@ workspace_ui_patterns = [
     path("", include("apps.channels.urls")),
     path("consent/", include(consent_urls.workspace_patterns)),
     path("privacy/", include(consent_urls.privacy_patterns)),
+    path("reports/", include("apps.reports.urls")),
 ]
 workspace_api_patterns = [
     path("", include("apps.tenants.api.urls")),

@@ -107,6 +107,7 @@ from tests.isolation.probes_dsr_api import PROBES as DSR_API_PROBES  # noqa: E40
 from tests.isolation.probes_dsr_ui import PROBES as DSR_UI_PROBES  # noqa: E402
 from tests.isolation.probes_push_api import PROBES as PUSH_API_PROBES  # noqa: E402
 from tests.isolation.probes_push_ui import PROBES as PUSH_UI_PROBES  # noqa: E402
+from tests.isolation.probes_reports_ui import PROBES as REPORTS_UI_PROBES  # noqa: E402
 from tests.isolation.probes_templates_api import PROBES as TEMPLATES_API_PROBES  # noqa: E402
 from tests.isolation.probes_templates_ui import PROBES as TEMPLATES_UI_PROBES  # noqa: E402
 
@@ -118,6 +119,7 @@ PROBES = PROBES + TEMPLATES_UI_PROBES + TEMPLATES_API_PROBES
 PROBES = PROBES + CONSENT_UI_PROBES + CONSENT_API_PROBES
 PROBES = PROBES + DSR_UI_PROBES + DSR_API_PROBES
 PROBES = PROBES + PUSH_API_PROBES + PUSH_UI_PROBES
+PROBES = PROBES + REPORTS_UI_PROBES
 BY_NAME = {probe.name: probe for probe in PROBES}
 
 __all__ = ["PROBES", "BY_NAME", "Probe", "Invitation"]

@@ -1,0 +1,138 @@
+"""Report pages: a delivery's, and a campaign's across its runs (or one run's), with a
+chart of sends, opens, clicks and bounces over time, clicks per link, mailbox providers,
+exclusions and failures by reason; every table exports as CSV."""
+
+from __future__ import annotations
+
+import csv
+from typing import Any
+
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from apps.campaigns import selectors as campaign_selectors
+from apps.channels import selectors as channel_selectors
+from apps.datamodel.ingestion import formula_safe
+from apps.tenants.decorators import workspace_view
+
+from . import charts, selectors
+
+# (key, label, rate key) of the figures table, in reading order.
+FIGURES = [
+    ("targeted", "Targeted", None), ("excluded", "Excluded", None), ("sent", "Sent", None),
+    ("failed", "Failed", None), ("delivered", "Delivered", "delivery_rate"),
+    ("bounced_hard", "Bounced (hard)", "bounce_rate"), ("bounced_soft", "Bounced (soft)", None),
+    ("complained", "Complaints", "complaint_rate"), ("opened_unique", "Opened (unique)", "open_rate"),
+    ("opened_total", "Opens (total)", None), ("opened_machine", "Machine opens (proxies, scanners)", None),
+    ("clicked_unique", "Clicked (unique)", "click_rate"), ("clicked_total", "Clicks (total)", None),
+    ("click_to_open", "Click-to-open", None), ("unsubscribed", "Unsubscribed", "unsubscribe_rate"),
+    ("expired", "Expired", None), ("cancelled", "Cancelled", None),
+]
+TABLES = ("figures", "series", "links", "domains", "excluded", "failed", "deliveries")
+
+
+def figure_rows(figures: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for key, label, rate in FIGURES:
+        value = figures.get(key)
+        if key == "click_to_open":
+            rows.append({"key": key, "label": label, "value": None, "rate": value})
+        else:
+            rows.append({"key": key, "label": label, "value": value, "rate": figures.get(rate) if rate else None})
+    return rows
+
+
+def _labelled(counts: dict[str, int]) -> list[dict[str, Any]]:
+    return [{"code": code, "label": channel_selectors.reason_label(code), "n": n} for code, n in counts.items()]
+
+
+def report_context(deliveries: list, *, per_delivery: bool) -> dict[str, Any]:
+    figures = selectors.report_of(deliveries)
+    series = selectors.series(deliveries)
+    return {
+        "figures": figures, "figure_rows": figure_rows(figures), "series": series,
+        "chart": charts.line_chart(series), "links": selectors.links(deliveries),
+        "domains": selectors.domains(deliveries), "excluded": _labelled(figures["excluded_by_reason"]),
+        "failed": _labelled(figures["failed_by_reason"]),
+        "delivery_rows": selectors.per_delivery(deliveries) if per_delivery else [],
+        "complaint_limit": selectors.COMPLAINT_RATE_LIMIT,
+        "tables": [t for t in TABLES if per_delivery or t != "deliveries"],
+    }
+
+
+def csv_rows(table: str, context: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """The header and rows of one of the page's tables."""
+    if table == "figures":
+        return ["metric", "count", "rate"], [[r["label"], r["value"], r["rate"]] for r in context["figure_rows"]]
+    if table == "series":
+        metrics = context["series"]["metrics"]
+        return ["at", *metrics], [[p["at"].isoformat(), *(p[m] for m in metrics)] for p in context["series"]["points"]]
+    if table == "links":
+        return ["url", "clicks", "unique clicks"], [[r["url"], r["total"], r["unique"]] for r in context["links"]]
+    if table == "domains":
+        keys = ["domain", "sent", "delivered", "bounced", "complained", "opened", "clicked", "open_rate", "bounce_rate"]
+        return keys, [[r[k] for k in keys] for r in context["domains"]]
+    if table in ("excluded", "failed"):
+        return ["reason", "code", "messages"], [[r["label"], r["code"], r["n"]] for r in context[table]]
+    keys = ["targeted", "excluded", "sent", "failed", "delivered", "bounced_hard", "complained", "opened_unique",
+            "clicked_unique", "unsubscribed"]
+    return (["delivery", "name", "channel", "created", *keys],
+            [[r["delivery"].pk, r["delivery"].name, r["delivery"].channel, r["delivery"].created_at.isoformat(),
+              *(r[k] for k in keys)] for r in context["delivery_rows"]])
+
+
+def csv_response(table: str, context: dict[str, Any], stem: str) -> HttpResponse:
+    if table not in TABLES:
+        raise Http404("No such table.")
+    header, rows = csv_rows(table, context)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{stem}-{table}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([formula_safe(v) if isinstance(v, str) else ("" if v is None else v) for v in row])
+    return response
+
+
+def _campaign_scope(request, pk) -> tuple[Any, Any, list]:
+    campaign = campaign_selectors.access_campaign(request.user, request.workspace, pk)
+    run = None
+    if request.GET.get("run"):
+        run = campaign_selectors.access_run(request.user, request.workspace, request.GET["run"])
+        if run.campaign_id != campaign.pk:
+            raise Http404("Not found.")
+    return campaign, run, selectors.deliveries_of(workspace=request.workspace, campaign=campaign, run=run)
+
+
+@require_GET
+@workspace_view()
+def campaign_report(request, workspace_slug, pk):
+    campaign, run, deliveries = _campaign_scope(request, pk)
+    runs = campaign_selectors.run_list(campaign=campaign).filter(mode="live")
+    context = {"campaign": campaign, "run": run, "runs": runs[:50], "scope": "campaign",
+               **report_context(deliveries, per_delivery=True)}
+    return render(request, "reports/report.html", context)
+
+
+@require_GET
+@workspace_view()
+def campaign_report_csv(request, workspace_slug, pk, table):
+    campaign, run, deliveries = _campaign_scope(request, pk)
+    stem = f"campaign-{campaign.pk}" + (f"-run-{run.pk}" if run else "")
+    return csv_response(table, report_context(deliveries, per_delivery=True), stem)
+
+
+@require_GET
+@workspace_view()
+def delivery_report(request, workspace_slug, pk):
+    delivery = channel_selectors.access_delivery(request.user, request.workspace, pk)
+    context = {"delivery": delivery, "scope": "delivery", **report_context([delivery], per_delivery=False)}
+    return render(request, "reports/report.html", context)
+
+
+@require_GET
+@workspace_view()
+def delivery_report_csv(request, workspace_slug, pk, table):
+    delivery = channel_selectors.access_delivery(request.user, request.workspace, pk)
+    return csv_response(table, report_context([delivery], per_delivery=False), f"delivery-{delivery.pk}")
