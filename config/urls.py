@@ -42,6 +42,8 @@ urlpatterns = [
     path("", include(consent_urls.public_patterns)),
     path("accounts/", include(tenants_urls.account_patterns)),
     path("invitations/<str:token>/", tenants_views.invitation_accept, name="invitation-accept"),
+    path("agency/<slug:org_slug>/", include("apps.reports.agency_urls")),
+    path("agency/<slug:org_slug>/", include(tenants_urls.agency_patterns)),
     path("w/<slug:workspace_slug>/", include(workspace_ui_patterns)),
     path("api/v1/workspaces/", tenants_api.WorkspaceListApi.as_view(), name="api-workspace-list"),
     path("api/v1/workspaces/<slug:workspace_slug>/", include(workspace_api_patterns)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.http import Http404
 
 from apps.tenants.models import Workspace
@@ -84,3 +84,17 @@ def activity_catalog() -> list[dict[str, Any]]:
     """The activities a canvas offers, with their inputs and whether they send."""
     return [{"type": a.type, "label": a.label, "min_inputs": a.min_inputs, "max_inputs": a.max_inputs,
              "start": a.is_start, "channel": a.sends} for a in REGISTRY.values()]
+
+
+def campaign_health_by_workspace(workspace_ids: list[int], *, since) -> dict[int, dict[str, int]]:
+    """Per workspace: campaigns live and scheduled, and runs that failed since `since`
+    (two grouped queries, whatever the number of workspaces)."""
+    found = {pk: {"live": 0, "scheduled": 0, "failed_runs": 0} for pk in workspace_ids}
+    for workspace_id, status, n in (Campaign.objects.filter(workspace_id__in=workspace_ids,
+                                                            status__in=["live", "scheduled"])
+                                    .values_list("workspace_id", "status").annotate(n=Count("*")).order_by()):
+        found[workspace_id][status] = n
+    for workspace_id, n in (Run.objects.filter(workspace_id__in=workspace_ids, status="failed", created_at__gte=since)
+                            .values_list("workspace_id").annotate(n=Count("*")).order_by()):
+        found[workspace_id]["failed_runs"] = n
+    return found

@@ -295,3 +295,10 @@ def cap_ledger_sql(*, workspace_id: int, within: str, channel: str = "", statuse
         m=message_table(), d=sql.Identifier(Delivery._meta.db_table), w=sql.Literal(workspace_id), p=period,
         chan=sql.SQL("AND d.channel = {}").format(sql.Literal(channel)) if channel else sql.SQL(""),
         statuses=sql.SQL(", ").join(sql.Literal(s) for s in statuses))
+
+
+def deliveries_in_trouble_by_workspace(workspace_ids: list[int]) -> dict[int, int]:
+    """Per workspace: deliveries still sending whose provider is out (paused with backoff)."""
+    return dict(Delivery.objects.filter(workspace_id__in=workspace_ids, outage_since__isnull=False,
+                                        finished_at__isnull=True)
+                .values_list("workspace_id").annotate(n=Count("*")).order_by())

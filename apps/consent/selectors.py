@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from apps.tenants.access import access_object
@@ -134,3 +134,13 @@ def profile_history(*, workspace, profile_key: str) -> QuerySet[ConsentEvent]:
     """The profile's ledger events, newest first."""
     return (ConsentEvent.objects.filter(workspace=workspace, profile_key=profile_key)
             .select_related("topic", "actor").order_by("-at", "-id"))
+
+
+def consent_growth_by_workspace(workspace_ids: list[int], *, since) -> dict[int, dict[str, int]]:
+    """Per workspace: consents given and withdrawn since `since` (one grouped query)."""
+    found = {pk: {"granted": 0, "withdrawn": 0} for pk in workspace_ids}
+    for workspace_id, granted, n in (ConsentEvent.objects.filter(workspace_id__in=workspace_ids, at__gte=since)
+                                     .exclude(source="erasure").values_list("workspace_id", "granted")
+                                     .annotate(n=Count("*")).order_by()):
+        found[workspace_id]["granted" if granted else "withdrawn"] += n
+    return found

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 from typing import Any
 
+from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -14,9 +15,12 @@ from django.views.decorators.http import require_GET
 from apps.campaigns import selectors as campaign_selectors
 from apps.channels import selectors as channel_selectors
 from apps.datamodel.ingestion import formula_safe
+from apps.tenants import selectors as tenant_selectors
+from apps.tenants.access import access_organization
 from apps.tenants.decorators import workspace_view
+from apps.tenants.forms import AgencyInviteForm
 
-from . import charts, selectors
+from . import agency, charts, selectors
 
 # (key, label, rate key) of the figures table, in reading order.
 FIGURES = [
@@ -136,3 +140,31 @@ def delivery_report(request, workspace_slug, pk):
 def delivery_report_csv(request, workspace_slug, pk, table):
     delivery = channel_selectors.access_delivery(request.user, request.workspace, pk)
     return csv_response(table, report_context([delivery], per_delivery=False), f"delivery-{delivery.pk}")
+
+
+@login_required
+@require_GET
+def agency_home(request, org_slug):
+    """Every client workspace of the agency this member sees, with its last 30 days;
+    searchable (?q=) and sortable (?sort=column, ?sort=-column for descending)."""
+    organization, role = access_organization(request.user, org_slug)
+    query = (request.GET.get("q") or "").strip()[:100]
+    show_archived = request.GET.get("archived") == "1"
+    workspaces = tenant_selectors.organization_workspaces(organization=organization, user=request.user, role=role,
+                                                          query=query, archived=None if show_archived else False)
+    sort = request.GET.get("sort") or "name"
+    descending = sort.startswith("-")
+    key = sort.lstrip("-")
+    if key not in agency.COLUMNS:
+        key, descending = "name", False
+    rows = agency.sort_rows(agency.agency_rows(workspaces), key, descending)
+    manage = role in ("owner", "admin")
+    totals = selectors.workspaces_summary([w.pk for w in workspaces], days=agency.DAYS)
+    return render(request, "reports/agency_home.html", {
+        "organization": organization, "role": role, "rows": rows, "query": query, "sort_key": key,
+        "descending": descending, "columns": agency.COLUMNS, "manage": manage, "show_archived": show_archived,
+        "days": agency.DAYS, "sent_total": sum(t["sent"] for t in totals.values()),
+        "complaint_limit": selectors.COMPLAINT_RATE_LIMIT,
+        "invite_form": AgencyInviteForm(workspaces=[r["workspace"] for r in rows
+                                                    if r["workspace"].archived_at is None]) if manage else None,
+    })

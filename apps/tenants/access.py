@@ -12,7 +12,7 @@ from django.db import models
 from django.http import Http404
 from guardian.models import UserObjectPermission
 
-from .models import ApiKey, Invitation, Membership, OrganizationRole, Workspace
+from .models import ApiKey, Invitation, Membership, Organization, OrganizationRole, Workspace
 from .roles import ALL_PERMISSIONS, WorkspaceRole, at_least, role_from_permissions
 
 M = TypeVar("M", bound=models.Model)
@@ -84,3 +84,37 @@ def access_invitation(actor: Any, workspace: Workspace, pk: Any) -> Invitation:
 def require_role(actual: str, required: str) -> None:
     if not at_least(actual, required):
         raise PermissionDenied(f"This needs the {WorkspaceRole(required).label.lower()} role or higher.")
+
+
+def access_organization(actor: Any, slug: str, *, manage: bool = False) -> tuple[Organization, str]:
+    """Return (organization, the actor's role in it). 404 for anyone who is not a member
+    (the same as for a missing agency); 403 when `manage` and the member is not an owner
+    or admin (who create, rename, archive and restore its workspaces)."""
+    if actor is None or not getattr(actor, "is_authenticated", False) or _api_key_of(actor) is not None:
+        raise Http404(NOT_FOUND)
+    if not actor.is_active:
+        raise Http404(NOT_FOUND)
+    membership = Membership.objects.select_related("organization").filter(organization__slug=slug, user=actor).first()
+    if membership is not None:
+        organization, role = membership.organization, membership.role
+    else:
+        # Someone with a role in one of the agency's workspaces sees those, as a member.
+        organization = Organization.objects.filter(slug=slug).first()
+        granted = organization is not None and UserObjectPermission.objects.filter(
+            user=actor, content_type=ContentType.objects.get_for_model(Workspace),
+            object_pk__in=[str(pk) for pk in organization.workspaces.values_list("pk", flat=True)],
+            permission__codename__in=ALL_PERMISSIONS).exists()
+        if not granted:
+            raise Http404(NOT_FOUND)
+        role = str(OrganizationRole.MEMBER)
+    if manage and role not in (OrganizationRole.OWNER, OrganizationRole.ADMIN):
+        raise PermissionDenied(f"Managing {organization.name}'s workspaces needs an agency owner or admin.")
+    return organization, role
+
+
+def access_org_workspace(organization: Organization, slug: Any) -> Workspace:
+    """One of the agency's workspaces by slug; another agency's is a 404 like a missing one."""
+    workspace = Workspace.objects.filter(organization=organization, slug=str(slug)).first()
+    if workspace is None:
+        raise Http404(NOT_FOUND)
+    return workspace

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 
@@ -36,12 +37,21 @@ def workspace_view(read_role: str = WorkspaceRole.VIEWER, write_role: str = Work
                 raise PermissionDenied(f"{workspace.name} is archived: it is read-only until it is restored.")
             request.workspace = workspace
             request.workspace_role = role
+            _remember(request.user, workspace)
             return view(request, workspace_slug, *args, **kwargs)
 
         wrapper.workspace_roles = (read_role, write_role)  # read by the isolation harness
         return wrapper
 
     return decorator
+
+
+def _remember(user, workspace) -> None:
+    """Keep the workspace a person last opened (login lands there): one UPDATE, only when
+    it changes; API keys have no user row to keep it on."""
+    if getattr(user, "api_key", None) is None and getattr(user, "last_workspace_id", None) != workspace.pk:
+        get_user_model().objects.filter(pk=user.pk).update(last_workspace=workspace)
+        user.last_workspace_id = workspace.pk
 
 
 # What a page offers depends on the role of the member behind a `@workspace_view` request

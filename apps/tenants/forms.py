@@ -48,3 +48,28 @@ class InvitationAcceptForm(forms.Form):
         if data.get("password1") and data.get("password1") != data.get("password2"):
             self.add_error("password2", "The two passwords differ.")
         return data
+
+
+class WorkspaceCreateForm(forms.ModelForm):
+    """A new client workspace with the client's defaults."""
+
+    class Meta:
+        model = Workspace
+        fields = ["name", "slug", "time_zone", "default_language", "sender_name", "sender_email", "reply_to_email"]
+        widgets = {"time_zone": forms.Select(choices=TIME_ZONE_CHOICES)}
+        help_texts = {"slug": "In the workspace's addresses: /w/<slug>/. Lowercase letters, digits and hyphens.",
+                      "time_zone": "Schedules and the times shown in this workspace use it."}
+
+
+class WorkspaceRenameForm(forms.Form):
+    name = forms.CharField(max_length=200)
+
+
+class AgencyInviteForm(forms.Form):
+    email = forms.EmailField(label="Email address")
+    workspace = forms.ChoiceField(label="Workspace")
+    role = forms.ChoiceField(choices=WorkspaceRole.choices, initial=WorkspaceRole.MARKETER)
+
+    def __init__(self, *args, workspaces=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["workspace"].choices = [(w.slug, w.name) for w in workspaces]

@@ -13,7 +13,15 @@ from django.http import Http404
 from django.utils import timezone
 from guardian.models import UserObjectPermission
 
-from .models import ApiKey, AuditEvent, Invitation, Membership, OrganizationRole, Workspace
+from .models import (
+    ApiKey,
+    AuditEvent,
+    Invitation,
+    Membership,
+    Organization,
+    OrganizationRole,
+    Workspace,
+)
 from .roles import ALL_PERMISSIONS, WorkspaceRole, role_from_permissions
 
 User = get_user_model()
@@ -121,3 +129,25 @@ def api_key_list(*, workspace: Workspace) -> QuerySet[ApiKey]:
 
 def audit_recent(*, workspace: Workspace, limit: int = 20) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(workspace=workspace).select_related("actor")[:limit]
+
+
+def organizations_for_user(user: Any) -> list[tuple[Organization, str]]:
+    """The agencies the user belongs to, with their role in each, by name."""
+    if user is None or not getattr(user, "is_authenticated", False) or getattr(user, "api_key", None) is not None:
+        return []
+    return [(m.organization, m.role) for m in
+            Membership.objects.filter(user=user).select_related("organization").order_by("organization__name")]
+
+
+def organization_workspaces(*, organization: Organization, user: Any, role: str, query: str = "",
+                            archived: bool | None = None) -> list[Workspace]:
+    """The agency's workspaces this member sees (owners and admins: all of them), by name,
+    filtered by a search on name or slug."""
+    workspaces = Workspace.objects.filter(organization=organization).select_related("organization")
+    if role not in (OrganizationRole.OWNER, OrganizationRole.ADMIN):
+        workspaces = workspaces.filter(pk__in=workspaces_for_user(user).values("pk"))
+    if query:
+        workspaces = workspaces.filter(Q(name__icontains=query) | Q(slug__icontains=query))
+    if archived is not None:
+        workspaces = workspaces.filter(archived_at__isnull=not archived)
+    return list(workspaces.order_by("name"))

@@ -4,7 +4,7 @@ login, logout and passwords under /accounts/ (config/urls.py)."""
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from .views import accounts
+from .views import accounts, agency
 from .views import workspaces as views
 
 urlpatterns = [
@@ -31,4 +31,14 @@ account_patterns = [
          name="password_reset_confirm"),
     path("password/reset/complete/", auth_views.PasswordResetCompleteView.as_view(),
          name="password_reset_complete"),
+]
+
+# /agency/<org_slug>/...: the agency's management actions (its home page is the reports
+# app's, at the same prefix).
+agency_patterns = [
+    path("workspaces/new/", agency.workspace_new, name="agency-workspace-new"),
+    path("workspaces/<slug:workspace_slug>/rename/", agency.workspace_rename, name="agency-workspace-rename"),
+    path("workspaces/<slug:workspace_slug>/archive/", agency.workspace_archive, name="agency-workspace-archive"),
+    path("workspaces/<slug:workspace_slug>/restore/", agency.workspace_restore, name="agency-workspace-restore"),
+    path("invite/", agency.invite, name="agency-invite"),
 ]

@@ -53,6 +53,9 @@ def test_marketer_builds_a_rule_watches_the_count_and_saves_it(live_server, mark
     page.get_by_label("Email address").fill(marketer_with_travel_data.email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    # an agency owner lands on the agency home, and opens the client from its list
+    expect(page).to_have_url(re.compile(rf"{live_server.url}/agency/[^/]+/$"))
+    page.locator("#agency-workspaces").get_by_role("link", name="Northwind").click()
     expect(page).to_have_url(f"{live_server.url}/w/northwind/")
 
     page.get_by_role("navigation", name="Workspace").get_by_role("link", name="Audiences").click()

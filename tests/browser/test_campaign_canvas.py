@@ -97,6 +97,9 @@ def test_marketer_builds_a_campaign_on_the_canvas_and_reads_the_counts_of_a_test
     page.get_by_label("Email address").fill(marketer_with_audience.email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    # an agency owner lands on the agency home, and opens the client from its list
+    expect(page).to_have_url(re.compile(rf"{live_server.url}/agency/[^/]+/$"))
+    page.locator("#agency-workspaces").get_by_role("link", name="Northwind").click()
     expect(page).to_have_url(f"{live_server.url}/w/northwind/")
 
     # a new campaign opens on its canvas with the Start selected

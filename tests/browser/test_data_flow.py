@@ -88,6 +88,9 @@ def test_marketer_uploads_a_csv_and_reads_the_report(live_server, marketer_with_
     page.get_by_label("Email address").fill(marketer_with_travel_data.email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    # an agency owner lands on the agency home, and opens the client from its list
+    expect(page).to_have_url(re.compile(rf"{live_server.url}/agency/[^/]+/$"))
+    page.locator("#agency-workspaces").get_by_role("link", name="Northwind").click()
     expect(page).to_have_url(f"{live_server.url}/w/northwind/")
 
     # the model page: the diagram shows the entities and the links with both names

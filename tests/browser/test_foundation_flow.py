@@ -49,7 +49,12 @@ def test_owner_logs_in_switches_workspace_and_manages_an_api_key(live_server, ag
     page.get_by_label("Email address").fill(agency_owner.email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    # then: the first workspace opens
+    # then: the agency home opens, listing its clients; one click opens a client's workspace
+    expect(page).to_have_url(f"{live_server.url}/agency/alpha/")
+    clients = page.locator("#agency-workspaces")
+    expect(clients.get_by_role("link", name="Northwind")).to_be_visible()
+    shot(page, "02-agency-home")
+    clients.get_by_role("link", name="Northwind").click()
     expect(page).to_have_url(f"{live_server.url}/w/northwind/")
     expect(page.get_by_role("heading", name="Northwind")).to_be_visible()
     shot(page, "02-home")

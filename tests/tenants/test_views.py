@@ -45,7 +45,8 @@ def switcher_entries(html: str) -> list[tuple[str, str]]:
     """The workspace switcher, in order: ("org", name) and ("ws", slug) entries."""
     section = re.search(r'<details[^>]*id="workspace-switcher".*?</details>', html, re.S).group(0)
     entries = []
-    for org, slug in re.findall(r'class="switcher-org"[^>]*>([^<]+)</li>|href="/w/([^/"]+)/"', section):
+    for org, slug in re.findall(r'class="switcher-org"><a href="/agency/[^"]+"[^>]*>([^<]+)</a>|href="/w/([^/"]+)/"',
+                                section):
         entries.append(("org", org.strip()) if org else ("ws", slug))
     return entries
 
@@ -56,7 +57,7 @@ def audit_digest(workspace):
 
 # --- login --------------------------------------------------------------------------------
 
-def test_login_with_the_right_password_lands_on_the_first_workspace(alice, workspace):
+def test_login_with_the_right_password_lands_on_the_agency_home_of_an_owner(alice, workspace):
     # when
     client, response = login_post("alice@example.test", PASSWORD)
     # then
@@ -64,7 +65,8 @@ def test_login_with_the_right_password_lands_on_the_first_workspace(alice, works
     assert response.url == "/"
     response = client.get("/")
     assert response.status_code == 302
-    assert response.url == "/w/northwind/"
+    assert response.url == f"/agency/{workspace.organization.slug}/"
+    assert client.get(response.url).status_code == 200
     assert client.get("/w/northwind/").status_code == 200
 
 
@@ -581,8 +583,9 @@ def test_the_500_page_renders_without_a_request_or_database():
 def test_pages_link_only_vendored_assets(path, alice, client_for):
     response = client_for(alice).get(path, follow=True)
     html = text(response)
-    assert re.findall(r'(?:href|src)="(/static/[^"]+)"', html) == [
-        "/static/vendor/pico/pico.min.css", "/static/css/app.css", "/static/vendor/htmx/htmx.min.js"]
+    assert set(re.findall(r'(?:href|src)="(/static/[^"]+)"', html)) <= {
+        "/static/vendor/pico/pico.min.css", "/static/css/app.css", "/static/vendor/htmx/htmx.min.js",
+        "/static/css/reports.css"}
     assert "//cdn" not in html and "https://" not in html
     assert 'hx-headers=\'{"X-CSRFToken": "' in html
 

@@ -27,13 +27,14 @@ from ..forms import (
     MemberRoleForm,
     WorkspaceSettingsForm,
 )
-from ..models import AuditEvent
+from ..models import AuditEvent, OrganizationRole
 from ..roles import WorkspaceRole
 from ..selectors import (
     access_member,
     api_key_list,
     audit_recent,
     open_invitations,
+    organizations_for_user,
     workspace_members,
     workspaces_for_user,
 )
@@ -41,8 +42,17 @@ from ..selectors import (
 
 @login_required
 def home(request):
-    """The first workspace the user reaches, or a page that says there is none."""
-    first = workspaces_for_user(request.user).first()
+    """Where login lands: an agency owner's or admin's agency home (the agency of the last
+    workspace they opened, if they manage it); anyone else's last workspace still in
+    reach, else their first; a page that says there is none."""
+    reachable = workspaces_for_user(request.user)
+    last = reachable.filter(pk=request.user.last_workspace_id).first() if request.user.last_workspace_id else None
+    managed = [org for org, role in organizations_for_user(request.user)
+               if role in (OrganizationRole.OWNER, OrganizationRole.ADMIN)]
+    if managed:
+        org = next((o for o in managed if last and o.pk == last.organization_id), managed[0])
+        return redirect("agency-home", org_slug=org.slug)
+    first = last or reachable.first()
     if first is not None:
         return redirect("ws-home", workspace_slug=first.slug)
     return render(request, "tenants/no_workspace.html")
