@@ -5,6 +5,7 @@ from . import views
 urlpatterns = [
     path("campaigns/<int:pk>/", views.campaign_report, name="rep-campaign"),
     path("campaigns/<int:pk>/<str:table>.csv", views.campaign_report_csv, name="rep-campaign-csv"),
+    path("campaigns/<int:pk>/report.pdf", views.campaign_report_pdf, name="rep-campaign-pdf"),
     path("deliveries/<int:pk>/", views.delivery_report, name="rep-delivery"),
     path("deliveries/<int:pk>/<str:table>.csv", views.delivery_report_csv, name="rep-delivery-csv"),
 ]

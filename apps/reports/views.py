@@ -20,7 +20,7 @@ from apps.tenants.access import access_organization
 from apps.tenants.decorators import workspace_view
 from apps.tenants.forms import AgencyInviteForm
 
-from . import agency, charts, selectors
+from . import agency, charts, pdf, selectors
 
 # (key, label, rate key) of the figures table, in reading order.
 FIGURES = [
@@ -168,3 +168,18 @@ def agency_home(request, org_slug):
         "invite_form": AgencyInviteForm(workspaces=[r["workspace"] for r in rows
                                                     if r["workspace"].archived_at is None]) if manage else None,
     })
+
+
+@require_GET
+@workspace_view()
+def campaign_report_pdf(request, workspace_slug, pk):
+    """The report as a PDF to send to the client, with the agency's and the client's names."""
+    campaign, run, deliveries = _campaign_scope(request, pk)
+    workspace = request.workspace
+    context = {**report_context(deliveries, per_delivery=True), "title": campaign.name,
+               "subtitle": f"Run #{run.pk} of {run.created_at:%Y-%m-%d %H:%M}" if run else "All live runs",
+               "organization_name": workspace.organization.name, "workspace_name": workspace.name}
+    response = HttpResponse(pdf.report_pdf(context), content_type="application/pdf")
+    stem = f"campaign-{campaign.pk}" + (f"-run-{run.pk}" if run else "")
+    response["Content-Disposition"] = f'attachment; filename="{stem}-report.pdf"'
+    return response

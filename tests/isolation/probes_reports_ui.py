@@ -21,6 +21,7 @@ def _delivery_table(ws: Workspace) -> dict[str, Any]:
 PROBES: list[Probe] = [
     Probe("rep-campaign", {"GET": "viewer"}, make=_campaign),
     Probe("rep-campaign-csv", {"GET": "viewer"}, make=_campaign_table),
+    Probe("rep-campaign-pdf", {"GET": "viewer"}, make=_campaign),
     Probe("rep-delivery", {"GET": "viewer"}, make=_email_delivery),
     Probe("rep-delivery-csv", {"GET": "viewer"}, make=_delivery_table),
 ]

@@ -3,6 +3,7 @@
 import csv
 import io
 
+import pdfplumber
 import pytest
 
 from apps.campaigns.models import Run
@@ -79,3 +80,15 @@ def test_outsiders_and_other_campaigns_runs_get_404(client_for, charlie, alice, 
 
 def test_every_table_of_the_page_exports():
     assert set(views.TABLES) == {"figures", "series", "links", "domains", "excluded", "failed", "deliveries"}
+
+
+def test_the_campaign_report_downloads_as_a_pdf_for_the_client(client_for, alice, workspace, sent_run):
+    response = client_for(alice).get(f"/w/{workspace.slug}/reports/campaigns/{sent_run.campaign_id}/report.pdf",
+                                     {"run": sent_run.pk})
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="campaign-{sent_run.campaign_id}-run-{sent_run.pk}-report.pdf"')
+    with pdfplumber.open(io.BytesIO(response.content)) as pdf:
+        text = "\n".join(page.extract_text() for page in pdf.pages)
+    assert sent_run.campaign.name in text and workspace.name in text and workspace.organization.name in text
+    assert "Mailbox providers" in text and "example.test" in text
