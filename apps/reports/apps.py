@@ -9,3 +9,11 @@ class ReportsConfig(AppConfig):
     name = "apps.reports"
     label = "reports"
     verbose_name = "Reports"
+
+    def ready(self) -> None:
+        from apps.tenants import dashboard as tenant_dashboard
+
+        from . import dashboard
+
+        if dashboard.workspace_panel not in tenant_dashboard.PANELS:
+            tenant_dashboard.PANELS.append(dashboard.workspace_panel)

@@ -222,3 +222,25 @@ def workspaces_summary(workspace_ids: list[int], *, days: int = 30) -> dict[int,
                 "WHERE workspace_id = ANY(%s) AND hour >= %s GROUP BY 1, 2"), [workspace_ids, since]):
             reports[workspace_id].add_metric(metric, int(n))
     return {pk: report.figures() for pk, report in reports.items()}
+
+
+def workspace_series(workspace_id: int, *, days: int = 30,
+                     metrics: Iterable[str] = ("sent", "open", "click")) -> dict[str, Any]:
+    """A workspace's sends, opens and clicks per day over the last `days` days (zeros
+    where nothing happened), from the hourly rollups."""
+    metrics = list(metrics)
+    today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    start = today - timedelta(days=days - 1)
+    counts: dict[datetime, dict[str, int]] = defaultdict(lambda: dict.fromkeys(metrics, 0))
+    for day, metric, n in _rows(sql.SQL(
+            "SELECT date_trunc('day', hour, 'UTC'), metric, sum(n) FROM reports_hourly "
+            "WHERE workspace_id = %s AND hour >= %s AND metric = ANY(%s) GROUP BY 1, 2"), [workspace_id, start, metrics]):
+        counts[day][metric] += int(n)
+    points = [{"at": start + timedelta(days=i), **counts.get(start + timedelta(days=i), dict.fromkeys(metrics, 0))}
+              for i in range(days)]
+    return {"step": "day", "points": points, "metrics": metrics}
+
+
+def recent_deliveries(*, workspace, limit: int = 8) -> list[Delivery]:
+    return list(Delivery.objects.filter(workspace=workspace, proof=False).select_related("campaign")
+                .order_by("-created_at", "-id")[:limit])

@@ -140,3 +140,11 @@ def test_login_lands_on_the_agency_home_or_the_last_workspace(client_for, alice,
     assert client.get("/")["Location"] == "/w/second-client/"
     client.get("/w/northwind/")
     assert client.get("/")["Location"] == "/w/northwind/"
+
+
+def test_the_workspace_home_is_the_clients_dashboard(client_for, bob, workspace):
+    delivery = _sent(workspace, 3)
+    html = client_for(bob).get(f"/w/{workspace.slug}/").content.decode()
+    assert 'id="home-figures"' in html and 'id="home-chart"' in html and 'id="home-recent"' in html
+    assert f"/w/{workspace.slug}/reports/deliveries/{delivery.pk}/" in html
+    assert 'id="home-settings-link"' not in html  # settings are the admins' page

@@ -17,7 +17,7 @@ from django.views.decorators.vary import vary_on_headers
 from apps.core.htmx import add_errors, render_partial
 from apps.core.net import client_ip
 
-from .. import services
+from .. import dashboard, services
 from ..access import access_api_key, access_invitation
 from ..decorators import is_admin, workspace_view
 from ..forms import (
@@ -62,6 +62,7 @@ def home(request):
 def workspace_home(request, workspace_slug):
     ws = request.workspace
     return render(request, "tenants/workspace_home.html", {
+        "panels": dashboard.panels(request),
         "members": workspace_members(workspace=ws),
         "events": audit_recent(workspace=ws, limit=15),
         "is_admin": is_admin(request),
