@@ -20,6 +20,8 @@ from apps.consent.models import ConsentEvent
 from apps.consent.selectors import topic_list
 from apps.core.sqlutil import fetchall, workspace_schema
 
+from . import history
+
 TEMPLATE_HTML = """<html><body>
 <p>Dear {{ profile.first_name|default('traveller') }},</p>
 <p>Spring is here: as a {{ profile.loyalty_tier|default('valued') }} member you get early access to our offers.</p>
@@ -95,4 +97,7 @@ def load_messaging_demo(workspace) -> dict[str, int]:
                           {"from": "audience", "outlet": "out", "to": "mail"},
                           {"from": "mail", "outlet": "out", "to": "end"}]})
             counts["campaigns"] = 1
+    past = history.load_history(workspace, template)
+    if past:
+        counts["past_campaigns"] = past
     return counts

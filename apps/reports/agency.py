@@ -20,7 +20,7 @@ DAYS = 30
 COLUMNS: dict[str, str] = {
     "name": "Workspace", "sent": "Messages", "delivery_rate": "Delivered", "open_rate": "Opened",
     "click_rate": "Clicked", "bounce_rate": "Bounces", "complaint_rate": "Complaints", "live": "Running",
-    "scheduled": "Scheduled", "attention": "Needs attention", "consent_net": "Consent growth",
+    "scheduled": "Scheduled", "attention": "Attention", "consent_net": "Consent +/−",
 }
 
 

@@ -59,7 +59,8 @@ def test_load_demo_builds_the_demo_agency_idempotently(db):
     first = json.loads(run("load_demo", "--profiles", "50"))
     assert first["users"] == 7
     # the travel workspace gets topics, the consents of 7 customers in 10, a template and a campaign
-    assert first["messaging:northwind-travel"] == {"consents": 35, "campaigns": 1}
+    # ... and three past campaigns with their receipts, opens and clicks, for the reports
+    assert first["messaging:northwind-travel"] == {"consents": 35, "campaigns": 1, "past_campaigns": 3}
     # the demo senders' domains are verified: the platform's server sends the demo campaign
     assert {k: v for k, v in first.items() if k.startswith("sender:")} == {
         "sender:northwind-travel": 1, "sender:contoso-retail": 1, "sender:globex-shop": 1}
@@ -93,6 +94,18 @@ def test_load_demo_builds_the_demo_agency_idempotently(db):
     report = ActivityRun.objects.get(run=run_, node_id="mail").report
     assert report["recipients"] > 0 and report["excluded"]["no_consent"] > 0
     assert report["samples"][0]["subject"].endswith(", spring offers picked for you")
+    # the past campaigns' reports have figures, over more than one day
+    from apps.reports import selectors as reports
+
+    past = Campaign.objects.get(workspace=northwind, name="Autumn newsletter")
+    deliveries = reports.deliveries_of(workspace=northwind, campaign=past)
+    figures = reports.report_of(deliveries)
+    assert figures["sent"] > 0 and figures["excluded_by_reason"]["no_consent"] > 0
+    assert figures["opened_total"] >= figures["opened_unique"] > 0 and figures["delivered"] > 0
+    assert reports.series(deliveries)["points"] and reports.domains(deliveries)
+    assert reports.workspaces_summary([northwind.pk])[northwind.pk]["sent"] == figures["sent"] + sum(
+        reports.report_of(reports.deliveries_of(workspace=northwind, campaign=c))["sent"]
+        for c in Campaign.objects.filter(workspace=northwind, name="Last-minute weekend"))
 
 
 def _state() -> dict:
