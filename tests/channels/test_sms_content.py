@@ -1,0 +1,92 @@
+"""SMS content in the template editor: the live counter (encoding, the characters that
+force UCS-2, segments against the workspace's limit, cost at its price per segment), the
+record preview, saving with the problems named by field, and the outsider's view."""
+
+import pytest
+
+from apps.channels.models import ChannelConfig, ContentTemplate
+from tests.channels.test_templates_views import HX, url
+
+
+def sms_post(**fields):
+    return {"name": "Reminder", "channel": "sms", "entity_key": "", **fields}
+
+
+@pytest.fixture
+def sms_config(workspace):
+    config = ChannelConfig(workspace=workspace, channel="sms", backend="twilio", options={
+        "account": "AC" + "0" * 32, "sender": "+14155550100", "sender_kind": "number",
+        "price_per_segment": 0.0075, "max_segments": 2})
+    config.secret = "token"
+    config.save()
+    return config
+
+
+def test_an_sms_template_is_saved_and_shown_back(workspace, travel, mallory, client_for):
+    client = client_for(mallory)
+    response = client.post(url("tpl-new", workspace), sms_post(sms_text="Hi {{ profile.first_name }}!",
+                                                               text="email plain text is not SMS"))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    template = ContentTemplate.objects.get(workspace=workspace)
+    assert (template.channel, template.content) == ("sms", {"text": "Hi {{ profile.first_name }}!"})
+    page = client.get(response["Location"]).content.decode()
+    assert 'name="sms_text"' in page and "Hi {{ profile.first_name }}!" in page
+    assert 'id="sms-count"' in page and 'data-encoding="GSM-7"' in page
+
+
+def test_an_sms_template_naming_an_unknown_attribute_is_refused_naming_the_field(workspace, travel, mallory,
+                                                                                client_for):
+    response = client_for(mallory).post(url("tpl-new", workspace), sms_post(sms_text="Hi {{ profile.shoe_size }}"))
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert '<li data-field="text"><strong>text</strong>, line 1: profile has no attribute' in page
+    assert not ContentTemplate.objects.exists()
+
+
+@pytest.mark.parametrize("text,encoding,units,segments", [
+    ("Hello Anna", "GSM-7", 10, 1),
+    ("a" * 160, "GSM-7", 160, 1),
+    ("a" * 161, "GSM-7", 161, 2),
+    ("Price: 10€ [x]", "GSM-7", 17, 1),  # € [ ] take two septets each
+    ("Ciao ç", "UCS-2", 6, 1),  # ç is not GSM-7 (Ç is)
+    ("Hi 😀" + "a" * 67, "UCS-2", 72, 2),  # the emoji is a surrogate pair
+])
+def test_the_live_counter_gives_encoding_units_and_segments(workspace, travel, mallory, client_for, text, encoding,
+                                                             units, segments):
+    response = client_for(mallory).post(url("tpl-sms-count", workspace), {"sms_text": text}, **HX)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f'data-encoding="{encoding}"' in page and f'data-segments="{segments}"' in page
+    assert f'<span data-count="units">{units}</span>' in page
+
+
+def test_the_counter_names_the_characters_forcing_ucs2_and_the_cost_and_limit(workspace, travel, mallory,
+                                                                             client_for, sms_config):
+    client = client_for(mallory)
+    page = client.post(url("tpl-sms-count", workspace), {"sms_text": "Große Reise ✈ jetzt"}, **HX).content.decode()
+    assert 'id="sms-ucs2-chars"' in page and "<code title=\"U+2708\">✈</code>" in page
+    assert "<code title=\"U+00DF\">" not in page  # ß is GSM-7
+    assert "of 2 at most" in page and '<span data-count="cost">0.0075</span>' in page
+    page = client.post(url("tpl-sms-count", workspace), {"sms_text": "✈" * 140}, **HX).content.decode()
+    assert 'data-segments="3"' in page and 'id="sms-over-limit"' in page and "over the limit of 2" in page
+    assert '<span data-count="cost">0.0225</span>' in page
+
+
+def test_the_canvas_panel_posts_its_own_field_names_to_the_counter(workspace, travel, mallory, client_for):
+    page = client_for(mallory).post(url("tpl-sms-count", workspace), {
+        "cfg-node_id": "sms", "cfg-text": "Ω" * 5 + "é"}, **HX).content.decode()
+    assert 'data-encoding="GSM-7"' in page and '<span data-count="units">6</span>' in page
+
+
+def test_the_preview_renders_the_sms_for_a_record_and_counts_the_rendered_text(workspace, travel, mallory,
+                                                                              client_for):
+    page = client_for(mallory).post(url("tpl-preview", workspace), {
+        **sms_post(sms_text="Hi {{ profile.first_name }} ✓"), "preview-key": "1"}, **HX).content.decode()
+    assert '<p class="sms-bubble" id="preview-sms">Hi Anna ✓</p>' in page
+    assert 'id="preview-sms-count"' in page and 'data-encoding="UCS-2"' in page
+
+
+def test_outsiders_and_viewers_get_no_counter(workspace, travel, bob, charlie, client_for):
+    assert client_for(charlie).post(url("tpl-sms-count", workspace), {"sms_text": "x"}).status_code == 404
+    assert client_for(bob).post(url("tpl-sms-count", workspace), {"sms_text": "x"}).status_code == 403
+    assert client_for(charlie).post(url("tpl-push-preview", workspace), {"title": "x"}).status_code == 404
