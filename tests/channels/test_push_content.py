@@ -67,3 +67,84 @@ def test_a_publish_check_names_the_nested_field(workspace, travel):
     settings = {"content": {**CONTENT, "overrides": {"ios": {"text": "{{ profile.shoe_size }}"}}}}
     with pytest.raises(SettingsError, match=r"overrides\.ios\.text, line 1: profile has no attribute 'shoe_size'"):
         Push().publish_check(settings, ["customer"], schema)
+
+
+# --- the template editor ---
+
+from apps.channels.models import ContentTemplate  # noqa: E402
+from tests.channels.test_templates_views import HX, url  # noqa: E402
+
+
+def push_post(**fields):
+    return {"name": "Offer", "channel": "push", "entity_key": "", "title": "Hello {{ profile.first_name }}",
+            "push_text": "Offers for {{ profile.country }}", **fields}
+
+
+def test_a_push_template_keeps_every_field_and_shows_it_back(workspace, travel, mallory, client_for):
+    client = client_for(mallory)
+    response = client.post(url("tpl-new", workspace), push_post(
+        url="https://travel.test/{{ profile.country|lower }}", image_url="https://img.travel.test/a.jpg", ttl="600",
+        collapse_key="spring", data_key_0="offer", data_value_0="{{ profile.first_name }}-10", data_key_1="",
+        data_value_1="", override_ios_title="Trips for {{ profile.first_name }}", override_web_text="On the web"))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    template = ContentTemplate.objects.get(workspace=workspace)
+    assert template.content == {
+        "title": "Hello {{ profile.first_name }}", "text": "Offers for {{ profile.country }}",
+        "url": "https://travel.test/{{ profile.country|lower }}", "image_url": "https://img.travel.test/a.jpg",
+        "ttl": "600", "collapse_key": "spring", "data": {"offer": "{{ profile.first_name }}-10"},
+        "overrides": {"web": {"text": "On the web"}, "ios": {"title": "Trips for {{ profile.first_name }}"}}}
+    page = client.get(response["Location"]).content.decode()
+    assert 'name="data_key_0" value="offer"' in page and 'name="data_key_2"' in page  # two empty rows more
+    assert 'value="Trips for {{ profile.first_name }}"' in page and 'id="push-overrides" open' in page
+
+
+def test_saving_keeps_override_fields_the_editor_does_not_show(workspace, travel, mallory, client_for):
+    template = ContentTemplate.objects.create(workspace=workspace, name="Offer", channel="push", content={
+        "title": "x", "text": "y", "overrides": {"android": {"url": "app://offers", "title": "old"}}})
+    response = client_for(mallory).post(url("tpl-edit", workspace, pk=template.pk), push_post(
+        override_android_title="new"))
+    assert response.status_code == 302
+    template.refresh_from_db()
+    assert template.content["overrides"] == {"android": {"url": "app://offers", "title": "new"}}
+
+
+@pytest.mark.parametrize("fields,problem", [
+    ({"data_key_0": "offer", "data_value_0": "{{ profile.shoe_size }}"}, 'data-field="data.offer"'),
+    ({"data_key_0": "", "data_value_0": "orphan"}, 'data-field="data"'),
+    ({"data_key_0": "google.x", "data_value_0": "1"}, 'data-field="data"'),
+    ({"override_android_text": "{{ profile.shoe_size }}"}, 'data-field="overrides.android.text"'),
+    ({"ttl": "tomorrow"}, 'data-field="ttl"'),
+    ({"collapse_key": "a b"}, 'data-field="collapse_key"'),
+    ({"title": "{{ profile.first_name"}, 'data-field="title"'),
+])
+def test_a_push_template_with_a_problem_is_refused_naming_the_field(workspace, travel, mallory, client_for,
+                                                                   fields, problem):
+    response = client_for(mallory).post(url("tpl-new", workspace), push_post(**fields))
+    assert response.status_code == 422
+    assert problem in response.content.decode()
+    assert not ContentTemplate.objects.exists()
+
+
+def test_the_live_preview_shows_a_card_per_platform_with_the_overrides(workspace, travel, mallory, client_for):
+    page = client_for(mallory).post(url("tpl-push-preview", workspace), push_post(
+        override_ios_title="On iOS", data_key_0="offer", data_value_0="spring"), **HX).content.decode()
+    assert page.count('class="push-card ') == 3
+    web, android, ios = page.split('data-platform="')[1:]
+    assert "Hello {{ profile.first_name }}" in web and "Hello {{ profile.first_name }}" in android
+    assert '<strong class="push-title" data-field="title">On iOS</strong>' in ios
+    assert "<code>offer=spring</code>" in web
+
+
+def test_the_panel_fields_feed_the_live_preview(workspace, travel, mallory, client_for):
+    page = client_for(mallory).post(url("tpl-push-preview", workspace), {
+        "cfg-node_id": "push", "cfg-title": "Panel title", "cfg-text": "Body", "cfg-override_web_title": "Web!"},
+        **HX).content.decode()
+    assert ">Web!</strong>" in page and page.count(">Panel title</strong>") == 2
+
+
+def test_the_record_preview_renders_every_field_for_the_record(workspace, travel, mallory, client_for):
+    page = client_for(mallory).post(url("tpl-preview", workspace), {**push_post(
+        override_android_text="Android: {{ profile.city|default('x') }}", data_key_0="who",
+        data_value_0="{{ profile.first_name }}"), "preview-key": "2"}, **HX).content.decode()
+    assert 'id="preview-push-cards"' in page and page.count(">Hello Ben</strong>") == 3
+    assert "<code>who=Ben</code>" in page and "Offers for DE" in page and "Android: " in page
