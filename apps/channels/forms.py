@@ -345,9 +345,11 @@ class SmsActivityForm(ChannelActivityForm):
     text = _text("Message", rows=4, code=True, help_text="Personalization as in email: {{ profile.first_name }}.")
 
     field_order = ["template", "text", "profile_link", "category", "topic", "rule_set_id"]
+    # Drawn by this template instead of the panel's plain field list (campaigns/detail.html).
+    panel_template = "channels/_panel_sms.html"
 
 
-class PushActivityForm(SmsActivityForm):
+class PushActivityForm(PushExtraMixin, SmsActivityForm):
     channel = ChannelKind.PUSH
     content_fields = ("title", "text", "url", "image_url", "ttl", "collapse_key")
 
@@ -364,18 +366,34 @@ class PushActivityForm(SmsActivityForm):
 
     field_order = ["template", "title", "text", "url", "image_url", "ttl", "collapse_key", "push_devices",
                    "profile_link", "category", "topic", "rule_set_id"]
+    panel_template = "channels/_panel_push.html"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        content = (self.node.get("settings") or {}).get("content")
+        self.data_rows = data_row_count(content if isinstance(content, dict) else {},
+                                        self.data if self.is_bound else None, prefix=self.add_prefix(""))
+        self.fields.update(push_extra_fields(self.data_rows))
+
+    def panel_fields(self) -> list:
+        return [f for f in super().panel_fields() if not f.name.startswith(("data_", "override_"))]
 
     def initial_from(self, settings):
         initial = super().initial_from(settings)
         initial["push_devices"] = settings.get("push_devices") or "all"
+        content = settings.get("content")
+        initial.update(push_extra_initial(content if isinstance(content, dict) else {}))
         return initial
 
     def settings(self):
         result = super().settings()
-        # Content this panel does not edit (data, per-platform overrides, set over the API) stays.
+        # Content this panel does not edit (an override's link set over the API...) stays; the data
+        # payload and the overrides' title and body are the panel's.
         before = (self.node.get("settings") or {}).get("content")
-        kept = {k: v for k, v in before.items() if k not in self.content_fields} if isinstance(before, dict) else {}
-        content = {**kept, **{k: str(v) for k, v in (result.get("content") or {}).items()}}
+        before = before if isinstance(before, dict) else {}
+        kept = {k: v for k, v in before.items() if k not in self.content_fields and k not in ("data", "overrides")}
+        extra = push_extra_content(self.cleaned_data.get, before=before)
+        content = {**kept, **{k: str(v) for k, v in (result.get("content") or {}).items()}, **extra}
         if content:
             result["content"] = content
         if self.cleaned_data.get("push_devices") == "newest":

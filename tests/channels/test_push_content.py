@@ -148,3 +148,79 @@ def test_the_record_preview_renders_every_field_for_the_record(workspace, travel
         data_value_0="{{ profile.first_name }}"), "preview-key": "2"}, **HX).content.decode()
     assert 'id="preview-push-cards"' in page and page.count(">Hello Ben</strong>") == 3
     assert "<code>who=Ben</code>" in page and "Offers for DE" in page and "Android: " in page
+
+
+# --- the canvas side panel ---
+
+import json  # noqa: E402
+
+from apps.campaigns import services as campaign_services  # noqa: E402
+from tests.channels.test_templates_views import DEFINITION, _mail_settings  # noqa: E402
+
+
+def _push_campaign(workspace, settings):
+    definition = json.loads(json.dumps(DEFINITION).replace('"type": "email"', '"type": "push"'))
+    next(n for n in definition["nodes"] if n["id"] == "mail")["settings"] = settings
+    return definition, campaign_services.campaign_create(workspace=workspace, actor=None, name="Pushes",
+                                                         definition=definition)
+
+
+def _configure(client, workspace, campaign, definition, fields):
+    return client.post(url("camp-edit", workspace, pk=campaign.pk), {
+        "action": "configure", "node": "mail", "definition": json.dumps(definition), "cfg-node_id": "mail",
+        "cfg-label": "", **fields}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="editor")
+
+
+def test_the_push_panel_edits_every_content_field_and_keeps_what_it_does_not_show(workspace, travel, mallory,
+                                                                                  client_for):
+    from apps.consent.models import RuleSet, Topic
+
+    Topic.objects.create(workspace=workspace, key="offers", name="Offers", channel="push", policy="opt_in")
+    rules = RuleSet.objects.create(workspace=workspace, name="Max 2 a week")
+    before = {"content": {"title": "Old", "text": "Old body", "data": {"offer": "spring", "n": 3},
+                          "overrides": {"ios": {"url": "app://offers", "title": "iOS title"}}},
+              "note": {"kept": True}}
+    definition, campaign = _push_campaign(workspace, before)
+    client = client_for(mallory)
+    panel = client.get(url("camp-detail", workspace, pk=campaign.pk) + "?node=mail").content.decode()
+    # the panel shows every field, the data rows, the overrides and the live preview
+    for name in ("cfg-title", "cfg-text", "cfg-url", "cfg-image_url", "cfg-ttl", "cfg-collapse_key",
+                 "cfg-push_devices", "cfg-topic", "cfg-category", "cfg-rule_set_id"):
+        assert f'name="{name}"' in panel, name
+    # (jsonb keeps an object's keys shortest first)
+    assert 'name="cfg-data_key_0" value="n"' in panel and 'name="cfg-data_value_1" value="spring"' in panel
+    assert 'name="cfg-data_key_3"' in panel and 'value="iOS title"' in panel
+    assert 'id="push-preview"' in panel and "/templates/push-preview/" in panel
+    response = _configure(client, workspace, campaign, definition, {
+        "cfg-title": "Hi {{ profile.first_name }}", "cfg-text": "New body", "cfg-url": "https://travel.test/x",
+        "cfg-image_url": "", "cfg-ttl": "3600", "cfg-collapse_key": "spring", "cfg-push_devices": "newest",
+        "cfg-data_key_0": "offer", "cfg-data_value_0": "{{ profile.country }}", "cfg-data_key_1": "",
+        "cfg-data_value_1": "", "cfg-data_key_2": "", "cfg-data_value_2": "", "cfg-data_key_3": "",
+        "cfg-data_value_3": "",
+        "cfg-override_ios_title": "", "cfg-override_android_text": "On Android",
+        "cfg-category": "transactional", "cfg-topic": "offers", "cfg-rule_set_id": str(rules.pk)})
+    assert response.status_code == 200, response.content.decode()[:3000]
+    assert _mail_settings(campaign) == {
+        "content": {"title": "Hi {{ profile.first_name }}", "text": "New body", "url": "https://travel.test/x",
+                    "ttl": "3600", "collapse_key": "spring", "data": {"offer": "{{ profile.country }}"},
+                    "overrides": {"ios": {"url": "app://offers"}, "android": {"text": "On Android"}}},
+        "push_devices": "newest", "category": "transactional", "topic": "offers", "rule_set_id": rules.pk,
+        "note": {"kept": True}}
+
+
+def test_a_push_panel_with_a_problem_names_the_field_and_saves_nothing(workspace, travel, mallory, client_for):
+    definition, campaign = _push_campaign(workspace, {"content": {"title": "Old", "text": "Old"}})
+    response = _configure(client_for(mallory), workspace, campaign, definition, {
+        "cfg-title": "x", "cfg-text": "y", "cfg-ttl": "soon", "cfg-collapse_key": "a b"})
+    page = response.content.decode()
+    assert response.status_code == 422
+    assert 'id="id_cfg-ttl_error"' in page and 'id="id_cfg-collapse_key_error"' in page
+    assert _mail_settings(campaign) == {"content": {"title": "Old", "text": "Old"}}
+
+
+def test_a_nested_template_problem_shows_on_the_canvas_with_its_path(workspace, travel, mallory, client_for):
+    definition, campaign = _push_campaign(workspace, {"content": {"title": "Old", "text": "Old"}})
+    response = _configure(client_for(mallory), workspace, campaign, definition, {
+        "cfg-title": "x", "cfg-text": "y", "cfg-override_web_title": "{{ profile.shoe_size }}"})
+    assert response.status_code == 200
+    assert "overrides.web.title, line 1: profile has no attribute &#x27;shoe_size&#x27;" in response.content.decode()

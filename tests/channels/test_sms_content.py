@@ -90,3 +90,32 @@ def test_outsiders_and_viewers_get_no_counter(workspace, travel, bob, charlie, c
     assert client_for(charlie).post(url("tpl-sms-count", workspace), {"sms_text": "x"}).status_code == 404
     assert client_for(bob).post(url("tpl-sms-count", workspace), {"sms_text": "x"}).status_code == 403
     assert client_for(charlie).post(url("tpl-push-preview", workspace), {"title": "x"}).status_code == 404
+
+
+def test_the_sms_panel_has_the_live_counter_and_saves_its_settings(workspace, travel, mallory, client_for):
+    import json
+
+    from apps.campaigns import services as campaign_services
+    from apps.consent.models import RuleSet, Topic
+    from tests.channels.test_templates_views import DEFINITION, _mail_settings
+
+    Topic.objects.create(workspace=workspace, key="texts", name="Texts", channel="sms", policy="opt_in")
+    rules = RuleSet.objects.create(workspace=workspace, name="Max 2 a week")
+    template = ContentTemplate.objects.create(workspace=workspace, name="Reminder", channel="sms",
+                                              content={"text": "Hi"})
+    definition = json.loads(json.dumps(DEFINITION).replace('"type": "email"', '"type": "sms"'))
+    next(n for n in definition["nodes"] if n["id"] == "mail")["settings"] = {"content": {"text": "old"},
+                                                                            "quiet": {"kept": 1}}
+    campaign = campaign_services.campaign_create(workspace=workspace, actor=None, name="Texts", definition=definition)
+    client = client_for(mallory)
+    panel = client.get(url("camp-detail", workspace, pk=campaign.pk) + "?node=mail").content.decode()
+    assert 'id="sms-count"' in panel and 'from:#id_cfg-text' in panel and "Texts" in panel
+    assert f'<option value="{template.pk}">Reminder</option>' in panel
+    response = client.post(url("camp-edit", workspace, pk=campaign.pk), {
+        "action": "configure", "node": "mail", "definition": json.dumps(definition), "cfg-node_id": "mail",
+        "cfg-label": "", "cfg-template": str(template.pk), "cfg-text": "Hi {{ profile.first_name }}",
+        "cfg-category": "marketing", "cfg-topic": "texts", "cfg-rule_set_id": str(rules.pk)},
+        HTTP_HX_REQUEST="true", HTTP_HX_TARGET="editor")
+    assert response.status_code == 200
+    assert _mail_settings(campaign) == {"template_id": template.pk, "content": {"text": "Hi {{ profile.first_name }}"},
+                                        "topic": "texts", "rule_set_id": rules.pk, "quiet": {"kept": 1}}
