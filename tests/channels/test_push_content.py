@@ -224,3 +224,72 @@ def test_a_nested_template_problem_shows_on_the_canvas_with_its_path(workspace, 
         "cfg-title": "x", "cfg-text": "y", "cfg-override_web_title": "{{ profile.shoe_size }}"})
     assert response.status_code == 200
     assert "overrides.web.title, line 1: profile has no attribute &#x27;shoe_size&#x27;" in response.content.decode()
+
+
+# --- test runs ---
+
+from django.urls import reverse  # noqa: E402
+
+
+def _test_run(workspace, settings, channel="push"):
+    from apps.campaigns import executor
+    from tests.channels.test_sending import live_run
+
+    live = live_run(workspace, settings=settings, channel=channel)  # only for its campaign and version
+    live.delete()
+    return executor.run_create(campaign=live.campaign, version=live.version, mode="test")
+
+
+def test_a_test_run_counts_devices_profiles_and_platforms_and_renders_samples(
+        workspace, travel, push_settings, web_sink, queue, mallory, client_for):
+    from apps.campaigns.models import ActivityRun
+    from apps.channels.models import Delivery, PushSubscription
+    from tests.factories import make_api_key
+
+    anna_web = _register(workspace, "1", "web", subscription=Browser().subscription(f"{web_sink.url}/push/anna"))
+    anna_phone = _register(workspace, "1", "android", token="anna-fcm-token-0123456789abcdef")
+    _register(workspace, "2", "android", token="ben-fcm-token-0123456789abcdef")
+    gone = _register(workspace, "3", "ios", token="ab" * 32, app_id=BUNDLE)
+    PushSubscription.objects.filter(pk=gone.pk).update(active=False)  # Chloe's only device is gone
+    content = {**CONTENT, "data": {"who": "{{ profile.first_name }}"},
+               "overrides": {"android": {"title": "Android: {{ profile.first_name }}"}}}
+    run = _test_run(workspace, {"content": content})
+    queue()
+    activity = ActivityRun.objects.get(run=run, node_id="mail")
+    assert activity.status == "done", activity.error
+    report = activity.report
+    # push recipients are counted by active subscriptions: one message per device
+    assert report["recipients"] == 3 and report["excluded"] == {"no_address": 1}
+    assert report["push"] == {"devices": 3, "profiles": 2, "by_platform": {"android": 2, "web": 1}}
+    samples = report["samples"]
+    assert [(s["address"], s["platform"]) for s in samples] == sorted(
+        [(str(anna_web.pk), "web"), (str(anna_phone.pk), "android")], key=lambda x: int(x[0])) + [
+        (str(PushSubscription.objects.get(profile_key="2").pk), "android")]
+    by_platform = {(s["platform"], s["note"]["title"]) for s in samples}
+    assert by_platform == {("web", "Hello Anna"), ("android", "Android: Anna"), ("android", "Android: Ben")}
+    assert {s["note"]["data"]["who"] for s in samples} == {"Anna", "Ben"}
+    assert not Delivery.objects.filter(run=run).exists()
+    # the run page shows the counts and the samples
+    page = client_for(mallory).get(reverse("camp-run", kwargs={"workspace_slug": workspace.slug, "pk": run.pk}))
+    html = page.content.decode()
+    assert '<dd data-count="push-profiles">2</dd>' in html and '<dd data-count="push-android">2</dd>' in html
+    assert '<dd data-count="push-web">1</dd>' in html and "Android (FCM)" in html
+    assert 'id="samples-mail"' in html and ">Android: Ben</strong>" in html and "<code>who=Ben</code>" in html
+    # and so does the API
+    from django.test import Client
+
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {make_api_key(workspace, role='viewer', name='reader')[1]}")
+    body = api.get(reverse("api-camp-run-detail", kwargs={"workspace_slug": workspace.slug, "pk": run.pk})).json()
+    mail = next(a for a in body["activities"] if a["node_id"] == "mail")
+    assert mail["report"]["push"] == report["push"] and len(mail["report"]["samples"]) == 3
+
+
+def test_the_newest_device_only_counts_one_device_per_profile(workspace, travel, push_settings, web_sink, queue):
+    from apps.campaigns.models import ActivityRun
+
+    _register(workspace, "1", "web", subscription=Browser().subscription(f"{web_sink.url}/push/anna"))
+    _register(workspace, "1", "android", token="anna-fcm-token-0123456789abcdef")
+    run = _test_run(workspace, {"content": CONTENT, "push_devices": "newest"})
+    queue()
+    report = ActivityRun.objects.get(run=run, node_id="mail").report
+    assert report["push"] == {"devices": 1, "profiles": 1, "by_platform": {"android": 1}}

@@ -119,3 +119,33 @@ def test_the_sms_panel_has_the_live_counter_and_saves_its_settings(workspace, tr
     assert response.status_code == 200
     assert _mail_settings(campaign) == {"template_id": template.pk, "content": {"text": "Hi {{ profile.first_name }}"},
                                         "topic": "texts", "rule_set_id": rules.pk, "quiet": {"kept": 1}}
+
+
+def test_the_run_page_shows_sms_samples_segments_and_the_cost(workspace, travel, sms_config, queue, mallory,
+                                                              client_for):
+    from django.urls import reverse
+
+    from tests.channels.test_push_content import _test_run
+
+    run = _test_run(workspace, {"content": {"text": "Hi {{ profile.first_name }} ✈ " + "x" * 70}}, channel="sms")
+    queue()
+    html = client_for(mallory).get(reverse("camp-run", kwargs={"workspace_slug": workspace.slug, "pk": run.pk}))
+    html = html.content.decode()
+    assert '<dd data-count="recipients">2</dd>' in html
+    assert '<dd data-count="sms-segments">2</dd>' in html  # 74+ UCS-2 characters: two parts of 67
+    assert '<dd data-count="sms-cost">0.03</dd>' in html  # 2 segments x 2 recipients x 0.0075
+    assert '<p class="sample-sms">Hi Anna ✈ ' in html and "UCS-2 · 80 characters" in html  # "Hi Anna ✈ " is 10
+
+
+def test_the_run_page_shows_email_samples(workspace, travel, email_config, queue, mallory, client_for):
+    from django.urls import reverse
+
+    from tests.channels.test_push_content import _test_run
+
+    run = _test_run(workspace, {"content": {"subject": "Hello {{ profile.first_name }}",
+                                            "html": "<p>Dear {{ profile.first_name }},</p>"}}, channel="email")
+    queue()
+    html = client_for(mallory).get(reverse("camp-run", kwargs={"workspace_slug": workspace.slug, "pk": run.pk}))
+    html = html.content.decode()
+    assert '<strong class="sample-subject">Hello Anna</strong>' in html and "Dear Ben," in html
+    assert "To chloe@example.test" in html
