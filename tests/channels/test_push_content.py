@@ -21,8 +21,8 @@ from tests.channels.test_push_sending import (  # noqa: F401 - fixtures
 )
 
 
-def test_data_values_and_overrides_are_personalized_for_each_recipient(workspace, travel, push_settings, web_sink,
-                                                                       fcm_sink, apns_sink, queue, sends):
+def test_data_values_and_overrides_are_personalized_for_each_recipient(workspace, travel, push_settings, web_sink,  # noqa: F811
+                                                                       fcm_sink, apns_sink, queue, sends):  # noqa: F811
     browser = Browser()
     _register(workspace, "1", "web", subscription=browser.subscription(f"{web_sink.url}/push/anna"))
     _register(workspace, "2", "android", token="ben-fcm-token-0123456789abcdef")
@@ -241,7 +241,7 @@ def _test_run(workspace, settings, channel="push"):
 
 
 def test_a_test_run_counts_devices_profiles_and_platforms_and_renders_samples(
-        workspace, travel, push_settings, web_sink, queue, mallory, client_for):
+        workspace, travel, push_settings, web_sink, queue, mallory, client_for):  # noqa: F811
     from apps.campaigns.models import ActivityRun
     from apps.channels.models import Delivery, PushSubscription
     from tests.factories import make_api_key
@@ -284,7 +284,7 @@ def test_a_test_run_counts_devices_profiles_and_platforms_and_renders_samples(
     assert mail["report"]["push"] == report["push"] and len(mail["report"]["samples"]) == 3
 
 
-def test_the_newest_device_only_counts_one_device_per_profile(workspace, travel, push_settings, web_sink, queue):
+def test_the_newest_device_only_counts_one_device_per_profile(workspace, travel, push_settings, web_sink, queue):  # noqa: F811
     from apps.campaigns.models import ActivityRun
 
     _register(workspace, "1", "web", subscription=Browser().subscription(f"{web_sink.url}/push/anna"))
@@ -293,3 +293,34 @@ def test_the_newest_device_only_counts_one_device_per_profile(workspace, travel,
     queue()
     report = ActivityRun.objects.get(run=run, node_id="mail").report
     assert report["push"] == {"devices": 1, "profiles": 1, "by_platform": {"android": 1}}
+
+
+# --- proofs ---
+
+def test_a_push_proof_goes_to_every_active_device_of_the_chosen_profile(
+        workspace, travel, push_settings, web_sink, fcm_sink, mallory, client_for, sends):  # noqa: F811
+    from apps.channels.models import Delivery
+
+    browser = Browser()
+    _register(workspace, "1", "web", subscription=browser.subscription(f"{web_sink.url}/push/anna"))
+    _register(workspace, "1", "android", token="anna-fcm-token-0123456789abcdef")
+    _register(workspace, "2", "android", token="ben-fcm-token-0123456789abcdef")
+    response = client_for(mallory).post(url("tpl-proof", workspace), {
+        **push_post(override_android_title="Android {{ profile.first_name }}"), "proof-addresses": "1"}, **HX)
+    assert response.status_code == 202, response.content.decode()
+    assert "Proof queued to 2 devices, title marked [PROOF]" in response.content.decode()
+    assert Delivery.objects.get(workspace=workspace).proof
+    sends()
+    assert browser.decrypt(web_sink.requests[0].body)["title"] == "[PROOF] Hello Anna"
+    [fcm] = [r.json()["message"] for r in fcm_sink.requests if r.path.endswith(":send")]
+    assert fcm["token"] == "anna-fcm-token-0123456789abcdef"
+    assert fcm["notification"]["title"] == "[PROOF] Android Anna"
+
+
+def test_a_push_proof_to_a_profile_without_devices_is_refused(workspace, travel, push_settings, mallory,  # noqa: F811
+                                                              client_for):
+    from apps.channels.models import Delivery
+
+    response = client_for(mallory).post(url("tpl-proof", workspace), {**push_post(), "proof-addresses": "3"}, **HX)
+    assert "none of these profiles has an active push device" in response.content.decode()
+    assert not Delivery.objects.exists()

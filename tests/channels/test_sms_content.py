@@ -149,3 +149,52 @@ def test_the_run_page_shows_email_samples(workspace, travel, email_config, queue
     html = html.content.decode()
     assert '<strong class="sample-subject">Hello Anna</strong>' in html and "Dear Ben," in html
     assert "To chloe@example.test" in html
+
+
+# --- proofs ---
+
+from apps.channels.models import Delivery  # noqa: E402
+from tests.channels.test_sms_sending import configure, gateway  # noqa: E402, F401 - fixture
+
+
+def test_an_sms_proof_goes_to_test_numbers_through_the_provider(workspace, travel, mallory, client_for, gateway,  # noqa: F811
+                                                                sends):
+    configure(workspace, gateway, default_region="NL")
+    response = client_for(mallory).post(url("tpl-proof", workspace), {
+        **sms_post(sms_text="Hi {{ profile.first_name }}"), "proof-addresses": "+44 7911 123456, 06 12345679",
+        "proof-key": "2"}, **HX)
+    assert response.status_code == 202, response.content.decode()
+    assert "Proof queued to 2 numbers, text marked [PROOF]" in response.content.decode()
+    delivery = Delivery.objects.get(workspace=workspace)
+    assert delivery.proof and delivery.channel == "sms"
+    sends()
+    assert sorted((m.to, m.body) for m in gateway.messages) == [("+31612345679", "[PROOF] Hi Ben"),
+                                                                ("+447911123456", "[PROOF] Hi Ben")]
+
+
+def test_an_sms_proof_names_the_numbers_it_refuses_and_sends_nothing(workspace, travel, mallory, client_for,
+                                                                    gateway):  # noqa: F811
+    configure(workspace, gateway)
+    response = client_for(mallory).post(url("tpl-proof", workspace), {
+        **sms_post(sms_text="Hi"), "proof-addresses": "+447911123456, 0612345679, +1 555"}, **HX)
+    page = response.content.decode()
+    assert 'id="proof-error"' in page and "0612345679 (a national number without a country" in page
+    assert "+1 555 (not a valid phone number)" in page and "+447911123456" not in page.split("proof-error")[1]
+    assert not Delivery.objects.exists()
+
+
+def test_an_sms_proof_needs_a_provider_and_counts_against_the_proof_limit(workspace, travel, mallory, client_for,
+                                                                         gateway, settings):  # noqa: F811
+    client = client_for(mallory)
+    body = {**sms_post(sms_text="Hi"), "proof-addresses": "+447911123456, +447911123457"}
+    page = client.post(url("tpl-proof", workspace), body, **HX).content.decode()
+    assert "no SMS provider is configured" in page
+    configure(workspace, gateway)
+    settings.PROOF_SEND_LIMIT_PER_USER = 3
+    from django.core.cache import cache
+
+    cache.clear()
+    assert client.post(url("tpl-proof", workspace), body, **HX).status_code == 202
+    response = client.post(url("tpl-proof", workspace), body, **HX)
+    assert response.status_code == 429 and "Too many proof" in response.content.decode()
+    assert Delivery.objects.count() == 1
