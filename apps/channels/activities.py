@@ -48,7 +48,7 @@ class Channel(Activity):
         return {"excluded": [(REASONS.get(k, k.replace("_", " ").capitalize()), v)
                              for k, v in (report.get("excluded") or {}).items()],
                 "push_platforms": [(k, platforms.get(k, k), n) for k, n in (push.get("by_platform") or {}).items()],
-                "samples": report.get("samples") or [], "sms": report.get("sms")}
+                "samples": report.get("samples") or [], "sms": _sms_figures(report.get("sms"))}
 
     def check(self, settings, input_entities, schema):
         entity = schema.entities[input_entities[0]]
@@ -177,6 +177,16 @@ def _sms_estimate(workspace, samples: list[dict], recipients: int) -> dict:
     over = [s["address"] for s in samples if "sms" in s and s["sms"]["segments"] > limit]
     return {"segments": max(segments, default=0), "max_segments": limit, "price_per_segment": price,
             "estimated_cost": smstext.cost(round(average * recipients), price), "over_limit": over}
+
+
+def _sms_figures(estimate: dict | None) -> dict | None:
+    """The SMS estimate with its price and cost written out for the run page."""
+    if not estimate:
+        return None
+    from .smstext import amount_text  # noqa: PLC0415
+
+    return {**estimate, "price_text": amount_text(estimate.get("price_per_segment")),
+            "cost_text": amount_text(estimate.get("estimated_cost"))}
 
 
 def _push_counts(ctx, scratch: sql.Composable) -> dict:

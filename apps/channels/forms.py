@@ -354,6 +354,7 @@ class PushActivityForm(PushExtraMixin, SmsActivityForm):
     content_fields = ("title", "text", "url", "image_url", "ttl", "collapse_key")
 
     title = _text("Title")
+    text = _text("Body", rows=3, code=True, help_text="Personalization as in email: {{ profile.first_name }}.")
     url = _text("Link", help_text="Opened when the notification is tapped: a web page or the app's deep link.")
     image_url = _text("Image URL")
     ttl = forms.IntegerField(required=False, min_value=0, max_value=28 * 24 * 3600, label="Time to live (s)",

@@ -209,7 +209,7 @@ def sms_estimate(workspace, text: str) -> dict:
     price = options.get("price_per_segment")
     forcing = [(ch, f"U+{ord(ch):04X}") for ch in info.non_gsm]
     return {"sms": info, "forcing": forcing, "max_segments": limit, "over_limit": smstext.limit_problem(info, limit),
-            "price": price, "cost": smstext.cost(info.segments, price),
+            "price": smstext.amount_text(price), "cost": smstext.amount_text(smstext.cost(info.segments, price)),
             "personalized": "{{" in text or "{%" in text}
 
 
