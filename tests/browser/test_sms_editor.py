@@ -13,7 +13,13 @@ from django.db import transaction
 from apps.campaigns import services as campaign_services
 from apps.channels.models import ChannelConfig, ContentTemplate
 from tests.browser.test_campaign_canvas import shot
-from tests.factories import PASSWORD, MembershipFactory, UserFactory, WorkspaceFactory, make_travel_model
+from tests.factories import (
+    PASSWORD,
+    MembershipFactory,
+    UserFactory,
+    WorkspaceFactory,
+    make_travel_model,
+)
 
 
 @pytest.fixture
