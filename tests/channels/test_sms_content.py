@@ -198,3 +198,13 @@ def test_an_sms_proof_needs_a_provider_and_counts_against_the_proof_limit(worksp
     response = client.post(url("tpl-proof", workspace), body, **HX)
     assert response.status_code == 429 and "Too many proof" in response.content.decode()
     assert Delivery.objects.count() == 1
+
+
+def test_the_list_shows_sms_and_push_templates_with_their_text(workspace, travel, bob, client_for):
+    ContentTemplate.objects.create(workspace=workspace, name="Reminder", channel="sms", content={"text": "See you"})
+    ContentTemplate.objects.create(workspace=workspace, name="Offer", channel="push",
+                                   content={"title": "Spring deals", "text": "x"})
+    page = client_for(bob).get(url("tpl-list", workspace) + "?channel=sms").content.decode()
+    assert "See you" in page and "Spring deals" not in page
+    page = client_for(bob).get(url("tpl-list", workspace)).content.decode()
+    assert "See you" in page and "Spring deals" in page
