@@ -324,3 +324,12 @@ def test_a_push_proof_to_a_profile_without_devices_is_refused(workspace, travel,
     response = client_for(mallory).post(url("tpl-proof", workspace), {**push_post(), "proof-addresses": "3"}, **HX)
     assert "none of these profiles has an active push device" in response.content.decode()
     assert not Delivery.objects.exists()
+
+
+def test_a_viewer_sees_a_push_template_with_its_cards_and_no_live_requests(workspace, travel, bob, client_for):
+    template = ContentTemplate.objects.create(workspace=workspace, name="Offer", channel="push", content={
+        "title": "Spring deals", "text": "Now", "overrides": {"ios": {"title": "On iOS"}}})
+    page = client_for(bob).get(url("tpl-edit", workspace, pk=template.pk)).content.decode()
+    assert '<strong class="push-title" data-field="title">On iOS</strong>' in page
+    assert page.count(">Spring deals</strong>") == 2
+    assert "/templates/push-preview/" not in page and "/templates/sms-count/" not in page

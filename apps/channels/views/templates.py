@@ -60,8 +60,14 @@ def template_list(request, workspace_slug):
 
 def _editor(request, template, form, status=200, problems=None):
     text = form.data.get("sms_text", "") if form.is_bound else form.initial.get("sms_text", "")
+    if form.is_bound:
+        push = posted_content(ChannelKind.PUSH, form.data)
+    else:
+        push = dict(template.content or {}) if template is not None and template.channel == ChannelKind.PUSH else {}
+    fields = {k: str(v) for k, v in push.items() if isinstance(v, str)}
     return allow_email_preview(render(request, "channels/template_edit.html", {
         "sms_initial": sms_estimate(request.workspace, text or ""),
+        "notes": content_forms.push_cards(fields, push),
         "template": template, "form": form, "problems": problems or [], "can_edit": can_edit(request),
         "preview_form": PreviewForm(), "proof_form": ProofForm(),
         "used_by": selectors.template_users(workspace=request.workspace, template=template) if template else [],
