@@ -145,6 +145,7 @@ def test_the_canvas_panels_of_sms_and_push_have_the_counter_and_the_cards(live_s
     expect(page.locator("#sms-count [data-count=encoding]")).to_have_text("UCS-2")
     settings.get_by_role("button", name="Save settings").click()
     expect(page.locator("#editor-notice")).to_have_text("Settings saved.")
+    expect(page.locator("#sms-count [data-count=encoding]")).to_have_text("UCS-2")
     # the push panel
     page.goto(f"{live_server.url}/w/northwind/campaigns/{campaign.pk}/?node=note")
     settings = page.locator("#settings-form")
@@ -161,6 +162,9 @@ def test_the_canvas_panels_of_sms_and_push_have_the_counter_and_the_cards(live_s
     shot(page, "push-panel-01")
     settings.get_by_role("button", name="Save settings").click()
     expect(page.locator("#editor-notice")).to_have_text("Settings saved.")
+    # the panel drawn again loads its cards: the saved title
+    expect(page.locator('#push-cards [data-platform="web"] .push-title')).to_have_text(
+        "Trips for {{ profile.first_name }}")
     nodes = {n["id"]: n for n in campaign_services.latest_version(campaign).definition["nodes"]}
     assert nodes["text"]["settings"] == {"content": {"text": "Grüße ✈ {{ profile.first_name }}"}, "note": 1}
     assert nodes["note"]["settings"] == {
