@@ -41,8 +41,14 @@ class Channel(Activity):
     channel: str
 
     def report_details(self, report):
+        from .models import PushPlatform  # noqa: PLC0415
+
+        push = report.get("push") or {}
+        platforms = dict(PushPlatform.choices)
         return {"excluded": [(REASONS.get(k, k.replace("_", " ").capitalize()), v)
-                             for k, v in (report.get("excluded") or {}).items()]}
+                             for k, v in (report.get("excluded") or {}).items()],
+                "push_platforms": [(k, platforms.get(k, k), n) for k, n in (push.get("by_platform") or {}).items()],
+                "samples": report.get("samples") or [], "sms": _sms_figures(report.get("sms"))}
 
     def check(self, settings, input_entities, schema):
         entity = schema.entities[input_entities[0]]
@@ -125,17 +131,22 @@ class Channel(Activity):
             report["deferred"] = {"quiet_hours": deferred}
         enrichment = [c for c in _columns(ctx, source.table) if c != "key"]
         options = services.delivery_options(audience, settings, source.table, enrichment, ctx.run.variables)
-        if ctx.test_mode and content is not None and self.channel in ("email", "direct_mail", "sms"):
+        if self.channel == "push":
+            report["push"] = _push_counts(ctx, scratch)
+        if ctx.test_mode and content is not None:
             # What the first recipients would get, rendered with their real data.
             from .models import Delivery  # noqa: PLC0415
             from .sending import sample_renders  # noqa: PLC0415
 
             preview = Delivery(workspace=ctx.workspace, channel=self.channel, content=content, options=options)
             report["samples"] = sample_renders(preview, sql.SQL(
-                "SELECT row_number() OVER (ORDER BY target_key) AS id, address, 0 AS attempts, profile_key::text, "
-                "target_key::text FROM {} WHERE reason IS NULL ORDER BY target_key LIMIT 3").format(scratch))
+                "SELECT row_number() OVER (ORDER BY target_key, address) AS id, address, 0 AS attempts, "
+                "profile_key::text, target_key::text FROM {} WHERE reason IS NULL ORDER BY target_key, address "
+                "LIMIT 3").format(scratch))
             if self.channel == "sms":
                 report["sms"] = _sms_estimate(ctx.workspace, report["samples"], report["recipients"])
+            if self.channel == "push":
+                _push_sample_notes(ctx.workspace, content, report["samples"])
         if not ctx.test_mode:
             delivery = services.delivery_create(
                 workspace=ctx.workspace, channel=self.channel, content=content, options=options,
@@ -166,6 +177,47 @@ def _sms_estimate(workspace, samples: list[dict], recipients: int) -> dict:
     over = [s["address"] for s in samples if "sms" in s and s["sms"]["segments"] > limit]
     return {"segments": max(segments, default=0), "max_segments": limit, "price_per_segment": price,
             "estimated_cost": smstext.cost(round(average * recipients), price), "over_limit": over}
+
+
+def _sms_figures(estimate: dict | None) -> dict | None:
+    """The SMS estimate with its price and cost written out for the run page."""
+    if not estimate:
+        return None
+    from .smstext import amount_text  # noqa: PLC0415
+
+    return {**estimate, "price_text": amount_text(estimate.get("price_per_segment")),
+            "cost_text": amount_text(estimate.get("estimated_cost"))}
+
+
+def _push_counts(ctx, scratch: sql.Composable) -> dict:
+    """The devices a push goes to (one message each), the profiles with a device, and the
+    devices by platform, counted over the active subscriptions the classification chose."""
+    from .models import PushSubscription  # noqa: PLC0415
+
+    found = ctx.scalar(sql.SQL(
+        "SELECT json_build_object('devices', count(*), 'profiles', count(DISTINCT c.profile_key), "
+        "'by_platform', coalesce((SELECT json_object_agg(platform, n ORDER BY platform) FROM (SELECT s2.platform, "
+        "count(*) n FROM {c} c2 JOIN {subs} s2 ON s2.id = c2.address::bigint WHERE c2.reason IS NULL GROUP BY 1) p), "
+        "'{{}}'::json)) FROM {c} c WHERE c.reason IS NULL").format(
+        c=scratch, subs=sql.Identifier(PushSubscription._meta.db_table))) or {}
+    return {"devices": int(found.get("devices") or 0), "profiles": int(found.get("profiles") or 0),
+            "by_platform": {k: int(v) for k, v in (found.get("by_platform") or {}).items()}}
+
+
+def _push_sample_notes(workspace, content: dict, samples: list[dict]) -> None:
+    """Each push sample as its device shows it: the platform, and the fields with that
+    platform's overrides (content_forms.push_cards)."""
+    from .content_forms import push_cards  # noqa: PLC0415
+    from .models import PushSubscription  # noqa: PLC0415
+
+    ids = [int(s["address"]) for s in samples if str(s.get("address") or "").isdigit()]
+    platforms = dict(PushSubscription.objects.filter(workspace=workspace, pk__in=ids).values_list("pk", "platform"))
+    for sample in samples:
+        platform = platforms.get(int(sample["address"])) if str(sample.get("address") or "").isdigit() else None
+        sample["platform"] = platform or ""
+        if "error" not in sample and platform:
+            card = next(c for c in push_cards(sample, content) if c["platform"] == platform)
+            sample["note"] = {k: card[k] for k in ("title", "text", "url", "image_url")} | {"data": dict(card["data"])}
 
 
 def _sms_unconfigured(workspace) -> str:

@@ -139,6 +139,8 @@ def push_problems(content: dict[str, Any]) -> list[TemplateProblem]:
         if not isinstance(data, dict) or not all(
                 isinstance(v, str | int | float | bool) and not isinstance(v, dict) for v in data.values()):
             found.append(TemplateProblem("data", "a flat JSON object: names to text, numbers or true/false"))
+        elif any(not str(k).strip() for k in data):
+            found.append(TemplateProblem("data", "every value needs a name"))
         elif any(k in PUSH_RESERVED_DATA or k.startswith(("google.", "gcm.")) for k in data):
             found.append(TemplateProblem("data", f"these names are reserved by FCM / APNs: "
                                                  f"{', '.join(PUSH_RESERVED_DATA)}, google.*, gcm.*"))

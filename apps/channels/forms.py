@@ -12,12 +12,24 @@ from apps.campaigns.forms import SettingsForm
 from apps.core.inputs import InputRejected, json_loads_checked
 
 from .configuration import PAGE_SIZES
+from .content_forms import (
+    PushExtraMixin,
+    data_row_count,
+    push_extra_content,
+    push_extra_fields,
+    push_extra_initial,
+)
 from .models import ChannelKind
 
-EDITABLE_CHANNELS = [(ChannelKind.EMAIL, "Email"), (ChannelKind.DIRECT_MAIL, "Direct mail")]
+EDITABLE_CHANNELS = [(ChannelKind.EMAIL, "Email"), (ChannelKind.SMS, "SMS"), (ChannelKind.PUSH, "Push"),
+                     (ChannelKind.DIRECT_MAIL, "Direct mail")]
 CODE = {"spellcheck": "false", "class": "code-input"}
 EMAIL_FIELDS = ("subject", "preheader", "html", "text", "from_name", "from_email", "reply_to")
 DIRECT_MAIL_FIELDS = ("html", "css", "page_size", "return_address")
+# The editor's field of each content key of SMS and push ("text" is email's plain text there).
+SMS_NAMES = {"text": "sms_text"}
+PUSH_NAMES = {"title": "title", "text": "push_text", "url": "url", "image_url": "image_url", "ttl": "ttl",
+              "collapse_key": "collapse_key"}
 
 
 def _text(label: str, rows: int = 0, help_text: str = "", required: bool = False, code: bool = False,
@@ -28,8 +40,8 @@ def _text(label: str, rows: int = 0, help_text: str = "", required: bool = False
                            max_length=max_length)
 
 
-class TemplateForm(forms.Form):
-    """Every field of both channels; the page shows those of the chosen channel."""
+class TemplateForm(PushExtraMixin, forms.Form):
+    """Every field of every channel; the page shows those of the chosen channel."""
 
     name = forms.CharField(max_length=200)
     channel = forms.ChoiceField(choices=EDITABLE_CHANNELS)
@@ -46,22 +58,51 @@ class TemplateForm(forms.Form):
     css = _text("Print CSS", rows=6, code=True)
     page_size = forms.ChoiceField(choices=[(s, s) for s in PAGE_SIZES], required=False, initial="A4")
     return_address = _text("Return address", rows=3, help_text="Printed above the recipient in the window.")
+    sms_text = _text("Message", rows=5, code=True, help_text="Personalization as in email: {{ profile.first_name }}.")
+    title = _text("Title", help_text="One line, e.g. Your trip to {{ target.destination }}")
+    push_text = _text("Body", rows=3, code=True)
+    url = _text("Link", help_text="Opened when the notification is tapped: a web page or the app's deep link.")
+    image_url = _text("Image URL", help_text="A large picture under the text (Android, web; iOS with an extension).")
+    ttl = _text("Time to live (s)", help_text="Devices offline longer do not get it. Empty: one day.")
+    collapse_key = _text("Collapse key", help_text="A newer message with the same key replaces an undelivered one.")
 
     def __init__(self, *args, entities=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["entity_key"].choices = [("", "— the profile dimension —")] + [
             (e.key, e.name if hasattr(e, "name") and e.name else e.key) for e in entities]
-
-    def content(self) -> dict[str, str]:
-        """The content dict of the chosen channel (empty fields left out)."""
-        data = self.cleaned_data if hasattr(self, "cleaned_data") else {}
-        names = DIRECT_MAIL_FIELDS if data.get("channel") == ChannelKind.DIRECT_MAIL else EMAIL_FIELDS
-        return {name: data[name] for name in names if data.get(name)}
+        self.data_rows = data_row_count(self.initial, self.data if self.is_bound else None)
+        self.fields.update(push_extra_fields(self.data_rows))
 
     @classmethod
     def initial_for(cls, template) -> dict[str, Any]:
-        return {"name": template.name, "channel": template.channel, "entity_key": template.entity_key,
-                **(template.content or {})}
+        content = dict(template.content or {})
+        initial = {"name": template.name, "channel": template.channel, "entity_key": template.entity_key}
+        if template.channel == ChannelKind.SMS:
+            return {**initial, "sms_text": content.get("text", "")}
+        if template.channel == ChannelKind.PUSH:
+            return {**initial, "data": content.get("data"), **push_extra_initial(content),
+                    **{name: content.get(key, "") for key, name in PUSH_NAMES.items()}}
+        return {**initial, **content}
+
+
+def posted_content(channel: str, post, before: dict[str, Any] | None = None, prefix: str = "") -> dict[str, Any]:
+    """The editor's content of `channel` as posted (empty fields left out); `before`, the
+    saved content, keeps what the editor does not show (push override links...). With a
+    prefix (the canvas panel's "cfg-"), the fields are named like the content keys."""
+    if prefix:
+        keys = PUSH_NAMES if channel == ChannelKind.PUSH else SMS_NAMES
+        names = {key: prefix + key for key in keys}
+    elif channel == ChannelKind.SMS:
+        names = SMS_NAMES
+    elif channel == ChannelKind.PUSH:
+        names = PUSH_NAMES
+    else:
+        fields = DIRECT_MAIL_FIELDS if channel == ChannelKind.DIRECT_MAIL else EMAIL_FIELDS
+        names = {name: name for name in fields}
+    content: dict[str, Any] = {key: post.get(name, "") for key, name in names.items() if post.get(name, "")}
+    if channel == ChannelKind.PUSH:
+        content.update(push_extra_content(post.get, prefix, before=before))
+    return content
 
 
 class PreviewForm(forms.Form):
@@ -304,13 +345,16 @@ class SmsActivityForm(ChannelActivityForm):
     text = _text("Message", rows=4, code=True, help_text="Personalization as in email: {{ profile.first_name }}.")
 
     field_order = ["template", "text", "profile_link", "category", "topic", "rule_set_id"]
+    # Drawn by this template instead of the panel's plain field list (campaigns/detail.html).
+    panel_template = "channels/_panel_sms.html"
 
 
-class PushActivityForm(SmsActivityForm):
+class PushActivityForm(PushExtraMixin, SmsActivityForm):
     channel = ChannelKind.PUSH
     content_fields = ("title", "text", "url", "image_url", "ttl", "collapse_key")
 
     title = _text("Title")
+    text = _text("Body", rows=3, code=True, help_text="Personalization as in email: {{ profile.first_name }}.")
     url = _text("Link", help_text="Opened when the notification is tapped: a web page or the app's deep link.")
     image_url = _text("Image URL")
     ttl = forms.IntegerField(required=False, min_value=0, max_value=28 * 24 * 3600, label="Time to live (s)",
@@ -323,18 +367,34 @@ class PushActivityForm(SmsActivityForm):
 
     field_order = ["template", "title", "text", "url", "image_url", "ttl", "collapse_key", "push_devices",
                    "profile_link", "category", "topic", "rule_set_id"]
+    panel_template = "channels/_panel_push.html"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        content = (self.node.get("settings") or {}).get("content")
+        self.data_rows = data_row_count(content if isinstance(content, dict) else {},
+                                        self.data if self.is_bound else None, prefix=self.add_prefix(""))
+        self.fields.update(push_extra_fields(self.data_rows))
+
+    def panel_fields(self) -> list:
+        return [f for f in super().panel_fields() if not f.name.startswith(("data_", "override_"))]
 
     def initial_from(self, settings):
         initial = super().initial_from(settings)
         initial["push_devices"] = settings.get("push_devices") or "all"
+        content = settings.get("content")
+        initial.update(push_extra_initial(content if isinstance(content, dict) else {}))
         return initial
 
     def settings(self):
         result = super().settings()
-        # Content this panel does not edit (data, per-platform overrides, set over the API) stays.
+        # Content this panel does not edit (an override's link set over the API...) stays; the data
+        # payload and the overrides' title and body are the panel's.
         before = (self.node.get("settings") or {}).get("content")
-        kept = {k: v for k, v in before.items() if k not in self.content_fields} if isinstance(before, dict) else {}
-        content = {**kept, **{k: str(v) for k, v in (result.get("content") or {}).items()}}
+        before = before if isinstance(before, dict) else {}
+        kept = {k: v for k, v in before.items() if k not in self.content_fields and k not in ("data", "overrides")}
+        extra = push_extra_content(self.cleaned_data.get, before=before)
+        content = {**kept, **{k: str(v) for k, v in (result.get("content") or {}).items()}, **extra}
         if content:
             result["content"] = content
         if self.cleaned_data.get("push_devices") == "newest":

@@ -32,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import functools
+import json
 import zoneinfo
 from itertools import islice
 from typing import Any
@@ -56,6 +57,33 @@ TEMPLATE_FIELDS = {
     "direct_mail": ("html",),
 }
 HTML_FIELDS = {"html"}
+PUSH_PLATFORMS = ("web", "android", "ios")
+
+
+def template_sources(channel: str, content: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(field, source) of every template in a content dict. Push's nested templates are
+    named by their path: `data.<name>` for a text value of the data payload, and
+    `overrides.<platform>.<field>` for a per-platform override; a sent message's rendered
+    fields carry them under those names (providers/push.py reads them so)."""
+    found = [(f, content.get(f)) for f in TEMPLATE_FIELDS.get(channel, ()) if content.get(f)]
+    if channel != "push":
+        return found
+    data = content.get("data")
+    if isinstance(data, str) and data.strip():
+        try:
+            data = json.loads(data)
+        except ValueError:
+            data = None
+    if isinstance(data, dict):
+        found += [(f"data.{k}", v) for k, v in data.items() if isinstance(v, str) and v]
+    overrides = content.get("overrides")
+    if isinstance(overrides, dict):
+        for platform in PUSH_PLATFORMS:
+            fields = overrides.get(platform)
+            if isinstance(fields, dict):
+                found += [(f"overrides.{platform}.{f}", v) for f, v in fields.items()
+                          if f in TEMPLATE_FIELDS["push"] and v]
+    return found
 
 
 class TemplateProblem(Exception):
@@ -200,10 +228,7 @@ def check_content(channel: str, content: dict[str, Any], names: dict[str, set[st
     enrichment to the allowed attribute names (None: not checked)."""
     problems: list[TemplateProblem] = []
     names = names or {}
-    for field in TEMPLATE_FIELDS.get(channel, ()):
-        source = content.get(field)
-        if not source:
-            continue
+    for field, source in template_sources(channel, content):
         if not isinstance(source, str):
             problems.append(TemplateProblem(field, "must be text"))
             continue
@@ -334,10 +359,11 @@ class Renderer:
         content = dict(content)
         if channel == "email" and content.get("html") and not (content.get("text") or "").strip():
             content["text"] = text_from_html(content["html"])
-        self.fields = [f for f in TEMPLATE_FIELDS.get(channel, ()) if content.get(f)]
+        sources = template_sources(channel, content)
+        self.fields = [f for f, _ in sources]
         parts = []
-        for field in self.fields:
-            source = str(content[field]).replace(SEPARATOR, "")
+        for field, value in sources:
+            source = str(value).replace(SEPARATOR, "")
             if field in HTML_FIELDS:
                 parts.append(source)
             else:

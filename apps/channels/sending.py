@@ -470,7 +470,8 @@ def sample_renders(delivery: Delivery, source: sql.Composable, limit: int = 3) -
         sample: dict[str, Any] = {"address": row["address"]}
         try:
             fields = renderer.render(context_for(delivery, row, base))
-            sample.update({k: v[:2000] for k, v in fields.items() if k != "text" or delivery.channel == "sms"})
+            keep_text = delivery.channel in ("sms", "push")  # an email's text part repeats its HTML
+            sample.update({k: v[:2000] for k, v in fields.items() if k != "text" or keep_text})
             if delivery.channel == "sms":
                 from . import smstext  # noqa: PLC0415
 

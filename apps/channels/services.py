@@ -162,8 +162,13 @@ def proof_send(*, workspace, actor, channel: str, content: dict[str, Any], addre
     workspace's budget of proof emails."""
     from apps.datamodel import ddl  # noqa: PLC0415
 
+    if channel in ("sms", "push"):
+        from . import proofs  # noqa: PLC0415
+
+        return proofs.proof_send(workspace=workspace, actor=actor, channel=channel, content=content,
+                                 addresses=addresses, entity_key=entity_key, key=key)
     if channel != "email":
-        raise ValidationError("proofs are sent by email")
+        raise ValidationError("proofs of direct mail are not sent: preview the letter instead")
     addresses = [a.strip() for a in addresses if a and a.strip()]
     if not addresses or len(addresses) > 20:
         raise ValidationError({"addresses": "give 1 to 20 test addresses"})
@@ -230,8 +235,9 @@ def _profile_join(audience: ledger.Audience, schema: Schema) -> sql.Composable:
 
 
 def _create_with_params(*, workspace, channel, content, options, classified, params, actor) -> Delivery:
+    headline = content.get("subject") or content.get("title") or content.get("text") or ""
     delivery = Delivery.objects.create(
-        workspace=workspace, channel=channel, name=f"Proof: {content.get('subject', '')}"[:300], content=content,
+        workspace=workspace, channel=channel, name=f"Proof: {headline}"[:300], content=content,
         options=options, proof=True, created_by=actor if getattr(actor, "pk", None) else None,
         expires_at=timezone.now() + _window(workspace, channel))
     query = sql.SQL(

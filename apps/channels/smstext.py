@@ -81,6 +81,16 @@ def cost(segments: int, price_per_segment: float | None) -> float | None:
     return round(segments * float(price_per_segment), 6)
 
 
+def amount_text(value: float | None) -> str:
+    """A price or cost as written, without float noise or trailing zeros (0.0075, 0.15, 3)."""
+    if value is None:
+        return ""
+    from decimal import Decimal  # noqa: PLC0415
+
+    text = f"{Decimal(str(round(float(value), 6))):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def limit_problem(info: SmsText, max_segments: int | None) -> str:
     """Why a message is refused for its length ("" when it may go)."""
     limit = max_segments or MAX_SEGMENTS_CEILING

@@ -70,6 +70,11 @@ PROBES: list[Probe] = [
     Probe("tpl-check", {"POST": "marketer"}, data=_editor, writes=False),
     Probe("tpl-preview", {"POST": "marketer"}, setup=_travel, data=lambda ws: {**_editor(ws), "preview-key": "1"},
           writes=False),
+    # The live SMS counter and push cards only read what is posted (and the SMS price).
+    Probe("tpl-sms-count", {"POST": "marketer"}, data=lambda ws: {"sms_text": "Hello ✈"}, writes=False),
+    Probe("tpl-push-preview", {"POST": "marketer"}, data=lambda ws: {"title": "Hi", "push_text": "Body",
+                                                                     "data_key_0": "k", "data_value_0": "v"},
+          writes=False),
     Probe("tpl-proof", {"POST": "marketer"}, setup=_travel_sending,
           data=lambda ws: {**_editor(ws), "proof-addresses": "qa@example.test"}),
     # The configuration holds the server's credentials: workspace admins only.

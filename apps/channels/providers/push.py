@@ -50,23 +50,26 @@ def ttl_of(content: dict[str, Any]) -> int:
 
 
 def data_of(fields: dict[str, Any], content: dict[str, Any]) -> dict[str, str]:
+    """The data payload: a text value personalized is in the rendered fields as `data.<name>`."""
     raw = content.get("data") or {}
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
         except ValueError:
             raw = {}
-    return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+    if not isinstance(raw, dict):
+        return {}
+    return {str(k): str(fields.get(f"data.{k}", v)) for k, v in raw.items()}
 
 
 def notification(item: Outgoing, content: dict[str, Any], platform: str) -> dict[str, Any]:
     """The message's fields for one platform: the rendered fields, with the platform's
-    overrides (content["overrides"][platform]) on top."""
+    overrides (content["overrides"][platform], rendered as `overrides.<platform>.<field>`) on top."""
     fields = dict(item.fields)
     overrides = (content.get("overrides") or {}).get(platform) or {}
     for name, value in overrides.items():
-        if name in ("title", "text", "url", "image_url") and isinstance(value, str):
-            fields[name] = value
+        if name in ("title", "text", "url", "image_url") and isinstance(value, str) and value:
+            fields[name] = item.fields.get(f"overrides.{platform}.{name}", value)
     return {"title": fields.get("title", ""), "body": fields.get("text", ""), "url": fields.get("url", ""),
             "image": fields.get("image_url", ""), "data": data_of(fields, content)}
 

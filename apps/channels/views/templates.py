@@ -18,8 +18,8 @@ from apps.datamodel.models import Entity
 from apps.tenants.decorators import can_edit, workspace_view
 from apps.tenants.roles import WorkspaceRole
 
-from .. import configuration, selectors, services
-from ..forms import PreviewForm, ProofForm, TemplateForm
+from .. import configuration, content_forms, selectors, services, smstext
+from ..forms import PreviewForm, ProofForm, TemplateForm, posted_content
 from ..models import ChannelKind
 from ..proof_limits import ProofRateLimited
 
@@ -34,19 +34,16 @@ def _template_form(request, data=None, initial=None) -> TemplateForm:
     return TemplateForm(data, initial=initial, entities=_entities(request.workspace))
 
 
-def _posted(request) -> tuple[TemplateForm, str, dict, str]:
+def _posted(request, before: dict | None = None) -> tuple[TemplateForm, str, dict, str]:
     """The editor's form as posted: (form, channel, content, entity_key); content is what
     the fields hold even when the form has errors elsewhere (a name not given yet)."""
     form = _template_form(request, request.POST)
     form.is_valid()
     data = getattr(form, "cleaned_data", {})
     channel = data.get("channel") or request.POST.get("channel") or ChannelKind.EMAIL
-    if channel not in (ChannelKind.EMAIL, ChannelKind.DIRECT_MAIL):
+    if channel not in ChannelKind.values:
         channel = ChannelKind.EMAIL
-    names = ("html", "css", "page_size", "return_address") if channel == ChannelKind.DIRECT_MAIL else (
-        "subject", "preheader", "html", "text", "from_name", "from_email", "reply_to")
-    content = {n: request.POST.get(n, "") for n in names if request.POST.get(n, "")}
-    return form, channel, content, data.get("entity_key") or ""
+    return form, channel, posted_content(channel, request.POST, before), data.get("entity_key") or ""
 
 
 @require_GET
@@ -62,7 +59,15 @@ def template_list(request, workspace_slug):
 
 
 def _editor(request, template, form, status=200, problems=None):
+    text = form.data.get("sms_text", "") if form.is_bound else form.initial.get("sms_text", "")
+    if form.is_bound:
+        push = posted_content(ChannelKind.PUSH, form.data)
+    else:
+        push = dict(template.content or {}) if template is not None and template.channel == ChannelKind.PUSH else {}
+    fields = {k: str(v) for k, v in push.items() if isinstance(v, str)}
     return allow_email_preview(render(request, "channels/template_edit.html", {
+        "sms_initial": sms_estimate(request.workspace, text or ""),
+        "notes": content_forms.push_cards(fields, push),
         "template": template, "form": form, "problems": problems or [], "can_edit": can_edit(request),
         "preview_form": PreviewForm(), "proof_form": ProofForm(),
         "used_by": selectors.template_users(workspace=request.workspace, template=template) if template else [],
@@ -70,7 +75,7 @@ def _editor(request, template, form, status=200, problems=None):
 
 
 def _save(request, template=None):
-    form, channel, content, entity_key = _posted(request)
+    form, channel, content, entity_key = _posted(request, template.content if template is not None else None)
     if template is not None and channel == ChannelKind.DIRECT_MAIL:
         # The window position and margins have no fields here (the API sets them): keep them.
         content = {**{k: v for k, v in (template.content or {}).items() if k in configuration.MILLIMETRE_FIELDS},
@@ -146,6 +151,12 @@ def template_preview(request, workspace_slug):
                                                entity_key=entity_key, key=key or None)
     except selectors.PreviewError as exc:
         context["preview_error"] = exc.message
+    else:
+        fields = context["preview"].fields
+        if channel == ChannelKind.SMS:
+            context.update(sms_estimate(request.workspace, fields.get("text") or ""), personalized=False)
+        elif channel == ChannelKind.PUSH:
+            context["notes"] = content_forms.push_cards(fields, context["preview"].content)
     # Without htmx this fragment is the whole page: it shows the preview frame too.
     return allow_email_preview(render(request, "channels/template_edit.html#template-preview", context,
                                       status=200 if "preview" in context or request.htmx else 422))
@@ -186,3 +197,42 @@ def _delivery_url(request, delivery) -> str:
         return reverse("chan-delivery", kwargs={"workspace_slug": request.workspace.slug, "pk": delivery.pk})
     except Exception:  # noqa: BLE001 - the delivery pages may not be installed
         return ""
+
+
+def _live_content(request, channel: str) -> dict:
+    """The SMS / push content posted by the editor or by a canvas side panel (cfg- fields)."""
+    prefix = "cfg-" if "cfg-node_id" in request.POST else ""
+    return posted_content(channel, request.POST, prefix=prefix)
+
+
+def sms_estimate(workspace, text: str) -> dict:
+    """The live counter's figures: encoding, the characters forcing UCS-2, segments against
+    the workspace's limit, and the cost at its price per segment."""
+    config = selectors.channel_config(workspace=workspace, channel=ChannelKind.SMS)
+    options = (config.options or {}) if config else {}
+    info = smstext.analyse(text)
+    limit = options.get("max_segments") or smstext.MAX_SEGMENTS_CEILING
+    price = options.get("price_per_segment")
+    forcing = [(ch, f"U+{ord(ch):04X}") for ch in info.non_gsm]
+    return {"sms": info, "forcing": forcing, "max_segments": limit, "over_limit": smstext.limit_problem(info, limit),
+            "price": smstext.amount_text(price), "cost": smstext.amount_text(smstext.cost(info.segments, price)),
+            "personalized": "{{" in text or "{%" in text}
+
+
+@vary_on_headers("HX-Request")
+@require_POST
+@workspace_view(write_role=MARKETER)
+def template_sms_count(request, workspace_slug):
+    """The live SMS counter of the editor and of the SMS panel on the canvas."""
+    text = _live_content(request, ChannelKind.SMS).get("text") or ""
+    return render(request, "channels/_sms_count.html", sms_estimate(request.workspace, text))
+
+
+@vary_on_headers("HX-Request")
+@require_POST
+@workspace_view(write_role=MARKETER)
+def template_push_preview(request, workspace_slug):
+    """The live push preview (the fields as written, per platform) of the editor and the panel."""
+    content = _live_content(request, ChannelKind.PUSH)
+    fields = {k: str(v) for k, v in content.items() if isinstance(v, str)}
+    return render(request, "channels/_push_preview.html", {"notes": content_forms.push_cards(fields, content)})
