@@ -45,6 +45,9 @@ def _login(page, live_server, user):
     page.get_by_label("Email address").fill(user.email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    # an agency owner lands on the agency home, and opens the client from its list
+    expect(page).to_have_url(re.compile(rf"{live_server.url}/agency/[^/]+/$"))
+    page.locator("#agency-workspaces").get_by_role("link", name="Northwind").click()
     expect(page).to_have_url(f"{live_server.url}/w/northwind/")
 
 
