@@ -26,7 +26,7 @@ from django.http import Http404
 
 from apps.tenants.services import audit_record
 
-from .configuration import _host_problem
+from . import outbound
 from .models import ChannelConfig
 
 FCM_BASE_URL = "https://fcm.googleapis.com"
@@ -68,7 +68,7 @@ def _url(name: str, value: Any) -> str:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise ValidationError({name: "the port is a number from 1 to 65535"}) from None
-    problem = _host_problem(parts.hostname, port)
+    problem = outbound.url_problem("push", parts.hostname, port)
     if problem:
         raise ValidationError({name: problem})
     return text
