@@ -7,7 +7,8 @@ Web Push keys are generated here (VAPID, RFC 8292): the public key is what a web
 script hands the browser when it subscribes. Every URL the platform will call (the FCM
 and APNs base URLs, the service account's token_uri) is checked like an SMTP host: https
 (http only with PUSH_WEB_ALLOW_HTTP), and never a private address unless the operator
-allows it (CHANNEL_SMTP_ALLOW_PRIVATE_HOSTS)."""
+allows it (CHANNEL_SMTP_ALLOW_PRIVATE_HOSTS), and a provider's own host or one listed in
+PUSH_BASE_URL_HOSTS (apps/channels/outbound.py)."""
 
 from __future__ import annotations
 
