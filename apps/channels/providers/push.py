@@ -71,7 +71,16 @@ def notification(item: Outgoing, content: dict[str, Any], platform: str) -> dict
         if name in ("title", "text", "url", "image_url") and isinstance(value, str):
             fields[name] = value
     return {"title": fields.get("title", ""), "body": fields.get("text", ""), "url": fields.get("url", ""),
-            "image": fields.get("image_url", ""), "data": data_of(fields, content)}
+            "image": fields.get("image_url", ""), "data": data_of(fields, content),
+            "tracking_url": tracking_url_of(item, fields)}
+
+
+def tracking_url_of(item: Outgoing, fields: dict[str, Any]) -> str:
+    """The short tracking link of the message's URL (sending adds it when the delivery
+    tracks clicks): opening it records the tap, then redirects to the URL. A platform
+    override that changes the URL goes untracked."""
+    tracked = item.fields.get("tracking_url") or ""
+    return tracked if tracked and fields.get("url") == item.fields.get("url") else ""
 
 
 class PushProvider:
@@ -138,7 +147,8 @@ class PushProvider:
         parts = urlsplit(sub.token)
         claims = {"sub": self.options.get("vapid_subject") or f"mailto:{settings.DEFAULT_FROM_EMAIL}",
                   "aud": f"{parts.scheme}://{parts.netloc}", "exp": int(time.time()) + 12 * 3600}
-        payload = {"title": note["title"], "body": note["body"], "url": note["url"], "image": note["image"],
+        payload = {"title": note["title"], "body": note["body"], "url": note["tracking_url"] or note["url"],
+                   "image": note["image"],
                    "data": note["data"], "tag": self.collapse_key, "message_id": item.message_id}
         headers = {"Urgency": "normal"}
         if self.collapse_key:
@@ -205,6 +215,8 @@ class PushProvider:
         data = dict(note["data"])
         if note["url"]:
             data.setdefault("url", note["url"])
+        if note["tracking_url"]:
+            data.setdefault("tracking_url", note["tracking_url"])
         android: dict[str, Any] = {"ttl": f"{self.ttl}s", "priority": "high"}
         if self.collapse_key:
             android["collapse_key"] = self.collapse_key
@@ -268,6 +280,8 @@ class PushProvider:
         body: dict[str, Any] = {"aps": aps, **{k: v for k, v in note["data"].items() if k != "aps"}}
         if note["url"]:
             body["url"] = note["url"]
+        if note["tracking_url"]:
+            body["tracking_url"] = note["tracking_url"]
         if note["image"]:
             body["image_url"] = note["image"]
         headers = {"authorization": f"bearer {token}", "apns-topic": topic, "apns-push-type": "alert",
