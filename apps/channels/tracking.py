@@ -162,9 +162,11 @@ def short_token(link_pk: int, message_pk: int) -> str:
 
 def read_short(token: str) -> tuple[int, int]:
     """(link pk, message pk) of a short token; BadSignature when forged or malformed."""
+    if len(token) > 40 or not token.isascii():
+        raise signing.BadSignature("bad short token")
     payload, mac = token[:-SHORT_MAC_CHARS], token[-SHORT_MAC_CHARS:]
     link, dot, message = payload.partition(".")
-    if not dot or len(token) > 40 or not hmac.compare_digest(mac, _short_mac(payload)):
+    if not dot or not hmac.compare_digest(mac, _short_mac(payload)):
         raise signing.BadSignature("bad short token")
     return _unb62(link), _unb62(message)
 

@@ -108,7 +108,8 @@ def test_head_records_nothing_and_forged_or_unknown_tokens_are_404(workspace, tr
     ben_pk = Message.objects.exclude(pk=anna.pk).filter(delivery=anna.delivery).first().pk
     forged = url.rsplit("/", 1)[1].replace(f".{tracking.b62(anna.pk)}", f".{tracking.b62(ben_pk)}")
     unknown_link = tracking.short_token(link_pk + 1000, anna.pk)  # well signed, no such link
-    for token in (forged, unknown_link, "x", "", "1.1" + "A" * 8, "../t/c/1", "1." + "z" * 60):
+    for token in (forged, unknown_link, "x", "", "1.1" + "A" * 8, "../t/c/1", "1." + "z" * 60, "1.1é" + "A" * 8,
+                  "%00", "1.1%0d%0aX: y"):
         response = client.get(f"/s/{token}")
         assert response.status_code == 404, (token, response.status_code)
         assert "Location" not in response
