@@ -162,3 +162,12 @@ def test_push_payloads_carry_a_tracking_url_and_a_tap_records_open_and_click(wor
     assert response.status_code == 302 and response["Location"] == CONTENT["url"]
     message = Message.objects.get(delivery=delivery, status="sent")
     assert sorted(MessageEvent.objects.filter(message=message).values_list("type", flat=True)) == ["click", "open"]
+
+
+def test_links_go_through_the_workspaces_tracking_domain(workspace, travel, gateway, email_config, queue, sends):  # noqa: F811
+    email_config.tracking_domain = "https://t.travel.test"
+    email_config.save(update_fields=["tracking_domain"])
+    configure(workspace, gateway)
+    _delivery, sent = _sent_sms(workspace, gateway, queue, sends, SMS)
+    body = sent["+31612345678"][0].body
+    assert re.search(r"https://t\.travel\.test/s/[0-9A-Za-z]+\.[0-9A-Za-z]+\. Reply", body), body
