@@ -185,10 +185,21 @@ class Shortener:
     (INSERT ... ON CONFLICT DO NOTHING, then read back), kept for the chunk; each message
     gets its own token for it."""
 
-    def __init__(self, delivery, base: str):
-        self.delivery, self.base = delivery, base.rstrip("/")
-        self.prefix = f"{self.base}/s/"
+    def __init__(self, delivery, base):
+        """`base`: the tracking base URL, or a function giving it (asked once, when the
+        first link is met: a delivery without links costs no query)."""
+        self.delivery, self._base = delivery, base
         self.pks: dict[str, int] = {}
+
+    @property
+    def base(self) -> str:
+        if callable(self._base):
+            self._base = self._base()
+        return self._base.rstrip("/")
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.base}/s/"
 
     def _pks(self, urls: list[str]) -> None:
         from .models import ShortLink  # noqa: PLC0415
@@ -209,13 +220,15 @@ class Shortener:
 
     def text(self, text: str, message_pk: int) -> str:
         """An SMS text with every web link replaced by its short tracking URL."""
+        if "://" not in text:
+            return text
         found = list(_links(text, (self.base,)))
         if not found:
             return text
         self._pks([url for _, _, url in found])
-        parts, at = [], 0
+        parts, at, prefix = [], 0, self.prefix
         for start, end, url in found:
-            parts += [text[at:start], self.prefix + short_token(self.pks[url], message_pk)]
+            parts += [text[at:start], prefix + short_token(self.pks[url], message_pk)]
             at = end
         return "".join(parts) + text[at:]
 
@@ -248,7 +261,7 @@ def shortener_for(delivery, config=None) -> Shortener | None:
     """The short links of an SMS or push delivery that tracks clicks (None otherwise)."""
     if delivery.channel not in ("sms", "push") or not (delivery.options or {}).get("track_clicks"):
         return None
-    return Shortener(delivery, tracking_base(delivery, config))
+    return Shortener(delivery, lambda: tracking_base(delivery, config))
 
 
 def shorten_fields(shortener: Shortener, channel: str, fields: dict, message_pk: int) -> None:
