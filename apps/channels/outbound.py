@@ -19,12 +19,14 @@ google-auth's token request); `guarded_httpx` builds an httpx client with it (FC
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpcore
 import httpx
 from django.conf import settings
+from httpcore._backends.sync import SyncStream
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -139,13 +141,9 @@ class _CheckedBackend(httpcore.SyncBackend):
         self.kind = kind
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        import socket  # noqa: PLC0415
-
-        check_host(self.kind, host)
+        check_host(self.kind, host)  # HostRefused goes to the provider as it is (not an httpx error)
         try:
             sock = net.connect_checked(host, port, timeout, (local_address, 0) if local_address else None)
-        except HostRefused:
-            raise
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout(str(exc)) from exc
         except OSError as exc:
@@ -153,8 +151,6 @@ class _CheckedBackend(httpcore.SyncBackend):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         for option in socket_options or ():
             sock.setsockopt(*option)
-        from httpcore._backends.sync import SyncStream  # noqa: PLC0415
-
         return SyncStream(sock)
 
 
