@@ -36,6 +36,7 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     # Public, no login: the ends of tracking links in emails, and the email services' webhooks.
     path("t/", include(channels_urls.public_patterns)),
+    path("s/", include(channels_urls.short_patterns)),
     path("webhooks/anymail/", include("apps.channels.webhooks")),
     path("sender-domains/confirm/", include(channels_urls.confirm_patterns)),
     path("push/", include(channels_urls.browser_push_patterns)),

@@ -39,10 +39,16 @@ class NodeBox:
     h: float = NODE_H
     outlets: list[str] = field(default_factory=list)
     free_outlets: list[str] = field(default_factory=list)  # outlets connected to nothing
+    outlet_labels: dict[str, str] = field(default_factory=dict)  # outlet -> its words, where it has some
     status: str = ""  # of the activity in a run: waiting, running, done...
     problems: list[str] = field(default_factory=list)
     selected: bool = False
     summary: str = ""  # what the settings say, in a few words (shown under the label)
+
+    @property
+    def outlet_choices(self) -> list[tuple[str, str]]:
+        """(outlet, what to call it) for the outlet menus of the side panel."""
+        return [(o, self.outlet_labels.get(o, o)) for o in self.outlets]
 
     @property
     def status_text(self) -> str:
@@ -84,12 +90,13 @@ class EdgeLine:
     label_at: tuple[float, float]
     count: int | None = None
     selected: bool = False
+    outlet_label: str = ""  # the outlet's words (Activity.outlet_labels), else its name
 
     @property
     def label(self) -> str:
-        """What is written on the edge: the outlet's name unless it is the only one, and
-        the row count after a run."""
-        parts = [] if self.outlet == "out" else [self.outlet]
+        """What is written on the edge: the outlet's name (or words) unless it is the only
+        one, and the row count after a run."""
+        parts = [] if self.outlet == "out" else [self.outlet_label or self.outlet]
         if self.count is not None:
             parts.append(f"{self.count:,}")
         return " · ".join(parts)
@@ -166,6 +173,7 @@ def layout(definition: dict[str, Any], *, counts: dict[tuple[str, str, str], int
             id=node_id, type=str(node.get("type")), layer=layers[node_id],
             label=node.get("label") or (activity.label if activity else str(node.get("type"))),
             outlets=outlets, free_outlets=[o for o in outlets if (node_id, o) not in used],
+            outlet_labels=activity.outlet_labels(settings) if activity else {},
             status=statuses.get(node_id, ""), problems=problems.get(node_id, []), selected=node_id == selected_node,
             summary=summaries.get(node_id, ""))
     parents: dict[str, list[str]] = {n: [] for n in ids}
@@ -220,7 +228,7 @@ def layout(definition: dict[str, Any], *, counts: dict[tuple[str, str, str], int
             mid = bezier_point(p0, p1, p2, p3, 0.5)
         lines.append(EdgeLine(index=index, source=src, outlet=outlet, target=dst, path=path,
                               label_at=(round(mid[0], 1), round(mid[1], 1)), count=counts.get((src, outlet, dst)),
-                              selected=index == selected_edge))
+                              selected=index == selected_edge, outlet_label=boxes[src].outlet_labels.get(outlet, "")))
     ordered = [boxes[n] for row in rows for n in row]
     return Canvas(width=round(width), height=round(height), nodes=ordered, edges=lines)
 

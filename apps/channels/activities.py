@@ -32,6 +32,10 @@ REASONS = {
     "quiet_hours": "Quiet hours",
 }
 HEADER_FIELDS = ("from_email", "reply_to", "from_name", "subject")  # an email's one-line fields
+# The "no address on this channel" outlet (setting no_address_outlet): the rows this channel
+# cannot reach at all, so that another channel can (push: a profile without an active device).
+NO_ADDRESS = "no_address"
+NO_ADDRESS_REASONS = ("no_address", "invalid_address", "invalid_phone", "no_region")
 
 
 class Channel(Activity):
@@ -39,6 +43,12 @@ class Channel(Activity):
     catalog_order = 10  # the channel activities open the palette
     report_template = "channels/_activity_report.html"
     channel: str
+
+    def outlets(self, settings):
+        return ["out", NO_ADDRESS] if settings.get("no_address_outlet") is True else ["out"]
+
+    def outlet_labels(self, settings):
+        return {NO_ADDRESS: "No address on this channel"}
 
     def report_details(self, report):
         from .models import PushPlatform  # noqa: PLC0415
@@ -51,6 +61,9 @@ class Channel(Activity):
                 "samples": report.get("samples") or [], "sms": _sms_figures(report.get("sms"))}
 
     def check(self, settings, input_entities, schema):
+        for name in ("no_address_outlet", "track_clicks", "track_opens"):
+            if name in settings and not isinstance(settings[name], bool):
+                raise SettingsError(f"{name} is true or false.")
         entity = schema.entities[input_entities[0]]
         try:
             path = ledger.profile_path(schema, entity, settings.get("profile_link") or None)
@@ -66,7 +79,7 @@ class Channel(Activity):
             problems = content_mod.problems(self.channel, content, names, require=False)
             if problems:
                 raise SettingsError("; ".join(str(p) for p in problems))
-        return {"out": entity.key}
+        return {outlet: entity.key for outlet in self.outlets(settings)}
 
     def publish_check(self, settings, input_entities, schema):
         if self.channel == "sms":
@@ -158,9 +171,19 @@ class Channel(Activity):
         # Push sends one message per device: a profile with two devices is one output row.
         out = ctx.create_table("out", target.key, sql.SQL("SELECT {} target_key FROM {} WHERE reason IS NULL").format(
             sql.SQL("DISTINCT") if self.channel == "push" else sql.SQL(""), scratch))
+        outlets = {"out": out, **self._extra_outlets(ctx, target, scratch)}
         ctx.execute(sql.SQL("DROP TABLE {}").format(scratch))
         ctx.activity_run.report = report
-        return {"out": out}
+        return outlets
+
+    def _extra_outlets(self, ctx, target, scratch) -> dict:
+        """The no_address outlet when the settings ask for it: the rows excluded for want of
+        an address on this channel (in test runs too, so their counts show)."""
+        if NO_ADDRESS not in self.outlets(ctx.node["settings"]):
+            return {}
+        return {NO_ADDRESS: ctx.create_table(NO_ADDRESS, target.key, sql.SQL(
+            "SELECT DISTINCT target_key FROM {} WHERE reason = ANY({})").format(
+            scratch, sql.Literal(list(NO_ADDRESS_REASONS))))}
 
 
 def _sms_estimate(workspace, samples: list[dict], recipients: int) -> dict:

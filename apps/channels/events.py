@@ -76,6 +76,20 @@ def _with_machine(data: dict[str, Any], message: Message) -> dict[str, Any]:
     return {**data, "machine": kind} if kind else data
 
 
+def short_link_followed(*, link, message_pk: int, user_agent: str, ip: str | None) -> list[MessageEvent]:
+    """A short link (/s/<token>) was followed: a click on the message if it was sent in the
+    link's delivery; a push notification's tap is also its open."""
+    message = Message.objects.filter(pk=message_pk, delivery_id=link.delivery_id, status=MessageStatus.SENT).first()
+    if message is None:
+        return []
+    data = {"user_agent": user_agent[:TEXT_LIMIT], "ip": ip or ""}
+    recorded = []
+    if link.delivery.channel == "push":
+        recorded.append(event_record(message=message, type=EventType.OPEN, data=data))
+    recorded.append(event_record(message=message, type=EventType.CLICK, data={"url": link.url[:2000], **data}))
+    return recorded
+
+
 def _text(value: Any) -> str:
     return str(value)[:TEXT_LIMIT] if value not in (None, "") else ""
 

@@ -253,7 +253,7 @@ class SmsTestForm(forms.Form):
 # --- the side panel of channel activities on the campaign canvas ---
 
 ACTIVITY_KEYS = ("template_id", "content", "profile_link", "track_opens", "track_clicks", "category", "topic",
-                 "rule_set_id")
+                 "rule_set_id", "no_address_outlet")
 
 
 class ChannelActivityForm(SettingsForm):
@@ -283,6 +283,10 @@ class ChannelActivityForm(SettingsForm):
     topic = forms.ChoiceField(required=False, label="Subscription topic",
                               help_text="Who may get a marketing message: the topic's consent decides.")
     rule_set_id = forms.ChoiceField(required=False, label="Frequency caps")
+    no_address_outlet = forms.BooleanField(
+        required=False, label="Outlet “No address on this channel”",
+        help_text="Those this channel cannot reach (no or invalid address; push: no device) leave by a second "
+                  "outlet, e.g. to an SMS.")
 
     def __init__(self, *args, templates=(), topics=(), rule_sets=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -297,12 +301,15 @@ class ChannelActivityForm(SettingsForm):
                 "category": settings.get("category") or "marketing", "topic": settings.get("topic") or "",
                 "rule_set_id": str(settings.get("rule_set_id") or ""),
                 "track_opens": settings.get("track_opens", True), "track_clicks": settings.get("track_clicks", True),
+                "no_address_outlet": settings.get("no_address_outlet") is True,
                 **{name: content.get(name, "") for name in self.content_fields}}
 
     def settings(self):
         data = self.cleaned_data
         # Keys this panel does not edit (category, topic, a variable placeholder...) stay.
-        result = {k: v for k, v in (self.node.get("settings") or {}).items() if k not in ACTIVITY_KEYS}
+        # Tracking this panel does not show (SMS, push: track_clicks over the API) stays too.
+        edited = [k for k in ACTIVITY_KEYS if k not in ("track_opens", "track_clicks") or k in self.fields]
+        result = {k: v for k, v in (self.node.get("settings") or {}).items() if k not in edited}
         if data.get("template"):
             result["template_id"] = int(data["template"])
         content = {name: data[name] for name in self.content_fields if data.get(name)}
@@ -312,7 +319,10 @@ class ChannelActivityForm(SettingsForm):
             result["profile_link"] = data["profile_link"].strip()
         if "track_opens" in self.fields:
             result["track_opens"] = bool(data.get("track_opens"))
+        if "track_clicks" in self.fields:
             result["track_clicks"] = bool(data.get("track_clicks"))
+        if data.get("no_address_outlet"):
+            result["no_address_outlet"] = True
         if data.get("category") == "transactional":
             result["category"] = "transactional"
         if data.get("topic"):

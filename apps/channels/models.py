@@ -338,3 +338,21 @@ class PushSubscription(WorkspaceOwned):
 
     def __str__(self) -> str:
         return f"{self.platform} device of {self.profile_key}"
+
+
+class ShortLink(WorkspaceOwned):
+    """A link of an SMS (or a push notification's URL) behind the tracking domain's short
+    redirect /s/<token>: one row per distinct URL of a delivery, not per message. The token
+    names the link and the message, under a MAC (tracking.short_token), so a click is the
+    message's and the target is only ever this row's URL (no open redirect)."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="+", db_index=False)
+    digest = models.CharField(max_length=64)  # sha256 of the URL, hex: what makes a link unique in its delivery
+    url = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["delivery", "digest"], name="shortlink_unique_url")]
+
+    def __str__(self) -> str:
+        return self.url[:80]

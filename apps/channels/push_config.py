@@ -7,7 +7,8 @@ Web Push keys are generated here (VAPID, RFC 8292): the public key is what a web
 script hands the browser when it subscribes. Every URL the platform will call (the FCM
 and APNs base URLs, the service account's token_uri) is checked like an SMTP host: https
 (http only with PUSH_WEB_ALLOW_HTTP), and never a private address unless the operator
-allows it (CHANNEL_SMTP_ALLOW_PRIVATE_HOSTS)."""
+allows it (CHANNEL_SMTP_ALLOW_PRIVATE_HOSTS), and a provider's own host or one listed in
+PUSH_BASE_URL_HOSTS (apps/channels/outbound.py)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from django.http import Http404
 
 from apps.tenants.services import audit_record
 
-from .configuration import _host_problem
+from . import outbound
 from .models import ChannelConfig
 
 FCM_BASE_URL = "https://fcm.googleapis.com"
@@ -68,7 +69,7 @@ def _url(name: str, value: Any) -> str:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise ValidationError({name: "the port is a number from 1 to 65535"}) from None
-    problem = _host_problem(parts.hostname, port)
+    problem = outbound.url_problem("push", parts.hostname, port)
     if problem:
         raise ValidationError({name: problem})
     return text

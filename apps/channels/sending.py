@@ -309,6 +309,7 @@ class _Chunk:
         self.base = _base_context(delivery)
         self.tracker = tracking.Tracker(tracking.base_url(config), clicks=delivery.options.get("track_clicks", True),
                                         opens=delivery.options.get("track_opens", True))
+        self.shortener = tracking.shortener_for(delivery, config)  # SMS links, push URLs
 
     def send(self, provider, rows: list[dict[str, Any]], blocked: dict[int, policy.Verdict],
              recorder: Recorder | None) -> None:
@@ -331,6 +332,8 @@ class _Chunk:
                 continue
             if delivery.channel == "email" and fields.get("html"):
                 fields["html"] = self.tracker.rewrite(fields["html"], row["id"])
+            elif self.shortener is not None:
+                tracking.shorten_fields(self.shortener, delivery.channel, fields, row["id"])
             headers = self.policy.headers(delivery, row, ctx["links"])
             items.append((row, Outgoing(id=row["id"], address=row["address"],
                                         message_id=message_id(delivery, row["id"]), fields=fields,
@@ -470,6 +473,8 @@ def sample_renders(delivery: Delivery, source: sql.Composable, limit: int = 3) -
         sample: dict[str, Any] = {"address": row["address"]}
         try:
             fields = renderer.render(context_for(delivery, row, base))
+            if delivery.channel == "sms" and (delivery.options or {}).get("track_clicks") and fields.get("text"):
+                fields["text"] = tracking.preview_text(fields["text"], tracking.tracking_base(delivery))
             keep_text = delivery.channel in ("sms", "push")  # an email's text part repeats its HTML
             sample.update({k: v[:2000] for k, v in fields.items() if k != "text" or keep_text})
             if delivery.channel == "sms":

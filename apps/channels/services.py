@@ -35,13 +35,19 @@ def delivery_options(audience: ledger.Audience, settings: dict[str, Any], table:
     return {
         "profile": audience.profile.key, "target": audience.target.key, "per_row": audience.per_row,
         "profile_link": ".".join(r.key for r in audience.path), "table": table, "enrichment": enrichment,
-        "track_opens": bool(settings.get("track_opens", True)), "track_clicks": bool(settings.get("track_clicks", True)),
+        "track_opens": bool(settings.get("track_opens", True)), "track_clicks": bool(settings.get("track_clicks", _clicks_default(audience.channel, settings))),
         "category": settings.get("category") or "marketing", "topic": settings.get("topic") or "",
         "rule_set_id": settings.get("rule_set_id") or None,
         "language_attr": audience.mappings["language"].key if "language" in audience.mappings else "",
         "timezone_attr": audience.mappings["timezone"].key if "timezone" in audience.mappings else "",
         "variables": variables or {},
     }
+
+
+def _clicks_default(channel: str, settings: dict[str, Any]) -> bool:
+    """Email tracks clicks unless told not to; SMS and push (whose links become short
+    tracking links) by default for marketing messages only."""
+    return channel not in ("sms", "push") or (settings.get("category") or "marketing") == "marketing"
 
 
 def _held(workspace, campaign) -> bool:

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from . import phones, selectors, smstext
-from .configuration import _host_problem, _save
+from . import outbound, phones, selectors, smstext
+from .configuration import _save
 from .models import ChannelConfig
 from .proof_limits import proof_allow
 
@@ -50,7 +50,7 @@ def _url(name: str, value: Any, errors: dict[str, str]) -> str:
         except ValueError:
             errors[name] = "the port is a number from 1 to 65535"
             return ""
-        problem = _host_problem(parts.hostname, port)
+        problem = outbound.url_problem("sms", parts.hostname, port)
         if problem:
             errors[name] = problem
             return ""

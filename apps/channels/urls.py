@@ -58,6 +58,11 @@ public_patterns = [
     path("c/<str:token>", tracking.click, name="track-click"),
 ]
 
+# Public, no login: the short links of SMS and push notifications (/s/<token>).
+short_patterns = [
+    path("<str:token>", tracking.short_link, name="track-short"),
+]
+
 # Public, no login: a client's website registers browsers for Web Push (apps/channels/webpush.py).
 browser_push_patterns = [
     path("<slug:workspace_slug>/subscribe/", browser_push.browser_subscribe, name="push-browser-subscribe"),

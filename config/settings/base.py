@@ -368,6 +368,12 @@ PUSH_WEB_ENDPOINT_HOSTS = [s.strip().lower() for s in (env(
     "PUSH_WEB_ENDPOINT_HOSTS",
     "fcm.googleapis.com,updates.push.services.mozilla.com,.notify.windows.com,.push.apple.com") or "").split(",")
     if s.strip()]
+# Tenant-set base URLs of SMS providers (an on-premise gateway) and of FCM / APNs: the
+# hosts allowed beside the providers' own (api.twilio.com, rest.nexmo.com,
+# fcm.googleapis.com, api.push.apple.com...), ".example.com" for its subdomains. Checked at
+# save and again at connect time, with the private-address rule of SMTP hosts.
+SMS_BASE_URL_HOSTS = [s.strip().lower() for s in (env("SMS_BASE_URL_HOSTS", "") or "").split(",") if s.strip()]
+PUSH_BASE_URL_HOSTS = [s.strip().lower() for s in (env("PUSH_BASE_URL_HOSTS", "") or "").split(",") if s.strip()]
 # Tests (and an on-premise push gateway) use plain http on loopback; production keeps https.
 PUSH_WEB_ALLOW_HTTP = env_bool("PUSH_WEB_ALLOW_HTTP", False)
 # Every push provider's HTTP call (token exchange included) gives up after this long.

@@ -15,6 +15,9 @@ SENDER_DOMAIN_DNS_TIMEOUT_S = 2.0
 # The tests' push services listen on loopback over plain http.
 PUSH_WEB_ENDPOINT_HOSTS = ["127.0.0.1"]
 PUSH_WEB_ALLOW_HTTP = True
+# The tests' SMS gateways and FCM / APNs servers listen on loopback too.
+SMS_BASE_URL_HOSTS = ["127.0.0.1"]
+PUSH_BASE_URL_HOSTS = ["127.0.0.1"]
 
 # Tests use their own Redis database so a test run never consumes a dev worker's tasks.
 from .base import _redis_db  # noqa: E402

@@ -16,6 +16,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from django.conf import settings
+from django.test import Client
 
 from apps.campaigns.models import ActivityRun
 from apps.channels import devices, push_config
@@ -121,8 +123,10 @@ def test_web_push_is_encrypted_for_the_browser_and_signed_with_the_workspace_vap
     assert (seen.headers["content-encoding"], seen.headers["ttl"], seen.headers["topic"]) == ("aes128gcm", "600",
                                                                                              "spring")
     payload = browser.decrypt(seen.body)
-    assert (payload["title"], payload["body"], payload["url"]) == ("Hello Anna", "Offers for NL",
-                                                                   "https://travel.test/offers")
+    assert (payload["title"], payload["body"]) == ("Hello Anna", "Offers for NL")
+    # the URL goes through the tracking domain's short link, which leads to the page
+    assert payload["url"].startswith(f"{settings.SITE_URL}/s/")
+    assert Client().get(payload["url"].removeprefix(settings.SITE_URL))["Location"] == "https://travel.test/offers"
     # signed by the workspace's VAPID key, for this push service
     token, key = vapid_parts(seen.headers["authorization"])
     assert key == push_settings.options["vapid_public_key"]
@@ -138,7 +142,8 @@ def test_fcm_gets_an_oauth_token_from_the_service_account_and_the_v1_message(
         workspace, travel, push_settings, fcm_sink, queue, sends):
     ben = _register(workspace, "2", "android", token="ben-fcm-token-0123456789abcdef")
     _register(workspace, "3", "android", token="chloe-unregistered-0123456789")
-    activity, delivery = _send(workspace, queue, sends, {"content": {**CONTENT, "collapse_key": "spring"}})
+    activity, delivery = _send(workspace, queue, sends, {"content": {**CONTENT, "collapse_key": "spring"},
+                                                         "track_clicks": False})
     assert activity.report["recipients"] == 2
     [seen] = fcm_sink.requests
     assert fcm_sink.token_requests == 1
@@ -164,7 +169,8 @@ def test_apns_over_http2_with_the_provider_token_and_headers(workspace, travel, 
     _register(workspace, "3", "ios", token="bad" + "0" * 61, app_id=BUNDLE)
     before = int(time.time())
     _activity, delivery = _send(workspace, queue, sends, {"content": {**CONTENT, "ttl": "3600",
-                                                                      "collapse_key": "spring"}})
+                                                                      "collapse_key": "spring"},
+                                                          "track_clicks": False})
     assert apns_sink.http_versions == {"2"}
     [seen] = apns_sink.requests
     assert seen.path == f"/3/device/{'ab' * 32}"
@@ -209,7 +215,7 @@ def test_data_image_and_per_platform_overrides_reach_each_service(workspace, tra
     _register(workspace, "3", "ios", token="cd" * 32, app_id=BUNDLE)
     content = {**CONTENT, "image_url": "https://img.travel.test/{{ profile.country }}.jpg",
                "data": {"offer": "spring", "n": 3}, "overrides": {"ios": {"title": "Trips for you"}}}
-    _send(workspace, queue, sends, {"content": content})
+    _send(workspace, queue, sends, {"content": content, "track_clicks": False})
     web = browser.decrypt(web_sink.requests[0].body)
     assert (web["image"], web["data"]) == ("https://img.travel.test/NL.jpg", {"offer": "spring", "n": "3"})
     fcm = fcm_sink.requests[0].json()["message"]

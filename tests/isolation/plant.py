@@ -295,6 +295,14 @@ def _push_subscription(ws, made):
     return [_m("PushProfile"), _m("PushToken"), _m("PushApp")]
 
 
+def _short_link(ws, made):
+    from apps.channels.models import ShortLink
+
+    url = f"https://{_m('ShortLink').lower()}.test/offer"
+    ShortLink.objects.create(workspace=ws, delivery=made["delivery"], digest=_m("ShortLinkDigest")[:64], url=url)
+    return [_m("ShortLink").lower()]
+
+
 # In dependency order: later planters use what earlier ones made.
 PLANTERS: dict[str, Planter] = {
     "tenants.ApiKey": _api_key,
@@ -318,6 +326,7 @@ PLANTERS: dict[str, Planter] = {
     "channels.MessageEvent": _message_event,
     "channels.SenderDomain": _sender_domain,
     "channels.PushSubscription": _push_subscription,
+    "channels.ShortLink": _short_link,
     "consent.Topic": _topic,
     "consent.ConsentEvent": _consent_event,
     "consent.ConsentState": _consent_state,

@@ -144,6 +144,14 @@ class Activity:
     def outlets(self, settings: dict[str, Any]) -> list[str]:
         return ["out"]
 
+    def outlet_labels(self, settings: dict[str, Any]) -> dict[str, str]:
+        """Words for outlets whose name alone says too little (the canvas shows them on the
+        edges and in the outlet choices); an outlet left out is shown by its name."""
+        return {}
+
+    def outlet_label(self, settings: dict[str, Any], outlet: str) -> str:
+        return self.outlet_labels(settings).get(outlet, outlet)
+
     def check(self, settings: dict[str, Any], input_entities: list[str], schema: Schema) -> dict[str, str]:
         """Validate settings; return {outlet: entity key} of what each outlet will hold.
         Raise SettingsError with a sentence when something is wrong."""

@@ -57,7 +57,8 @@ def run_context(request, run) -> dict:
             "activity": activity, "label": labels.get(box.id, box.id),
             "type_label": kind.label if kind is not None else activity.type,
             "duration": _seconds(activity.started_at, activity.finished_at),
-            "outlets": [(name, o.get("count")) for name, o in (activity.outlets or {}).items()],
+            "outlets": [(box.outlet_labels.get(name, name), o.get("count"))
+                        for name, o in (activity.outlets or {}).items()],
             "report": report,
             "report_template": kind.report_template if drawn else None,
             "report_details": kind.report_details(report) if drawn else {},

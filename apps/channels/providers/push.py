@@ -26,6 +26,9 @@ import httpx
 import requests
 from django.conf import settings
 
+from apps.core.net import HostRefused
+
+from .. import outbound
 from ..devices import endpoint_allowed, push_token_invalid
 from ..models import PushPlatform, PushSubscription
 from ..push_config import APNS_BASE_URL, FCM_BASE_URL, secrets_of
@@ -71,7 +74,16 @@ def notification(item: Outgoing, content: dict[str, Any], platform: str) -> dict
         if name in ("title", "text", "url", "image_url") and isinstance(value, str) and value:
             fields[name] = item.fields.get(f"overrides.{platform}.{name}", value)
     return {"title": fields.get("title", ""), "body": fields.get("text", ""), "url": fields.get("url", ""),
-            "image": fields.get("image_url", ""), "data": data_of(fields, content)}
+            "image": fields.get("image_url", ""), "data": data_of(fields, content),
+            "tracking_url": tracking_url_of(item, fields)}
+
+
+def tracking_url_of(item: Outgoing, fields: dict[str, Any]) -> str:
+    """The short tracking link of the message's URL (sending adds it when the delivery
+    tracks clicks): opening it records the tap, then redirects to the URL. A platform
+    override that changes the URL goes untracked."""
+    tracked = item.fields.get("tracking_url") or ""
+    return tracked if tracked and fields.get("url") == item.fields.get("url") else ""
 
 
 class PushProvider:
@@ -134,11 +146,12 @@ class PushProvider:
             from py_vapid import Vapid02  # noqa: PLC0415
 
             self._vapid = Vapid02.from_pem(self.secrets["vapid_private_key"].encode())
-            self._session = requests.Session()
+            self._session = web_session()
         parts = urlsplit(sub.token)
         claims = {"sub": self.options.get("vapid_subject") or f"mailto:{settings.DEFAULT_FROM_EMAIL}",
                   "aud": f"{parts.scheme}://{parts.netloc}", "exp": int(time.time()) + 12 * 3600}
-        payload = {"title": note["title"], "body": note["body"], "url": note["url"], "image": note["image"],
+        payload = {"title": note["title"], "body": note["body"], "url": note["tracking_url"] or note["url"],
+                   "image": note["image"],
                    "data": note["data"], "tag": self.collapse_key, "message_id": item.message_id}
         headers = {"Urgency": "normal"}
         if self.collapse_key:
@@ -156,6 +169,8 @@ class PushProvider:
             if status == 429 or status >= 500:
                 raise Retryable(str(status), text) from None
             raise Permanent(str(status or "webpush"), text) from None
+        except HostRefused as exc:  # the endpoint's host resolves to an address we do not call
+            raise Permanent("host_refused", f"the push service {exc}"[:300]) from None
         except requests.RequestException as exc:
             raise Retryable("connection", f"{type(exc).__name__}: {exc}"[:300]) from None
         return response.headers.get("Location", "") or f"webpush:{item.message_id}"
@@ -174,7 +189,7 @@ class PushProvider:
             self._fcm_credentials = service_account.Credentials.from_service_account_info(info, scopes=[FCM_SCOPE])
         creds = self._fcm_credentials
         if not creds.valid:
-            session = requests.Session()
+            session = outbound.guard_session(requests.Session(), "push")
             timeout = _timeout()
 
             class TimedRequest(Request):  # google-auth's token request has no timeout of its own
@@ -186,6 +201,8 @@ class PushProvider:
                 creds.refresh(TimedRequest(session))
             except GoogleAuthError as exc:
                 raise ProviderDown("fcm_auth", f"the service account's token request failed: {exc}"[:300]) from None
+            except HostRefused as exc:
+                raise refused("FCM token_uri", exc) from None
             finally:
                 session.close()
         return creds.token
@@ -193,7 +210,7 @@ class PushProvider:
     def _fcm_send(self, sub: PushSubscription, note: dict[str, Any], item: Outgoing) -> str:
         token = self._fcm_token()
         if self._fcm is None:
-            self._fcm = httpx.Client(timeout=_timeout())
+            self._fcm = outbound.guarded_httpx("push", timeout=_timeout())
         base = (self.options.get("fcm_base_url") or FCM_BASE_URL).rstrip("/")
         project = quote(self.secrets["fcm_service_account"]["project_id"], safe="")
         notification_body = {k: v for k, v in (("title", note["title"]), ("body", note["body"]),
@@ -201,6 +218,8 @@ class PushProvider:
         data = dict(note["data"])
         if note["url"]:
             data.setdefault("url", note["url"])
+        if note["tracking_url"]:
+            data.setdefault("tracking_url", note["tracking_url"])
         android: dict[str, Any] = {"ttl": f"{self.ttl}s", "priority": "high"}
         if self.collapse_key:
             android["collapse_key"] = self.collapse_key
@@ -214,6 +233,8 @@ class PushProvider:
             raise Retryable("timeout", str(exc)[:300]) from None
         except httpx.HTTPError as exc:
             raise ProviderDown("connection", f"{type(exc).__name__}: {exc}"[:300]) from None
+        except HostRefused as exc:
+            raise refused("FCM", exc) from None
         if response.status_code == 200:
             return response.json().get("name", "")
         error = _json(response).get("error") or {}
@@ -253,7 +274,7 @@ class PushProvider:
             raise Permanent("no_topic", "the device has no app id and the push settings no APNs topic")
         if self._apns is None:
             # APNs speaks HTTP/2 only: prior knowledge, no HTTP/1.1 fallback.
-            self._apns = httpx.Client(http1=False, http2=True, timeout=_timeout())
+            self._apns = outbound.guarded_httpx("push", http1=False, http2=True, timeout=_timeout())
         base = (self.options.get("apns_base_url") or APNS_BASE_URL).rstrip("/")
         alert = {k: v for k, v in (("title", note["title"]), ("body", note["body"])) if v}
         aps: dict[str, Any] = {"alert": alert, "sound": "default"}
@@ -262,6 +283,8 @@ class PushProvider:
         body: dict[str, Any] = {"aps": aps, **{k: v for k, v in note["data"].items() if k != "aps"}}
         if note["url"]:
             body["url"] = note["url"]
+        if note["tracking_url"]:
+            body["tracking_url"] = note["tracking_url"]
         if note["image"]:
             body["image_url"] = note["image"]
         headers = {"authorization": f"bearer {token}", "apns-topic": topic, "apns-push-type": "alert",
@@ -277,6 +300,8 @@ class PushProvider:
             raise Retryable("timeout", str(exc)[:300]) from None
         except httpx.HTTPError as exc:
             raise ProviderDown("connection", f"{type(exc).__name__}: {exc}"[:300]) from None
+        except HostRefused as exc:
+            raise refused("APNs", exc) from None
         if response.status_code == 200:
             return response.headers.get("apns-id", "")
         reason = str(_json(response).get("reason") or response.status_code)[:200]
@@ -286,6 +311,18 @@ class PushProvider:
             self._apns_jwt = None
             raise ProviderDown(str(response.status_code), f"APNs: {reason}")
         raise Permanent(str(response.status_code), f"APNs: {reason}")
+
+
+def web_session() -> requests.Session:
+    """pywebpush's session: only endpoints on the allowed push services' hosts
+    (PUSH_WEB_ENDPOINT_HOSTS), connected at a checked address (apps/channels/outbound.py)."""
+    return outbound.guard_session(requests.Session(), "webpush")
+
+
+def refused(service: str, exc: HostRefused) -> ProviderDown:
+    """A base URL the platform does not call: the delivery pauses as in an outage until the
+    push settings are corrected, instead of failing every message."""
+    return ProviderDown("host_refused", f"{service}: the host {exc}"[:300])
 
 
 def _json(response) -> dict[str, Any]:

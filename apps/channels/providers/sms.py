@@ -16,9 +16,10 @@ import logging
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 
-from .. import smstext
+from apps.core.net import HostRefused
+
+from .. import outbound, smstext
 from . import Outgoing, Permanent, ProviderDown, Retryable
 
 DEFAULT_TIMEOUT = 15.0  # seconds per request: a provider slower than this is treated as down
@@ -37,17 +38,17 @@ def rebase(url: str, base_url: str) -> str:
     return urlunsplit((base.scheme, base.netloc, base.path.rstrip("/") + parts.path, parts.query, parts.fragment))
 
 
-class _RebaseAdapter(HTTPAdapter):
-    """A requests transport that sends to the configured base URL (Vonage's SDK builds
-    https://<host><path> itself)."""
+def guarded_transport(session, base_url: str):
+    """The SDK's requests session sends to the configured base URL (the SDKs build
+    https://<provider host><path> themselves), only to a host allowed for SMS and over a
+    connection to its checked address (apps/channels/outbound.py)."""
+    return outbound.guard_session(session, "sms", rebase=(lambda url: rebase(url, base_url)) if base_url else None)
 
-    def __init__(self, base_url: str):
-        super().__init__(max_retries=0)
-        self.base_url = base_url
 
-    def send(self, request, *args, **kwargs):
-        request.url = rebase(request.url, self.base_url)
-        return super().send(request, *args, **kwargs)
+def refused(exc: HostRefused) -> ProviderDown:
+    """A base URL the platform does not call: the delivery pauses (as in an outage) until the
+    SMS settings are corrected, instead of failing every message."""
+    return ProviderDown("host_refused", f"the SMS provider's host {exc}")
 
 
 def settings_of(config) -> dict:
@@ -116,14 +117,8 @@ class TwilioProvider(_Base):
         from twilio.http.http_client import TwilioHttpClient  # noqa: PLC0415 - only where Twilio is used
         from twilio.rest import Client  # noqa: PLC0415
 
-        base_url = self.opts["base_url"]
-
-        class Rebased(TwilioHttpClient):
-            def request(self, method, url, *args, **kwargs):
-                return super().request(method, rebase(url, base_url), *args, **kwargs)
-
-        http = Rebased(timeout=self.opts["timeout"], max_retries=0) if base_url else \
-            TwilioHttpClient(timeout=self.opts["timeout"], max_retries=0)
+        http = TwilioHttpClient(timeout=self.opts["timeout"], max_retries=0)
+        guarded_transport(http.session, self.opts["base_url"])
         return Client(self.opts["account"], self.secret, http_client=http)
 
     def _send(self, item: Outgoing) -> str:
@@ -141,6 +136,8 @@ class TwilioProvider(_Base):
             message = self.client.messages.create(**kwargs)
         except TwilioRestException as exc:
             raise twilio_problem(exc) from exc
+        except HostRefused as exc:
+            raise refused(exc) from exc
         except requests.RequestException as exc:
             raise ProviderDown("connection", f"{type(exc).__name__}: {exc}") from exc
         return message.sid or ""
@@ -170,7 +167,7 @@ class VonageProvider(_Base):
         client = Vonage(Auth(api_key=self.opts["account"], api_secret=self.secret),
                         HttpClientOptions(timeout=max(1, round(self.opts["timeout"])), max_retries=0))
         session = client.http_client._session  # the SDK offers no transport hook: mount ours
-        session.mount("https://", _RebaseAdapter(self.opts["base_url"]))
+        guarded_transport(session, self.opts["base_url"])
         return client
 
     def _send(self, item: Outgoing) -> str:
@@ -195,6 +192,8 @@ class VonageProvider(_Base):
             if status in (401, 403, 429) or status >= 500:
                 raise ProviderDown(str(status), str(exc)[:500]) from exc
             raise Permanent(str(status), str(exc)[:500]) from exc
+        except HostRefused as exc:
+            raise refused(exc) from exc
         except requests.RequestException as exc:
             raise ProviderDown("connection", f"{type(exc).__name__}: {exc}") from exc
         return response.messages[0].message_id if response.messages else ""

@@ -48,3 +48,25 @@ def click(request, token: str):
     response = HttpResponseRedirect(url)
     add_never_cache_headers(response)
     return response
+
+
+@require_safe
+def short_link(request, token: str):
+    """/s/<token>: an SMS link or a push notification's URL. A GET records a click on the
+    message (a push tap also its open); HEAD (link previews, unfurlers) records nothing.
+    An unknown or forged token is a 404."""
+    from ..models import ShortLink  # noqa: PLC0415
+
+    try:
+        link_pk, message_pk = tracking.read_short(token)
+    except (signing.BadSignature, ValueError):
+        raise Http404("No such link.") from None
+    link = ShortLink.objects.filter(pk=link_pk).select_related("delivery").only("url", "delivery__channel").first()
+    if link is None:
+        raise Http404("No such link.")
+    if request.method == "GET":
+        events.short_link_followed(link=link, message_pk=message_pk, user_agent=_user_agent(request),
+                                   ip=client_ip(request))
+    response = HttpResponseRedirect(link.url)
+    add_never_cache_headers(response)
+    return response
