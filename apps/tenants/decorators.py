@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 
@@ -37,8 +36,9 @@ def workspace_view(read_role: str = WorkspaceRole.VIEWER, write_role: str = Work
                 raise PermissionDenied(f"{workspace.name} is archived: it is read-only until it is restored.")
             request.workspace = workspace
             request.workspace_role = role
-            _remember(request.user, workspace)
-            return view(request, workspace_slug, *args, **kwargs)
+            response = view(request, workspace_slug, *args, **kwargs)
+            _remember(request, response, workspace)
+            return response
 
         wrapper.workspace_roles = (read_role, write_role)  # read by the isolation harness
         return wrapper
@@ -46,12 +46,16 @@ def workspace_view(read_role: str = WorkspaceRole.VIEWER, write_role: str = Work
     return decorator
 
 
-def _remember(user, workspace) -> None:
-    """Keep the workspace a person last opened (login lands there): one UPDATE, only when
-    it changes; API keys have no user row to keep it on."""
-    if getattr(user, "api_key", None) is None and getattr(user, "last_workspace_id", None) != workspace.pk:
-        get_user_model().objects.filter(pk=user.pk).update(last_workspace=workspace)
-        user.last_workspace_id = workspace.pk
+LAST_WORKSPACE_COOKIE = "last_workspace"
+
+
+def _remember(request, response, workspace) -> None:
+    """The workspace a person last opened, kept in a cookie of their browser (login lands
+    there; the home page checks it is still in reach): no write to the database."""
+    if (request.method == "GET" and response.status_code == 200
+            and request.COOKIES.get(LAST_WORKSPACE_COOKIE) != workspace.slug):
+        response.set_cookie(LAST_WORKSPACE_COOKIE, workspace.slug, max_age=365 * 24 * 3600, httponly=True,
+                            samesite="Lax", secure=request.is_secure())
 
 
 # What a page offers depends on the role of the member behind a `@workspace_view` request

@@ -57,11 +57,6 @@ class User(AbstractUser):
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
 
-    # Where login lands for someone who is not an agency owner or admin (kept as they
-    # open a workspace's pages).
-    last_workspace = models.ForeignKey("tenants.Workspace", null=True, blank=True, on_delete=models.SET_NULL,
-                                       related_name="+")
-
     objects = UserManager()
 
     class Meta:

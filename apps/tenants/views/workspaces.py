@@ -19,7 +19,7 @@ from apps.core.net import client_ip
 
 from .. import dashboard, services
 from ..access import access_api_key, access_invitation
-from ..decorators import is_admin, workspace_view
+from ..decorators import LAST_WORKSPACE_COOKIE, is_admin, workspace_view
 from ..forms import (
     ApiKeyForm,
     InvitationAcceptForm,
@@ -46,7 +46,8 @@ def home(request):
     workspace they opened, if they manage it); anyone else's last workspace still in
     reach, else their first; a page that says there is none."""
     reachable = workspaces_for_user(request.user)
-    last = reachable.filter(pk=request.user.last_workspace_id).first() if request.user.last_workspace_id else None
+    remembered = request.COOKIES.get(LAST_WORKSPACE_COOKIE, "")[:50]
+    last = reachable.filter(slug=remembered).first() if remembered else None
     managed = [org for org, role in organizations_for_user(request.user)
                if role in (OrganizationRole.OWNER, OrganizationRole.ADMIN)]
     if managed:
