@@ -36,6 +36,7 @@ urlpatterns = [
     # Public, no login: the ends of tracking links in emails, and the email services' webhooks.
     path("t/", include(channels_urls.public_patterns)),
     path("webhooks/anymail/", include("apps.channels.webhooks")),
+    path("webhooks/sms/", include(channels_urls.sms_webhook_patterns)),
     path("sender-domains/confirm/", include(channels_urls.confirm_patterns)),
     path("push/", include(channels_urls.browser_push_patterns)),
     path("", include(consent_urls.public_patterns)),
