@@ -314,21 +314,25 @@ class SmsGateway:
         self._post_all(posts)
         return [status for _url, _form, status, _body in self.callbacks[before:]]
 
-    def inbound(self, provider: str, url: str, phone: str, text: str, *, to: str = "+14155550100",
-                signed: bool = True) -> tuple[int, str]:
-        """An SMS from `phone` to `to` reaches the provider, which posts it to `url`."""
+    def inbound_request(self, provider: str, url: str, phone: str, text: str, *, to: str = "+14155550100",
+                        signed: bool = True) -> tuple[dict[str, str], dict[str, str]]:
+        """The fields and headers of the provider's post of an SMS from `phone` to `to`."""
         if provider == "twilio":
             account, token = self.twilio
             sid = "SM" + secrets.token_hex(16)
-            form = {"MessageSid": sid, "SmsSid": sid, "AccountSid": account,
-                    "From": phone, "To": to, "Body": text, "NumMedia": "0", "NumSegments": "1",
-                    "ApiVersion": "2010-04-01"}
-            headers = {"X-Twilio-Signature": sign_twilio(url, form, token)} if signed else {}
-            return post_form(url, form, headers)
+            form = {"MessageSid": sid, "SmsSid": sid, "AccountSid": account, "From": phone, "To": to,
+                    "Body": text, "NumMedia": "0", "NumSegments": "1", "ApiVersion": "2010-04-01"}
+            return form, ({"X-Twilio-Signature": sign_twilio(url, form, token)} if signed else {})
         form = {"msisdn": phone.lstrip("+"), "to": to.lstrip("+"), "messageId": secrets.token_hex(8).upper(),
                 "text": text, "type": "text", "keyword": (text.split() or [""])[0].upper(),
                 "api-key": self.vonage[0], "message-timestamp": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())}
-        return post_form(url, self.vonage_signed(form) if signed else form)
+        return (self.vonage_signed(form) if signed else form), {}
+
+    def inbound(self, provider: str, url: str, phone: str, text: str, *, to: str = "+14155550100",
+                signed: bool = True) -> tuple[int, str]:
+        """An SMS from `phone` to `to` reaches the provider, which posts it to `url`."""
+        form, headers = self.inbound_request(provider, url, phone, text, to=to, signed=signed)
+        return post_form(url, form, headers)
 
     def start(self) -> SmsGateway:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

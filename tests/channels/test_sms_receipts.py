@@ -10,6 +10,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from django.test import Client
 
+from apps.campaigns.models import ActivityRun
 from apps.channels import sms_receipts
 from apps.channels.models import ChannelConfig, Delivery, Message, MessageEvent, SmsReceipt
 from apps.consent.models import Suppression
@@ -89,6 +90,10 @@ def test_twilio_receipts_deliver_and_bounce_and_the_bounced_number_is_suppressed
     assert Suppression.objects.filter(workspace=workspace, kind="phone", value=CHLOE, reason="hard_bounce").exists()
     assert not Suppression.objects.filter(workspace=workspace, kind="phone", value=ANNA).exists()
     assert sorted(SmsReceipt.objects.filter(message=anna).values_list("status", flat=True)) == ["delivered", "sent"]
+    # the next campaign does not text the landline
+    run = live_run(workspace, settings=TEXT, channel="sms")
+    queue()
+    assert ActivityRun.objects.get(run=run, node_id="mail").report["excluded"] == {"no_address": 1, "suppressed": 1}
 
 
 def test_vonage_signed_receipts_deliver_bounce_and_soft_bounce(workspace, travel, gateway, queue, sends):
@@ -276,3 +281,36 @@ def test_another_workspaces_callback_url_with_our_message_id_changes_nothing(wor
     response = post(url, wrong_to, {"X-Twilio-Signature": sign_twilio(url, wrong_to, TOKEN)})
     assert response.content == b"unknown"
     assert_unchanged(message)
+
+
+# --- end to end over HTTP: the gateway posts the receipts to a running server ---
+
+def wait_for(gateway, count, seconds=15):
+    deadline = time.monotonic() + seconds
+    while len(gateway.callbacks) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [(status, body) for _url, _form, status, body in gateway.callbacks]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("backend, mode", [("twilio", "after"), ("vonage", "before")])
+def test_receipts_posted_over_http_settle_every_message(live_server, settings, workspace, travel, queue, sends,
+                                                         backend, mode):
+    """"after": the receipts race the recording of the send; "before": each receipt comes
+    before the provider's answer, so it is kept and settled when the chunk is recorded."""
+    settings.SITE_URL = live_server.url
+    with SmsGateway(twilio=(SID, TOKEN), vonage=(VKEY, VSECRET), receipts=mode,
+                    vonage_signing=(VSIGN, "sha512")) as gw:
+        configure(workspace, gw, backend=backend, signing_secret=VSIGN,
+                  **({"signature_method": "sha512"} if backend == "vonage" else {}))
+        gw.fail(CHLOE, twilio=30005, vonage="3")  # unknown number / absent subscriber for good
+        _delivery, messages = sent_run(workspace, gw, queue, sends)
+        posted = wait_for(gw, 4 if backend == "twilio" else 2)
+    assert {status for status, _body in posted} == {200}, posted
+    if mode == "before":
+        assert {body for _status, body in posted} == {"pending"}
+    anna, chloe = (Message.objects.get(pk=messages[n].pk) for n in (ANNA, CHLOE))
+    assert (anna.status, events(anna)) == ("sent", ["delivered"])
+    assert (chloe.status, chloe.reason, events(chloe)) == ("failed", "bounced", ["bounced"])
+    assert Suppression.objects.filter(workspace=workspace, kind="phone", value=CHLOE, reason="hard_bounce").exists()
+    assert not SmsReceipt.objects.filter(message__in=[anna, chloe], settled_at__isnull=True).exists()
