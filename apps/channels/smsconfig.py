@@ -3,7 +3,13 @@ Vonage, the account id in options and its secret (auth token / API secret) encry
 the SMTP password, the sender (a number, a Twilio messaging service, or an alphanumeric
 sender id), a base URL (on-premise gateways; tests point it at loopback), the price per
 segment, the segment limit, the default region for national numbers, the status callback
-URL; throughput (rate_per_second) is the existing throttle's. A test SMS goes through it."""
+URL (empty: our receipt endpoint, `status_webhook`); throughput (rate_per_second) is the
+existing throttle's. A test SMS goes through it.
+
+Signed callbacks: Twilio signs with the auth token; Vonage with its signature secret
+(`signing_secret`, write-only and encrypted like the secret) and the account's method
+(`signature_method`). The confirmations of inbound STOP/START/HELP are `reply_stop`,
+`reply_start`, `reply_help` (empty: sms_replies.DEFAULTS)."""
 
 from __future__ import annotations
 
