@@ -158,3 +158,17 @@ def test_without_a_provider_the_url_secret_alone_still_works(workspace, texts):
     assert response.status_code == 200 and response.json()["action"] == "stop"
     assert "unsubscribed" in response.json()["reply"]
     assert not subscribed(workspace, texts)
+
+
+def test_vonage_post_json_inbound_is_signed_the_same_way_and_junk_is_a_400(workspace, texts, gateway):
+    import json
+
+    configure(workspace, gateway, "vonage", signing_secret=VSIGN, signature_method="sha1")
+    path = public_url(workspace).removeprefix("http://127.0.0.1:8000")
+    form, _ = gateway.inbound_request("vonage", public_url(workspace), ANNA, "STOP")
+    response = Client().post(path, json.dumps(form), content_type="application/json")
+    assert response.status_code == 200 and response.json()["action"] == "stop"
+    assert not subscribed(workspace, texts)
+    for junk in (b"{not json", b"[1, 2]", b'{"msisdn": {"nested": 1}}', b"\xff\xfe"):
+        response = Client().post(path, junk, content_type="application/json")
+        assert response.status_code == 400 and "JSON" in response.json()["error"]
