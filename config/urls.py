@@ -38,6 +38,7 @@ urlpatterns = [
     path("t/", include(channels_urls.public_patterns)),
     path("s/", include(channels_urls.short_patterns)),
     path("webhooks/anymail/", include("apps.channels.webhooks")),
+    path("webhooks/sms/", include(channels_urls.sms_webhook_patterns)),
     path("sender-domains/confirm/", include(channels_urls.confirm_patterns)),
     path("push/", include(channels_urls.browser_push_patterns)),
     path("", include(consent_urls.public_patterns)),

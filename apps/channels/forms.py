@@ -211,7 +211,22 @@ class SmsConfigForm(forms.Form):
     sender = forms.CharField(required=False, label="Sender", help_text="+14155550100, MG..., or e.g. TRAVEL")
     base_url = forms.CharField(required=False, label="API base URL",
                                help_text="Empty: the provider's public API. An on-premise gateway's URL otherwise.")
-    status_callback = forms.CharField(required=False, label="Delivery receipt URL")
+    status_callback = forms.CharField(required=False, label="Delivery receipt URL",
+                                      help_text="Empty: this server's receipt endpoint (shown below).")
+    signing_secret = forms.CharField(required=False, label="Signature secret (Vonage)", strip=False, max_length=200,
+                                     widget=forms.PasswordInput(render_value=False,
+                                                                attrs={"autocomplete": "new-password"}),
+                                     help_text="Signs delivery receipts and inbound messages. Leave empty to keep "
+                                               "the stored one. Twilio signs with the auth token.")
+    clear_signing_secret = forms.BooleanField(required=False, label="Remove the stored signature secret")
+    signature_method = forms.ChoiceField(required=False, label="Signature method (Vonage)",
+                                         choices=[("", "MD5 hash (Vonage's default)"), ("md5", "HMAC-MD5"),
+                                                  ("sha1", "HMAC-SHA1"), ("sha256", "HMAC-SHA256"),
+                                                  ("sha512", "HMAC-SHA512")])
+    reply_stop = forms.CharField(required=False, max_length=320, label="Reply to STOP",
+                                 help_text="Empty: the default. {workspace} is the workspace's name.")
+    reply_start = forms.CharField(required=False, max_length=320, label="Reply to START")
+    reply_help = forms.CharField(required=False, max_length=320, label="Reply to HELP")
     default_region = forms.CharField(required=False, max_length=2, label="Default country",
                                      help_text="ISO code (GB, US...) for numbers written without +country code")
     price_per_segment = forms.FloatField(required=False, min_value=0, label="Price per segment")
@@ -226,7 +241,8 @@ class SmsConfigForm(forms.Form):
     parallel_tasks = forms.IntegerField(min_value=1, max_value=32, initial=2, label="Parallel tasks")
 
     OPTIONS = ("account", "sender_kind", "sender", "base_url", "status_callback", "default_region",
-               "price_per_segment", "max_segments", "timeout")
+               "price_per_segment", "max_segments", "timeout", "signature_method", "reply_stop", "reply_start",
+               "reply_help")
     FIELDS = ("rate_per_second", "window_hours", "max_attempts", "chunk_size", "parallel_tasks")
 
     @classmethod
@@ -242,6 +258,8 @@ class SmsConfigForm(forms.Form):
         data = self.cleaned_data
         return {"backend": data["backend"], "secret": data.get("secret") or None,
                 "clear_secret": data.get("clear_secret", False),
+                "signing_secret": data.get("signing_secret") or None,
+                "clear_signing_secret": data.get("clear_signing_secret", False),
                 "options": {k: data.get(k) for k in self.OPTIONS if data.get(k) not in (None, "")},
                 **{f: data.get(f) for f in self.FIELDS}}
 

@@ -356,3 +356,30 @@ class ShortLink(WorkspaceOwned):
 
     def __str__(self) -> str:
         return self.url[:80]
+
+
+class SmsReceipt(models.Model):
+    """A provider's delivery receipt (status callback) for one SMS, kept once its signature
+    was verified and it named a message of the workspace. `settled_at` empty: it arrived
+    before the sending task had recorded the provider's message id; the task settles it
+    when its chunk is recorded (apps/channels/sms_receipts.py)."""
+
+    id = models.BigAutoField(primary_key=True)
+    workspace = models.ForeignKey("tenants.Workspace", on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="sms_receipts")
+    provider = models.CharField(max_length=20)
+    provider_message_id = models.CharField(max_length=200)
+    recipient = models.CharField(max_length=40)
+    status = models.CharField(max_length=40)  # the provider's word: delivered, undelivered, failed, sent...
+    error_code = models.CharField(max_length=20, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=20, blank=True)  # the event it became, "recorded", or "unmatched"
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["message"], name="smsreceipt_unsettled",
+                                condition=models.Q(settled_at__isnull=True))]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.status} for {self.message_id}"

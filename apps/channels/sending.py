@@ -36,7 +36,7 @@ from apps.core.sqlutil import workspace_schema
 from apps.datamodel import ddl
 from apps.datamodel.schema import Schema
 
-from . import claims, policy, throttle, tracking
+from . import claims, policy, sms_receipts, throttle, tracking
 from .models import ChannelConfig, Delivery, DeliveryStatus, Message
 from .personalization import GLOBALS, Record, Renderer
 from .providers import Outgoing, Permanent, ProviderDown, Retryable, Unavailable, provider_for
@@ -290,6 +290,8 @@ def send_some(delivery_id: int, budget: float = TASK_BUDGET, chunks: int | None 
             # After every result is recorded: what is still `sending` under this token
             # is free for the next task at once.
             hold.close()
+    if delivery.channel == "sms":
+        sms_receipts.settle(delivery.pk)  # receipts that came before their message's result was recorded
     if delivery.outage_since is not None and totals["sent"]:
         claims.resume(delivery.pk)
     finish_if_done(delivery)

@@ -16,7 +16,15 @@ from apps.datamodel.schema import Schema
 
 from . import content as content_mod
 from . import ledger, sending
-from .models import ChannelConfig, ContentTemplate, Delivery, DeliveryStatus, Message, MessageEvent
+from .models import (
+    ChannelConfig,
+    ContentTemplate,
+    Delivery,
+    DeliveryStatus,
+    Message,
+    MessageEvent,
+    SmsReceipt,
+)
 from .proof_limits import proof_allow
 from .senders import sender_problem
 
@@ -278,4 +286,5 @@ def messages_anonymize(*, workspace, message_ids: Sequence[int], pseudonym: str)
             cleared = cursor.rowcount
         anonymized = Message.objects.filter(workspace_id=workspace.pk, pk__in=ids).update(
             address="", error="", profile_key=pseudonym, target_key=pseudonym)
+        SmsReceipt.objects.filter(workspace_id=workspace.pk, message_id__in=ids).update(recipient="")
     return anonymized, cleared

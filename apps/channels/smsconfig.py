@@ -3,7 +3,13 @@ Vonage, the account id in options and its secret (auth token / API secret) encry
 the SMTP password, the sender (a number, a Twilio messaging service, or an alphanumeric
 sender id), a base URL (on-premise gateways; tests point it at loopback), the price per
 segment, the segment limit, the default region for national numbers, the status callback
-URL; throughput (rate_per_second) is the existing throttle's. A test SMS goes through it."""
+URL (empty: our receipt endpoint, `status_webhook`); throughput (rate_per_second) is the
+existing throttle's. A test SMS goes through it.
+
+Signed callbacks: Twilio signs with the auth token; Vonage with its signature secret
+(`signing_secret`, write-only and encrypted like the secret) and the account's method
+(`signature_method`). The confirmations of inbound STOP/START/HELP are `reply_stop`,
+`reply_start`, `reply_help` (empty: sms_replies.DEFAULTS)."""
 
 from __future__ import annotations
 
@@ -14,6 +20,8 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from apps.tenants.services import audit_record
+
 from . import outbound, phones, selectors, smstext
 from .configuration import _save
 from .models import ChannelConfig
@@ -21,7 +29,9 @@ from .proof_limits import proof_allow
 
 BACKENDS = ("twilio", "vonage")
 SMS_OPTIONS = ("account", "sender_kind", "sender", "base_url", "timeout", "price_per_segment", "max_segments",
-               "default_region", "status_callback")
+               "default_region", "status_callback", "signature_method", "reply_stop", "reply_start", "reply_help")
+REPLY_OPTIONS = ("reply_stop", "reply_start", "reply_help")
+REPLY_MAX = 320  # characters of a keyword's confirmation reply (two GSM-7 segments)
 SENDER_KINDS = ("number", "messaging_service", "alphanumeric")
 SMS_FIELDS = ("rate_per_second", "window_hours", "max_attempts", "chunk_size", "parallel_tasks")
 TWILIO_ACCOUNT = re.compile(r"^AC[0-9a-f]{32}$")
@@ -124,16 +134,42 @@ def check_options(backend: str, options: Any) -> dict[str, Any]:
         "max_segments": _number("max_segments", options.get("max_segments"), 1, smstext.MAX_SEGMENTS_CEILING,
                                 errors, integer=True) or smstext.MAX_SEGMENTS_CEILING,
         "default_region": region,
+        **_signing_options(backend, options, errors),
     }
     if errors:
         raise ValidationError(errors)
     return cleaned
 
 
+def _signing_options(backend: str, options: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    """The Vonage signature method and the keyword replies (empty: the defaults)."""
+    from .sms_signatures import VONAGE_METHODS  # noqa: PLC0415
+
+    cleaned: dict[str, Any] = {}
+    method = str(options.get("signature_method") or "").strip().lower()
+    if method and backend != "vonage":
+        errors["signature_method"] = "only Vonage signs with a chosen method (Twilio signs with the auth token)"
+    elif method and method not in VONAGE_METHODS:
+        errors["signature_method"] = f"one of {', '.join(VONAGE_METHODS)} (as in the Vonage account's settings)"
+    elif method:
+        cleaned["signature_method"] = method
+    for name in REPLY_OPTIONS:
+        text = str(options.get(name) or "").strip()
+        if "\x00" in text:
+            errors[name] = "the reply holds a NUL character"
+        elif len(text) > REPLY_MAX:
+            errors[name] = f"at most {REPLY_MAX} characters"
+        elif text:
+            cleaned[name] = text
+    return cleaned
+
+
 def sms_config_save(*, workspace, actor, backend: str, options: dict[str, Any], secret: str | None = None,
-                    clear_secret: bool = False, ip_address: str | None = None, **fields: Any) -> ChannelConfig:
+                    clear_secret: bool = False, signing_secret: str | None = None, clear_signing_secret: bool = False,
+                    ip_address: str | None = None, **fields: Any) -> ChannelConfig:
     """Create or update the workspace's SMS configuration. `secret` (Twilio auth token,
-    Vonage API secret) None or "" keeps the stored one; clear_secret removes it."""
+    Vonage API secret) None or "" keeps the stored one; clear_secret removes it. Likewise
+    `signing_secret` (Vonage's signature secret of signed webhooks), write-only."""
     if backend not in BACKENDS:
         raise ValidationError({"backend": "twilio or vonage"})
     unknown = set(fields) - set(SMS_FIELDS)
@@ -141,9 +177,29 @@ def sms_config_save(*, workspace, actor, backend: str, options: dict[str, Any], 
         raise ValidationError({"detail": f"unknown field(s): {', '.join(sorted(unknown))}"})
     if secret is not None and any(c in secret for c in "\r\n\x00"):
         raise ValidationError({"secret": "the secret holds a line break"})
+    if signing_secret is not None and any(c in signing_secret for c in "\r\n\x00"):
+        raise ValidationError({"signing_secret": "the signature secret holds a line break"})
+    if signing_secret is not None and len(signing_secret) > 200:
+        raise ValidationError({"signing_secret": "at most 200 characters"})
     options = check_options(backend, options or {})
     with transaction.atomic():
-        return _save(workspace, actor, "sms", backend, options, secret, clear_secret, ip_address, fields)
+        config = _save(workspace, actor, "sms", backend, options, secret, clear_secret, ip_address, fields)
+        if clear_signing_secret or signing_secret:
+            config.signing_secret = "" if clear_signing_secret else signing_secret
+            config.save(update_fields=["signing_secret_encrypted", "updated_at"])
+            # The audit log says the signature secret changed, never what it is.
+            audit_record(workspace=workspace, actor=actor, verb="sms configuration saved", target=config,
+                         data={"changed": ["signing_secret"]}, ip_address=ip_address)
+        return config
+
+
+def status_webhook(workspace, config) -> str:
+    """The delivery receipt URL to paste into the provider's console ("" before a provider is saved)."""
+    from .sms_receipts import status_url  # noqa: PLC0415
+
+    if config is None or config.backend not in BACKENDS:
+        return ""
+    return status_url(workspace, config, config.backend)
 
 
 def sms_test_send(*, workspace, actor, phone: str) -> str:

@@ -16,6 +16,7 @@ from .views import (
     directmail,
     pushconfig,
     senders,
+    sms_webhooks,
     smsconfig,
     templates,
     tracking,
@@ -67,6 +68,11 @@ short_patterns = [
 browser_push_patterns = [
     path("<slug:workspace_slug>/subscribe/", browser_push.browser_subscribe, name="push-browser-subscribe"),
     path("<slug:workspace_slug>/unsubscribe/", browser_push.browser_unsubscribe, name="push-browser-unsubscribe"),
+]
+
+# Public, no login: the SMS providers' signed status callbacks (delivery receipts).
+sms_webhook_patterns = [
+    path("<slug:provider>/<slug:workspace_slug>/status/", sms_webhooks.sms_status_webhook, name="sms-status-webhook"),
 ]
 
 # Public, no login: the page a sender domain's confirmation link opens.

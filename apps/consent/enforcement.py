@@ -334,8 +334,9 @@ def event_hook(event, message) -> None:
                                     source="unsubscribe_link", actor="provider report",
                                     reference=f"message {message.pk}")
         return
+    kind = "phone" if message.delivery.channel == "sms" else "email"
     services.bounce_record(workspace=workspace, address=message.address, hard=event.type == "bounced",
-                           complaint=event.type == "complained")
+                           complaint=event.type == "complained", kind=kind)
 
 
 class ConsentPolicy(SendPolicy):

@@ -5,15 +5,15 @@ nothing secret is stored and admins can see the URL again; rotating bumps the ge
 (configuration.inbound_sms_secret_rotate), which refuses the old URL at once, or after the
 grace period the admin chose (at most INBOUND_SMS_GRACE_MAX_MINUTES).
 
-Signature hook: once SMS providers exist (channels/providers), each one also signs its
-callbacks (Twilio's X-Twilio-Signature, Vonage's signed webhooks...). `verify_signature`
-is where the inbound view checks that signature with the workspace's SMS configuration;
-until a provider is configured there is nothing to verify against and the URL secret is
-the only check."""
+Signatures: once the workspace has an SMS provider (channels' SMS configuration), its
+inbound messages must also carry that provider's signature (Twilio's X-Twilio-Signature,
+Vonage's signed `sig`), checked by `verify_signature` through the channels layer (which
+alone talks to the providers' SDKs); without a provider the URL secret is the only check."""
 
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 
 from django.http import HttpRequest
 from django.utils import timezone
@@ -50,9 +50,25 @@ def secret_is_valid(workspace, secret: str) -> bool:
     return ok or ok_previous
 
 
-def verify_signature(request: HttpRequest, workspace) -> bool:
-    """The SMS provider's own signature of this callback. No SMS provider exists yet, so
-    there is none to check: True. When providers land, look up the workspace's SMS
-    configuration here and verify its signature header (constant time), refusing
-    unsigned callbacks once a provider is configured."""
-    return True
+@dataclass(frozen=True)
+class SignatureCheck:
+    ok: bool
+    provider: str = ""  # "twilio", "vonage", or "" (no provider configured: the URL secret only)
+    problem: str = ""
+    config: object = None
+
+
+def verify_signature(request: HttpRequest, workspace, params=None) -> SignatureCheck:
+    """The SMS provider's own signature of this inbound message, against the workspace's
+    SMS configuration; with no provider configured there is nothing to check (ok).
+    `params`: the fields the provider sent (default: the posted form)."""
+    from apps.channels import selectors as channel_selectors  # noqa: PLC0415
+    from apps.channels import sms_signatures  # noqa: PLC0415
+
+    config = channel_selectors.channel_config(workspace=workspace, channel="sms")
+    if config is None or config.backend not in ("twilio", "vonage"):
+        return SignatureCheck(True)
+    params = request.POST if params is None else params
+    plain = params if config.backend == "twilio" else {k: params.get(k) for k in params}
+    verdict = sms_signatures.verdict(request, config, plain)
+    return SignatureCheck(verdict.ok, config.backend, verdict.problem, config)

@@ -128,16 +128,18 @@ def hashed_value(value: str) -> str:
     return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
 
 
-def bounce_record(*, workspace, address: str, hard: bool, complaint: bool = False) -> Suppression | None:
+def bounce_record(*, workspace, address: str, hard: bool, complaint: bool = False,
+                  kind: str = SuppressionKind.EMAIL) -> Suppression | None:
     """Bounces and complaints feed the suppression list: hard bounces and complaints at
-    once, soft bounces when they reach the workspace threshold."""
+    once, soft bounces when they reach the workspace threshold. `kind` "phone": an SMS
+    number a provider's receipt says is unknown, a landline or unreachable for good."""
     try:
-        address = normalize(SuppressionKind.EMAIL, address)
+        address = normalize(kind, address)
     except ValidationError:
         return None
     if complaint or hard:
         reason = SuppressionReason.COMPLAINT if complaint else SuppressionReason.HARD_BOUNCE
-        return suppression_add(workspace=workspace, kind=SuppressionKind.EMAIL, value=address, reason=reason,
+        return suppression_add(workspace=workspace, kind=kind, value=address, reason=reason,
                                actor="provider webhook")
     threshold = policy_for(workspace).soft_bounce_threshold
     with transaction.atomic():
@@ -145,7 +147,7 @@ def bounce_record(*, workspace, address: str, hard: bool, complaint: bool = Fals
         counter.count += 1
         counter.save(update_fields=["count", "last_at"])
     if counter.count >= threshold:
-        return suppression_add(workspace=workspace, kind=SuppressionKind.EMAIL, value=address,
+        return suppression_add(workspace=workspace, kind=kind, value=address,
                                reason=SuppressionReason.SOFT_BOUNCES, actor="provider webhook",
                                note=f"{counter.count} soft bounces")
     return None

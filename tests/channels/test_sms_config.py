@@ -89,7 +89,7 @@ def test_twilio_configuration_keeps_the_secret_encrypted_and_normalizes_the_send
     ({"default_region": "XX"}, "default_region", "'XX' is not a country code (ISO 3166 alpha-2, e.g. GB, US, DE)"),
     ({"api_token": "x"}, "options", "unknown SMS option(s): api_token (known: account, sender_kind, sender, "
                                     "base_url, timeout, price_per_segment, max_segments, default_region, "
-                                    "status_callback)"),
+                                    "status_callback, signature_method, reply_stop, reply_start, reply_help)"),
 ])
 def test_wrong_options_are_a_400_naming_the_field_and_nothing_is_saved(workspace, gateway, admin_api, change, field,
                                                                        message):

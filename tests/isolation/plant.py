@@ -212,6 +212,15 @@ def _message_event(ws, made):
     return [_m("EventData")]
 
 
+def _sms_receipt(ws, made):
+    from apps.channels.models import SmsReceipt
+
+    SmsReceipt.objects.create(workspace=ws, message=made["message"], provider="twilio",
+                              provider_message_id=_m("SmsReceiptSid"), recipient=_m("SmsRcpt")[:40],
+                              status="delivered", settled_at=timezone.now(), outcome="delivered")
+    return [_m("SmsReceiptSid"), _m("SmsRcpt")[:40]]
+
+
 def _topic(ws, made):
     from apps.consent.models import Topic
 
@@ -324,6 +333,7 @@ PLANTERS: dict[str, Planter] = {
     "channels.Delivery": _delivery,
     "channels.Message": _message,
     "channels.MessageEvent": _message_event,
+    "channels.SmsReceipt": _sms_receipt,
     "channels.SenderDomain": _sender_domain,
     "channels.PushSubscription": _push_subscription,
     "channels.ShortLink": _short_link,

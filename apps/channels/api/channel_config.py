@@ -59,7 +59,8 @@ class ConfigInput(serializers.Serializer):
     parallel_tasks = serializers.IntegerField(required=False, min_value=1, max_value=32)
 
 
-def config_body(workspace, *, channel: str, backend: str, output: type[ConfigOutput], fields: tuple[str, ...]) -> dict:
+def config_body(workspace, *, channel: str, backend: str, output: type[ConfigOutput], fields: tuple[str, ...],
+                extra: dict | None = None) -> dict:
     """The saved configuration of `channel` (or the unsaved default) as `output` renders it."""
     config = selectors.channel_config(workspace=workspace, channel=channel) or ChannelConfig(
         workspace=workspace, channel=channel, backend=backend)
@@ -71,7 +72,7 @@ def config_body(workspace, *, channel: str, backend: str, output: type[ConfigOut
         "channel": channel, "configured": config.pk is not None, "backend": config.backend,
         "options": config.options or {}, "has_secret": bool(config.secret_encrypted), "secret_hint": hint,
         **{name: getattr(config, name) for name in fields},
-        "updated_at": config.updated_at if config.pk else None}).data
+        "updated_at": config.updated_at if config.pk else None, **(extra or {})}).data
 
 
 class ConfigApi(WorkspaceScopedMixin, APIView):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers
 
-from .. import smsconfig
+from .. import selectors, smsconfig
 from . import channel_config
 from .channel_config import CONFIG_TAGS
 
@@ -29,22 +29,38 @@ class SmsOptions(serializers.Serializer):
     max_segments = serializers.IntegerField(required=False, help_text="longer messages are refused (1 to 10)")
     default_region = serializers.CharField(required=False, allow_blank=True,
                                            help_text="ISO 3166 alpha-2 country of national numbers, e.g. GB")
+    signature_method = serializers.ChoiceField(
+        choices=["md5hash", "md5", "sha1", "sha256", "sha512"], required=False,
+        help_text="Vonage: how its signed webhooks are signed, as in the account's settings (default md5hash)")
+    reply_stop = serializers.CharField(required=False, allow_blank=True,
+                                       help_text="the confirmation of STOP ({workspace}: the workspace's name)")
+    reply_start = serializers.CharField(required=False, allow_blank=True, help_text="the confirmation of START")
+    reply_help = serializers.CharField(required=False, allow_blank=True, help_text="the answer to HELP")
 
 
 class SmsConfigInput(channel_config.ConfigInput):
     backend = serializers.ChoiceField(choices=list(smsconfig.BACKENDS))
     options = serializers.DictField(help_text="account, sender_kind, sender, base_url, status_callback, timeout, "
-                                              "price_per_segment, max_segments, default_region")
+                                              "price_per_segment, max_segments, default_region, signature_method, "
+                                              "reply_stop, reply_start, reply_help")
     secret = serializers.CharField(required=False, allow_blank=True, write_only=True, trim_whitespace=False,
                                    help_text="Twilio auth token or Vonage API secret. Write-only; left out or "
                                              "empty keeps the stored one.")
+    signing_secret = serializers.CharField(required=False, allow_blank=True, write_only=True, trim_whitespace=False,
+                                           max_length=200,
+                                           help_text="Vonage's signature secret (signed webhooks: delivery receipts "
+                                                     "and inbound messages). Write-only; left out or empty keeps "
+                                                     "the stored one. Twilio signs with the auth token.")
+    clear_signing_secret = serializers.BooleanField(required=False, default=False)
     rate_per_second = serializers.FloatField(required=False, allow_null=True, min_value=0.01,
                                              help_text="throughput of the sender: 1 for a long code, more for "
                                                        "toll-free and short codes")
 
 
 class SmsConfigOutput(channel_config.ConfigOutput):
-    pass
+    has_signing_secret = serializers.BooleanField()
+    status_webhook = serializers.CharField(help_text="the delivery receipt URL to give the provider "
+                                                     "(empty until a provider is saved)")
 
 
 @extend_schema_view(
@@ -59,6 +75,15 @@ class SmsConfigApi(channel_config.ConfigApi):
     input = SmsConfigInput
     fields = smsconfig.SMS_FIELDS
     save = smsconfig.sms_config_save
+
+    @classmethod
+    def body_of(cls, workspace) -> dict:
+        config = selectors.channel_config(workspace=workspace, channel="sms")
+        extra = {"has_signing_secret": bool(config and config.signing_secret_encrypted),
+                 "status_webhook": smsconfig.status_webhook(workspace, config)}
+        body = channel_config.config_body(workspace, channel="sms", backend=cls.default_backend, output=SmsConfigOutput,
+                                          fields=cls.fields, extra=extra)
+        return body
 
 
 class SmsConfigTestApi(channel_config.ConfigTestApi):

@@ -77,6 +77,11 @@ class _Base:
         self.opts = settings_of(config)
         self.secret = config.secret
         self.client = None
+        if delivery is not None and not self.opts["status_callback"]:
+            # Receipts of ledger messages come to our endpoint (apps/channels/sms_receipts.py).
+            from ..sms_receipts import callback_base  # noqa: PLC0415
+
+            self.opts["status_callback"] = callback_base(config.workspace, config)
 
     def open(self):
         if self.client is None:

@@ -23,7 +23,9 @@ SCREEN = settings_page.Screen(
     saved="SMS configuration saved.", test_form=SmsTestForm, test_field="phone",
     test=lambda request, data: smsconfig.sms_test_send(workspace=request.workspace, actor=request.user,
                                                        phone=data["phone"]),
-    sent=lambda data, via: f"Sent: {via}.")
+    sent=lambda data, via: f"Sent: {via}.",
+    extra=lambda request, config: {"status_webhook": smsconfig.status_webhook(request.workspace, config),
+                                   "has_signing_secret": bool(config and config.signing_secret_encrypted)})
 
 
 @workspace_view(read_role=ADMIN, write_role=ADMIN)

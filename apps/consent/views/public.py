@@ -3,6 +3,7 @@ inbound SMS keyword endpoint that SMS providers call. They work without JavaScri
 
 from __future__ import annotations
 
+import json
 import re
 
 from django.core import signing
@@ -100,24 +101,32 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
 @csrf_exempt
 @require_http_methods(["POST"])
 def inbound_sms(request: HttpRequest, workspace_slug: str, secret: str) -> HttpResponse:
-    """An SMS provider forwards a reply: `from` (the phone) and `body`. STOP and its
-    synonyms withdraw every SMS topic of the profiles with that number; START grants
-    them again; HELP answers with where to get help."""
+    """An SMS provider forwards a reply: the phone (Twilio `From`, Vonage `msisdn`) and the
+    text (`Body`, `text`). STOP and its synonyms withdraw every SMS topic of the profiles
+    with that number; START grants them again; HELP answers with where to get help. Once
+    the workspace has a provider, its signature is required too, and the confirmation goes
+    back through it (Twilio: TwiML; Vonage: sent through its SMS API)."""
     workspace = Workspace.objects.filter(slug=workspace_slug).first()
     if workspace is None or not inbound.secret_is_valid(workspace, secret):
         return JsonResponse({"error": "not found"}, status=404)
-    if not inbound.verify_signature(request, workspace):
-        return JsonResponse({"error": "the provider's signature does not match"}, status=403)
-    phone = re.sub(r"[^0-9+]", "", request.POST.get("from", "") or request.POST.get("From", ""))
-    body = (request.POST.get("body", "") or request.POST.get("Body", "")).strip()
+    form = _fields(request)
+    if form is None:
+        return JsonResponse({"error": "the body is neither a form nor a JSON object of texts"}, status=400)
+    check = inbound.verify_signature(request, workspace, form)
+    if not check.ok:
+        return JsonResponse({"error": f"the provider's signature does not match: {check.problem}"}, status=403)
+    raw_phone = form.get("from", "") or form.get("From", "") or form.get("msisdn", "")
+    phone = re.sub(r"[^0-9+]", "", raw_phone)
+    if phone and check.provider == "vonage" and not phone.startswith("+"):
+        phone = "+" + phone  # Vonage sends international numbers without the +
+    body = (form.get("body", "") or form.get("Body", "") or form.get("text", "")).strip()
     word = body.split()[0].upper().strip(".!") if body else ""
     if not phone:
-        return JsonResponse({"error": "the sender's number (from) is missing"}, status=400)
+        return JsonResponse({"error": "the sender's number (from, From or msisdn) is missing"}, status=400)
     if word in HELP_WORDS:
-        return JsonResponse({"action": "help", "reply": f"{workspace.name}: reply STOP to stop messages, START to "
-                                                        "receive them again."})
+        return _answer(form, workspace, check, phone, "help", {})
     if word not in STOP_WORDS | START_WORDS:
-        return JsonResponse({"action": "none"})
+        return _answer(form, workspace, check, phone, "none", {})
     granted = word in START_WORDS
     profiles = _profiles_with_phone(workspace, phone)
     topics = list(Topic.objects.filter(workspace=workspace, channel="sms"))
@@ -130,8 +139,40 @@ def inbound_sms(request: HttpRequest, workspace_slug: str, secret: str) -> HttpR
         # A number we cannot tie to a profile still must not get texts: suppress it.
         services.suppression_add(workspace=workspace, kind="phone", value=phone, reason="manual",
                                  actor="inbound sms", note=f"STOP keyword: {body[:100]}")
-    return JsonResponse({"action": "start" if granted else "stop", "profiles": len(profiles),
-                         "topics": len(topics)})
+    return _answer(form, workspace, check, phone, "start" if granted else "stop",
+                   {"profiles": len(profiles), "topics": len(topics)})
+
+
+def _fields(request: HttpRequest):
+    """The posted fields: the form, or (Vonage's POST-JSON) a JSON object of texts; None
+    when the body is neither."""
+    if request.content_type != "application/json":
+        return request.POST
+    try:
+        data = json.loads(request.body.decode("utf-8"))
+    except (ValueError, UnicodeError):
+        return None
+    if not isinstance(data, dict) or not all(isinstance(v, str | int | float) for v in data.values()):
+        return None
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def _answer(form, workspace, check, phone: str, action: str, data: dict) -> HttpResponse:
+    """The confirmation, the way the provider takes it: TwiML for Twilio, a message sent
+    through Vonage's SMS API, JSON (with the text) when no provider is configured."""
+    from apps.channels import sms_replies  # noqa: PLC0415 - consent builds on channels
+
+    reply = sms_replies.reply_text(workspace, check.config, action)
+    if check.provider == "twilio":
+        return HttpResponse(sms_replies.twiml(reply), content_type="text/xml; charset=utf-8")
+    body = {"action": action, **data}
+    if reply:
+        body["reply"] = reply
+    if check.provider == "vonage" and reply:
+        ours = form.get("to", "")
+        sender = "+" + ours if re.fullmatch(r"[1-9][0-9]{5,14}", ours) else ""
+        body["reply_sent"] = bool(sms_replies.vonage_send(check.config, to=phone, sender=sender, text=reply))
+    return JsonResponse(body)
 
 
 def _profiles_with_phone(workspace, phone: str) -> list[str]:
