@@ -82,7 +82,8 @@ def short_link_followed(*, link, message_pk: int, user_agent: str, ip: str | Non
     message = Message.objects.filter(pk=message_pk, delivery_id=link.delivery_id, status=MessageStatus.SENT).first()
     if message is None:
         return []
-    data = {"user_agent": user_agent[:TEXT_LIMIT], "ip": ip or ""}
+    # Messaging apps fetch a link to preview it (WhatsApp, iMessage...): flagged machine.
+    data = _with_machine({"user_agent": user_agent[:TEXT_LIMIT], "ip": ip or ""}, message)
     recorded = []
     if link.delivery.channel == "push":
         recorded.append(event_record(message=message, type=EventType.OPEN, data=data))
