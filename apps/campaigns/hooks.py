@@ -41,3 +41,16 @@ def summary(run_ids: list[int]) -> dict[str, int]:
         for key, value in listener.summary(run_ids).items():
             total[key] = total.get(key, 0) + value
     return total
+
+
+# (run) -> {node_id: {"short": "959 sent", "text": "959 sent · 43.8 % opened ...", "url": a report}}:
+# what the layers above know of a live run's activities after they ran (reports: the
+# delivery figures of its channel activities), shown on the run's canvas and table.
+RESULT_PROVIDERS: list = []
+
+
+def results(run) -> dict[str, dict]:
+    found: dict[str, dict] = {}
+    for provider in RESULT_PROVIDERS:
+        found.update(provider(run))
+    return found

@@ -11,9 +11,12 @@ class ReportsConfig(AppConfig):
     verbose_name = "Reports"
 
     def ready(self) -> None:
+        from apps.campaigns import hooks as campaign_hooks
         from apps.tenants import dashboard as tenant_dashboard
 
         from . import dashboard
 
         if dashboard.workspace_panel not in tenant_dashboard.PANELS:
             tenant_dashboard.PANELS.append(dashboard.workspace_panel)
+        if dashboard.run_results not in campaign_hooks.RESULT_PROVIDERS:
+            campaign_hooks.RESULT_PROVIDERS.append(dashboard.run_results)

@@ -92,3 +92,13 @@ def test_the_campaign_report_downloads_as_a_pdf_for_the_client(client_for, alice
         text = "\n".join(page.extract_text() for page in pdf.pages)
     assert sent_run.campaign.name in text and workspace.name in text and workspace.organization.name in text
     assert "Mailbox providers" in text and "example.test" in text
+
+
+def test_a_live_runs_page_shows_each_channel_activitys_results(client_for, alice, workspace, sent_run):
+    html = client_for(alice).get(f"/w/{workspace.slug}/campaigns/runs/{sent_run.pk}/").content.decode()
+    delivery = Delivery.objects.get(run=sent_run)
+    assert 'data-result="mail"' in html and "3 sent" in html
+    assert f"/w/{workspace.slug}/reports/deliveries/{delivery.pk}/" in html
+    # on the canvas too, under the activity's name
+    canvas = html.split('data-node="mail"')[1].split("</g>")[0]
+    assert "3 sent" in canvas

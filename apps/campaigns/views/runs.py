@@ -42,8 +42,11 @@ def run_context(request, run) -> dict:
         source = by_node.get(edge.get("from"))
         outlet = (source.outlets or {}).get(edge.get("outlet", "out")) if source else None
         counts[(edge.get("from"), edge.get("outlet", "out"), edge.get("to"))] = outlet.get("count") if outlet else None
+    summaries = summarize(definition, audience_names(request.workspace, definition))
+    results = hooks.results(run) if run.mode == "live" else {}
+    summaries.update({node_id: result["short"] for node_id, result in results.items()})
     canvas = layout(definition, counts=counts, statuses={a.node_id: a.status for a in activities},
-                    summaries=summarize(definition, audience_names(request.workspace, definition)))
+                    summaries=summaries)
     labels = {n.id: n.label for n in canvas.nodes}
     rows = []
     for box in canvas.nodes:  # in the canvas's order: top to bottom
@@ -62,6 +65,7 @@ def run_context(request, run) -> dict:
             "report": report,
             "report_template": kind.report_template if drawn else None,
             "report_details": kind.report_details(report) if drawn else {},
+            "result": results.get(box.id),
         })
     done = sum(1 for a in activities if a.status in ("done", "failed", "skipped"))
     awaiting = [a.node_id for a in activities if a.status == ActivityStatus.AWAITING_CONFIRMATION]
