@@ -26,6 +26,8 @@ PERIODIC_TASKS: list[Periodic] = [
     Periodic("sweep deliveries", "apps.channels.tasks.sweep_deliveries", every_seconds=5),
     # Report counts: the ledger triggers' deltas folded into the rollups.
     Periodic("fold report rollups", "apps.reports.tasks.rollups_compact", every_seconds=60),
+    # Weekly reports by email: each at its hour of its workspace's zone.
+    Periodic("send weekly reports", "apps.reports.tasks.weekly_reports_send", crontab="5 * * * *"),
     Periodic("purge campaign working tables", "apps.campaigns.tasks.purge_working_tables", crontab="23 * * * *"),
 ]
 

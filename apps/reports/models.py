@@ -5,6 +5,7 @@ events (migration 0001): every path that sends, fails or records an event is cou
 whatever code runs it, in the same transaction, set-based (one INSERT ... ON CONFLICT per
 statement, not per row). Reports sum these small tables."""
 
+from django.conf import settings
 from django.db import models
 
 from apps.tenants.models import WorkspaceOwned
@@ -99,3 +100,33 @@ class RollupDelta(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.delivery_id} {self.key} {self.metric} +{self.n}"
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+class ReportSubscription(WorkspaceOwned):
+    """A campaign's report emailed every week (with its PDF) to a few addresses, at an hour
+    of the workspace's time zone (beat looks every hour: reports.tasks.weekly_reports_send)."""
+
+    campaign = models.ForeignKey("campaigns.Campaign", on_delete=models.CASCADE, related_name="+")
+    recipients = models.JSONField(default=list)
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices, default=Weekday.MONDAY)
+    hour = models.PositiveSmallIntegerField(default=8)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} weekly to {', '.join(self.recipients)}"

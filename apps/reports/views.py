@@ -7,62 +7,25 @@ from __future__ import annotations
 import csv
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
 
 from apps.campaigns import selectors as campaign_selectors
 from apps.channels import selectors as channel_selectors
 from apps.datamodel.ingestion import formula_safe
 from apps.tenants import selectors as tenant_selectors
-from apps.tenants.access import access_organization
+from apps.tenants.access import access_object, access_organization
 from apps.tenants.decorators import workspace_view
 from apps.tenants.forms import AgencyInviteForm
 
-from . import agency, charts, pdf, selectors
-
-# (key, label, rate key) of the figures table, in reading order.
-FIGURES = [
-    ("targeted", "Targeted", None), ("excluded", "Excluded", None), ("sent", "Sent", None),
-    ("failed", "Failed", None), ("delivered", "Delivered", "delivery_rate"),
-    ("bounced_hard", "Bounced (hard)", "bounce_rate"), ("bounced_soft", "Bounced (soft)", None),
-    ("complained", "Complaints", "complaint_rate"), ("opened_unique", "Opened (unique)", "open_rate"),
-    ("opened_total", "Opens (total)", None), ("opened_machine", "Machine opens (proxies, scanners)", None),
-    ("clicked_unique", "Clicked (unique)", "click_rate"), ("clicked_total", "Clicks (total)", None),
-    ("click_to_open", "Click-to-open", None), ("unsubscribed", "Unsubscribed", "unsubscribe_rate"),
-    ("expired", "Expired", None), ("cancelled", "Cancelled", None),
-]
-TABLES = ("figures", "series", "links", "domains", "excluded", "failed", "deliveries")
-
-
-def figure_rows(figures: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = []
-    for key, label, rate in FIGURES:
-        value = figures.get(key)
-        if key == "click_to_open":
-            rows.append({"key": key, "label": label, "value": None, "rate": value})
-        else:
-            rows.append({"key": key, "label": label, "value": value, "rate": figures.get(rate) if rate else None})
-    return rows
-
-
-def _labelled(counts: dict[str, int]) -> list[dict[str, Any]]:
-    return [{"code": code, "label": channel_selectors.reason_label(code), "n": n} for code, n in counts.items()]
-
-
-def report_context(deliveries: list, *, per_delivery: bool) -> dict[str, Any]:
-    figures = selectors.report_of(deliveries)
-    series = selectors.series(deliveries)
-    return {
-        "figures": figures, "figure_rows": figure_rows(figures), "series": series,
-        "chart": charts.line_chart(series), "links": selectors.links(deliveries),
-        "domains": selectors.domains(deliveries), "excluded": _labelled(figures["excluded_by_reason"]),
-        "failed": _labelled(figures["failed_by_reason"]),
-        "delivery_rows": selectors.per_delivery(deliveries) if per_delivery else [],
-        "complaint_limit": selectors.COMPLAINT_RATE_LIMIT,
-        "tables": [t for t in TABLES if per_delivery or t != "deliveries"],
-    }
+from . import agency, pdf, selectors, services
+from .context import TABLES, report_context
+from .forms import SubscriptionForm
+from .models import ReportSubscription
 
 
 def csv_rows(table: str, context: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
@@ -115,6 +78,7 @@ def campaign_report(request, workspace_slug, pk):
     campaign, run, deliveries = _campaign_scope(request, pk)
     runs = campaign_selectors.run_list(campaign=campaign).filter(mode="live")
     context = {"campaign": campaign, "run": run, "runs": runs[:50], "scope": "campaign",
+               "subscriptions": _subscriptions(request, campaign), "subscription_form": SubscriptionForm(),
                **report_context(deliveries, per_delivery=True)}
     return render(request, "reports/report.html", context)
 
@@ -183,3 +147,38 @@ def campaign_report_pdf(request, workspace_slug, pk):
     stem = f"campaign-{campaign.pk}" + (f"-run-{run.pk}" if run else "")
     response["Content-Disposition"] = f'attachment; filename="{stem}-report.pdf"'
     return response
+
+
+def _subscriptions(request, campaign) -> list:
+    return list(ReportSubscription.objects.filter(workspace=request.workspace, campaign=campaign).order_by("id"))
+
+
+@require_POST
+@workspace_view()
+def campaign_subscribe(request, workspace_slug, pk):
+    """Email this campaign's report every week (with its PDF)."""
+    campaign = campaign_selectors.access_campaign(request.user, request.workspace, pk)
+    form = SubscriptionForm(request.POST)
+    if form.is_valid():
+        try:
+            services.subscription_create(workspace=request.workspace, actor=request.user, campaign=campaign,
+                                         **form.cleaned_data)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+    if form.errors:
+        messages.error(request, "Not scheduled: " + "; ".join(
+            f"{name}: {' '.join(errs)}" for name, errs in form.errors.items()))
+    else:
+        messages.success(request, "The report will be emailed every week.")
+    return redirect("rep-campaign", workspace_slug=workspace_slug, pk=campaign.pk)
+
+
+@require_POST
+@workspace_view()
+def subscription_delete(request, workspace_slug, pk):
+    subscription = access_object(ReportSubscription.objects.select_related("campaign"), request.workspace, pk)
+    campaign_id = subscription.campaign_id
+    services.subscription_delete(workspace=request.workspace, actor=request.user, subscription=subscription)
+    messages.success(request, "The weekly email is cancelled.")
+    return redirect("rep-campaign", workspace_slug=workspace_slug, pk=campaign_id)

@@ -312,6 +312,31 @@ def _short_link(ws, made):
     return [_m("ShortLink").lower()]
 
 
+def _rollups(ws, made):
+    """The report rollups of the planted delivery (the message and event above made some;
+    these carry markers)."""
+    from apps.reports.models import DeliveryRollup, DomainRollup, LinkRollup, RollupDelta
+
+    delivery = made["delivery"]
+    DeliveryRollup.objects.create(workspace=ws, delivery=delivery, hour=timezone.now().replace(minute=0, second=0,
+                                  microsecond=0), metric=_m("RollupMetric"), n=7)
+    LinkRollup.objects.create(workspace=ws, delivery=delivery, url=f"https://{_m('RollupLink').lower()}.test/",
+                              total=3, uniq=2)
+    DomainRollup.objects.create(workspace=ws, delivery=delivery, domain=f"{_m('RollupDomain').lower()}.test",
+                                metric="sent", n=5)
+    RollupDelta.objects.create(workspace=ws, delivery=delivery, kind="hour", hour=timezone.now(),
+                               key=_m("RollupDelta"), n=1)
+    return [_m("RollupMetric"), _m("RollupLink").lower(), _m("RollupDomain").lower(), _m("RollupDelta")]
+
+
+def _report_subscription(ws, made):
+    from apps.reports.models import ReportSubscription
+
+    ReportSubscription.objects.create(workspace=ws, campaign=made["campaign"],
+                                      recipients=[f"{_m('Subscriber').lower()}@example.test"])
+    return [_m("Subscriber").lower()]
+
+
 # In dependency order: later planters use what earlier ones made.
 PLANTERS: dict[str, Planter] = {
     "tenants.ApiKey": _api_key,
@@ -346,6 +371,11 @@ PLANTERS: dict[str, Planter] = {
     "consent.FrequencyCap": _frequency_cap,
     "consent.QuietHours": _quiet_hours,
     "consent.WorkspacePolicy": _workspace_policy,
+    "reports.DeliveryRollup": _rollups,
+    "reports.LinkRollup": lambda ws, made: [],  # planted with the delivery's rollups
+    "reports.DomainRollup": lambda ws, made: [],
+    "reports.RollupDelta": lambda ws, made: [],
+    "reports.ReportSubscription": _report_subscription,
 }
 
 

@@ -4,21 +4,11 @@ import csv
 import io
 
 import pdfplumber
-import pytest
 
 from apps.campaigns.models import Run
 from apps.channels.models import Delivery, Message
 from apps.reports import views
 from tests.channels.delivery_rows import make_delivery
-from tests.channels.test_sending import live_run
-
-
-@pytest.fixture
-def sent_run(workspace, travel, email_config, sink, queue, sends):
-    run = live_run(workspace)
-    queue()
-    sends()
-    return run
 
 
 def _csv(response):
