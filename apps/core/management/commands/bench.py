@@ -4,7 +4,7 @@ import importlib
 
 from django.core.management.base import BaseCommand, CommandError
 
-BENCHES = ["ingest", "audience", "campaign", "send", "directmail", "exclusions"]
+BENCHES = ["ingest", "audience", "campaign", "send", "directmail", "exclusions", "report"]
 
 
 class Command(BaseCommand):
