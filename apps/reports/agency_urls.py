@@ -4,4 +4,5 @@ from . import views
 
 urlpatterns = [
     path("", views.agency_home, name="agency-home"),
+    path("copy/", views.agency_copy, name="agency-copy"),
 ]

@@ -14,15 +14,19 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.audiences.models import Audience
 from apps.campaigns import selectors as campaign_selectors
+from apps.campaigns.models import Campaign
 from apps.channels import selectors as channel_selectors
+from apps.channels.models import ContentTemplate
 from apps.datamodel.ingestion import formula_safe
 from apps.tenants import selectors as tenant_selectors
-from apps.tenants.access import access_object, access_organization
+from apps.tenants.access import access_object, access_organization, workspace_role
 from apps.tenants.decorators import workspace_view
 from apps.tenants.forms import AgencyInviteForm
+from apps.tenants.roles import WorkspaceRole, at_least
 
-from . import agency, pdf, selectors, services
+from . import agency, copying, pdf, selectors, services
 from .context import TABLES, report_context
 from .forms import SubscriptionForm
 from .models import ReportSubscription
@@ -182,3 +186,51 @@ def subscription_delete(request, workspace_slug, pk):
     services.subscription_delete(workspace=request.workspace, actor=request.user, subscription=subscription)
     messages.success(request, "The weekly email is cancelled.")
     return redirect("rep-campaign", workspace_slug=workspace_slug, pk=campaign_id)
+
+
+def _editable_workspaces(request, organization, role) -> list:
+    """The agency's workspaces where this person may create things (marketer or above)."""
+    found = []
+    for workspace in tenant_selectors.organization_workspaces(organization=organization, user=request.user,
+                                                              role=role, archived=False):
+        if at_least(workspace_role(request.user, workspace), WorkspaceRole.MARKETER):
+            found.append(workspace)
+    return found
+
+
+@login_required
+def agency_copy(request, org_slug):
+    """Copy a template, audience or campaign to another client: GET lists what the chosen
+    client has, POST copies one thing (checked against the target's data model)."""
+    organization, role = access_organization(request.user, org_slug)
+    workspaces = _editable_workspaces(request, organization, role)
+    by_slug = {w.slug: w for w in workspaces}
+    if request.method == "POST":
+        source, target = by_slug.get(request.POST.get("source", "")), by_slug.get(request.POST.get("target", ""))
+        kind = request.POST.get("kind", "")
+        if source is None or target is None:
+            raise Http404("Not found.")
+        model = {"template": ContentTemplate, "audience": Audience, "campaign": Campaign}.get(kind)
+        if model is None:
+            return HttpResponse("kind: a template, an audience or a campaign.", status=400, content_type="text/plain")
+        obj = access_object(model.objects.all(), source, request.POST.get("id"))
+        try:
+            copied, made = copying.copy_object(source=source, target=target, actor=request.user, kind=kind, obj=obj)
+        except copying.CopyRefused as exc:
+            messages.error(request, f"Nothing was copied to {target.name}: " + "; ".join(exc.problems))
+        else:
+            messages.success(request, f"Copied to {target.name}: " + ", ".join(made) + ".")
+        return redirect(f"{request.path}?from={source.slug}")
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponse(status=405)
+    source = by_slug.get(request.GET.get("from", "")) or (workspaces[0] if workspaces else None)
+    objects = {}
+    if source is not None:
+        objects = {
+            "template": list(ContentTemplate.objects.filter(workspace=source).order_by("name")),
+            "audience": list(Audience.objects.filter(workspace=source, origin="rule").order_by("name")),
+            "campaign": list(Campaign.objects.filter(workspace=source).exclude(status="archived").order_by("name")),
+        }
+    return render(request, "reports/agency_copy.html", {
+        "organization": organization, "workspaces": workspaces, "source": source, "objects": objects,
+        "targets": [w for w in workspaces if source is None or w.pk != source.pk]})
