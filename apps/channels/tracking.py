@@ -18,7 +18,12 @@ _HREF = re.compile(r'(<a\b[^>]*?\bhref=)(["\'])(https?://[^"\'<>\s]+)\2', re.IGN
 
 
 def base_url(config=None) -> str:
-    return ((config and config.tracking_domain) or settings.SITE_URL).rstrip("/")
+    """The channel configuration's tracking domain, else the client's own address
+    (Workspace.public_url), else SITE_URL."""
+    if config is not None and config.tracking_domain:
+        return config.tracking_domain.rstrip("/")
+    public = config.workspace.public_url if config is not None else ""
+    return (public or settings.SITE_URL).rstrip("/")
 
 
 # Tokens are built for every message and link, so they are cheap: a keyed BLAKE2b MAC
@@ -247,14 +252,15 @@ def preview_text(text: str, base: str) -> str:
 
 def tracking_base(delivery, config=None) -> str:
     """Where a delivery's tracking links point: the channel configuration's tracking
-    domain, else the workspace's email tracking domain, else SITE_URL."""
+    domain, else the workspace's email tracking domain, else the client's own address
+    (Workspace.public_url), else SITE_URL."""
     if config is not None and config.tracking_domain:
         return config.tracking_domain.rstrip("/")
     from .models import ChannelConfig  # noqa: PLC0415
 
     domain = ChannelConfig.objects.filter(workspace_id=delivery.workspace_id, channel="email").exclude(
         tracking_domain="").values_list("tracking_domain", flat=True).first()
-    return (domain or settings.SITE_URL).rstrip("/")
+    return (domain or delivery.workspace.public_url or settings.SITE_URL).rstrip("/")
 
 
 def shortener_for(delivery, config=None) -> Shortener | None:

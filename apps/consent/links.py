@@ -77,7 +77,8 @@ class _LinkMaker:
     key, the token's fixed parts): links are made for every message sent."""
 
     def __init__(self, delivery):
-        self.base = _base()
+        # The client's own address when it has one (a CNAME to this platform), else ours.
+        self.base = (delivery.workspace.public_url or "").rstrip("/") or _base()
         self.key = _key()
         self.head = f"[{int(delivery.workspace_id)},"
         self.tail = (f",{_json_str(delivery.channel)},{_json_str((delivery.options or {}).get('topic') or '')},"

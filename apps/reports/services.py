@@ -88,7 +88,7 @@ def weekly_report_send(subscription: ReportSubscription) -> None:
     campaign, workspace = subscription.campaign, subscription.workspace
     deliveries = selectors.deliveries_of(workspace=workspace, campaign=campaign)
     context = {**report_context(deliveries, per_delivery=True), "title": campaign.name, "subtitle": "All live runs",
-               "organization_name": workspace.organization.name, "workspace_name": workspace.name}
+               **pdf.branding(workspace)}
     body = render_to_string("reports/weekly_email.txt", {**context, "campaign": campaign, "workspace": workspace,
                                                          "report_url": settings.SITE_URL.rstrip("/") +
                                                          f"/w/{workspace.slug}/reports/campaigns/{campaign.pk}/"})

@@ -146,7 +146,7 @@ def campaign_report_pdf(request, workspace_slug, pk):
     workspace = request.workspace
     context = {**report_context(deliveries, per_delivery=True), "title": campaign.name,
                "subtitle": f"Run #{run.pk} of {run.created_at:%Y-%m-%d %H:%M}" if run else "All live runs",
-               "organization_name": workspace.organization.name, "workspace_name": workspace.name}
+               **pdf.branding(workspace)}
     response = HttpResponse(pdf.report_pdf(context), content_type="application/pdf")
     stem = f"campaign-{campaign.pk}" + (f"-run-{run.pk}" if run else "")
     response["Content-Disposition"] = f'attachment; filename="{stem}-report.pdf"'

@@ -31,10 +31,17 @@ TIME_ZONE_CHOICES = [(zone, zone) for zone in sorted(zoneinfo.available_timezone
 class WorkspaceSettingsForm(forms.ModelForm):
     class Meta:
         model = Workspace
-        fields = ["name", "time_zone", "default_language", "sender_name", "sender_email", "reply_to_email"]
+        fields = ["name", "time_zone", "default_language", "sender_name", "sender_email", "reply_to_email",
+                  "brand_color", "public_url"]
         # A list to pick from; the model's validator still rejects a posted unknown zone.
-        widgets = {"time_zone": forms.Select(choices=TIME_ZONE_CHOICES)}
-        help_texts = {"time_zone": "Schedules and the times shown in this workspace use it."}
+        widgets = {"time_zone": forms.Select(choices=TIME_ZONE_CHOICES),
+                   "brand_color": forms.TextInput(attrs={"type": "color"})}
+        help_texts = {"time_zone": "Schedules and the times shown in this workspace use it.",
+                      "brand_color": "On the unsubscribe and preference pages and the reports."}
+
+    brand_logo_upload = forms.FileField(required=False, label="Logo",
+                                        help_text="PNG, JPEG, GIF or WebP, up to 1 MB; shown at most 600x200.")
+    brand_logo_clear = forms.BooleanField(required=False, label="Remove the logo")
 
 
 class InvitationAcceptForm(forms.Form):
@@ -55,8 +62,10 @@ class WorkspaceCreateForm(forms.ModelForm):
 
     class Meta:
         model = Workspace
-        fields = ["name", "slug", "time_zone", "default_language", "sender_name", "sender_email", "reply_to_email"]
-        widgets = {"time_zone": forms.Select(choices=TIME_ZONE_CHOICES)}
+        fields = ["name", "slug", "time_zone", "default_language", "sender_name", "sender_email", "reply_to_email",
+                  "brand_color", "public_url"]
+        widgets = {"time_zone": forms.Select(choices=TIME_ZONE_CHOICES),
+                   "brand_color": forms.TextInput(attrs={"type": "color"})}
         help_texts = {"slug": "In the workspace's addresses: /w/<slug>/. Lowercase letters, digits and hyphens.",
                       "time_zone": "Schedules and the times shown in this workspace use it."}
 

@@ -9,6 +9,7 @@ from django.db.models.functions import Lower
 
 from apps.core.validators import one_line
 
+from .branding import validate_hex_color, validate_public_url
 from .roles import PERM_ADMIN, PERM_EDIT, PERM_PUBLISH, PERM_VIEW, WorkspaceRole
 
 slug_validator = RegexValidator(
@@ -75,6 +76,8 @@ class Organization(models.Model):
 
     name = models.CharField(max_length=200, validators=[one_line])  # shown in email subjects
     slug = models.SlugField(max_length=50, unique=True, validators=[slug_validator])
+    # The agency's logo on the reports it sends its clients (tenants.branding redraws it).
+    brand_logo = models.FileField(upload_to="brand/organizations/", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -126,6 +129,12 @@ class Workspace(models.Model):
     # Governance: with four eyes on, whoever publishes a campaign version must not be its
     # last editor (campaigns enforces it; the consent section's policy page edits it).
     four_eyes = models.BooleanField(default=False, help_text="the person who publishes must not be the last editor")
+    # Branding: the client's logo and colour on its public pages (unsubscribe, preferences)
+    # and reports; its own address for the links of its messages (a CNAME to this platform).
+    brand_logo = models.FileField(upload_to="brand/workspaces/", blank=True)
+    brand_color = models.CharField(max_length=7, blank=True, validators=[validate_hex_color])
+    public_url = models.CharField(max_length=200, blank=True, validators=[validate_public_url],
+                                  help_text="e.g. https://links.client.com: tracking, unsubscribe and preference links")
     created_at = models.DateTimeField(auto_now_add=True)
     # Archived: read-only, schedules paused, nothing sent (see tenants.lifecycle).
     archived_at = models.DateTimeField(null=True, blank=True)

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
+from . import branding
 from .authentication import KEY_PREFIX, hash_key
 from .models import (
     ApiKey,
@@ -94,12 +95,14 @@ def organization_member_add(*, organization: Organization, user: Any,
 
 def workspace_create(*, organization: Organization, actor: Any, name: str, slug: str,
                      time_zone: str = "UTC", default_language: str = "en",
-                     sender_name: str = "", sender_email: str = "", reply_to_email: str = "") -> Workspace:
-    """Create a client workspace in an agency."""
+                     sender_name: str = "", sender_email: str = "", reply_to_email: str = "",
+                     brand_color: str = "", public_url: str = "") -> Workspace:
+    """Create a client workspace in an agency, with the client's defaults."""
     workspace = Workspace(
         organization=organization, name=name, slug=slug, time_zone=time_zone,
         default_language=default_language, sender_name=sender_name,
-        sender_email=sender_email, reply_to_email=reply_to_email,
+        sender_email=sender_email, reply_to_email=reply_to_email, brand_color=brand_color,
+        public_url=public_url.rstrip("/"),
     )
     workspace.full_clean()
     workspace.save()
@@ -107,7 +110,8 @@ def workspace_create(*, organization: Organization, actor: Any, name: str, slug:
     return workspace
 
 
-WORKSPACE_SETTINGS = ("name", "time_zone", "default_language", "sender_name", "sender_email", "reply_to_email")
+WORKSPACE_SETTINGS = ("name", "time_zone", "default_language", "sender_name", "sender_email", "reply_to_email",
+                      "brand_color", "public_url")
 
 
 def workspace_update(*, workspace: Workspace, actor: Any, ip_address: str | None = None,
@@ -128,6 +132,25 @@ def workspace_update(*, workspace: Workspace, actor: Any, ip_address: str | None
         audit_record(workspace=workspace, actor=actor, verb="workspace.updated", target=workspace,
                      data=diff, ip_address=ip_address)
     return workspace
+
+
+def brand_logo_set(*, owner: Workspace | Organization, actor: Any, upload: Any | None,
+                   ip_address: str | None = None) -> None:
+    """A workspace's or an agency's logo: an upload (checked and redrawn as PNG by
+    tenants.branding), or None to remove it. The old file goes."""
+    old = owner.brand_logo.name if owner.brand_logo else ""
+    if upload is not None:
+        cleaned = branding.clean_logo(upload)
+        owner.brand_logo.save(f"{owner.slug}.png", cleaned, save=False)
+    else:
+        owner.brand_logo = ""
+    owner.save(update_fields=["brand_logo"])
+    if old and old != owner.brand_logo.name:
+        owner.brand_logo.storage.delete(old)
+    workspace = owner if isinstance(owner, Workspace) else None
+    if workspace is not None:
+        audit_record(workspace=workspace, actor=actor, verb="workspace.logo_changed" if upload else
+                     "workspace.logo_removed", target=workspace, ip_address=ip_address)
 
 
 # --- members and roles -------------------------------------------------------------------------

@@ -41,4 +41,5 @@ agency_patterns = [
     path("workspaces/<slug:workspace_slug>/archive/", agency.workspace_archive, name="agency-workspace-archive"),
     path("workspaces/<slug:workspace_slug>/restore/", agency.workspace_restore, name="agency-workspace-restore"),
     path("invite/", agency.invite, name="agency-invite"),
+    path("logo/", agency.agency_logo, name="agency-logo"),
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -18,7 +20,8 @@ from rest_framework.views import APIView
 from apps.core.net import client_ip
 from apps.tenants.api.scoping import WorkspaceScopedMixin
 
-from .. import services
+from .. import lifecycle, services
+from ..access import access_org_workspace, access_organization
 from ..models import ApiKey, AuditEvent, Workspace
 from ..roles import WorkspaceRole
 from ..selectors import access_member, workspace_members, workspaces_for_user
@@ -33,7 +36,7 @@ class WorkspaceOutput(serializers.ModelSerializer):
     class Meta:
         model = Workspace
         fields = ["slug", "name", "organization", "time_zone", "default_language", "sender_name",
-                  "sender_email", "reply_to_email", "created_at", "role"]
+                  "sender_email", "reply_to_email", "brand_color", "public_url", "archived_at", "created_at", "role"]
 
     def get_role(self, obj) -> str | None:
         return self.context.get("role")
@@ -46,15 +49,57 @@ class WorkspaceInput(serializers.Serializer):
     sender_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     sender_email = serializers.EmailField(required=False, allow_blank=True)
     reply_to_email = serializers.EmailField(required=False, allow_blank=True)
+    brand_color = serializers.CharField(max_length=7, required=False, allow_blank=True)
+    public_url = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class WorkspaceCreateInput(WorkspaceInput):
+    organization = serializers.SlugField(help_text="the agency's slug")
+    name = serializers.CharField(max_length=200)
+    slug = serializers.SlugField(max_length=50)
 
 
 class WorkspaceListApi(APIView):
-    """Workspaces the caller reaches (an API key: its own one)."""
+    """Workspaces the caller reaches (an API key: its own one); agency owners and admins
+    (logged-in people, not API keys, which reach one workspace) create client workspaces."""
 
     @extend_schema(responses=WorkspaceOutput(many=True), operation_id="workspaces_list")
     def get(self, request):
         data = WorkspaceOutput(workspaces_for_user(request.user), many=True).data
         return Response(data)
+
+    @extend_schema(request=WorkspaceCreateInput, responses={201: WorkspaceOutput}, operation_id="workspaces_create")
+    def post(self, request):
+        data = WorkspaceCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        organization, _ = access_organization(request.user, fields.pop("organization"), manage=True)
+        if Workspace.objects.filter(slug=fields["slug"]).exists():
+            raise serializers.ValidationError({"slug": ["This address is taken: choose another slug."]})
+        try:
+            workspace = services.workspace_create(organization=organization, actor=request.user, **fields)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
+        return Response(WorkspaceOutput(workspace, context={"role": WorkspaceRole.ADMIN}).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class WorkspaceLifecycleApi(APIView):
+    """Archive (read-only, schedules paused, nothing sent) or restore a client workspace:
+    agency owners and admins."""
+
+    @extend_schema(request=None, responses=WorkspaceOutput, operation_id="workspaces_lifecycle")
+    def post(self, request, org_slug, workspace_slug, action):
+        if action not in ("archive", "restore"):
+            raise Http404("Not found.")
+        organization, _ = access_organization(request.user, org_slug, manage=True)
+        workspace = access_org_workspace(organization, workspace_slug)
+        if action == "archive" and workspace.archived_at is None:
+            lifecycle.workspace_archive(workspace=workspace, actor=request.user)
+        elif action == "restore" and workspace.archived_at is not None:
+            lifecycle.workspace_restore(workspace=workspace, actor=request.user)
+        workspace.refresh_from_db()
+        return Response(WorkspaceOutput(workspace, context={"role": WorkspaceRole.ADMIN}).data)
 
 
 class WorkspaceDetailApi(WorkspaceScopedMixin, GenericAPIView):

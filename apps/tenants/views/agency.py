@@ -102,3 +102,19 @@ def invite(request, org_slug):
         messages.success(request, f"{obj.email} was added to {workspace.name}." if result == "added"
                          else f"An invitation to {workspace.name} was emailed to {obj.email}.")
     return redirect("agency-home", org_slug=organization.slug)
+
+
+@require_POST
+@login_required
+def agency_logo(request, org_slug):
+    """The agency's logo on the reports it sends its clients (owners and admins)."""
+    organization, _ = access_organization(request.user, org_slug, manage=True)
+    upload = request.FILES.get("logo")
+    try:
+        services.brand_logo_set(owner=organization, actor=request.user,
+                                upload=upload if upload else None)
+    except ValidationError as exc:
+        messages.error(request, f"The logo was not changed: {' '.join(exc.messages)}")
+    else:
+        messages.success(request, "The agency's logo is saved." if upload else "The agency's logo is removed.")
+    return redirect("agency-home", org_slug=organization.slug)

@@ -8,10 +8,12 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from apps.core.htmx import add_errors, render_partial
@@ -27,7 +29,7 @@ from ..forms import (
     MemberRoleForm,
     WorkspaceSettingsForm,
 )
-from ..models import AuditEvent, OrganizationRole
+from ..models import AuditEvent, Organization, OrganizationRole, Workspace
 from ..roles import WorkspaceRole
 from ..selectors import (
     access_member,
@@ -210,14 +212,25 @@ def workspace_settings(request, workspace_slug):
     ws = request.workspace
     # instance=None on purpose: a bound ModelForm writes into its instance while validating,
     # and workspace_update() must see the old values to record them in the audit log.
-    form = WorkspaceSettingsForm(request.POST if request.method == "POST" else None, instance=None, initial={
+    form = WorkspaceSettingsForm(request.POST if request.method == "POST" else None,
+                                 request.FILES if request.method == "POST" else None, instance=None, initial={
         f: getattr(ws, f) for f in services.WORKSPACE_SETTINGS})
     if request.method == "POST" and form.is_valid():
         try:
-            services.workspace_update(workspace=ws, actor=request.user, ip_address=client_ip(request),
-                                      **{f: form.cleaned_data[f] for f in services.WORKSPACE_SETTINGS})
+            with transaction.atomic():
+                changes = {f: form.cleaned_data[f] for f in services.WORKSPACE_SETTINGS}
+                changes["public_url"] = changes["public_url"].rstrip("/")
+                services.workspace_update(workspace=ws, actor=request.user, ip_address=client_ip(request), **changes)
+                if form.cleaned_data.get("brand_logo_upload"):
+                    services.brand_logo_set(owner=ws, actor=request.user, upload=form.cleaned_data["brand_logo_upload"],
+                                            ip_address=client_ip(request))
+                elif form.cleaned_data.get("brand_logo_clear") and ws.brand_logo:
+                    services.brand_logo_set(owner=ws, actor=request.user, upload=None, ip_address=client_ip(request))
         except ValidationError as exc:
-            add_errors(form, exc)
+            if form.cleaned_data.get("brand_logo_upload") and not getattr(exc, "error_dict", None):
+                form.add_error("brand_logo_upload", exc)
+            else:
+                add_errors(form, exc)
         else:
             messages.success(request, "Settings saved.")
             return redirect("ws-settings", workspace_slug=ws.slug)
@@ -268,3 +281,21 @@ def invitation_accept(request, token):
     return render(request, "tenants/invitation_accept.html", {"invitation": invitation, "form": form})
 
 
+
+
+@require_GET
+def brand_logo(request, kind, slug):
+    """A client's or an agency's logo, public: the unsubscribe and preference pages show
+    it to people who are not logged in. Always our own redrawn PNG (tenants.branding)."""
+    model = {"w": Workspace, "o": Organization}.get(kind)
+    owner = model.objects.filter(slug=slug).exclude(brand_logo="").first() if model else None
+    if owner is None:
+        raise Http404("No logo.")
+    try:
+        handle = owner.brand_logo.open("rb")
+    except FileNotFoundError:
+        raise Http404("No logo.") from None
+    response = FileResponse(handle, content_type="image/png")
+    response["Cache-Control"] = "public, max-age=300"
+    response["Content-Security-Policy"] = "default-src 'none'"
+    return response
