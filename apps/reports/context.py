@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from apps.campaigns.models import Run
 from apps.channels import selectors as channel_selectors
 
 from . import charts, selectors
@@ -38,6 +39,29 @@ def _labelled(counts: dict[str, int]) -> list[dict[str, Any]]:
     return [{"code": code, "label": channel_selectors.reason_label(code), "n": n} for code, n in counts.items()]
 
 
+def branch_of(definition: dict[str, Any], node_id: str) -> str:
+    """The audience split branch a channel activity is on: the nearest Split upstream and
+    its outlet on the way, as "<split label> → <outlet>" ("" when no split is upstream)."""
+    nodes = {n.get("id"): n for n in definition.get("nodes", []) if isinstance(n, dict)}
+    incoming: dict[str, list[tuple[str, str]]] = {}
+    for edge in definition.get("edges", []):
+        if isinstance(edge, dict):
+            incoming.setdefault(edge.get("to"), []).append((edge.get("from"), edge.get("outlet", "out")))
+    seen, frontier = {node_id}, [node_id]
+    while frontier:
+        nxt = []
+        for current in frontier:
+            for source, outlet in incoming.get(current, []):
+                node = nodes.get(source) or {}
+                if node.get("type") == "split":
+                    return f"{node.get('label') or source} → {outlet}"
+                if source not in seen:
+                    seen.add(source)
+                    nxt.append(source)
+        frontier = nxt
+    return ""
+
+
 def report_context(deliveries: list, *, per_delivery: bool) -> dict[str, Any]:
     figures = selectors.report_of(deliveries)
     series = selectors.series(deliveries)
@@ -46,9 +70,19 @@ def report_context(deliveries: list, *, per_delivery: bool) -> dict[str, Any]:
         "chart": charts.line_chart(series), "links": selectors.links(deliveries),
         "domains": selectors.domains(deliveries), "excluded": _labelled(figures["excluded_by_reason"]),
         "failed": _labelled(figures["failed_by_reason"]),
-        "delivery_rows": selectors.per_delivery(deliveries) if per_delivery else [],
+        "delivery_rows": _with_branches(selectors.per_delivery(deliveries)) if per_delivery else [],
         "complaint_limit": selectors.COMPLAINT_RATE_LIMIT,
         "tables": [t for t in TABLES if per_delivery or t != "deliveries"],
     }
 
 
+
+
+def _with_branches(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each delivery's split branch, from its run's version (one query for the versions)."""
+    run_ids = {r["delivery"].run_id for r in rows if r["delivery"].run_id}
+    definitions = dict(Run.objects.filter(pk__in=run_ids).values_list("pk", "version__definition"))
+    for row in rows:
+        definition = definitions.get(row["delivery"].run_id) or {}
+        row["branch"] = branch_of(definition, row["delivery"].node_id) if row["delivery"].node_id else ""
+    return rows

@@ -48,9 +48,9 @@ def csv_rows(table: str, context: dict[str, Any]) -> tuple[list[str], list[list[
         return ["reason", "code", "messages"], [[r["label"], r["code"], r["n"]] for r in context[table]]
     keys = ["targeted", "excluded", "sent", "failed", "delivered", "bounced_hard", "complained", "opened_unique",
             "clicked_unique", "unsubscribed"]
-    return (["delivery", "name", "channel", "created", *keys],
-            [[r["delivery"].pk, r["delivery"].name, r["delivery"].channel, r["delivery"].created_at.isoformat(),
-              *(r[k] for k in keys)] for r in context["delivery_rows"]])
+    return (["delivery", "name", "split branch", "channel", "created", *keys],
+            [[r["delivery"].pk, r["delivery"].name, r.get("branch", ""), r["delivery"].channel,
+              r["delivery"].created_at.isoformat(), *(r[k] for k in keys)] for r in context["delivery_rows"]])
 
 
 def csv_response(table: str, context: dict[str, Any], stem: str) -> HttpResponse:

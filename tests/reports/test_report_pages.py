@@ -31,7 +31,7 @@ def test_the_campaign_report_shows_figures_a_chart_and_tables(client_for, alice,
     series = _csv(client.get(url + "series.csv"))
     assert series[0] == ["at", "sent", "open", "click", "bounced"] and sum(int(r[1]) for r in series[1:]) == 3
     deliveries = _csv(client.get(url + "deliveries.csv"))
-    assert len(deliveries) == 2 and deliveries[1][4:7] == ["3", "0", "3"]
+    assert len(deliveries) == 2 and deliveries[1][5:8] == ["3", "0", "3"]
 
 
 def test_the_delivery_report_and_its_exports(client_for, bob, workspace, sent_run):
@@ -92,3 +92,15 @@ def test_a_live_runs_page_shows_each_channel_activitys_results(client_for, alice
     # on the canvas too, under the activity's name
     canvas = html.split('data-node="mail"')[1].split("</g>")[0]
     assert "3 sent" in canvas
+
+
+def test_each_delivery_is_shown_with_its_split_branch():
+    from apps.reports.context import branch_of
+
+    definition = {"nodes": [{"id": "s", "type": "split", "label": "By tier"}, {"id": "gold", "type": "email"},
+                            {"id": "wait", "type": "wait"}, {"id": "rest", "type": "sms"}, {"id": "a", "type": "start"}],
+                  "edges": [{"from": "a", "to": "s"}, {"from": "s", "outlet": "gold", "to": "gold"},
+                            {"from": "s", "outlet": "others", "to": "wait"}, {"from": "wait", "to": "rest"}]}
+    assert branch_of(definition, "gold") == "By tier → gold"
+    assert branch_of(definition, "rest") == "By tier → others"
+    assert branch_of(definition, "s") == ""
