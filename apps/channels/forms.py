@@ -369,12 +369,21 @@ class SmsActivityForm(ChannelActivityForm):
     content_fields = ("text",)
 
     subject = preheader = html = from_name = from_email = reply_to = None
-    track_opens = track_clicks = None
+    track_opens = None
     text = _text("Message", rows=4, code=True, help_text="Personalization as in email: {{ profile.first_name }}.")
+    track_clicks = forms.BooleanField(required=False, label="Track clicks",
+                                      help_text="Links go through short tracking links on the tracking domain "
+                                                "(push: the tap). Off by default for transactional messages.")
 
-    field_order = ["template", "text", "profile_link", "category", "topic", "rule_set_id"]
+    field_order = ["template", "text", "track_clicks", "profile_link", "category", "topic", "rule_set_id"]
     # Drawn by this template instead of the panel's plain field list (campaigns/detail.html).
     panel_template = "channels/_panel_sms.html"
+
+    def initial_from(self, settings):
+        initial = super().initial_from(settings)
+        # As sending decides when the setting is absent: on for marketing, off for transactional.
+        initial["track_clicks"] = settings.get("track_clicks", settings.get("category") != "transactional")
+        return initial
 
 
 class PushActivityForm(PushExtraMixin, SmsActivityForm):
@@ -394,7 +403,7 @@ class PushActivityForm(PushExtraMixin, SmsActivityForm):
                                      required=False, initial="all", label="Send to")
 
     field_order = ["template", "title", "text", "url", "image_url", "ttl", "collapse_key", "push_devices",
-                   "profile_link", "category", "topic", "rule_set_id"]
+                   "track_clicks", "profile_link", "category", "topic", "rule_set_id"]
     panel_template = "channels/_panel_push.html"
 
     def __init__(self, *args, **kwargs):

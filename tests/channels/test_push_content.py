@@ -185,7 +185,7 @@ def test_the_push_panel_edits_every_content_field_and_keeps_what_it_does_not_sho
     panel = client.get(url("camp-detail", workspace, pk=campaign.pk) + "?node=mail").content.decode()
     # the panel shows every field, the data rows, the overrides and the live preview
     for name in ("cfg-title", "cfg-text", "cfg-url", "cfg-image_url", "cfg-ttl", "cfg-collapse_key",
-                 "cfg-push_devices", "cfg-topic", "cfg-category", "cfg-rule_set_id"):
+                 "cfg-push_devices", "cfg-track_clicks", "cfg-topic", "cfg-category", "cfg-rule_set_id"):
         assert f'name="{name}"' in panel, name
     # (jsonb keeps an object's keys shortest first)
     assert 'name="cfg-data_key_0" value="n"' in panel and 'name="cfg-data_value_1" value="spring"' in panel
@@ -205,7 +205,7 @@ def test_the_push_panel_edits_every_content_field_and_keeps_what_it_does_not_sho
                     "ttl": "3600", "collapse_key": "spring", "data": {"offer": "{{ profile.country }}"},
                     "overrides": {"ios": {"url": "app://offers"}, "android": {"text": "On Android"}}},
         "push_devices": "newest", "category": "transactional", "topic": "offers", "rule_set_id": rules.pk,
-        "note": {"kept": True}}
+        "note": {"kept": True}, "track_clicks": False}
 
 
 def test_a_push_panel_with_a_problem_names_the_field_and_saves_nothing(workspace, travel, mallory, client_for):

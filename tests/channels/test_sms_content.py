@@ -2,6 +2,8 @@
 force UCS-2, segments against the workspace's limit, cost at its price per segment), the
 record preview, saving with the problems named by field, and the outsider's view."""
 
+import re
+
 import pytest
 
 from apps.channels.models import ChannelConfig, ContentTemplate
@@ -110,6 +112,8 @@ def test_the_sms_panel_has_the_live_counter_and_saves_its_settings(workspace, tr
     client = client_for(mallory)
     panel = client.get(url("camp-detail", workspace, pk=campaign.pk) + "?node=mail").content.decode()
     assert 'id="sms-count"' in panel and 'from:#id_cfg-text' in panel and "Texts" in panel
+    # click tracking: on by default for a marketing SMS
+    assert re.search(r'<input type="checkbox" name="cfg-track_clicks"[^>]*checked', panel)
     assert f'<option value="{template.pk}">Reminder</option>' in panel
     response = client.post(url("camp-edit", workspace, pk=campaign.pk), {
         "action": "configure", "node": "mail", "definition": json.dumps(definition), "cfg-node_id": "mail",
@@ -117,8 +121,10 @@ def test_the_sms_panel_has_the_live_counter_and_saves_its_settings(workspace, tr
         "cfg-category": "marketing", "cfg-topic": "texts", "cfg-rule_set_id": str(rules.pk)},
         HTTP_HX_REQUEST="true", HTTP_HX_TARGET="editor")
     assert response.status_code == 200
+    # (the box was left unticked: clicks are not tracked)
     assert _mail_settings(campaign) == {"template_id": template.pk, "content": {"text": "Hi {{ profile.first_name }}"},
-                                        "topic": "texts", "rule_set_id": rules.pk, "quiet": {"kept": 1}}
+                                        "topic": "texts", "rule_set_id": rules.pk, "quiet": {"kept": 1},
+                                        "track_clicks": False}
 
 
 def test_the_run_page_shows_sms_samples_segments_and_the_cost(workspace, travel, sms_config, queue, mallory,
