@@ -176,7 +176,8 @@ def _profile(delivery: Delivery, name: str) -> None:
     import cProfile
     import pstats
 
-    settings.DEBUG = False  # as in the worker: no query log
+    # as in the worker: no query log, the loopback push service allowed
+    settings.DEBUG, settings.PUSH_WEB_ENDPOINT_HOSTS, settings.PUSH_WEB_ALLOW_HTTP = False, ["127.0.0.1"], True
     path = f"{settings.BASE_DIR}/.bench-{name}.prof"
     cProfile.runctx("sending.send_some(delivery.pk, budget=20)", globals(), {"delivery": delivery}, path)
     pstats.Stats(path).sort_stats("tottime").print_stats(25)

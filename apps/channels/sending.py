@@ -338,6 +338,8 @@ class _Chunk:
         if getattr(provider, "batch", False):
             _send_batch(provider, items, totals, self.max_attempts, token)
             return
+        if hasattr(provider, "prepare"):
+            provider.prepare([item for _row, item in items])  # e.g. the chunk's push devices in one query
         for row, item in items:
             throttle.acquire(f"{delivery.workspace_id}:{delivery.channel}", self.rate)
             self.hold.renew()  # a slow provider keeps the lease fresh

@@ -87,6 +87,7 @@ class PushProvider:
         self._apns: httpx.Client | None = None
         self._apns_jwt: tuple[float, str] | None = None
         self._vapid = None
+        self._devices: dict[int, PushSubscription] | None = None  # the chunk's, from prepare()
 
     # --- the chunk's lifetime ---------------------------------------------------------
 
@@ -94,6 +95,12 @@ class PushProvider:
         for client in (self._session, self._fcm, self._apns):
             if client is not None:
                 client.close()
+
+    def prepare(self, items: list[Outgoing]) -> None:
+        """The chunk's devices in one query, before its messages are sent one by one."""
+        ids = [int(item.address) for item in items if str(item.address).isdigit()]
+        self._devices = {sub.pk: sub for sub in PushSubscription.objects.filter(
+            pk__in=ids, workspace_id=self.delivery.workspace_id)}
 
     def send(self, item: Outgoing) -> str:
         sub = self._subscription(item)
@@ -109,12 +116,16 @@ class PushProvider:
             pk = int(item.address)
         except (TypeError, ValueError):
             raise Permanent("no_device", "the message names no push device") from None
-        sub = PushSubscription.objects.filter(pk=pk, workspace_id=self.delivery.workspace_id).first()
+        if self._devices is not None and pk in self._devices:
+            sub = self._devices[pk]
+        else:
+            sub = PushSubscription.objects.filter(pk=pk, workspace_id=self.delivery.workspace_id).first()
         if sub is None or not sub.active:
             raise Permanent("unregistered", "the device was unregistered before the message was sent")
         return sub
 
     def _gone(self, sub: PushSubscription, reason: str) -> Permanent:
+        sub.active = False  # the chunk's copy too (prepare)
         push_token_invalid(workspace_id=sub.workspace_id, platform=sub.platform, token=sub.token, reason=reason)
         return Permanent("unregistered", reason)
 
