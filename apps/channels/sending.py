@@ -413,8 +413,13 @@ def _send_one(provider, row, item: Outgoing, totals: dict[str, int], max_attempt
     cannot be reached at all) goes up: it is the delivery's problem, not this message's."""
     try:
         data = provider.begin(item) if hasattr(provider, "begin") else None
-        recorder.wait()  # the previous result is committed before this message can be accepted
-        provider_id = provider.commit(data) if data is not None else provider.send(item)
+        if data is None and hasattr(provider, "send_gated"):
+            # The provider waits for the previous result itself, right before its request
+            # leaves: the SDK builds (encrypts, signs) this message while that result commits.
+            provider_id = provider.send_gated(item, recorder.wait)
+        else:
+            recorder.wait()  # the previous result is committed before this message can be accepted
+            provider_id = provider.commit(data) if data is not None else provider.send(item)
     except ProviderDown:
         raise
     except Retryable as exc:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -110,6 +111,24 @@ class PushProvider:
         if sub.platform == PushPlatform.ANDROID:
             return self._fcm_send(sub, note, item)
         return self._apns_send(sub, note, item)
+
+    def send_gated(self, item: Outgoing, gate: Callable[[], None]) -> str:
+        """send(), calling `gate` (the sender's wait for the previous message's result to be
+        recorded) right before this message's request leaves: a Web Push message is
+        encrypted and signed while that result commits. FCM, APNs and the first Web Push
+        message (before the session exists) wait first."""
+        sub = self._subscription(item)
+        if sub.platform != PushPlatform.WEB or self._session is None:
+            gate()
+            return self.send(item)
+        _gate_session(self._session)
+        if self._vapid is not None and not getattr(self._vapid, "reuses_tokens", False):
+            self._vapid = _reusing_vapid(self._vapid)
+        self._session.gate = gate
+        try:
+            return self.send(item)
+        finally:
+            self._session.gate = None
 
     def _subscription(self, item: Outgoing) -> PushSubscription:
         try:
@@ -294,6 +313,49 @@ class PushProvider:
             self._apns_jwt = None
             raise ProviderDown(str(response.status_code), f"APNs: {reason}")
         raise Permanent(str(response.status_code), f"APNs: {reason}")
+
+
+VAPID_REUSE_S = 3600  # a VAPID token is signed for 12 h (its exp): reused for an hour at most
+
+
+def _reusing_vapid(vapid):
+    """The same VAPID key, signing one token per push service (audience) and subject an
+    hour instead of one per message (RFC 8292 tokens are meant to be reused until near
+    their expiry; an ECDSA signature per message is most of a Web Push's own CPU)."""
+    from py_vapid import Vapid02  # noqa: PLC0415
+
+    class Reusing(Vapid02):
+        reuses_tokens = True
+
+        def __init__(self, private_key):
+            super().__init__(private_key=private_key)
+            self.tokens: dict[tuple[str, str], tuple[float, dict[str, str]]] = {}
+
+        def sign(self, claims, crypto_key=None):
+            key, now = (str(claims.get("aud")), str(claims.get("sub"))), time.monotonic()
+            cached = self.tokens.get(key)
+            if cached is None or now - cached[0] > VAPID_REUSE_S or crypto_key:
+                cached = (now, super().sign(claims, crypto_key))
+                self.tokens[key] = cached
+            return dict(cached[1])
+
+    return Reusing(vapid.private_key)
+
+
+def _gate_session(session: requests.Session) -> None:
+    """Make the session call its `gate`, when one is set, once before the next request it
+    sends (after the SDK has built it)."""
+    if getattr(session, "gate_installed", False):
+        return
+    send = session.send
+
+    def gated_send(request, **kwargs):
+        gate, session.gate = session.gate, None
+        if gate is not None:
+            gate()
+        return send(request, **kwargs)
+
+    session.send, session.gate, session.gate_installed = gated_send, None, True
 
 
 def _json(response) -> dict[str, Any]:
