@@ -88,13 +88,20 @@ def database_url() -> str:
     return f"postgresql://{auth}@{host}{':' + str(port) if port else ''}/{quote(s['NAME'])}"
 
 
+# The servers are on loopback over plain http: allowed in the worker (and in this process
+# when profiling), as the test settings allow them.
+LOOPBACK_SETTINGS = {"PUSH_WEB_ENDPOINT_HOSTS": "127.0.0.1", "PUSH_WEB_ALLOW_HTTP": "1",
+                     "SMS_BASE_URL_HOSTS": "127.0.0.1", "PUSH_BASE_URL_HOSTS": "127.0.0.1",
+                     "CHANNEL_SMTP_ALLOW_PRIVATE_HOSTS": "1"}
+
+
 class Worker:
     """A Celery worker (prefork, P processes) on a queue of its own, without DEBUG."""
 
     def __init__(self, processes: int):
         self.queue = f"bench-send-{os.getpid()}-{secrets.token_hex(3)}"
         env = dict(os.environ, DATABASE_URL=database_url(), REDIS_URL=settings.REDIS_URL, DJANGO_DEBUG="0",
-                   CELERY_TASK_DEFAULT_QUEUE=self.queue, PUSH_WEB_ENDPOINT_HOSTS="127.0.0.1", PUSH_WEB_ALLOW_HTTP="1")
+                   CELERY_TASK_DEFAULT_QUEUE=self.queue, **LOOPBACK_SETTINGS)
         env.setdefault("DJANGO_SETTINGS_MODULE", os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings.local"))
         self.name = f"{self.queue}@%h"
         self.proc = subprocess.Popen(
@@ -176,8 +183,9 @@ def _profile(delivery: Delivery, name: str) -> None:
     import cProfile
     import pstats
 
-    # as in the worker: no query log, the loopback push service allowed
-    settings.DEBUG, settings.PUSH_WEB_ENDPOINT_HOSTS, settings.PUSH_WEB_ALLOW_HTTP = False, ["127.0.0.1"], True
+    settings.DEBUG = False  # as in the worker: no query log, the loopback servers allowed
+    for name, value in LOOPBACK_SETTINGS.items():
+        setattr(settings, name, ["127.0.0.1"] if value == "127.0.0.1" else True)
     path = f"{settings.BASE_DIR}/.bench-{name}.prof"
     cProfile.runctx("sending.send_some(delivery.pk, budget=20)", globals(), {"delivery": delivery}, path)
     pstats.Stats(path).sort_stats("tottime").print_stats(25)
