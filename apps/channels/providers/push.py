@@ -98,7 +98,8 @@ class PushProvider:
                 client.close()
 
     def prepare(self, items: list[Outgoing]) -> None:
-        """The chunk's devices in one query, before its messages are sent one by one."""
+        """The chunk's devices in one query, before its messages are sent one by one (a
+        device unregistered while its chunk is being sent, a second or so, still gets it)."""
         ids = [int(item.address) for item in items if str(item.address).isdigit()]
         self._devices = {sub.pk: sub for sub in PushSubscription.objects.filter(
             pk__in=ids, workspace_id=self.delivery.workspace_id)}
