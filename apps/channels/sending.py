@@ -262,7 +262,7 @@ def send_some(delivery_id: int, budget: float = TASK_BUDGET, chunks: int | None 
             if recorder is None and not getattr(provider, "batch", False):
                 # Inside a transaction (tests, proofs sent inline) a second connection
                 # would not see the messages: record inline then (above).
-                recorder = Recorder(totals, hold.token)
+                recorder = _recorder_for(provider, totals, hold.token)
             try:
                 context.send(provider, rows, blocked, recorder)
             except ProviderDown as exc:
@@ -344,6 +344,17 @@ class _Chunk:
             throttle.acquire(f"{delivery.workspace_id}:{delivery.channel}", self.rate)
             self.hold.renew()  # a slow provider keeps the lease fresh
             _send_one(provider, row, item, totals, self.max_attempts, recorder)
+
+
+def _recorder_for(provider, totals: dict[str, int], token: int):
+    """A provider that waits for the previous result itself (send_gated) gets the recorder
+    that commits in this thread while the next message is prepared; the others the
+    helper-thread one (SMTP: the envelope goes while the result commits)."""
+    if hasattr(provider, "send_gated"):
+        from .pipelined import PipelinedRecorder  # noqa: PLC0415
+
+        return PipelinedRecorder(totals, token)
+    return Recorder(totals, token)
 
 
 class Recorder:
