@@ -21,13 +21,13 @@ from psycopg import pq
 
 from .models import Message
 
-# sending._mark's statement, with libpq's placeholders.
+# sending._mark's statement (see OWN_SENDING there), with libpq's placeholders.
 MARK = (
     f"UPDATE {Message._meta.db_table} SET status = $1::text, reason = $2::text, error = $3::text, "
     f"provider_id = $4::text, lease_until = NULL, claim_token = NULL, attempts = attempts + $5::int, "
     f"next_attempt_at = $6::timestamptz, "
     f"sent_at = CASE WHEN $1::text = 'sent' THEN statement_timestamp() ELSE sent_at END "
-    f"WHERE id = $7::bigint AND status = 'sending' AND claim_token = $8::bigint").encode()
+    f"WHERE id = $7::bigint AND (status = 'sending' AND claim_token = $8::bigint) IS TRUE").encode()
 WAIT_S = 60.0  # a commit slower than this is a database in trouble: the task fails (its claims are taken over)
 
 

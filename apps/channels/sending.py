@@ -71,6 +71,13 @@ def _limits(config: ChannelConfig | None) -> tuple[int, int, int, float | None]:
     return chunk, lease, attempts, rate
 
 
+# "Still ours": only the claim's holder records a result. Written as IS TRUE so that the
+# planner cannot prove a partial index's predicate on status from it: on a young ledger it
+# would find the message through the (small when planned) index of sent messages instead
+# of the primary key, a scan that grows with every message sent.
+OWN_SENDING = "(status = 'sending' AND claim_token = %s) IS TRUE"
+
+
 def _mark(message_pk: int, status: str, *, token: int, attempt: bool = False, reason: str = "", error: str = "",
           provider_id: str = "", retry_at: dt.datetime | None = None) -> bool:
     """Record a claimed message's outcome; only the task holding its claim can (a message
@@ -81,7 +88,7 @@ def _mark(message_pk: int, status: str, *, token: int, attempt: bool = False, re
             f"UPDATE {MESSAGE} SET status = %s, reason = %s, error = %s, provider_id = %s, lease_until = NULL, "
             f"claim_token = NULL, attempts = attempts + %s, next_attempt_at = %s, "
             f"sent_at = CASE WHEN %s = 'sent' THEN statement_timestamp() ELSE sent_at END "
-            f"WHERE id = %s AND status = 'sending' AND claim_token = %s",
+            f"WHERE id = %s AND {OWN_SENDING}",
             [status, reason, error[:2000], provider_id[:200], int(attempt), retry_at, status, message_pk, token])
         return cursor.rowcount == 1
 
