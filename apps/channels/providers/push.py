@@ -31,6 +31,7 @@ from ..devices import endpoint_allowed, push_token_invalid
 from ..models import PushPlatform, PushSubscription
 from ..push_config import APNS_BASE_URL, FCM_BASE_URL, secrets_of
 from . import Outgoing, Permanent, ProviderDown, Retryable
+from .gate import gate_session
 
 FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 APNS_JWT_LIFETIME_S = 40 * 60  # Apple refuses tokens older than an hour and refreshes more often than 20 min
@@ -122,7 +123,7 @@ class PushProvider:
         if sub.platform != PushPlatform.WEB or self._session is None:
             gate()
             return self.send(item)
-        _gate_session(self._session)
+        gate_session(self._session)
         if self._vapid is not None and not getattr(self._vapid, "reuses_tokens", False):
             self._vapid = _reusing_vapid(self._vapid)
         self._session.gate = gate
@@ -341,22 +342,6 @@ def _reusing_vapid(vapid):
             return dict(cached[1])
 
     return Reusing(vapid.private_key)
-
-
-def _gate_session(session: requests.Session) -> None:
-    """Make the session call its `gate`, when one is set, once before the next request it
-    sends (after the SDK has built it)."""
-    if getattr(session, "gate_installed", False):
-        return
-    send = session.send
-
-    def gated_send(request, **kwargs):
-        gate, session.gate = session.gate, None
-        if gate is not None:
-            gate()
-        return send(request, **kwargs)
-
-    session.send, session.gate, session.gate_installed = gated_send, None, True
 
 
 def _json(response) -> dict[str, Any]:
