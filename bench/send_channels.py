@@ -185,8 +185,8 @@ def _profile(delivery: Delivery, name: str) -> None:
     import pstats
 
     settings.DEBUG = False  # as in the worker: no query log, the loopback servers allowed
-    for name, value in LOOPBACK_SETTINGS.items():
-        setattr(settings, name, ["127.0.0.1"] if value == "127.0.0.1" else True)
+    for setting, value in LOOPBACK_SETTINGS.items():
+        setattr(settings, setting, ["127.0.0.1"] if value == "127.0.0.1" else True)
     path = os.path.join(tempfile.gettempdir(), f"bench-{name}.prof")
     cProfile.runctx("sending.send_some(delivery.pk, budget=20)", globals(), {"delivery": delivery}, path)
     pstats.Stats(path).sort_stats("tottime").print_stats(25)
