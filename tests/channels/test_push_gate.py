@@ -75,3 +75,22 @@ def test_a_device_unregistered_before_its_chunk_is_not_sent_and_the_gate_is_not_
         provider.close()
     assert refused.value.code == "unregistered"
     assert sink.count == 1 and gates == []
+
+
+def test_a_gated_session_still_goes_through_the_environments_proxy(monkeypatch):
+    import requests
+
+    from apps.channels.providers.gate import gate_session
+
+    with WebPushSink() as sink:
+        session = requests.Session()
+        gate_session(session)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+        with pytest.raises(requests.exceptions.ProxyError):
+            session.post(f"{sink.url}/push/a", data=b"x", timeout=5)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        other = requests.Session()
+        gate_session(other)
+        assert other.post(f"{sink.url}/push/b", data=b"x", timeout=5).status_code == 400  # reached: no VAPID
