@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -263,10 +264,32 @@ def _split(items: list, parts: int) -> list[list]:
     return [items[i::parts] for i in range(parts)]
 
 
+def case_sms(workspace, n: int, workers: int) -> None:
+    with _publishing_ourselves():
+        _case_sms(workspace, n, workers)
+
+
+def case_push(workspace, n: int, workers: int) -> None:
+    with _publishing_ourselves():
+        _case_push(workspace, n, workers)
+
+
+@contextmanager
+def _publishing_ourselves():
+    """No task is published when a delivery is created: the bench publishes them itself,
+    to its worker's queue (and this process's dispatch is put back afterwards)."""
+    dispatch = sending.DISPATCH
+    sending.DISPATCH = lambda _pk: None
+    try:
+        yield
+    finally:
+        sending.DISPATCH = dispatch
+
+
 # --- SMS --------------------------------------------------------------------------------------
 
 
-def case_sms(workspace, n: int, workers: int) -> None:
+def _case_sms(workspace, n: int, workers: int) -> None:
     server, port = _server("bench.smsgateway", SMS_ACCOUNT, SMS_TOKEN)
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -276,7 +299,6 @@ def case_sms(workspace, n: int, workers: int) -> None:
         config.secret = SMS_TOKEN
         ChannelConfig.objects.filter(workspace=workspace, channel="sms").delete()
         config.save()
-        sending.DISPATCH = lambda _pk: None  # the bench publishes the tasks itself, to its worker's queue
         _phones(workspace, n + WARM_PER_WORKER * workers)
         warm, delivery = _deliveries(workspace, "sms", SMS_CONTENT, n, workers)
         if os.environ.get("BENCH_PROFILE"):
@@ -349,7 +371,7 @@ def _subscribe(workspace, endpoint: str, count: int) -> None:
             {"ws": workspace.pk, "endpoint": endpoint, "keys": keys, "nkeys": len(keys), "count": count})
 
 
-def case_push(workspace, n: int, workers: int) -> None:
+def _case_push(workspace, n: int, workers: int) -> None:
     from apps.channels import push_config
     from apps.channels.models import PushSubscription
 
@@ -361,7 +383,6 @@ def case_push(workspace, n: int, workers: int) -> None:
         config = ChannelConfig.objects.get(workspace=workspace, channel="push")
         ChannelConfig.objects.filter(pk=config.pk).update(chunk_size=200, parallel_tasks=workers)
         _subscribe(workspace, f"{url}/push/", n + WARM_PER_WORKER * workers)
-        sending.DISPATCH = lambda _pk: None
         warm, delivery = _deliveries(workspace, "push", PUSH_CONTENT, n, workers)
         if os.environ.get("BENCH_PROFILE"):
             _profile(delivery, "push")

@@ -28,3 +28,12 @@ def test_the_case_sends_every_message_through_our_path_and_the_raw_loop(case, tr
     assert not Delivery.objects.filter(workspace=workspace).exists()
     assert not Message.objects.filter(workspace=workspace).exists()
     assert not PushSubscription.objects.filter(workspace=workspace).exists()
+
+
+def test_the_case_puts_the_dispatch_back():
+    from apps.channels import sending
+
+    before = sending.DISPATCH
+    with send_channels._publishing_ourselves():
+        assert sending.DISPATCH is not before
+    assert sending.DISPATCH is before
