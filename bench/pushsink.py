@@ -83,13 +83,16 @@ class Seen:
 class _HttpSink(abc.ABC):
     """A threaded HTTP/1.1 server on 127.0.0.1; subclasses answer POSTs in `post`."""
 
-    def __init__(self, port: int = 0):
+    def __init__(self, port: int = 0, keep: bool = True):
         sink = self
         self.requests: list[Seen] = []
+        self.count = 0  # requests kept (counted even when not kept: benchmarks)
+        self.keep_requests = keep
         self.lock = threading.Lock()
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are two writes (see bench/smsgateway.py)
 
             def log_message(self, *args):
                 pass
@@ -124,7 +127,9 @@ class _HttpSink(abc.ABC):
 
     def keep(self, seen: Seen) -> None:
         with self.lock:
-            self.requests.append(seen)
+            self.count += 1
+            if self.keep_requests:
+                self.requests.append(seen)
 
     @abc.abstractmethod
     def post(self, seen: Seen) -> tuple[int, Any, dict[str, str]]:
@@ -152,7 +157,7 @@ class WebPushSink(_HttpSink):
             if word in seen.path:
                 return status, {"error": word}, {}
         self.keep(seen)
-        return 201, b"", {"Location": f"{self.url}/m/{len(self.requests)}"}
+        return 201, b"", {"Location": f"{self.url}/m/{self.count}"}
 
 
 # Google checks the assertion's audience is its token endpoint, wherever it was posted.
@@ -197,7 +202,7 @@ class FcmSink(_HttpSink):
                                    "details": [{"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError",
                                                 "errorCode": "UNREGISTERED"}]}}, {}
         self.keep(seen)
-        return 200, {"name": f"projects/{self.project}/messages/{len(self.requests)}"}, {}
+        return 200, {"name": f"projects/{self.project}/messages/{self.count}"}, {}
 
 
 class ApnsSink:
@@ -303,3 +308,11 @@ class ApnsSink:
         if self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
         self.thread.join(10)
+
+
+if __name__ == "__main__":  # pragma: no cover - benchmarks run a Web Push service as a process
+    import sys
+
+    web = WebPushSink(int(sys.argv[1]) if len(sys.argv) > 1 else 0, keep=False)
+    print(web.port, flush=True)
+    web.server.serve_forever()

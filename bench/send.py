@@ -67,24 +67,24 @@ def _work_table(workspace, name: str, limit: int) -> str:
     return name
 
 
-def _delivery(workspace, table: str, content=None) -> Delivery:
+def _delivery(workspace, table: str, content=None, channel: str = "email") -> Delivery:
     """As a live channel activity does it: classify into a scratch table, then the
     delivery and its messages in one INSERT ... SELECT."""
     schema = Schema.load(workspace)
     # No topic nor caps here (bench exclusions measures those): the address checks only.
     settings = {"category": "transactional"}
-    audience = ledger.audience_for(workspace, schema, "email", schema.entities["customer"], settings)
+    audience = ledger.audience_for(workspace, schema, channel, schema.entities["customer"], settings)
     scratch = sql.Identifier(workspace_schema(workspace.pk), f"{table}_classified")
 
-    def execute(query):
+    def execute(query, params=None):
         with connection.cursor() as cursor:
-            cursor.execute(render_sql(query))
+            cursor.execute(render_sql(query), params)
 
     options = services.delivery_options(audience, settings, table, [], {})
     with transaction.atomic():
         ledger.classify_into(audience, sql.Identifier(workspace_schema(workspace.pk), table), scratch, execute)
         delivery = services.delivery_create(
-            workspace=workspace, channel="email", name="bench", content=content or CONTENT, options=options,
+            workspace=workspace, channel=channel, name="bench", content=content or CONTENT, options=options,
             classified=sql.SQL("SELECT target_key, profile_key, address, reason, defer_until FROM {}").format(scratch))
         execute(sql.SQL("DROP TABLE {}").format(scratch))
     return delivery
@@ -249,14 +249,20 @@ def _sample_size(delivery, message) -> int:
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="manage.py bench send")
-    parser.add_argument("--messages", type=int, default=20_000, help="email and render: recipients")
+    parser.add_argument("--messages", type=int, default=20_000, help="email, sms, push and render: recipients")
     parser.add_argument("--create", type=int, default=1_000_000, help="create: recipients")
-    parser.add_argument("--workers", type=int, default=2, help="email: sending processes (and raw connections)")
-    parser.add_argument("--case", choices=["all", "create", "render", "email"], default="all")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="email, sms, push: sending processes (and raw connections)")
+    # sms and push start a Celery worker and servers of their own: not part of `all`
+    parser.add_argument("--case", choices=["all", "create", "render", "email", "sms", "push"], default="all")
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--workspace", help="reuse a workspace kept by an earlier run (--keep)")
     args = parser.parse_args(argv)
     profiles = max(args.create if args.case in ("all", "create") else 0, args.messages)
+    if args.case in ("sms", "push"):
+        from bench.send_channels import WARM_PER_WORKER
+
+        profiles = max(profiles, args.messages + WARM_PER_WORKER * args.workers)  # a warm-up delivery first
     if args.workspace:
         from apps.tenants.models import Workspace
 
@@ -278,3 +284,7 @@ def run_cases(workspace, args) -> None:
         case_render(workspace, args.messages)
     if args.case in ("all", "email"):
         case_email(workspace, args.messages, args.workers)
+    if args.case in ("sms", "push"):
+        from bench import send_channels
+
+        getattr(send_channels, f"case_{args.case}")(workspace, args.messages, args.workers)

@@ -94,6 +94,9 @@ class Received:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # The status line and headers, then the body, are two writes: with Nagle's algorithm
+    # the second waits for the client's delayed ACK of the first (up to 40 ms a request).
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, *args):  # quiet

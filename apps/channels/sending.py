@@ -71,6 +71,13 @@ def _limits(config: ChannelConfig | None) -> tuple[int, int, int, float | None]:
     return chunk, lease, attempts, rate
 
 
+# "Still ours": only the claim's holder records a result. Written as IS TRUE so that the
+# planner cannot prove a partial index's predicate on status from it: on a young ledger it
+# would find the message through the (small when planned) index of sent messages instead
+# of the primary key, a scan that grows with every message sent.
+OWN_SENDING = "(status = 'sending' AND claim_token = %s) IS TRUE"
+
+
 def _mark(message_pk: int, status: str, *, token: int, attempt: bool = False, reason: str = "", error: str = "",
           provider_id: str = "", retry_at: dt.datetime | None = None) -> bool:
     """Record a claimed message's outcome; only the task holding its claim can (a message
@@ -81,7 +88,7 @@ def _mark(message_pk: int, status: str, *, token: int, attempt: bool = False, re
             f"UPDATE {MESSAGE} SET status = %s, reason = %s, error = %s, provider_id = %s, lease_until = NULL, "
             f"claim_token = NULL, attempts = attempts + %s, next_attempt_at = %s, "
             f"sent_at = CASE WHEN %s = 'sent' THEN statement_timestamp() ELSE sent_at END "
-            f"WHERE id = %s AND status = 'sending' AND claim_token = %s",
+            f"WHERE id = %s AND {OWN_SENDING}",
             [status, reason, error[:2000], provider_id[:200], int(attempt), retry_at, status, message_pk, token])
         return cursor.rowcount == 1
 
@@ -262,7 +269,7 @@ def send_some(delivery_id: int, budget: float = TASK_BUDGET, chunks: int | None 
             if recorder is None and not getattr(provider, "batch", False):
                 # Inside a transaction (tests, proofs sent inline) a second connection
                 # would not see the messages: record inline then (above).
-                recorder = Recorder(totals, hold.token)
+                recorder = _recorder_for(provider, totals, hold.token)
             try:
                 context.send(provider, rows, blocked, recorder)
             except ProviderDown as exc:
@@ -343,10 +350,23 @@ class _Chunk:
         if getattr(provider, "batch", False):
             _send_batch(provider, items, totals, self.max_attempts, token)
             return
+        if hasattr(provider, "prepare"):
+            provider.prepare([item for _row, item in items])  # e.g. the chunk's push devices in one query
         for row, item in items:
             throttle.acquire(f"{delivery.workspace_id}:{delivery.channel}", self.rate)
             self.hold.renew()  # a slow provider keeps the lease fresh
             _send_one(provider, row, item, totals, self.max_attempts, recorder)
+
+
+def _recorder_for(provider, totals: dict[str, int], token: int):
+    """A provider that waits for the previous result itself (send_gated) gets the recorder
+    that commits in this thread while the next message is prepared; the others the
+    helper-thread one (SMTP: the envelope goes while the result commits)."""
+    if hasattr(provider, "send_gated"):
+        from .pipelined import PipelinedRecorder  # noqa: PLC0415
+
+        return PipelinedRecorder(totals, token)
+    return Recorder(totals, token)
 
 
 class Recorder:
@@ -416,8 +436,13 @@ def _send_one(provider, row, item: Outgoing, totals: dict[str, int], max_attempt
     cannot be reached at all) goes up: it is the delivery's problem, not this message's."""
     try:
         data = provider.begin(item) if hasattr(provider, "begin") else None
-        recorder.wait()  # the previous result is committed before this message can be accepted
-        provider_id = provider.commit(data) if data is not None else provider.send(item)
+        if data is None and hasattr(provider, "send_gated"):
+            # The provider waits for the previous result itself, right before its request
+            # leaves: the SDK builds (encrypts, signs) this message while that result commits.
+            provider_id = provider.send_gated(item, recorder.wait)
+        else:
+            recorder.wait()  # the previous result is committed before this message can be accepted
+            provider_id = provider.commit(data) if data is not None else provider.send(item)
     except ProviderDown:
         raise
     except Retryable as exc:

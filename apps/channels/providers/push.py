@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -33,6 +34,7 @@ from ..devices import endpoint_allowed, push_token_invalid
 from ..models import PushPlatform, PushSubscription
 from ..push_config import APNS_BASE_URL, FCM_BASE_URL, secrets_of
 from . import Outgoing, Permanent, ProviderDown, Retryable
+from .gate import gate_session
 
 FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 APNS_JWT_LIFETIME_S = 40 * 60  # Apple refuses tokens older than an hour and refreshes more often than 20 min
@@ -102,6 +104,7 @@ class PushProvider:
         self._apns: httpx.Client | None = None
         self._apns_jwt: tuple[float, str] | None = None
         self._vapid = None
+        self._devices: dict[int, PushSubscription] | None = None  # the chunk's, from prepare()
 
     # --- the chunk's lifetime ---------------------------------------------------------
 
@@ -109,6 +112,13 @@ class PushProvider:
         for client in (self._session, self._fcm, self._apns):
             if client is not None:
                 client.close()
+
+    def prepare(self, items: list[Outgoing]) -> None:
+        """The chunk's devices in one query, before its messages are sent one by one (a
+        device unregistered while its chunk is being sent, a second or so, still gets it)."""
+        ids = [int(item.address) for item in items if str(item.address).isdigit()]
+        self._devices = {sub.pk: sub for sub in PushSubscription.objects.filter(
+            pk__in=ids, workspace_id=self.delivery.workspace_id)}
 
     def send(self, item: Outgoing) -> str:
         sub = self._subscription(item)
@@ -119,17 +129,39 @@ class PushProvider:
             return self._fcm_send(sub, note, item)
         return self._apns_send(sub, note, item)
 
+    def send_gated(self, item: Outgoing, gate: Callable[[], None]) -> str:
+        """send(), calling `gate` (the sender's wait for the previous message's result to be
+        recorded) right before this message's request leaves: a Web Push message is
+        encrypted and signed while that result commits. FCM, APNs and the first Web Push
+        message (before the session exists) wait first."""
+        sub = self._subscription(item)
+        if sub.platform != PushPlatform.WEB or self._session is None:
+            gate()
+            return self.send(item)
+        gate_session(self._session)
+        if self._vapid is not None and not getattr(self._vapid, "reuses_tokens", False):
+            self._vapid = _reusing_vapid(self._vapid)
+        self._session.gate = gate
+        try:
+            return self.send(item)
+        finally:
+            self._session.gate = None
+
     def _subscription(self, item: Outgoing) -> PushSubscription:
         try:
             pk = int(item.address)
         except (TypeError, ValueError):
             raise Permanent("no_device", "the message names no push device") from None
-        sub = PushSubscription.objects.filter(pk=pk, workspace_id=self.delivery.workspace_id).first()
+        if self._devices is not None and pk in self._devices:
+            sub = self._devices[pk]
+        else:
+            sub = PushSubscription.objects.filter(pk=pk, workspace_id=self.delivery.workspace_id).first()
         if sub is None or not sub.active:
             raise Permanent("unregistered", "the device was unregistered before the message was sent")
         return sub
 
     def _gone(self, sub: PushSubscription, reason: str) -> Permanent:
+        sub.active = False  # the chunk's copy too (prepare)
         push_token_invalid(workspace_id=sub.workspace_id, platform=sub.platform, token=sub.token, reason=reason)
         return Permanent("unregistered", reason)
 
@@ -323,6 +355,33 @@ def refused(service: str, exc: HostRefused) -> ProviderDown:
     """A base URL the platform does not call: the delivery pauses as in an outage until the
     push settings are corrected, instead of failing every message."""
     return ProviderDown("host_refused", f"{service}: the host {exc}"[:300])
+
+
+VAPID_REUSE_S = 3600  # a VAPID token is signed for 12 h (its exp): reused for an hour at most
+
+
+def _reusing_vapid(vapid):
+    """The same VAPID key, signing one token per push service (audience) and subject an
+    hour instead of one per message (RFC 8292 tokens are meant to be reused until near
+    their expiry; an ECDSA signature per message is most of a Web Push's own CPU)."""
+    from py_vapid import Vapid02  # noqa: PLC0415
+
+    class Reusing(Vapid02):
+        reuses_tokens = True
+
+        def __init__(self, private_key):
+            super().__init__(private_key=private_key)
+            self.tokens: dict[tuple[str, str], tuple[float, dict[str, str]]] = {}
+
+        def sign(self, claims, crypto_key=None):
+            key, now = (str(claims.get("aud")), str(claims.get("sub"))), time.monotonic()
+            cached = self.tokens.get(key)
+            if cached is None or now - cached[0] > VAPID_REUSE_S or crypto_key:
+                cached = (now, super().sign(claims, crypto_key))
+                self.tokens[key] = cached
+            return dict(cached[1])
+
+    return Reusing(vapid.private_key)
 
 
 def _json(response) -> dict[str, Any]:

@@ -13,6 +13,7 @@ message id travels in the status callback URL, which receipts are matched by).""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import requests
@@ -21,6 +22,7 @@ from apps.core.net import HostRefused
 
 from .. import outbound, smstext
 from . import Outgoing, Permanent, ProviderDown, Retryable
+from .gate import gate_session
 
 DEFAULT_TIMEOUT = 15.0  # seconds per request: a provider slower than this is treated as down
 TWILIO_HOST = "https://api.twilio.com"
@@ -114,6 +116,20 @@ class _Base:
             self.open()
         return self._send(item)
 
+    def send_gated(self, item: Outgoing, gate: Callable[[], None]) -> str:
+        """send(), calling `gate` (the sender's wait for the previous result to be recorded)
+        right before the SDK's request leaves: the SDK builds it while that result commits."""
+        self.check(item)
+        if self.client is None:
+            self.open()
+        session = self._session()
+        gate_session(session)
+        session.gate = gate
+        try:
+            return self._send(item)
+        finally:
+            session.gate = None
+
 
 class TwilioProvider(_Base):
     name = "twilio"
@@ -125,6 +141,9 @@ class TwilioProvider(_Base):
         http = TwilioHttpClient(timeout=self.opts["timeout"], max_retries=0)
         guarded_transport(http.session, self.opts["base_url"])
         return Client(self.opts["account"], self.secret, http_client=http)
+
+    def _session(self):
+        return self.client.http_client.session  # TwilioHttpClient's keep-alive session
 
     def _send(self, item: Outgoing) -> str:
         from twilio.base.exceptions import TwilioRestException  # noqa: PLC0415
@@ -174,6 +193,9 @@ class VonageProvider(_Base):
         session = client.http_client._session  # the SDK offers no transport hook: mount ours
         guarded_transport(session, self.opts["base_url"])
         return client
+
+    def _session(self):
+        return self.client.http_client._session  # as _client: the SDK's requests session
 
     def _send(self, item: Outgoing) -> str:
         from vonage_http_client.errors import HttpRequestError  # noqa: PLC0415
