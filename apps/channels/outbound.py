@@ -85,14 +85,24 @@ def url_problem(kind: str, host: str, port: int) -> str:
 
 # --- requests (urllib3): connections to checked addresses --------------------------------
 
+def _checked_socket(conn):
+    """The connection's socket to a checked address, with urllib3's socket options (its
+    default is TCP_NODELAY: without it a request written in two parts, headers then body,
+    waits for the server's delayed ACK, 40 ms a request on Linux)."""
+    sock = net.connect_checked(conn._dns_host, conn.port, conn.timeout, conn.source_address)
+    for option in conn.socket_options or ():
+        sock.setsockopt(*option)
+    return sock
+
+
 class _CheckedConnection(HTTPConnection):
     def _new_conn(self):
-        return net.connect_checked(self._dns_host, self.port, self.timeout, self.source_address)
+        return _checked_socket(self)
 
 
 class _CheckedHTTPSConnection(HTTPSConnection):
     def _new_conn(self):
-        return net.connect_checked(self._dns_host, self.port, self.timeout, self.source_address)
+        return _checked_socket(self)
 
 
 class _CheckedPool(HTTPConnectionPool):

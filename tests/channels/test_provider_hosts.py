@@ -187,3 +187,24 @@ def test_a_web_push_endpoint_on_a_private_address_fails_that_message_only(worksp
     assert PushSubscription.objects.get(profile_key="1").active  # the device is not the problem
     delivery.refresh_from_db()
     assert delivery.outage_since is None
+
+
+def test_pinned_connections_keep_urllib3s_socket_options(settings):
+    """TCP_NODELAY: without it every request written in two parts waits for a delayed ACK."""
+    import socket
+
+    from urllib3.connection import HTTPConnection
+
+    from apps.channels.outbound import _CheckedConnection
+
+    settings.CHANNEL_SMTP_ALLOW_PRIVATE_HOSTS = True
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    try:
+        conn = _CheckedConnection("127.0.0.1", server.getsockname()[1], socket_options=HTTPConnection.default_socket_options)
+        sock = conn._new_conn()
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        sock.close()
+    finally:
+        server.close()
