@@ -169,3 +169,43 @@ GROUP BY 1, 2, 3, 4, 5, 6;
 SELECT reports_record_events(ARRAY(SELECT id FROM channels_messageevent));
 SELECT reports_compact();
 """
+
+# Since migration 0004: a row trigger. The WHEN condition is checked in the executor for
+# every updated row (no function call for claims, renewals and attempts); a row whose
+# state changes to a counted one appends its deltas, one INSERT of one to three rows.
+MESSAGE_ROW_FUNCTION = r"""
+CREATE OR REPLACE FUNCTION reports_message_row() RETURNS trigger LANGUAGE plpgsql AS $f$
+DECLARE bucket timestamptz := date_trunc('hour', CASE WHEN NEW.status = 'sent' THEN coalesce(NEW.sent_at, now())
+                                                      ELSE now() END);
+BEGIN
+  INSERT INTO reports_rollupdelta (workspace_id, delivery_id, kind, hour, key, metric, n, uniq)
+  SELECT NEW.workspace_id, NEW.delivery_id, x.kind, x.hour, x.key, x.metric, 1, 0
+  FROM (VALUES
+    ('hour', bucket, NEW.status::text, ''),
+    ('hour', bucket, CASE WHEN NEW.status IN ('failed', 'excluded')
+                          THEN NEW.status || ':' || left(coalesce(nullif(NEW.reason, ''), 'unknown'), 40) END, ''),
+    ('domain', NULL::timestamptz,
+     CASE WHEN NEW.status = 'sent' AND position('@' IN NEW.address) > 0
+          THEN left(lower(split_part(NEW.address, '@', 2)), 253) END, 'sent')
+  ) AS x(kind, hour, key, metric)
+  WHERE x.key IS NOT NULL;
+  RETURN NULL;
+END $f$;
+"""
+
+MESSAGE_ROW_INSTALL = MESSAGE_ROW_FUNCTION + r"""
+DROP TRIGGER IF EXISTS reports_message_changed ON channels_message;
+CREATE TRIGGER reports_message_row AFTER UPDATE OF status ON channels_message FOR EACH ROW
+  WHEN (OLD.status IS DISTINCT FROM NEW.status
+        AND (NEW.status IN ('sent', 'expired', 'cancelled', 'excluded')
+             OR (NEW.status = 'failed' AND OLD.status <> 'sent')))
+  EXECUTE FUNCTION reports_message_row();
+"""
+
+MESSAGE_ROW_UNINSTALL = r"""
+DROP TRIGGER IF EXISTS reports_message_row ON channels_message;
+DROP FUNCTION IF EXISTS reports_message_row();
+CREATE TRIGGER reports_message_changed AFTER UPDATE ON channels_message
+  REFERENCING OLD TABLE AS reports_old NEW TABLE AS reports_new
+  FOR EACH STATEMENT EXECUTE FUNCTION reports_message_changed();
+"""
