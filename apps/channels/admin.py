@@ -8,6 +8,8 @@ from .models import (
     MessageEvent,
     PushSubscription,
     SenderDomain,
+    ShortLink,
+    SmsReceipt,
 )
 
 
@@ -94,6 +96,41 @@ class PushSubscriptionAdmin(admin.ModelAdmin):
     search_fields = ["workspace__slug", "profile_key"]
     # The Web Push keys decrypt nothing for a reader but are the device's secret.
     exclude = ["keys"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(ShortLink)
+class ShortLinkAdmin(admin.ModelAdmin):
+    """The links behind the tracking domain's short redirect: written when a delivery sends."""
+
+    list_display = ["pk", "delivery", "workspace", "url", "created_at"]
+    list_filter = ["workspace"]
+    search_fields = ["workspace__slug", "url"]
+    raw_id_fields = ["delivery", "workspace"]
+    show_full_result_count = False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(SmsReceipt)
+class SmsReceiptAdmin(admin.ModelAdmin):
+    """The providers' status callbacks as received: read to see why a text was undelivered."""
+
+    list_display = ["pk", "workspace", "provider", "provider_message_id", "status", "error_code", "outcome",
+                    "received_at", "settled_at"]
+    list_filter = ["provider", "status", "outcome"]
+    search_fields = ["=provider_message_id", "workspace__slug"]
+    raw_id_fields = ["message", "workspace"]
+    show_full_result_count = False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
     def has_add_permission(self, request):
         return False

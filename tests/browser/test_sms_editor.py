@@ -169,7 +169,9 @@ def test_the_canvas_panels_of_sms_and_push_have_the_counter_and_the_cards(live_s
     expect(page.locator('#push-cards [data-platform="web"] .push-title')).to_have_text(
         "Trips for {{ profile.first_name }}")
     nodes = {n["id"]: n for n in campaign_services.latest_version(campaign).definition["nodes"]}
-    assert nodes["text"]["settings"] == {"content": {"text": "Grüße ✈ {{ profile.first_name }}"}, "note": 1}
+    assert nodes["text"]["settings"] == {"content": {"text": "Grüße ✈ {{ profile.first_name }}"}, "note": 1,
+                                        "track_clicks": True}
     assert nodes["note"]["settings"] == {
         "content": {"title": "Trips for {{ profile.first_name }}", "text": "B", "data": {"offer": "{{ profile.country }}"},
-                    "overrides": {"android": {"text": "Tap to see"}}}, "push_devices": "newest"}
+                    "overrides": {"android": {"text": "Tap to see"}}}, "push_devices": "newest",
+        "track_clicks": True}

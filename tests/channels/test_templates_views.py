@@ -202,9 +202,11 @@ def test_the_side_panel_of_an_sms_or_push_edits_its_content_and_keeps_other_sett
         "action": "configure", "node": "mail", "definition": json.dumps(definition), "cfg-node_id": "mail",
         "cfg-label": "", "cfg-category": "transactional", **fields},
         HTTP_HX_REQUEST="true", HTTP_HX_TARGET="editor")
-    # then its content is what was typed and nothing else was wiped
+    # then its content is what was typed, the unticked 'Track clicks' box is saved as off, and
+    # nothing else was wiped
     assert response.status_code == 200, response.content.decode()[:3000]
-    assert _mail_settings(campaign) == {"content": content, "category": "transactional", "note": {"kept": True}}
+    assert _mail_settings(campaign) == {"content": content, "category": "transactional", "note": {"kept": True},
+                                        "track_clicks": False}
 
 
 def test_the_side_panel_chooses_the_category_topic_and_frequency_caps(workspace, template, mallory, client_for):

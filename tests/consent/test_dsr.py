@@ -134,11 +134,12 @@ def test_erasure_deletes_anonymizes_unlinks_and_suppresses(workspace, history, a
     assert rows(workspace, "booking", "booking_id") == [1002]
     assert rows(workspace, "review", "review_id") == [8]
     # her message keeps its status but no address nor link; its event no IP nor user agent
+    # (the machine-open flag stays: it says how the open was counted, not who she is)
     message = Message.objects.get(pk=history.pk)
     assert (message.status, message.address, message.profile_key, message.target_key) == (
         "sent", "", pseudonym, pseudonym)
     assert not Message.objects.filter(workspace_id=workspace.pk, address="anna@example.test").exists()
-    assert [e.data for e in MessageEvent.objects.filter(message=message)] == [{}]
+    assert [e.data for e in MessageEvent.objects.filter(message=message)] == [{"machine": "too_soon"}]
     # her consent history is kept, unlinked; the current state is gone
     assert list(ConsentEvent.objects.filter(workspace=workspace).values_list(
         "profile_key", "granted", "ip_address", "proof").order_by("id")) == [
