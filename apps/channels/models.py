@@ -214,6 +214,9 @@ class Message(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     provider_id = models.CharField(max_length=200, blank=True)
     error = models.TextField(blank=True)
+    # SMS: the segments the sent text took (what the provider bills), for the reports' cost.
+    # Not a PositiveSmallIntegerField: its CHECK would make adding the column scan the ledger.
+    segments = models.SmallIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

@@ -26,7 +26,8 @@ MARK = (
     f"UPDATE {Message._meta.db_table} SET status = $1::text, reason = $2::text, error = $3::text, "
     f"provider_id = $4::text, lease_until = NULL, claim_token = NULL, attempts = attempts + $5::int, "
     f"next_attempt_at = $6::timestamptz, "
-    f"sent_at = CASE WHEN $1::text = 'sent' THEN statement_timestamp() ELSE sent_at END "
+    f"sent_at = CASE WHEN $1::text = 'sent' THEN statement_timestamp() ELSE sent_at END, "
+    f"segments = coalesce($9::smallint, segments) "
     f"WHERE id = $7::bigint AND (status = 'sending' AND claim_token = $8::bigint) IS TRUE").encode()
 WAIT_S = 60.0  # a commit slower than this is a database in trouble: the task fails (its claims are taken over)
 
@@ -39,10 +40,12 @@ class PipelinedRecorder:
         self.pending_kind: str | None = None
 
     def mark(self, message_pk: int, status: str, kind: str = "", *, attempt: bool = False, reason: str = "",
-             error: str = "", provider_id: str = "", retry_at: dt.datetime | None = None) -> None:
+             error: str = "", provider_id: str = "", retry_at: dt.datetime | None = None,
+             segments: int | None = None) -> None:
         self.wait()
         params = [status, reason, error[:2000], provider_id[:200], str(int(attempt)),
-                  retry_at.isoformat() if retry_at is not None else None, str(message_pk), str(self.token)]
+                  retry_at.isoformat() if retry_at is not None else None, str(message_pk), str(self.token),
+                  str(segments) if segments is not None else None]
         self.conn.pgconn.send_query_params(MARK, [p.encode() if p is not None else None for p in params])
         self.pending_kind = kind
 

@@ -79,17 +79,20 @@ OWN_SENDING = "(status = 'sending' AND claim_token = %s) IS TRUE"
 
 
 def _mark(message_pk: int, status: str, *, token: int, attempt: bool = False, reason: str = "", error: str = "",
-          provider_id: str = "", retry_at: dt.datetime | None = None) -> bool:
+          provider_id: str = "", retry_at: dt.datetime | None = None, segments: int | None = None) -> bool:
     """Record a claimed message's outcome; only the task holding its claim can (a message
     taken over by another task is that task's to record). `attempt`: the provider was
-    tried for this message (a crash, a consent verdict or a provider outage is none)."""
+    tried for this message (a crash, a consent verdict or a provider outage is none);
+    `segments`: what a sent SMS took."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {MESSAGE} SET status = %s, reason = %s, error = %s, provider_id = %s, lease_until = NULL, "
             f"claim_token = NULL, attempts = attempts + %s, next_attempt_at = %s, "
-            f"sent_at = CASE WHEN %s = 'sent' THEN statement_timestamp() ELSE sent_at END "
+            f"sent_at = CASE WHEN %s = 'sent' THEN statement_timestamp() ELSE sent_at END, "
+            f"segments = coalesce(%s, segments) "
             f"WHERE id = %s AND {OWN_SENDING}",
-            [status, reason, error[:2000], provider_id[:200], int(attempt), retry_at, status, message_pk, token])
+            [status, reason, error[:2000], provider_id[:200], int(attempt), retry_at, status, segments, message_pk,
+             token])
         return cursor.rowcount == 1
 
 
@@ -456,7 +459,8 @@ def _send_one(provider, row, item: Outgoing, totals: dict[str, int], max_attempt
     except Permanent as exc:
         recorder.mark(item.id, "failed", "failed", attempt=True, reason="rejected", error=f"{exc.code} {exc.text}")
         return
-    recorder.mark(item.id, "sent", "sent", attempt=True, provider_id=provider_id or "")
+    recorder.mark(item.id, "sent", "sent", attempt=True, provider_id=provider_id or "",
+                  segments=getattr(provider, "segments", None))
 
 
 def _send_batch(provider, items, totals, max_attempts, token: int) -> None:

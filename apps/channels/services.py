@@ -18,6 +18,7 @@ from . import content as content_mod
 from . import ledger, sending
 from .models import (
     ChannelConfig,
+    ChannelKind,
     ContentTemplate,
     Delivery,
     DeliveryStatus,
@@ -80,6 +81,11 @@ def delivery_create(*, workspace, channel: str, name: str, content: dict[str, An
     (SELECT target_key, profile_key, address, reason). Call inside a transaction; the
     sending tasks start when it commits."""
     held = _held(workspace, campaign)
+    if channel == ChannelKind.SMS and "price_per_segment" not in options:
+        # The price the texts are sent at: the report's cost stays what it was when the
+        # workspace's price changes later.
+        config = ChannelConfig.objects.filter(workspace=workspace, channel=channel).only("options").first()
+        options = {**options, "price_per_segment": ((config.options or {}) if config else {}).get("price_per_segment")}
     delivery = Delivery.objects.create(
         workspace=workspace, channel=channel, name=name[:300], content=content, options=options, run=run,
         node_id=node_id, campaign=campaign, created_by=actor if getattr(actor, "pk", None) else None, proof=proof,

@@ -21,12 +21,15 @@ FIGURES = [
     ("click_to_open", "Click-to-open", None), ("unsubscribed", "Unsubscribed", "unsubscribe_rate"),
     ("expired", "Expired", None), ("cancelled", "Cancelled", None),
 ]
+# Rows only a report with SMS deliveries has: segments billed, per message, and their cost.
+SMS_FIGURES = [("segments", "SMS segments", None), ("segments_per_message", "Segments per message", None),
+               ("sms_cost", "SMS cost (at the price per segment when sent)", None)]
 TABLES = ("figures", "series", "links", "domains", "excluded", "failed", "deliveries")
 
 
 def figure_rows(figures: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
-    for key, label, rate in FIGURES:
+    for key, label, rate in FIGURES + (SMS_FIGURES if "sms" in figures.get("channels", ()) else []):
         value = figures.get(key)
         if key == "click_to_open":
             rows.append({"key": key, "label": label, "value": None, "rate": value})

@@ -202,6 +202,30 @@ CREATE TRIGGER reports_message_row AFTER UPDATE OF status ON channels_message FO
   EXECUTE FUNCTION reports_message_row();
 """
 
+# Since migration 0005: a sent SMS also adds its segments (Message.segments) to the hour's
+# "segments" metric, what the report's cost is reckoned from.
+MESSAGE_ROW_FUNCTION_SEGMENTS = r"""
+CREATE OR REPLACE FUNCTION reports_message_row() RETURNS trigger LANGUAGE plpgsql AS $f$
+DECLARE bucket timestamptz := date_trunc('hour', CASE WHEN NEW.status = 'sent' THEN coalesce(NEW.sent_at, now())
+                                                      ELSE now() END);
+BEGIN
+  INSERT INTO reports_rollupdelta (workspace_id, delivery_id, kind, hour, key, metric, n, uniq)
+  SELECT NEW.workspace_id, NEW.delivery_id, x.kind, x.hour, x.key, x.metric, x.n, 0
+  FROM (VALUES
+    ('hour', bucket, NEW.status::text, '', 1),
+    ('hour', bucket, CASE WHEN NEW.status IN ('failed', 'excluded')
+                          THEN NEW.status || ':' || left(coalesce(nullif(NEW.reason, ''), 'unknown'), 40) END, '', 1),
+    ('domain', NULL::timestamptz,
+     CASE WHEN NEW.status = 'sent' AND position('@' IN NEW.address) > 0
+          THEN left(lower(split_part(NEW.address, '@', 2)), 253) END, 'sent', 1),
+    ('hour', bucket, CASE WHEN NEW.status = 'sent' AND NEW.segments > 0 THEN 'segments' END, '',
+     coalesce(NEW.segments, 0))
+  ) AS x(kind, hour, key, metric, n)
+  WHERE x.key IS NOT NULL;
+  RETURN NULL;
+END $f$;
+"""
+
 MESSAGE_ROW_UNINSTALL = r"""
 DROP TRIGGER IF EXISTS reports_message_row ON channels_message;
 DROP FUNCTION IF EXISTS reports_message_row();

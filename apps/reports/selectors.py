@@ -38,6 +38,9 @@ class Report:
     excluded: dict[str, int] = field(default_factory=dict)
     metrics: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     deliveries: int = 0
+    # SMS cost: each delivery's segments at the price per segment it was sent at (None:
+    # no delivery had a price).
+    cost: float | None = None
 
     def add_delivery(self, delivery: Delivery) -> None:
         self.deliveries += 1
@@ -47,7 +50,9 @@ class Report:
         for reason, n in (counts.get("excluded") or {}).items():
             self.excluded[reason] = self.excluded.get(reason, 0) + int(n)
 
-    def add_metric(self, metric: str, n: int) -> None:
+    def add_metric(self, metric: str, n: int, price: float | None = None) -> None:
+        if metric == "segments" and price is not None:
+            self.cost = (self.cost or 0.0) + n * float(price)
         if metric.startswith("excluded:"):
             reason = metric.split(":", 1)[1]
             self.excluded[reason] = self.excluded.get(reason, 0) + n
@@ -92,7 +97,8 @@ class Report:
             "click_rate": _rate(clicks_unique, reached),
             "click_to_open": _rate(clicks_unique, self.m("open_unique")),
             "unsubscribed": self.m("unsubscribed_unique"), "unsubscribe_rate": _rate(self.m("unsubscribed_unique"), sent),
-            "segments": self.m("segments"),
+            "segments": self.m("segments"), "segments_per_message": _rate(self.m("segments"), sent),
+            "sms_cost": round(self.cost, 4) if self.cost is not None else None,
         }
 
 
@@ -107,11 +113,21 @@ def _for_deliveries(deliveries: list[Delivery]) -> Report:
     for delivery in deliveries:
         report.add_delivery(delivery)
     if deliveries:
-        for metric, n in _rows(sql.SQL(
-                "SELECT metric, sum(n) FROM reports_hourly WHERE delivery_id = ANY(%s) GROUP BY metric"),
-                [[d.pk for d in deliveries]]):
-            report.add_metric(metric, int(n))
+        prices = {d.pk: _price(d) for d in deliveries}
+        for delivery_id, metric, n in _rows(sql.SQL(
+                "SELECT delivery_id, metric, sum(n) FROM reports_hourly WHERE delivery_id = ANY(%s) GROUP BY 1, 2"),
+                [list(prices)]):
+            report.add_metric(metric, int(n), prices[delivery_id])
     return report
+
+
+def _price(delivery: Delivery) -> float | None:
+    """The price per segment an SMS delivery was sent at (snapshot in its options)."""
+    price = (delivery.options or {}).get("price_per_segment") if delivery.channel == "sms" else None
+    try:
+        return float(price) if price is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def delivery_report(*, delivery: Delivery) -> dict[str, Any]:
@@ -135,6 +151,7 @@ def report_of(deliveries: list[Delivery]) -> dict[str, Any]:
 def per_delivery(deliveries: list[Delivery]) -> list[dict[str, Any]]:
     """One report per delivery, from one query."""
     by_delivery: dict[int, Report] = {}
+    deliveries_by_id = {d.pk: d for d in deliveries}
     for delivery in deliveries:
         by_delivery[delivery.pk] = Report()
         by_delivery[delivery.pk].add_delivery(delivery)
@@ -142,7 +159,7 @@ def per_delivery(deliveries: list[Delivery]) -> list[dict[str, Any]]:
         for delivery_id, metric, n in _rows(sql.SQL(
                 "SELECT delivery_id, metric, sum(n) FROM reports_hourly WHERE delivery_id = ANY(%s) "
                 "GROUP BY 1, 2"), [list(by_delivery)]):
-            by_delivery[delivery_id].add_metric(metric, int(n))
+            by_delivery[delivery_id].add_metric(metric, int(n), _price(deliveries_by_id[delivery_id]))
     return [{"delivery": d, **by_delivery[d.pk].figures()} for d in deliveries]
 
 

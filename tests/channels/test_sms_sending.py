@@ -9,6 +9,8 @@ from django.db import connection
 from apps.campaigns.models import ActivityRun
 from apps.channels import sending
 from apps.channels.models import ChannelConfig, Delivery, Message
+from apps.reports import selectors as reports
+from apps.reports.context import figure_rows
 from bench.smsgateway import SmsGateway
 from tests.channels.test_sending import live_run
 
@@ -171,3 +173,29 @@ def test_a_test_run_shows_rendered_samples_segments_and_the_cost_estimate(worksp
     assert report["sms"] == {"segments": 2, "max_segments": 2, "price_per_segment": 0.05, "estimated_cost": 0.15,
                              "over_limit": []}
     assert gateway.messages == []
+
+
+def test_the_report_counts_the_segments_sent_and_their_cost_at_the_price_when_sent(
+        workspace, travel, gateway, queue, sends, client_for, alice):
+    config = configure(workspace, gateway, price_per_segment=0.0075)
+    # "Hi Anna, " + 151 is 160 GSM-7 septets: one segment; "Hi Chloe, " + 151 is 161: two
+    run = live_run(workspace, settings={"content": {"text": "Hi {{ profile.first_name }}, " + "x" * 151}},
+                   channel="sms")
+    queue()
+    sends()
+    delivery = Delivery.objects.get(run=run)
+    assert sorted(Message.objects.filter(delivery=delivery, status="sent").values_list("segments", flat=True)) \
+        == [1, 2]
+    # a later price does not change what was spent
+    config.options = {**config.options, "price_per_segment": 1}
+    config.save()
+    figures = reports.delivery_report(delivery=Delivery.objects.get(pk=delivery.pk))
+    assert (figures["sent"], figures["segments"], figures["segments_per_message"], figures["sms_cost"]) \
+        == (2, 3, 1.5, 0.0225)
+    page = client_for(alice).get(f"/w/{workspace.slug}/reports/campaigns/{run.campaign_id}/").content.decode()
+    assert 'id="report-sms-cost"' in page and "0.0225" in page
+    rows = client_for(alice).get(
+        f"/w/{workspace.slug}/reports/campaigns/{run.campaign_id}/figures.csv").content.decode()
+    assert "SMS segments,3," in rows and "SMS cost (at the price per segment when sent),0.0225," in rows
+    # an email report has no SMS rows
+    assert "segments" not in {r["key"] for r in figure_rows({"channels": ["email"]})}

@@ -70,6 +70,7 @@ def _refuse_control(name: str, value: str) -> None:
 class _Base:
     batch = False
     name = ""
+    segments: int | None = None  # of the message checked last: the one being sent
 
     def __init__(self, delivery, config):
         if config is None or not config.pk:
@@ -102,6 +103,7 @@ class _Base:
             raise Permanent("segments", problem)
         _refuse_control("to", item.address)
         _refuse_control("sender", self.opts["sender"])
+        self.segments = info.segments  # recorded with the result (Message.segments)
         return info
 
     def callback_url(self, item: Outgoing) -> str:
