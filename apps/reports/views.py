@@ -127,11 +127,10 @@ def agency_home(request, org_slug):
         key, descending = "name", False
     rows = agency.sort_rows(agency.agency_rows(workspaces), key, descending)
     manage = role in ("owner", "admin")
-    totals = selectors.workspaces_summary([w.pk for w in workspaces], days=agency.DAYS)
     return render(request, "reports/agency_home.html", {
         "organization": organization, "role": role, "rows": rows, "query": query, "sort_key": key,
         "descending": descending, "columns": agency.COLUMNS, "manage": manage, "show_archived": show_archived,
-        "days": agency.DAYS, "sent_total": sum(t["sent"] for t in totals.values()),
+        "days": agency.DAYS, "sent_total": sum(r["sent"] for r in rows),
         "complaint_limit": selectors.COMPLAINT_RATE_LIMIT,
         "invite_form": AgencyInviteForm(workspaces=[r["workspace"] for r in rows
                                                     if r["workspace"].archived_at is None]) if manage else None,
