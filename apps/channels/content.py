@@ -12,6 +12,7 @@ from django.core.validators import validate_email
 from apps.datamodel.models import Entity
 from apps.datamodel.schema import Schema
 
+from . import blocks
 from .models import ChannelConfig, ContentTemplate
 from .personalization import TemplateProblem, check_content
 
@@ -95,6 +96,8 @@ def problems(channel: str, content: dict[str, Any], names: dict[str, set[str] | 
     found += header_problems(channel, content)
     if channel == "push":
         found += push_problems(content)
+    if channel == "email" and content.get("blocks") not in (None, ""):
+        found += blocks.validate(content["blocks"])
     return found + check_content(channel, content, names)
 
 
