@@ -4,6 +4,7 @@ from .models import (
     ChannelConfig,
     ContentTemplate,
     Delivery,
+    MediaImage,
     Message,
     MessageEvent,
     PushSubscription,
@@ -128,6 +129,22 @@ class SmsReceiptAdmin(admin.ModelAdmin):
     search_fields = ["=provider_message_id", "workspace__slug"]
     raw_id_fields = ["message", "workspace"]
     show_full_result_count = False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(MediaImage)
+class MediaImageAdmin(admin.ModelAdmin):
+    """Images uploaded for emails: added from the template editor (re-encoded there), deleted here."""
+
+    list_display = ["pk", "workspace", "original_name", "width", "height", "size", "created_at"]
+    list_filter = ["workspace"]
+    search_fields = ["workspace__slug", "original_name", "=token"]
+    raw_id_fields = ["workspace", "created_by"]
 
     def has_change_permission(self, request, obj=None):
         return False

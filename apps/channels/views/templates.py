@@ -5,6 +5,8 @@ preview and proof work on the unsaved form, so a template can be tried before it
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
@@ -14,11 +16,11 @@ from django.views.decorators.vary import vary_on_headers
 
 from apps.core.csp import allow_email_preview
 from apps.core.htmx import add_errors
-from apps.datamodel.models import Entity
+from apps.datamodel.models import Attribute, Entity
 from apps.tenants.decorators import can_edit, workspace_view
 from apps.tenants.roles import WorkspaceRole
 
-from .. import configuration, content_forms, selectors, services, smstext
+from .. import blocks, configuration, content_forms, selectors, services, smstext
 from ..forms import PreviewForm, ProofForm, TemplateForm, posted_content
 from ..models import ChannelKind
 from ..proof_limits import ProofRateLimited
@@ -66,12 +68,23 @@ def _editor(request, template, form, status=200, problems=None):
         push = dict(template.content or {}) if template is not None and template.channel == ChannelKind.PUSH else {}
     fields = {k: str(v) for k, v in push.items() if isinstance(v, str)}
     return allow_email_preview(render(request, "channels/template_edit.html", {
+        "blocks_starter": json.dumps(blocks.starter()),
+        "personalization_fields": _personalization_fields(request.workspace),
         "sms_initial": sms_estimate(request.workspace, text or ""),
         "notes": content_forms.push_cards(fields, push),
         "template": template, "form": form, "problems": problems or [], "can_edit": can_edit(request),
         "preview_form": PreviewForm(), "proof_form": ProofForm(),
         "used_by": selectors.template_users(workspace=request.workspace, template=template) if template else [],
     }, status=status))
+
+
+def _personalization_fields(workspace) -> list[tuple[str, str]]:
+    """The visual editor's field menu: the profile's attributes, then the target's (the
+    entity a template is written for), as the placeholders they insert."""
+    rows = Attribute.objects.filter(workspace=workspace).select_related("entity").order_by(
+        "-entity__is_profile", "entity__key", "key").values_list("entity__is_profile", "entity__key", "key")
+    return [("{{ profile." + key + " }}", f"Profile: {key}") if is_profile
+            else ("{{ target." + key + " }}", f"{entity}: {key}") for is_profile, entity, key in rows]
 
 
 def _save(request, template=None):
@@ -102,7 +115,9 @@ def _save(request, template=None):
 def template_new(request, workspace_slug):
     if request.method == "POST":
         return _save(request)
-    initial = {"channel": request.GET.get("channel") or ChannelKind.EMAIL, "page_size": "A4"}
+    initial = {"channel": request.GET.get("channel") or ChannelKind.EMAIL, "page_size": "A4",
+               # a new email starts in the visual editor, from a short starter document
+               "editor": "visual", "blocks": json.dumps(blocks.starter())}
     return _editor(request, None, _template_form(request, initial=initial))
 
 
@@ -168,7 +183,11 @@ def template_preview(request, workspace_slug):
 def template_proof(request, workspace_slug):
     """Send the unsaved content to test addresses, marked [PROOF]."""
     _form, channel, content, entity_key = _posted(request)
-    proof_form = ProofForm({"addresses": request.POST.get("proof-addresses", ""),
+    addresses = request.POST.get("proof-addresses", "")
+    if request.POST.get("proof-self") and channel == ChannelKind.EMAIL:
+        # "Send a test to me": the signed-in person's own address, nothing typed
+        addresses = request.user.email or ""
+    proof_form = ProofForm({"addresses": addresses,
                             "key": request.POST.get("proof-key", "")})
     context = {"proof_form": proof_form}
     status = None
