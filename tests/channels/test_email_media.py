@@ -126,7 +126,7 @@ def test_the_preview_renders_the_blocks_for_a_chosen_record(workspace, travel, m
                                         **HX)
     page = response.content.decode()
     assert response.status_code == 200 and 'id="preview-mobile"' in page
-    assert "Hi Ann" in page and 'sandbox=""' in page
+    assert "Hi Anna" in page and 'sandbox=""' in page
 
 
 def test_a_test_send_goes_to_the_signed_in_person(workspace, travel, mallory, client_for, sink, email_config):
