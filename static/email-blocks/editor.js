@@ -15,6 +15,9 @@
     spacer: function () { return {type: "spacer", height: 20}; }
   };
 
+  // what the compiler uses when a colour is not set (apps/channels/blocks.py)
+  var COLORS = {"text.color": "#222222", "button.color": "#2563eb", "button.text_color": "#ffffff", "divider.color": "#dddddd"};
+
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
     Object.keys(attrs || {}).forEach(function (k) {
@@ -52,7 +55,8 @@
       } else control = el("input", {type: kind || "text"});
       control.name = "eb-" + key;
       control.setAttribute("aria-label", label);
-      control.value = block[key] === undefined ? (kind === "select" ? extra[0] : "") : block[key];
+      var fallback = kind === "select" ? extra[0] : kind === "color" ? COLORS[block.type + "." + key] || "#222222" : "";
+      control.value = block[key] === undefined ? fallback : block[key];
       control.addEventListener("input", function () {
         var v = control.value;
         if (kind === "number") { v = parseInt(v, 10); if (isNaN(v)) { delete block[key]; save(); return; } }

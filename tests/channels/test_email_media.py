@@ -138,4 +138,4 @@ def test_a_test_send_goes_to_the_signed_in_person(workspace, travel, mallory, cl
     assert response.status_code == 202, response.content.decode()[:500]
     delivery = Delivery.objects.get(workspace=workspace, proof=True)
     assert list(delivery.messages.values_list("address", flat=True)) == [mallory.email]
-    assert "Hi {{ profile.first_name }}</p>" in delivery.content["html"]
+    assert "Hi {{ profile.first_name }}</p>" in delivery.content["html"] and "blocks" not in delivery.content
