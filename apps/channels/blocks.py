@@ -66,6 +66,9 @@ _VALIDATORS = {name: Draft202012Validator(schema) for name, schema in {**BLOCK_S
 # the workspace, optionally with a plain fallback text. Anything else with braces is text.
 PLACEHOLDER = re.compile(r"\{\{\s*(profile|target|enrichment|workspace)\.([A-Za-z_][A-Za-z0-9_]{0,62})"
                          r"(?:\s*\|\s*default\(\s*(?P<q>[\"'])(?P<fallback>[^\"'{}\\<>]{0,100})(?P=q)\s*\))?\s*\}\}")
+INLINE_LINK = re.compile(r"\[([^\[\]\n]{1,300})\]\((https?://[^\s()<>*\"']{1,2000})\)")
+INLINE_BOLD = re.compile(r"\*\*(?=\S)([^*\n]{1,1000}?)(?<=\S)\*\*")
+INLINE_ITALIC = re.compile(r"(?<![*\w])\*(?=\S)([^*\n]{1,1000}?)(?<=\S)\*(?![*\w])")
 _JINJA_OPENER = re.compile(r"\{(?=[{%#])")
 
 
@@ -164,6 +167,8 @@ def validate(doc: Any) -> list[TemplateProblem]:
 
 
 class _Compiler:
+    link_color = "#2563eb"
+
     def __init__(self) -> None:
         self.nonce = secrets.token_hex(6)
         self.fields: list[str] = []
@@ -174,16 +179,24 @@ class _Compiler:
         self.fields.append("{{ " + expr + " }}")
         return f"ph{self.nonce}n{len(self.fields) - 1}x"
 
-    def text(self, value: str) -> str:
+    def text(self, value: str, inline: bool = False) -> str:
         """Escaped text with the personalization fields as markers (filled in at the end);
-        a literal brace becomes an entity so that it never opens template code."""
+        a literal brace becomes an entity so that it never opens template code. With
+        `inline`, the light markup a marketer types: **bold**, *italic*, [words](https://...)."""
         out, last = [], 0
         for match in PLACEHOLDER.finditer(value):
             out.append(html.escape(value[last:match.start()]).replace("{", "&#123;").replace("}", "&#125;"))
             out.append(self._field(match))
             last = match.end()
         out.append(html.escape(value[last:]).replace("{", "&#123;").replace("}", "&#125;"))
-        return "".join(out)
+        escaped = "".join(out)
+        if not inline:
+            return escaped
+        # On the escaped text: a link's address is http(s) and can hold no quote nor tag.
+        escaped = INLINE_LINK.sub(lambda m: f'<a href="{m.group(2)}" style="color:{self.link_color};">'
+                                            f'{m.group(1)}</a>', escaped)
+        escaped = INLINE_BOLD.sub(r"<strong>\1</strong>", escaped)
+        return INLINE_ITALIC.sub(r"<em>\1</em>", escaped)
 
     def attr(self, value: str) -> str:
         return html.escape(value, quote=True)
@@ -196,7 +209,8 @@ class _Compiler:
             paragraphs = [p for p in re.split(r"\n\s*\n", b.get("text") or "") if p.strip()] or [""]
             inner = "".join(
                 f'<{"h2" if heading else "p"} style="margin:0 0 10px;font-size:{size}px;'
-                f'{"font-weight:bold;" if heading else ""}">' + "<br>".join(self.text(line) for line in p.split("\n"))
+                f'{"font-weight:bold;" if heading else ""}">'
+                + "<br>".join(self.text(line, inline=True) for line in p.split("\n"))
                 + f'</{"h2" if heading else "p"}>' for p in paragraphs)
             return (f'<mj-text align="{b.get("align", "left")}" color="{b.get("color", "#222222")}" '
                     f'font-size="{size}px" line-height="1.5">{inner}</mj-text>')

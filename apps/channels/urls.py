@@ -34,6 +34,7 @@ urlpatterns = [
     path("templates/new/", templates.template_new, name="tpl-new"),
     path("templates/check/", templates.template_check, name="tpl-check"),
     path("templates/preview/", templates.template_preview, name="tpl-preview"),
+    path("templates/blocks-html/", templates.template_blocks_html, name="tpl-blocks-html"),
     path("templates/proof/", templates.template_proof, name="tpl-proof"),
     path("templates/sms-count/", templates.template_sms_count, name="tpl-sms-count"),
     path("templates/push-preview/", templates.template_push_preview, name="tpl-push-preview"),

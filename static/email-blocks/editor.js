@@ -183,14 +183,34 @@
       });
     }
 
+    var switchError = root.querySelector(".eb-switch-error");
+    function setMode(visual) {
+      mode.value = visual ? "visual" : "html";
+      form.classList.toggle("is-visual", visual);
+      switchError.hidden = true;
+      if (visual) save();
+      else store.dispatchEvent(new Event("change", {bubbles: true}));
+    }
     root.querySelectorAll("[data-editor-mode]").forEach(function (b) {
       b.addEventListener("click", function () {
-        var visual = b.dataset.editorMode === "visual";
-        if (!visual && !window.confirm("Edit as HTML? The HTML editor starts from the HTML saved last; the blocks are dropped when you save.")) return;
-        mode.value = visual ? "visual" : "html";
-        form.classList.toggle("is-visual", visual);
-        if (visual) save();
-        else store.dispatchEvent(new Event("change", {bubbles: true}));
+        if (b.dataset.editorMode === "visual") { setMode(true); return; }
+        if (mode.value !== "visual" || !root.dataset.compile) { setMode(false); return; }
+        // The HTML editor starts from the blocks as they are now, compiled by the server.
+        var body = new FormData();
+        body.append("blocks", JSON.stringify(doc));
+        fetch(root.dataset.compile, {method: "POST", body: body, credentials: "same-origin",
+                                     headers: {"X-CSRFToken": form.querySelector("input[name=csrfmiddlewaretoken]").value}})
+          .then(function (r) { return r.json().then(function (data) { return {ok: r.ok, data: data}; }); })
+          .then(function (res) {
+            if (!res.ok) {
+              switchError.textContent = "Fix the blocks first: " + (res.data.problems || []).map(function (p) { return p.message; }).join("; ");
+              switchError.hidden = false;
+              return;
+            }
+            form.querySelector("textarea[name=html]").value = res.data.html;
+            setMode(false);
+          })
+          .catch(function () { switchError.textContent = "The server did not answer."; switchError.hidden = false; });
       });
     });
 

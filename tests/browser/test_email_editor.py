@@ -4,6 +4,7 @@ button), previews it for a record at mobile width, and saves it; the HTML is com
 the server from the document."""
 
 import io
+import re
 
 import pytest
 from django.db import transaction
@@ -92,6 +93,13 @@ def test_a_marketer_builds_an_email_from_blocks_previews_it_on_mobile_and_saves(
     right = frame.get_by_text("Hotels <b>& more</b>").bounding_box()
     assert right["y"] > left["y"] + left["height"] - 1
     shot(page, "email-editor-01-blocks-mobile-preview")
+    # developers can switch to the HTML, compiled from the blocks as they are, and back
+    page.locator("#editor-html").click()
+    expect(form.locator("textarea[name=html]")).to_be_visible()
+    expect(form.locator("textarea[name=html]")).to_have_value(re.compile(r"Flights from 49 EUR"))
+    expect(page.locator("#eb-blocks")).to_be_hidden()
+    page.locator("#editor-visual").click()
+    expect(page.locator("#eb-blocks > li.eb-block")).to_have_count(5)
     page.locator("#template-save").click()
     expect(page.locator("h1")).to_have_text("Spring newsletter")
     template = ContentTemplate.objects.get(name="Spring newsletter")

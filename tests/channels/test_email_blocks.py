@@ -124,3 +124,16 @@ def test_a_visual_template_naming_an_unknown_attribute_or_a_bad_url_is_not_saved
     assert [p["field"] for p in caught.value.problems] == ["html"] and "nickname" in \
         caught.value.problems[0]["message"]
     assert not ContentTemplate.objects.filter(workspace=workspace).exists()
+
+
+def test_text_takes_bold_italic_and_http_links_and_nothing_else():
+    html = blocks.compile_blocks(doc({"type": "text", "text": (
+        "Read **our offer**, *today*, at [the site](https://example.com/a?b=1&c=2). "
+        "[bad](javascript:alert(1)) [quote](https://x.com\" onclick=\"y) [star](https://x.com/*b*) 2 * 3 * 4 "
+        "**{{ profile.first_name }}**")}))
+    body = html[html.index("Read"):html.index("</p>", html.index("Read"))]
+    assert body == (
+        'Read <strong>our offer</strong>, <em>today</em>, at '
+        '<a href="https://example.com/a?b=1&amp;c=2" style="color:#2563eb;">the site</a>. '
+        "[bad](javascript:alert(1)) [quote](https://x.com&quot; onclick=&quot;y) [star](https://x.com/<em>b</em>) "
+        "2 * 3 * 4 <strong>{{ profile.first_name }}</strong>")

@@ -139,3 +139,15 @@ def test_a_test_send_goes_to_the_signed_in_person(workspace, travel, mallory, cl
     delivery = Delivery.objects.get(workspace=workspace, proof=True)
     assert list(delivery.messages.values_list("address", flat=True)) == [mallory.email]
     assert "Hi {{ profile.first_name }}</p>" in delivery.content["html"] and "blocks" not in delivery.content
+
+
+def test_the_switch_to_html_gets_the_blocks_compiled(workspace, mallory, bob, client_for):
+    client = client_for(mallory)
+    good = client.post(url("tpl-blocks-html", workspace), {"blocks": json.dumps(DOC)})
+    assert good.status_code == 200 and "Hi {{ profile.first_name }}</p>" in good.json()["html"]
+    bad = client.post(url("tpl-blocks-html", workspace), {"blocks": '{"blocks": [{"type": "image", "src": "x"}]}'})
+    assert (bad.status_code, bad.json()) == (400, {"problems": [{
+        "field": "blocks", "line": None, "message": "blocks[0].src: must be an http:// or https:// address, not 'x'"}]})
+    assert client.post(url("tpl-blocks-html", workspace), {"blocks": "{"}).json() == {"problems": [{
+        "field": "blocks", "line": None, "message": "is not a JSON document"}]}
+    assert client_for(bob).post(url("tpl-blocks-html", workspace), {"blocks": json.dumps(DOC)}).status_code == 403

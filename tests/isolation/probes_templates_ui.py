@@ -88,6 +88,8 @@ PROBES: list[Probe] = [
           writes=False),
     Probe("tpl-proof", {"POST": "marketer"}, setup=_travel_sending,
           data=lambda ws: {**_editor(ws), "proof-addresses": "qa@example.test"}),
+    Probe("tpl-blocks-html", {"POST": "marketer"}, writes=False, data=lambda ws: {
+        "blocks": '{"blocks": [{"type": "text", "text": "Hi {{ profile.first_name }}"}]}'}),
     Probe("media-upload", {"POST": "marketer"}, data=_image, multipart=True),
     # The configuration holds the server's credentials: workspace admins only.
     Probe("chan-email-settings", {"GET": "admin", "POST": "admin"}, data=_email_settings),

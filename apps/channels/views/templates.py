@@ -9,6 +9,7 @@ import json
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -151,6 +152,18 @@ def template_check(request, workspace_slug):
     problems = selectors.template_problems(workspace=request.workspace, channel=channel, content=content,
                                            entity_key=entity_key)
     return render(request, "channels/template_edit.html#template-check", {"problems": problems, "checked": True})
+
+
+@require_POST
+@workspace_view(read_role=MARKETER, write_role=MARKETER)
+def template_blocks_html(request, workspace_slug):
+    """The visual editor's document compiled to HTML, for the switch to the HTML editor:
+    200 {"html"}, or 400 {"problems": [{field, line, message}]}. Reads only what is posted."""
+    try:
+        html = blocks.compile_blocks(request.POST.get("blocks", ""))
+    except blocks.BlocksError as exc:
+        return JsonResponse({"problems": [p.as_dict() for p in exc.problems]}, status=400)
+    return JsonResponse({"html": html})
 
 
 @vary_on_headers("HX-Request")
