@@ -245,8 +245,9 @@ class _Compiler:
         content = doc.get("content_background", "#ffffff")
         sections = "".join(self.section(b, content) for b in doc["blocks"])
         # A web-safe font stack: MJML's default (Ubuntu) would add a link to a font service.
+        # One section per block: thin section padding, so blocks sit as close as in the editor.
         return ('<mjml><mj-head><mj-attributes><mj-all font-family="Arial, Helvetica, sans-serif" />'
-                '</mj-attributes></mj-head>'
+                '<mj-section padding="4px 0" /></mj-attributes></mj-head>'
                 f'<mj-body background-color="{background}" width="600px">{sections}</mj-body></mjml>')
 
 

@@ -184,9 +184,15 @@
     }
 
     var switchError = root.querySelector(".eb-switch-error");
+    function pressed(visual) {
+      form.classList.toggle("is-visual", visual);
+      root.querySelectorAll("[data-editor-mode]").forEach(function (b) {
+        b.setAttribute("aria-pressed", String((b.dataset.editorMode === "visual") === visual));
+      });
+    }
     function setMode(visual) {
       mode.value = visual ? "visual" : "html";
-      form.classList.toggle("is-visual", visual);
+      pressed(visual);
       switchError.hidden = true;
       if (visual) save();
       else store.dispatchEvent(new Event("change", {bubbles: true}));
@@ -214,7 +220,7 @@
       });
     });
 
-    form.classList.toggle("is-visual", mode.value === "visual");
+    pressed(mode.value === "visual");
     if (mode.value === "visual") store.value = JSON.stringify(doc);
     render();
   }

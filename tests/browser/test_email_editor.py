@@ -10,22 +10,29 @@ import pytest
 from django.db import transaction
 from PIL import Image
 
-from apps.channels.models import ContentTemplate, MediaImage
-from tests.browser.test_campaign_canvas import shot
+from apps.channels import sending
+from apps.channels.models import ContentTemplate, Delivery, MediaImage, SenderDomain
+from tests.browser.test_campaign_canvas import SCREENSHOT_DIR, shot
 from tests.browser.test_sms_editor import _login
 from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory, make_travel_model
 
 
 @pytest.fixture
-def marketer(transactional_db, settings, live_server):
+def marketer(transactional_db, settings, live_server, monkeypatch):
     # image addresses are built on SITE_URL: the live server's, so the preview may load them
     settings.SITE_URL = live_server.url
-    workspace = WorkspaceFactory(name="Northwind", slug="northwind")
+    workspace = WorkspaceFactory(name="Northwind", slug="northwind", sender_email="news@northwind.test")
+    SenderDomain.objects.create(workspace=workspace, domain="northwind.test", status="verified")
+    # proofs are queued for the sending workers: kept here, the test reads what was queued
+    monkeypatch.setattr(sending, "DISPATCH", DISPATCHED.append)
     user = UserFactory(email="owner@example.test")
     MembershipFactory(organization=workspace.organization, user=user, role="owner")
     with transaction.atomic():
         make_travel_model(workspace)
     return user
+
+
+DISPATCHED: list[int] = []
 
 
 def _png(tmp_path):
@@ -93,6 +100,13 @@ def test_a_marketer_builds_an_email_from_blocks_previews_it_on_mobile_and_saves(
     right = frame.get_by_text("Hotels <b>& more</b>").bounding_box()
     assert right["y"] > left["y"] + left["height"] - 1
     shot(page, "email-editor-01-blocks-mobile-preview")
+    page.locator(".tpl-side").screenshot(path=str(SCREENSHOT_DIR / "email-editor-03-mobile-preview-pane.png"))
+    # a test to oneself, through the proof machinery
+    page.locator("#proof-self").click()
+    expect(page.locator("#proof-sent")).to_contain_text("Proof queued to 1 address")
+    proof = Delivery.objects.get(proof=True)
+    assert list(proof.messages.values_list("address", flat=True)) == ["owner@example.test"]
+    assert proof.content["subject"] == "[PROOF] Spring is here" and proof.pk in DISPATCHED
     # developers can switch to the HTML, compiled from the blocks as they are, and back
     page.locator("#editor-html").click()
     expect(form.locator("textarea[name=html]")).to_be_visible()

@@ -137,3 +137,21 @@ def test_text_takes_bold_italic_and_http_links_and_nothing_else():
         '<a href="https://example.com/a?b=1&amp;c=2" style="color:#2563eb;">the site</a>. '
         "[bad](javascript:alert(1)) [quote](https://x.com&quot; onclick=&quot;y) [star](https://x.com/<em>b</em>) "
         "2 * 3 * 4 <strong>{{ profile.first_name }}</strong>")
+
+
+def test_the_api_takes_a_block_document_and_compiles_it(workspace, travel, client):
+    from tests.factories import make_api_key
+
+    key = make_api_key(workspace, role="marketer", name="blocks")[1]
+    body = {"name": "Visual", "channel": "email", "content": {
+        "subject": "Hi", "blocks": doc({"type": "text", "text": "Hello **{{ profile.first_name }}**"})}}
+    created = client.post(f"/api/v1/workspaces/{workspace.slug}/templates/", json.dumps(body),
+                          content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert created.status_code == 201, created.content
+    assert "Hello <strong>{{ profile.first_name }}</strong></p>" in created.json()["content"]["html"]
+    body["name"], body["content"]["blocks"] = "Bad", doc({"type": "image", "src": "javascript:x"})
+    refused = client.post(f"/api/v1/workspaces/{workspace.slug}/templates/", json.dumps(body),
+                          content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert (refused.status_code, refused.json()) == (400, {"problems": [{
+        "field": "blocks", "line": None,
+        "message": "blocks[0].src: must be an http:// or https:// address, not 'javascript:x'"}]})
