@@ -66,13 +66,13 @@ def media_upload(*, workspace, actor, upload) -> MediaImage:
                                      original_name=str(getattr(upload, "name", "") or "")[:200], created_by=actor)
 
 
-def public_url(image: MediaImage) -> str:
+def public_url(image: MediaImage, workspace=None) -> str:
     """The address an email uses: the client's own address (a CNAME to this platform) if
     set, else the platform's."""
-    base = (image.workspace.public_url or settings.SITE_URL).rstrip("/")
+    base = ((workspace or image.workspace).public_url or settings.SITE_URL).rstrip("/")
     return base + reverse("media-image", kwargs={"token": image.token, "ext": image.extension})
 
 
-def describe(image: MediaImage) -> dict[str, Any]:
-    return {"id": image.pk, "url": public_url(image), "width": image.width, "height": image.height,
+def describe(image: MediaImage, workspace=None) -> dict[str, Any]:
+    return {"id": image.pk, "url": public_url(image, workspace), "width": image.width, "height": image.height,
             "content_type": image.content_type, "name": image.original_name}

@@ -88,6 +88,7 @@
           .then(function (res) {
             if (!res.ok) { status.textContent = res.data.error || "Not uploaded."; return; }
             block.src = res.data.url;
+            libraryPromise = null;
             if (!block.width || block.width > res.data.width) block.width = Math.max(40, Math.min(600, res.data.width));
             srcControl.querySelector("input").value = block.src;
             status.textContent = "Uploaded (" + res.data.width + "×" + res.data.height + ").";
@@ -95,7 +96,32 @@
           })
           .catch(function () { status.textContent = "Not uploaded: the server did not answer."; });
       });
-      return el("div", {class: "eb-upload-row"}, [file, status]);
+      var pick = el("select", {class: "eb-library", "aria-label": "Pick an uploaded image"},
+                    [el("option", {value: "", text: "…or pick an uploaded image"})]);
+      library().then(function (images) {
+        images.forEach(function (img) {
+          pick.appendChild(el("option", {value: img.url, text: (img.name || "image") + " (" + img.width + "×" + img.height + ")"}));
+        });
+      });
+      pick.addEventListener("change", function () {
+        if (!pick.value) return;
+        block.src = pick.value;
+        srcControl.querySelector("input").value = block.src;
+        pick.value = "";
+        save();
+      });
+      return el("div", {class: "eb-upload-row"}, [file, pick, status]);
+    }
+
+    var libraryPromise = null;  // the workspace's uploaded images, asked once per page
+    function library() {
+      if (!libraryPromise) {
+        libraryPromise = fetch(root.dataset.upload, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+          .then(function (r) { return r.ok ? r.json() : {images: []}; })
+          .then(function (data) { return data.images || []; })
+          .catch(function () { return []; });
+      }
+      return libraryPromise;
     }
 
     function fields(block) {

@@ -114,6 +114,13 @@ def test_a_marketer_builds_an_email_from_blocks_previews_it_on_mobile_and_saves(
     expect(page.locator("#eb-blocks")).to_be_hidden()
     page.locator("#editor-visual").click()
     expect(page.locator("#eb-blocks > li.eb-block")).to_have_count(5)
+    # an image already uploaded is picked from the workspace's library
+    page.locator(".eb-add-top .eb-add-image").click()
+    picked = page.locator("#eb-blocks > li.eb-block").nth(5)
+    picked.locator("select.eb-library").select_option(index=1)
+    expect(picked.locator("input[name=eb-src]")).to_have_value(f"{live_server.url}/m/{stored.token}.png")
+    picked.get_by_role("button", name="Remove block").click()
+    expect(page.locator("#eb-blocks > li.eb-block")).to_have_count(5)
     page.locator("#template-save").click()
     expect(page.locator("h1")).to_have_text("Spring newsletter")
     template = ContentTemplate.objects.get(name="Spring newsletter")

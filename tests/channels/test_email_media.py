@@ -14,6 +14,7 @@ from apps.channels import media
 from apps.channels.models import ContentTemplate, Delivery, MediaImage
 
 HX = {"HTTP_HX_REQUEST": "true"}
+QUERIES = 8  # session, user, workspace and role, the images: not one per image
 
 
 def url(name, workspace, **kwargs):
@@ -29,7 +30,7 @@ def image_file(fmt="PNG", size=(40, 30), name="pic.png", **save):
 def test_an_upload_is_re_encoded_stored_and_served_publicly(workspace, mallory, client_for, client):
     # given a PNG with a payload appended after its end
     raw = image_file().read() + b"<script>alert(1)</script>"
-    response = client_for(mallory).post(url("media-upload", workspace),
+    response = client_for(mallory).post(url("media-images", workspace),
                                         {"image": SimpleUploadedFile("x.png", raw, content_type="image/png")})
     assert response.status_code == 201, response.content
     body = response.json()
@@ -65,26 +66,26 @@ def test_the_public_address_goes_through_the_workspace_address(workspace, mallor
      "The image is 5120 KB: at most 5 MB."),
 ])
 def test_bad_uploads_are_refused_with_the_reason(workspace, mallory, client_for, upload, status, error):
-    response = client_for(mallory).post(url("media-upload", workspace), {"image": upload})
+    response = client_for(mallory).post(url("media-images", workspace), {"image": upload})
     assert (response.status_code, response.json()) == (status, {"error": error})
     assert not MediaImage.objects.exists()
 
 
 def test_other_formats_and_oversized_dimensions_are_refused(workspace, mallory, client_for):
     client = client_for(mallory)
-    bmp = client.post(url("media-upload", workspace), {"image": image_file("BMP", name="a.bmp")})
+    bmp = client.post(url("media-images", workspace), {"image": image_file("BMP", name="a.bmp")})
     assert (bmp.status_code, bmp.json()) == (400, {"error": "An image is a PNG, JPEG, GIF or WebP file, not BMP."})
-    wide = client.post(url("media-upload", workspace), {"image": image_file("PNG", (9000, 10))})
+    wide = client.post(url("media-images", workspace), {"image": image_file("PNG", (9000, 10))})
     assert wide.status_code == 400 and wide.json() == {
         "error": "The image is 9000x10 pixels: at most 8000 on a side and 25 million pixels."}
-    missing = client.post(url("media-upload", workspace), {})
+    missing = client.post(url("media-images", workspace), {})
     assert missing.status_code == 400
     assert not MediaImage.objects.exists()
 
 
 def test_a_viewer_and_an_outsider_cannot_upload(workspace, bob, charlie, client_for):
-    assert client_for(bob).post(url("media-upload", workspace), {"image": image_file()}).status_code == 403
-    assert client_for(charlie).post(url("media-upload", workspace), {"image": image_file()}).status_code == 404
+    assert client_for(bob).post(url("media-images", workspace), {"image": image_file()}).status_code == 403
+    assert client_for(charlie).post(url("media-images", workspace), {"image": image_file()}).status_code == 404
     assert not MediaImage.objects.exists()
 
 
@@ -151,3 +152,15 @@ def test_the_switch_to_html_gets_the_blocks_compiled(workspace, mallory, bob, cl
     assert client.post(url("tpl-blocks-html", workspace), {"blocks": "{"}).json() == {"problems": [{
         "field": "blocks", "line": None, "message": "is not a JSON document"}]}
     assert client_for(bob).post(url("tpl-blocks-html", workspace), {"blocks": json.dumps(DOC)}).status_code == 403
+
+
+def test_the_library_lists_the_workspace_images_only(workspace, other_workspace, mallory, client_for,
+                                                     django_assert_num_queries):
+    ours = [media.media_upload(workspace=workspace, actor=mallory, upload=image_file(name=f"p{i}.png"))
+            for i in range(3)]
+    media.media_upload(workspace=other_workspace, actor=None, upload=image_file(name="theirs.png"))
+    client = client_for(mallory)
+    with django_assert_num_queries(QUERIES):
+        listed = client.get(url("media-images", workspace)).json()["images"]
+    assert [i["name"] for i in listed] == ["p2.png", "p1.png", "p0.png"]
+    assert listed[0]["url"] == f"http://127.0.0.1:8000/m/{ours[2].token}.png"

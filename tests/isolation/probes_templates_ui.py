@@ -90,7 +90,7 @@ PROBES: list[Probe] = [
           data=lambda ws: {**_editor(ws), "proof-addresses": "qa@example.test"}),
     Probe("tpl-blocks-html", {"POST": "marketer"}, writes=False, data=lambda ws: {
         "blocks": '{"blocks": [{"type": "text", "text": "Hi {{ profile.first_name }}"}]}'}),
-    Probe("media-upload", {"POST": "marketer"}, data=_image, multipart=True),
+    Probe("media-images", {"GET": "marketer", "POST": "marketer"}, data=_image, multipart=True),
     # The configuration holds the server's credentials: workspace admins only.
     Probe("chan-email-settings", {"GET": "admin", "POST": "admin"}, data=_email_settings),
     Probe("chan-email-test", {"POST": "admin"}, data=lambda ws: {"address": "qa@example.test"}, writes=False),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, JsonResponse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from apps.tenants.decorators import workspace_view
 from apps.tenants.roles import WorkspaceRole
@@ -14,11 +14,17 @@ from apps.tenants.roles import WorkspaceRole
 from .. import media
 from ..models import MediaImage
 
+LIBRARY_SIZE = 60  # the newest images the editor offers to pick from
 
-@require_POST
+
+@require_http_methods(["GET", "POST"])
 @workspace_view(read_role=WorkspaceRole.MARKETER, write_role=WorkspaceRole.MARKETER)
-def media_upload(request, workspace_slug):
-    """POST an image (field "image"): 201 {"url", "width", "height", ...}, or 400/413 {"error"}."""
+def media_images(request, workspace_slug):
+    """GET: the workspace's newest images {"images": [...]}. POST an image (field "image"):
+    201 {"url", "width", "height", ...}, or 400/413 {"error"}."""
+    if request.method == "GET":
+        images = MediaImage.objects.filter(workspace=request.workspace)[:LIBRARY_SIZE]
+        return JsonResponse({"images": [media.describe(i, request.workspace) for i in images]})
     upload = request.FILES.get("image")
     if upload is None:
         return JsonResponse({"error": "Choose an image file to upload (field \"image\")."}, status=400)
@@ -29,7 +35,7 @@ def media_upload(request, workspace_slug):
         image = media.media_upload(workspace=request.workspace, actor=request.user, upload=upload)
     except ValidationError as exc:
         return JsonResponse({"error": " ".join(exc.messages)}, status=400)
-    return JsonResponse(media.describe(image), status=201)
+    return JsonResponse(media.describe(image, request.workspace), status=201)
 
 
 @require_GET
