@@ -102,7 +102,8 @@ def test_the_editor_saves_a_visual_template_and_shows_it_back(workspace, travel,
     client = client_for(mallory)
     page = client.get(url("tpl-new", workspace)).content.decode()
     assert 'id="email-blocks"' in page and 'name="editor" value="visual"' in page
-    assert "{{ profile.first_name }}" in page  # the field menu lists the profile's attributes
+    assert '<option value="{{ profile.first_name }}">first_name</option>' in page  # the field menu
+    assert '<optgroup label="Written for booking"><option value="{{ target.' in page
     response = client.post(url("tpl-new", workspace), visual_post())
     assert response.status_code == 302
     template = ContentTemplate.objects.get(workspace=workspace)

@@ -79,13 +79,18 @@ def _editor(request, template, form, status=200, problems=None):
     }, status=status))
 
 
-def _personalization_fields(workspace) -> list[tuple[str, str]]:
-    """The visual editor's field menu: the profile's attributes, then the target's (the
-    entity a template is written for), as the placeholders they insert."""
-    rows = Attribute.objects.filter(workspace=workspace).select_related("entity").order_by(
-        "-entity__is_profile", "entity__key", "key").values_list("entity__is_profile", "entity__key", "key")
-    return [("{{ profile." + key + " }}", f"Profile: {key}") if is_profile
-            else ("{{ target." + key + " }}", f"{entity}: {key}") for is_profile, entity, key in rows]
+def _personalization_fields(workspace) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The visual editor's field menu, in groups: the profile's attributes, then each
+    other entity's as `target` (valid when the template is written for that entity)."""
+    rows = Attribute.objects.filter(workspace=workspace).order_by("-entity__is_profile", "entity__key", "key") \
+        .values_list("entity__is_profile", "entity__key", "key")
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for is_profile, entity, key in rows:
+        if is_profile:
+            groups.setdefault("Profile", []).append(("{{ profile." + key + " }}", key))
+        else:
+            groups.setdefault(f"Written for {entity}", []).append(("{{ target." + key + " }}", key))
+    return list(groups.items())
 
 
 def _save(request, template=None):
