@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from . import media
 from .models import (
     ChannelConfig,
     ContentTemplate,
@@ -139,7 +140,8 @@ class SmsReceiptAdmin(admin.ModelAdmin):
 
 @admin.register(MediaImage)
 class MediaImageAdmin(admin.ModelAdmin):
-    """Images uploaded for emails: added from the template editor (re-encoded there), deleted here."""
+    """Images uploaded for emails: added from the template editor (re-encoded there), deleted
+    here with their files (emails already sent that show one then show a broken image)."""
 
     list_display = ["pk", "workspace", "original_name", "width", "height", "size", "created_at"]
     list_filter = ["workspace"]
@@ -151,3 +153,9 @@ class MediaImageAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def delete_model(self, request, obj):
+        media.media_delete(images=MediaImage.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        media.media_delete(images=queryset)

@@ -76,3 +76,13 @@ def public_url(image: MediaImage, workspace=None) -> str:
 def describe(image: MediaImage, workspace=None) -> dict[str, Any]:
     return {"id": image.pk, "url": public_url(image, workspace), "width": image.width, "height": image.height,
             "content_type": image.content_type, "name": image.original_name}
+
+
+def media_delete(*, images) -> int:
+    """Delete images and their files (an email already sent that shows one shows a broken
+    image from then on: the admin says so)."""
+    paths = list(images.values_list("path", flat=True))
+    count, _ = images.delete()
+    for path in paths:
+        default_storage.delete(path)
+    return count

@@ -165,3 +165,13 @@ def test_the_library_lists_the_workspace_images_only(workspace, other_workspace,
         listed = client.get(url("media-images", workspace)).json()["images"]
     assert [i["name"] for i in listed] == ["p2.png", "p1.png", "p0.png"]
     assert listed[0]["url"] == f"http://127.0.0.1:8000/m/{ours[2].token}.png"
+
+
+def test_deleting_images_deletes_their_files(workspace, mallory, client):
+    from django.core.files.storage import default_storage
+
+    kept, gone = (media.media_upload(workspace=workspace, actor=mallory, upload=image_file()) for _ in range(2))
+    assert media.media_delete(images=MediaImage.objects.filter(pk=gone.pk)) == 1
+    assert not default_storage.exists(gone.path) and default_storage.exists(kept.path)
+    assert client.get(f"/m/{gone.token}.png").status_code == 404
+    assert client.get(f"/m/{kept.token}.png").status_code == 200
