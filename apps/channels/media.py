@@ -86,3 +86,9 @@ def media_delete(*, images) -> int:
     for path in paths:
         default_storage.delete(path)
     return count
+
+
+def workspace_media_files(workspace) -> list[tuple[Any, str]]:
+    """The stored email images of a workspace: deleted with it (tenants.lifecycle)."""
+    return [(default_storage, path) for path in
+            MediaImage.objects.filter(workspace=workspace).values_list("path", flat=True)]

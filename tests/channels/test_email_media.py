@@ -175,3 +175,17 @@ def test_deleting_images_deletes_their_files(workspace, mallory, client):
     assert not default_storage.exists(gone.path) and default_storage.exists(kept.path)
     assert client.get(f"/m/{gone.token}.png").status_code == 404
     assert client.get(f"/m/{kept.token}.png").status_code == 200
+
+
+def test_deleting_the_workspace_deletes_its_images(workspace, other_workspace, mallory,
+                                                   django_capture_on_commit_callbacks):
+    from django.core.files.storage import default_storage
+
+    from apps.tenants.lifecycle import workspace_delete
+
+    mine = media.media_upload(workspace=workspace, actor=mallory, upload=image_file())
+    theirs = media.media_upload(workspace=other_workspace, actor=None, upload=image_file())
+    with django_capture_on_commit_callbacks(execute=True):
+        counts = workspace_delete(workspace=workspace)
+    assert counts["channels.MediaImage"] == 1 and counts["files"] == 1
+    assert not default_storage.exists(mine.path) and default_storage.exists(theirs.path)
