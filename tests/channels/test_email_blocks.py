@@ -6,6 +6,8 @@ import json
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from apps.channels import blocks
 from apps.channels.configuration import template_write
@@ -155,3 +157,22 @@ def test_the_api_takes_a_block_document_and_compiles_it(workspace, travel, clien
     assert (refused.status_code, refused.json()) == (400, {"problems": [{
         "field": "blocks", "line": None,
         "message": "blocks[0].src: must be an http:// or https:// address, not 'javascript:x'"}]})
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=30),
+                    lambda children: st.lists(children, max_size=4) | st.dictionaries(
+                        st.sampled_from(["type", "text", "href", "src", "blocks", "columns", "color", "size",
+                                         "width", "label", "x"]), children, max_size=5), max_leaves=25)
+BLOCK = st.fixed_dictionaries({"type": st.sampled_from(list(blocks.BLOCK_TYPES) + ["x"])},
+                              optional={"text": JSON, "href": JSON, "src": JSON, "columns": JSON, "label": JSON,
+                                        "size": JSON, "color": JSON})
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(JSON, st.fixed_dictionaries({"blocks": st.lists(BLOCK, max_size=5)})))
+def test_any_document_gets_problems_or_compiles_never_a_crash(document):
+    problems = blocks.validate(document)
+    assert all(p.field == "blocks" and p.message for p in problems)
+    if not problems:
+        html = blocks.compile_blocks(document)
+        assert html.startswith("<!doctype html>")

@@ -8,6 +8,8 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from apps.channels import media
@@ -189,3 +191,27 @@ def test_deleting_the_workspace_deletes_its_images(workspace, other_workspace, m
         counts = workspace_delete(workspace=workspace)
     assert counts["channels.MediaImage"] == 1 and counts["files"] == 1
     assert not default_storage.exists(mine.path) and default_storage.exists(theirs.path)
+
+
+def _valid(fmt):
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), "blue").save(out, format=fmt)
+    return out.getvalue()
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(fmt=st.sampled_from(["PNG", "JPEG", "GIF", "WEBP"]), cut=st.integers(0, 400),
+       noise=st.binary(min_size=1, max_size=64), at=st.integers(0, 400))
+def test_a_damaged_image_is_refused_with_a_reason_never_a_crash(workspace, mallory, fmt, cut, noise, at):
+    from django.core.exceptions import ValidationError
+
+    data = bytearray(_valid(fmt))
+    data[at:at + len(noise)] = noise  # overwrite some bytes, possibly the header
+    data = bytes(data[:len(data) - cut])
+    try:
+        image = media.media_upload(workspace=workspace, actor=mallory,
+                                   upload=SimpleUploadedFile("x", data, content_type="image/png"))
+    except ValidationError as exc:
+        assert exc.messages[0].startswith(("The file cannot be read", "An image is a PNG", "The image is"))
+    else:
+        assert 0 < image.width <= 16 and image.content_type in ("image/png", "image/jpeg")
