@@ -37,6 +37,7 @@ urlpatterns = [
     # Public, no login: the ends of tracking links in emails, and the email services' webhooks.
     path("t/", include(channels_urls.public_patterns)),
     path("s/", include(channels_urls.short_patterns)),
+    path("m/", include(channels_urls.media_patterns)),
     path("webhooks/anymail/", include("apps.channels.webhooks")),
     path("webhooks/sms/", include(channels_urls.sms_webhook_patterns)),
     path("sender-domains/confirm/", include(channels_urls.confirm_patterns)),

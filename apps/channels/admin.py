@@ -1,9 +1,11 @@
 from django.contrib import admin
 
+from . import media
 from .models import (
     ChannelConfig,
     ContentTemplate,
     Delivery,
+    MediaImage,
     Message,
     MessageEvent,
     PushSubscription,
@@ -134,3 +136,26 @@ class SmsReceiptAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(MediaImage)
+class MediaImageAdmin(admin.ModelAdmin):
+    """Images uploaded for emails: added from the template editor (re-encoded there), deleted
+    here with their files (emails already sent that show one then show a broken image)."""
+
+    list_display = ["pk", "workspace", "original_name", "width", "height", "size", "created_at"]
+    list_filter = ["workspace"]
+    search_fields = ["workspace__slug", "original_name", "=token"]
+    raw_id_fields = ["workspace", "created_by"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+    def delete_model(self, request, obj):
+        media.media_delete(images=MediaImage.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        media.media_delete(images=queryset)

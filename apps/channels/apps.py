@@ -14,7 +14,7 @@ class ChannelsConfig(AppConfig):
         from apps.tenants import lifecycle as workspace_lifecycle
 
         # events connects the ESP tracking receiver; policy registers the send-policy system check
-        from . import activities, events, forms, manifest, policy, run_control, sending  # noqa: F401
+        from . import activities, events, forms, manifest, media, policy, run_control, sending  # noqa: F401
         from .views.devices import record_devices_section
 
         # The channel activities and their side panels on the campaign canvas.
@@ -33,6 +33,8 @@ class ChannelsConfig(AppConfig):
             campaign_hooks.RUN_LISTENERS.append(run_control.DeliveryRunListener())
         if run_control.delivery_files not in workspace_lifecycle.FILE_PROVIDERS:
             workspace_lifecycle.FILE_PROVIDERS.append(run_control.delivery_files)
+        if media.workspace_media_files not in workspace_lifecycle.FILE_PROVIDERS:
+            workspace_lifecycle.FILE_PROVIDERS.append(media.workspace_media_files)
         # A profile's record page lists its push devices.
         if record_devices_section not in record_sections.RECORD_SECTIONS:
             record_sections.RECORD_SECTIONS.append(record_devices_section)

@@ -5,6 +5,7 @@ configuration (the secret is write-only and stored encrypted) and a test email t
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,19 +18,19 @@ from django.db import IntegrityError, transaction
 from apps.core import net
 from apps.tenants.services import audit_record
 
-from . import selectors, services
+from . import blocks, selectors, services
 from .models import ChannelConfig, ContentTemplate
 from .proof_limits import proof_allow
 from .senders import sender_problem
 
 CONTENT_FIELDS = {
-    "email": ("from_name", "from_email", "reply_to", "subject", "preheader", "html", "text"),
+    "email": ("from_name", "from_email", "reply_to", "subject", "preheader", "html", "text", "blocks"),
     "direct_mail": ("html", "css", "page_size", "return_address", "address_position", "margins"),
     "sms": ("text",),
     "push": ("title", "text", "url", "image_url", "data", "ttl", "collapse_key", "overrides"),
 }
 # Push content fields that are objects, not text: checked by content.push_problems.
-OBJECT_FIELDS = {"push": ("data", "overrides")}
+OBJECT_FIELDS = {"push": ("data", "overrides"), "email": ("blocks",)}
 PAGE_SIZES = ("A4", "A5", "letter", "legal")
 # Direct mail: where the window envelope's address field is, and the letter's margins.
 MILLIMETRE_FIELDS = {
@@ -79,6 +80,14 @@ def clean_content(channel: str, content: Any) -> dict[str, Any]:
         elif not isinstance(value, str):
             raise ValidationError({"content": f"{key} must be text"})
         cleaned[key] = value
+    if channel == "email" and "blocks" in cleaned:
+        # A visual template: its HTML body is always the compiled document, never posted.
+        try:
+            cleaned["html"] = blocks.compile_blocks(cleaned["blocks"])
+        except blocks.BlocksError as exc:
+            raise problems_error(exc.problems) from None
+        if isinstance(cleaned["blocks"], str):
+            cleaned["blocks"] = json.loads(cleaned["blocks"])
     if channel == "direct_mail" and cleaned.get("page_size") and cleaned["page_size"] not in PAGE_SIZES:
         raise ValidationError({"content": f"page_size is one of {', '.join(PAGE_SIZES)}"})
     return cleaned

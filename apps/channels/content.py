@@ -12,6 +12,7 @@ from django.core.validators import validate_email
 from apps.datamodel.models import Entity
 from apps.datamodel.schema import Schema
 
+from . import blocks
 from .models import ChannelConfig, ContentTemplate
 from .personalization import TemplateProblem, check_content
 
@@ -61,6 +62,9 @@ def resolve(workspace, channel: str, settings: dict[str, Any]) -> dict[str, Any]
             raise TemplateProblem("template_id", f"no {channel} template {template_id} in this workspace")
         content.update(template.content or {})
     content.update({k: v for k, v in (settings.get("content") or {}).items() if v not in (None, "")})
+    # A visual template's block document was compiled into its HTML when it was saved (or
+    # posted): a delivery snapshots what is sent, not the editor's document.
+    content.pop("blocks", None)
     if channel == "email":
         config = ChannelConfig.objects.filter(workspace=workspace, channel="email").first()
         content.setdefault("from_email", (config and config.from_email) or workspace.sender_email or "")
@@ -95,6 +99,8 @@ def problems(channel: str, content: dict[str, Any], names: dict[str, set[str] | 
     found += header_problems(channel, content)
     if channel == "push":
         found += push_problems(content)
+    if channel == "email" and content.get("blocks") not in (None, ""):
+        found += blocks.validate(content["blocks"])
     return found + check_content(channel, content, names)
 
 

@@ -11,6 +11,7 @@ from django import forms
 from apps.campaigns.forms import SettingsForm
 from apps.core.inputs import InputRejected, json_loads_checked
 
+from . import blocks as blocks_mod
 from .configuration import PAGE_SIZES
 from .content_forms import (
     PushExtraMixin,
@@ -65,6 +66,12 @@ class TemplateForm(PushExtraMixin, forms.Form):
     image_url = _text("Image URL", help_text="A large picture under the text (Android, web; iOS with an extension).")
     ttl = _text("Time to live (s)", help_text="Devices offline longer do not get it. Empty: one day.")
     collapse_key = _text("Collapse key", help_text="A newer message with the same key replaces an undelivered one.")
+    # The visual editor (static/email-blocks/): its block document as JSON, and which editor
+    # the template is written in ("visual" compiles the blocks to the HTML body on save).
+    editor = forms.ChoiceField(choices=[("html", "HTML"), ("visual", "Visual")], required=False,
+                               widget=forms.HiddenInput)
+    blocks = forms.CharField(required=False, strip=False, widget=forms.HiddenInput,
+                             max_length=blocks_mod.DOC_MAX_BYTES)
 
     def __init__(self, *args, entities=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -82,6 +89,8 @@ class TemplateForm(PushExtraMixin, forms.Form):
         if template.channel == ChannelKind.PUSH:
             return {**initial, "data": content.get("data"), **push_extra_initial(content),
                     **{name: content.get(key, "") for key, name in PUSH_NAMES.items()}}
+        if template.channel == ChannelKind.EMAIL and content.get("blocks") is not None:
+            return {**initial, **content, "editor": "visual", "blocks": json.dumps(content["blocks"])}
         return {**initial, **content}
 
 
@@ -102,7 +111,22 @@ def posted_content(channel: str, post, before: dict[str, Any] | None = None, pre
     content: dict[str, Any] = {key: post.get(name, "") for key, name in names.items() if post.get(name, "")}
     if channel == ChannelKind.PUSH:
         content.update(push_extra_content(post.get, prefix, before=before))
+    if channel == ChannelKind.EMAIL and not prefix and post.get("editor") == "visual":
+        content.update(visual_content(post.get("blocks", "")))
     return content
+
+
+def visual_content(posted: str) -> dict[str, Any]:
+    """The visual editor's fields: the document, and its compiled HTML when it holds
+    (when it does not, the check lists the document's problems and there is no body)."""
+    try:
+        doc = json.loads(posted) if len(posted) <= blocks_mod.DOC_MAX_BYTES else posted
+    except ValueError:
+        doc = posted
+    try:
+        return {"blocks": doc, "html": blocks_mod.compile_blocks(doc)}
+    except blocks_mod.BlocksError:
+        return {"blocks": doc, "html": ""}
 
 
 class PreviewForm(forms.Form):

@@ -386,3 +386,30 @@ class SmsReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.status} for {self.message_id}"
+
+
+class MediaImage(WorkspaceOwned):
+    """An image a workspace uploaded for its emails (apps/channels/media.py): stored as we
+    re-encoded it, served publicly at /m/<token>.<ext> (mail apps fetch it without a
+    login), the token unguessable so that one client's images cannot be listed."""
+
+    token = models.CharField(max_length=40, unique=True)
+    path = models.CharField(max_length=300)  # the name in the default storage
+    content_type = models.CharField(max_length=40)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    size = models.PositiveIntegerField()  # bytes as stored
+    original_name = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.original_name or self.token
+
+    @property
+    def extension(self) -> str:
+        return "jpg" if self.content_type == "image/jpeg" else "png"

@@ -14,6 +14,7 @@ from .views import (
     deliveries,
     devices,
     directmail,
+    media,
     pushconfig,
     senders,
     sms_webhooks,
@@ -33,11 +34,13 @@ urlpatterns = [
     path("templates/new/", templates.template_new, name="tpl-new"),
     path("templates/check/", templates.template_check, name="tpl-check"),
     path("templates/preview/", templates.template_preview, name="tpl-preview"),
+    path("templates/blocks-html/", templates.template_blocks_html, name="tpl-blocks-html"),
     path("templates/proof/", templates.template_proof, name="tpl-proof"),
     path("templates/sms-count/", templates.template_sms_count, name="tpl-sms-count"),
     path("templates/push-preview/", templates.template_push_preview, name="tpl-push-preview"),
     path("templates/<int:pk>/", templates.template_edit, name="tpl-edit"),
     path("templates/<int:pk>/delete/", templates.template_delete, name="tpl-delete"),
+    path("media/images/", media.media_images, name="media-images"),
     path("settings/email/", config.email_settings, name="chan-email-settings"),
     path("settings/email/test/", config.email_test, name="chan-email-test"),
     path("settings/sms/", smsconfig.sms_settings, name="chan-sms-settings"),
@@ -57,6 +60,11 @@ urlpatterns = [
 public_patterns = [
     path("o/<str:token>.gif", tracking.open_pixel, name="track-open"),
     path("c/<str:token>", tracking.click, name="track-click"),
+]
+
+# Public, no login: the images of emails (/m/<token>.<ext>), loaded by mail apps.
+media_patterns = [
+    path("<str:token>.<str:ext>", media.media_image, name="media-image"),
 ]
 
 # Public, no login: the short links of SMS and push notifications (/s/<token>).

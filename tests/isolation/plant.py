@@ -312,6 +312,14 @@ def _short_link(ws, made):
     return [_m("ShortLink").lower()]
 
 
+def _media_image(ws, made):
+    from apps.channels.models import MediaImage
+
+    MediaImage.objects.create(workspace=ws, token=_m("MediaToken").lower()[:40], path="email-media/x.png",
+                              content_type="image/png", width=1, height=1, size=1, original_name=_m("MediaImage"))
+    return [_m("MediaImage")]
+
+
 def _rollups(ws, made):
     """The report rollups of the planted delivery (the message and event above made some;
     these carry markers)."""
@@ -362,6 +370,7 @@ PLANTERS: dict[str, Planter] = {
     "channels.SenderDomain": _sender_domain,
     "channels.PushSubscription": _push_subscription,
     "channels.ShortLink": _short_link,
+    "channels.MediaImage": _media_image,
     "consent.Topic": _topic,
     "consent.ConsentEvent": _consent_event,
     "consent.ConsentState": _consent_state,

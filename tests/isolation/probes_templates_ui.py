@@ -39,6 +39,17 @@ def _new_domain(ws: Workspace) -> dict[str, Any]:
     return {"domain": f"new{next(_counter)}.test", "mailbox": "postmaster"}
 
 
+def _image(ws: Workspace) -> dict[str, Any]:
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(out, format="PNG")
+    return {"image": SimpleUploadedFile("probe.png", out.getvalue(), content_type="image/png")}
+
+
 def _editor(ws: Workspace) -> dict[str, Any]:
     return {"name": f"Probe template {next(_counter)}", "channel": "email", "entity_key": "", "page_size": "A4",
             **CONTENT}
@@ -77,6 +88,9 @@ PROBES: list[Probe] = [
           writes=False),
     Probe("tpl-proof", {"POST": "marketer"}, setup=_travel_sending,
           data=lambda ws: {**_editor(ws), "proof-addresses": "qa@example.test"}),
+    Probe("tpl-blocks-html", {"POST": "marketer"}, writes=False, data=lambda ws: {
+        "blocks": '{"blocks": [{"type": "text", "text": "Hi {{ profile.first_name }}"}]}'}),
+    Probe("media-images", {"GET": "marketer", "POST": "marketer"}, data=_image, multipart=True),
     # The configuration holds the server's credentials: workspace admins only.
     Probe("chan-email-settings", {"GET": "admin", "POST": "admin"}, data=_email_settings),
     Probe("chan-email-test", {"POST": "admin"}, data=lambda ws: {"address": "qa@example.test"}, writes=False),

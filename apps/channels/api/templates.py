@@ -66,7 +66,9 @@ class TemplateInput(serializers.Serializer):
                                        help_text="The entity the template is written for (`target`); empty: "
                                                  "the profile dimension.")
     content = serializers.DictField(help_text="email: from_name, from_email, reply_to, subject, preheader, html, "
-                                              "text (empty: generated from the HTML); direct_mail: html, css, "
+                                              "text (empty: generated from the HTML), and optionally blocks (the "
+                                              "visual editor's document; the html is then compiled from it); "
+                                              "direct_mail: html, css, "
                                               "page_size, return_address, and optionally address_position "
                                               "{left_mm, top_mm, width_mm, height_mm, padding_mm} and margins "
                                               "{top_mm, right_mm, bottom_mm, left_mm}. Text fields are Jinja "

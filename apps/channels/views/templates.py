@@ -5,8 +5,11 @@ preview and proof work on the unsaved form, so a template can be tried before it
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -14,11 +17,11 @@ from django.views.decorators.vary import vary_on_headers
 
 from apps.core.csp import allow_email_preview
 from apps.core.htmx import add_errors
-from apps.datamodel.models import Entity
+from apps.datamodel.models import Attribute, Entity
 from apps.tenants.decorators import can_edit, workspace_view
 from apps.tenants.roles import WorkspaceRole
 
-from .. import configuration, content_forms, selectors, services, smstext
+from .. import blocks, configuration, content_forms, selectors, services, smstext
 from ..forms import PreviewForm, ProofForm, TemplateForm, posted_content
 from ..models import ChannelKind
 from ..proof_limits import ProofRateLimited
@@ -66,12 +69,28 @@ def _editor(request, template, form, status=200, problems=None):
         push = dict(template.content or {}) if template is not None and template.channel == ChannelKind.PUSH else {}
     fields = {k: str(v) for k, v in push.items() if isinstance(v, str)}
     return allow_email_preview(render(request, "channels/template_edit.html", {
+        "blocks_starter": json.dumps(blocks.starter()),
+        "personalization_fields": _personalization_fields(request.workspace),
         "sms_initial": sms_estimate(request.workspace, text or ""),
         "notes": content_forms.push_cards(fields, push),
         "template": template, "form": form, "problems": problems or [], "can_edit": can_edit(request),
         "preview_form": PreviewForm(), "proof_form": ProofForm(),
         "used_by": selectors.template_users(workspace=request.workspace, template=template) if template else [],
     }, status=status))
+
+
+def _personalization_fields(workspace) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The visual editor's field menu, in groups: the profile's attributes, then each
+    other entity's as `target` (valid when the template is written for that entity)."""
+    rows = Attribute.objects.filter(workspace=workspace).order_by("-entity__is_profile", "entity__key", "key") \
+        .values_list("entity__is_profile", "entity__key", "key")
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for is_profile, entity, key in rows:
+        if is_profile:
+            groups.setdefault("Profile", []).append(("{{ profile." + key + " }}", key))
+        else:
+            groups.setdefault(f"Written for {entity}", []).append(("{{ target." + key + " }}", key))
+    return list(groups.items())
 
 
 def _save(request, template=None):
@@ -102,7 +121,9 @@ def _save(request, template=None):
 def template_new(request, workspace_slug):
     if request.method == "POST":
         return _save(request)
-    initial = {"channel": request.GET.get("channel") or ChannelKind.EMAIL, "page_size": "A4"}
+    initial = {"channel": request.GET.get("channel") or ChannelKind.EMAIL, "page_size": "A4",
+               # a new email starts in the visual editor, from a short starter document
+               "editor": "visual", "blocks": json.dumps(blocks.starter())}
     return _editor(request, None, _template_form(request, initial=initial))
 
 
@@ -138,6 +159,18 @@ def template_check(request, workspace_slug):
     return render(request, "channels/template_edit.html#template-check", {"problems": problems, "checked": True})
 
 
+@require_POST
+@workspace_view(read_role=MARKETER, write_role=MARKETER)
+def template_blocks_html(request, workspace_slug):
+    """The visual editor's document compiled to HTML, for the switch to the HTML editor:
+    200 {"html"}, or 400 {"problems": [{field, line, message}]}. Reads only what is posted."""
+    try:
+        html = blocks.compile_blocks(request.POST.get("blocks", ""))
+    except blocks.BlocksError as exc:
+        return JsonResponse({"problems": [p.as_dict() for p in exc.problems]}, status=400)
+    return JsonResponse({"html": html})
+
+
 @vary_on_headers("HX-Request")
 @require_POST
 @workspace_view(write_role=MARKETER)
@@ -168,7 +201,11 @@ def template_preview(request, workspace_slug):
 def template_proof(request, workspace_slug):
     """Send the unsaved content to test addresses, marked [PROOF]."""
     _form, channel, content, entity_key = _posted(request)
-    proof_form = ProofForm({"addresses": request.POST.get("proof-addresses", ""),
+    addresses = request.POST.get("proof-addresses", "")
+    if request.POST.get("proof-self") and channel == ChannelKind.EMAIL:
+        # "Send a test to me": the signed-in person's own address, nothing typed
+        addresses = request.user.email or ""
+    proof_form = ProofForm({"addresses": addresses,
                             "key": request.POST.get("proof-key", "")})
     context = {"proof_form": proof_form}
     status = None
