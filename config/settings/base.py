@@ -79,6 +79,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # Last: it watches the authentication outcome of the views above.
     "axes.middleware.AxesMiddleware",
+    # Innermost: under DEBUG, the product's 404 page instead of Django's technical one.
+    "apps.core.views.DebugNotFoundMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
