@@ -3,7 +3,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import ValidationError
 from guardian.admin import GuardedModelAdmin
 
-from . import lifecycle
+from . import audit_words, lifecycle
 from .models import ApiKey, AuditEvent, Invitation, Membership, Organization, User, Workspace
 
 
@@ -111,10 +111,15 @@ class InvitationAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "workspace", "actor_label", "verb", "target_repr", "ip_address"]
+    list_display = ["created_at", "workspace", "actor_label", "summary", "ip_address"]
     list_filter = ["verb", "workspace"]
     search_fields = ["actor_label", "verb", "target_repr", "target_id"]
     date_hierarchy = "created_at"
+    readonly_fields = ["summary"]
+
+    @admin.display(description="What")
+    def summary(self, obj: AuditEvent) -> str:
+        return audit_words.summary(obj.verb, obj.target_repr, obj.data)
 
     def has_change_permission(self, request, obj=None):
         return False  # append-only
