@@ -21,14 +21,17 @@ _HREF = re.compile(r'(<a\b[^>]*?\bhref=)(["\'])(https?://[^"\'<>\s]+)\2', re.IGN
 
 def base_url(config=None, delivery=None) -> str:
     """The channel configuration's tracking domain, else the client's own address
-    (Workspace.public_url), else SITE_URL, else (SITE_URL unset) the address the
-    delivery's run was started on."""
+    (Workspace.public_url), else SITE_URL when it is set, else the address the
+    delivery's run was started on (apps.core.siteurl)."""
     if config is not None and config.tracking_domain:
         return config.tracking_domain.rstrip("/")
     public = config.workspace.public_url if config is not None else ""
     if not public and delivery is not None:
         public = delivery.workspace.public_url
-    return public.rstrip("/") if public else siteurl.link_base(((delivery and delivery.options) or {}).get("site_url", ""))
+    if public:
+        return public.rstrip("/")
+    recorded = ((delivery.options or {}).get("site_url", "") if delivery is not None else "")
+    return siteurl.link_base(recorded)
 
 
 # Tokens are built for every message and link, so they are cheap: a keyed BLAKE2b MAC
@@ -258,7 +261,8 @@ def preview_text(text: str, base: str) -> str:
 def tracking_base(delivery, config=None) -> str:
     """Where a delivery's tracking links point: the channel configuration's tracking
     domain, else the workspace's email tracking domain, else the client's own address
-    (Workspace.public_url), else SITE_URL, else the address the run was started on."""
+    (Workspace.public_url), else SITE_URL when it is set, else the address the run was
+    started on."""
     if config is not None and config.tracking_domain:
         return config.tracking_domain.rstrip("/")
     from .models import ChannelConfig  # noqa: PLC0415
