@@ -31,7 +31,7 @@ test: check
 lint: install
 	$(BIN)/ruff check .
 
-# Stops the embedded services and deletes their data (.data/).
+# Stops the embedded services and deletes their data: the directory they ran from
+# (ORCHESTRATE_DATA_DIR, else .data/).
 clean-data: install
-	$(BIN)/python manage.py embedded stop
-	rm -rf .data
+	$(BIN)/python manage.py embedded stop --delete-data

@@ -1,6 +1,13 @@
 from django.contrib import admin
 
+from apps.core.admin_actions import NoAddAdmin, service_action
+
+from . import services
 from .models import ActivityRun, Campaign, CampaignSchedule, CampaignVersion, Run
+
+
+def _campaign(service):
+    return lambda request, campaign: service(workspace=campaign.workspace, actor=request.user, campaign=campaign)
 
 
 class VersionInline(admin.TabularInline):
@@ -12,41 +19,62 @@ class VersionInline(admin.TabularInline):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(NoAddAdmin):
+    """Made in the workspace (with its first version); its status changes through the
+    lifecycle actions, which run the services (beat entries, held messages, audit)."""
+
     list_display = ["name", "workspace", "status", "created_at", "updated_at"]
     list_filter = ["status", "workspace"]
     search_fields = ["name", "description", "workspace__slug"]
+    readonly_fields = ["status"]
     inlines = [VersionInline]
+    actions = [
+        service_action("pause", "Pause: no new run starts, queued messages held", _campaign(services.campaign_pause),
+                       "campaign(s) paused"),
+        service_action("resume", "Resume paused campaigns", _campaign(services.campaign_resume),
+                       "campaign(s) resumed"),
+        service_action("close", "Close: a recurring campaign takes no new runs", _campaign(services.campaign_close),
+                       "campaign(s) closed"),
+        service_action("stop", "Stop: running runs stop, queued messages cancelled",
+                       _campaign(services.campaign_stop), "campaign(s) stopped"),
+        service_action("archive", "Archive", _campaign(services.campaign_archive), "campaign(s) archived"),
+    ]
 
 
 @admin.register(Run)
-class RunAdmin(admin.ModelAdmin):
+class RunAdmin(NoAddAdmin):
+    """Runs are started in the workspace or by schedules; "Stop" runs the service."""
+
     list_display = ["pk", "campaign", "workspace", "mode", "status", "trigger", "scheduled_for", "started_at",
                     "finished_at"]
     list_filter = ["mode", "status", "trigger", "workspace"]
     search_fields = ["campaign__name", "error"]
     date_hierarchy = "created_at"
-    readonly_fields = ["campaign", "version", "mode", "trigger", "scheduled_for", "variables", "created_by"]
+    readonly_fields = ["campaign", "version", "mode", "status", "trigger", "scheduled_for", "variables", "created_by",
+                       "site_url"]
+    actions = [service_action("stop_runs", "Stop: nothing new starts, queued messages cancelled",
+                              lambda request, run: services.run_stop(workspace=run.workspace, actor=request.user,
+                                                                     run=run), "run(s) stopped")]
 
 
 @admin.register(ActivityRun)
-class ActivityRunAdmin(admin.ModelAdmin):
+class ActivityRunAdmin(NoAddAdmin):
     list_display = ["run", "node_id", "type", "status", "attempts", "rows_in", "rows_out", "started_at",
                     "finished_at"]
     list_filter = ["status", "type", "workspace"]
     search_fields = ["node_id", "error", "run__campaign__name"]
-    readonly_fields = ["run", "node_id", "type", "outlets", "report", "log"]
+    readonly_fields = ["run", "node_id", "type", "status", "outlets", "report", "log"]
 
 
 @admin.register(CampaignSchedule)
-class CampaignScheduleAdmin(admin.ModelAdmin):
+class CampaignScheduleAdmin(NoAddAdmin):
     list_display = ["campaign", "workspace", "grace_minutes", "periodic_task", "updated_at"]
     list_filter = ["workspace"]
     search_fields = ["campaign__name"]
 
 
 @admin.register(CampaignVersion)
-class CampaignVersionAdmin(admin.ModelAdmin):
+class CampaignVersionAdmin(NoAddAdmin):
     list_display = ["campaign", "number", "workspace", "published_at", "updated_at"]
     list_filter = ["workspace"]
     search_fields = ["campaign__name"]

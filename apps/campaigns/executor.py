@@ -39,13 +39,18 @@ DISPATCH: Callable[[int], None] = _enqueue_celery
 
 
 def run_create(*, campaign: Campaign, version: CampaignVersion, mode: str = RunMode.TEST, actor: Any = None,
-               trigger: str = "manual", scheduled_for=None, variables: dict | None = None) -> Run:
-    """A run of one version, its activities waiting; the Start is dispatched at once."""
+               trigger: str = "manual", scheduled_for=None, variables: dict | None = None, site_url: str = "") -> Run:
+    """A run of one version, its activities waiting; the Start is dispatched at once.
+    `site_url` is the address it was started on; a run started by no request (a schedule)
+    takes the workspace's latest one."""
     plan = check_graph(workspace=campaign.workspace, definition=version.definition)
+    if not site_url:
+        site_url = (Run.objects.filter(workspace=campaign.workspace).exclude(site_url="")
+                    .order_by("-created_at", "-id").values_list("site_url", flat=True).first() or "")
     with transaction.atomic():
         run = Run.objects.create(
             workspace=campaign.workspace, campaign=campaign, version=version, mode=mode, trigger=trigger,
-            scheduled_for=scheduled_for, variables=variables or {}, status=RunStatus.RUNNING,
+            scheduled_for=scheduled_for, variables=variables or {}, status=RunStatus.RUNNING, site_url=site_url,
             started_at=timezone.now(), created_by=actor if getattr(actor, "pk", None) else None)
         ActivityRun.objects.bulk_create([
             ActivityRun(workspace=campaign.workspace, run=run, node_id=node_id, type=plan.nodes[node_id]["type"])

@@ -102,6 +102,9 @@ class Run(WorkspaceOwned):
     confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                      related_name="+")
     tables_purged_at = models.DateTimeField(null=True, blank=True)
+    # The address the run was started on (apps.core.siteurl): its messages' links use it
+    # when SITE_URL is unset.
+    site_url = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]

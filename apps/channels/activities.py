@@ -144,6 +144,8 @@ class Channel(Activity):
             report["deferred"] = {"quiet_hours": deferred}
         enrichment = [c for c in _columns(ctx, source.table) if c != "key"]
         options = services.delivery_options(audience, settings, source.table, enrichment, ctx.run.variables)
+        if getattr(ctx.run, "site_url", ""):
+            options["site_url"] = ctx.run.site_url  # the address the run was started on
         if self.channel == "push":
             report["push"] = _push_counts(ctx, scratch)
         if ctx.test_mode and content is not None:

@@ -1,6 +1,8 @@
 from django.contrib import admin
 
-from . import media
+from apps.core.admin_actions import NoAddAdmin, service_action
+
+from . import devices, media, senders, services
 from .models import (
     ChannelConfig,
     ContentTemplate,
@@ -26,22 +28,21 @@ class ChannelConfigAdmin(admin.ModelAdmin):
 
 
 @admin.register(SenderDomain)
-class SenderDomainAdmin(admin.ModelAdmin):
-    """A platform admin may verify a domain by hand (status), e.g. after checking DNS."""
+class SenderDomainAdmin(NoAddAdmin):
+    """A platform admin may verify a domain by hand (the "Verify" action, through the
+    service: audited), e.g. after checking DNS. Domains are added in the workspace, which
+    mails the confirmation link."""
 
     list_display = ["domain", "workspace", "status", "confirm_address", "verified_at", "created_at"]
     list_filter = ["status"]
     search_fields = ["domain", "workspace__slug"]
     # The hash of a pending link is of no use to anyone reading the admin.
     exclude = ["token_hash"]
-    readonly_fields = ["link_sent_at", "created_by", "created_at"]
-
-    def save_model(self, request, obj, form, change):
-        if obj.status == "verified" and obj.verified_at is None:
-            from django.utils import timezone  # noqa: PLC0415
-
-            obj.verified_at, obj.token_hash, obj.verified_via = timezone.now(), "", "admin"
-        super().save_model(request, obj, form, change)
+    readonly_fields = ["domain", "status", "verified_at", "verified_via", "link_sent_at", "created_by", "created_at"]
+    actions = [service_action(
+        "verify", "Verify by hand (after checking the domain's DNS)",
+        lambda request, sender: senders.sender_domain_verify(workspace=sender.workspace, actor=request.user,
+                                                             domain=sender.domain), "domain(s) verified")]
 
 
 @admin.register(ContentTemplate)
@@ -51,13 +52,29 @@ class ContentTemplateAdmin(admin.ModelAdmin):
     search_fields = ["name"]
 
 
+def _delivery(service):
+    return lambda request, delivery: service(workspace=delivery.workspace, delivery=delivery)
+
+
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(NoAddAdmin):
+    """Made by channel activities and proofs; paused, resumed or stopped through the
+    services (claims, held messages), never by editing `status`."""
+
     list_display = ["pk", "name", "workspace", "channel", "status", "total", "proof", "created_at", "finished_at"]
     list_filter = ["channel", "status", "proof", "workspace"]
     search_fields = ["name"]
-    readonly_fields = ["campaign", "run", "node_id", "content", "options", "counts", "total", "files", "created_by",
-                       "heartbeat_at", "outage_since", "outage_failures", "outage_error", "paused_until"]
+    readonly_fields = ["campaign", "run", "node_id", "status", "content", "options", "counts", "total", "files",
+                       "created_by", "heartbeat_at", "outage_since", "outage_failures", "outage_error", "paused_until",
+                       "finished_at"]
+    actions = [
+        service_action("pause", "Pause: hold the queued messages", _delivery(services.delivery_pause),
+                       "delivery(ies) paused"),
+        service_action("resume", "Resume paused deliveries", _delivery(services.delivery_resume),
+                       "delivery(ies) resumed"),
+        service_action("stop", "Stop: cancel the queued messages", _delivery(services.delivery_stop),
+                       "delivery(ies) stopped"),
+    ]
 
 
 @admin.register(Message)
@@ -78,7 +95,7 @@ class MessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(MessageEvent)
-class MessageEventAdmin(admin.ModelAdmin):
+class MessageEventAdmin(NoAddAdmin):
     list_display = ["pk", "message", "type", "at"]
     list_filter = ["type"]
     search_fields = ["=message__address"]
@@ -98,6 +115,11 @@ class PushSubscriptionAdmin(admin.ModelAdmin):
     search_fields = ["workspace__slug", "profile_key"]
     # The Web Push keys decrypt nothing for a reader but are the device's secret.
     exclude = ["keys"]
+    readonly_fields = ["active", "deactivated_at", "deactivated_reason"]
+    actions = [service_action(
+        "deactivate", "Deactivate: stop sending to these devices",
+        lambda request, sub: devices.push_subscription_deactivate(subscription=sub, reason="admin"),
+        "device(s) deactivated")]
 
     def has_add_permission(self, request):
         return False

@@ -153,6 +153,7 @@ class Delivery(WorkspaceOwned):
     files = models.JSONField(default=list, blank=True)  # direct mail: [{"name", "path", "kind", "letters"}]
 
     class Meta:
+        verbose_name_plural = "deliveries"
         ordering = ["-created_at", "-id"]
         constraints = [
             # A retried channel activity finds its delivery instead of making a second one.
@@ -380,6 +381,7 @@ class SmsReceipt(models.Model):
     outcome = models.CharField(max_length=20, blank=True)  # the event it became, "recorded", or "unmatched"
 
     class Meta:
+        verbose_name = "SMS receipt"
         ordering = ["id"]
         indexes = [models.Index(fields=["message"], name="smsreceipt_unsettled",
                                 condition=models.Q(settled_at__isnull=True))]

@@ -319,7 +319,7 @@ class _Chunk:
         self.renderer = Renderer(delivery.channel, delivery.content)
         self.loader = RowLoader(delivery)
         self.base = _base_context(delivery)
-        self.tracker = tracking.Tracker(tracking.base_url(config), clicks=delivery.options.get("track_clicks", True),
+        self.tracker = tracking.Tracker(tracking.base_url(config, delivery), clicks=delivery.options.get("track_clicks", True),
                                         opens=delivery.options.get("track_opens", True))
         self.shortener = tracking.shortener_for(delivery, config)  # SMS links, push URLs
 

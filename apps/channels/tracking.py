@@ -12,18 +12,26 @@ import re
 from django.conf import settings
 from django.core import signing
 
+from apps.core import siteurl
+
 OPEN_SALT = "orchestrate.channels.open"
 CLICK_SALT = "orchestrate.channels.click"
 _HREF = re.compile(r'(<a\b[^>]*?\bhref=)(["\'])(https?://[^"\'<>\s]+)\2', re.IGNORECASE)
 
 
-def base_url(config=None) -> str:
+def base_url(config=None, delivery=None) -> str:
     """The channel configuration's tracking domain, else the client's own address
-    (Workspace.public_url), else SITE_URL."""
+    (Workspace.public_url), else SITE_URL when it is set, else the address the
+    delivery's run was started on (apps.core.siteurl)."""
     if config is not None and config.tracking_domain:
         return config.tracking_domain.rstrip("/")
     public = config.workspace.public_url if config is not None else ""
-    return (public or settings.SITE_URL).rstrip("/")
+    if not public and delivery is not None:
+        public = delivery.workspace.public_url
+    if public:
+        return public.rstrip("/")
+    recorded = ((delivery.options or {}).get("site_url", "") if delivery is not None else "")
+    return siteurl.link_base(recorded)
 
 
 # Tokens are built for every message and link, so they are cheap: a keyed BLAKE2b MAC
@@ -253,14 +261,16 @@ def preview_text(text: str, base: str) -> str:
 def tracking_base(delivery, config=None) -> str:
     """Where a delivery's tracking links point: the channel configuration's tracking
     domain, else the workspace's email tracking domain, else the client's own address
-    (Workspace.public_url), else SITE_URL."""
+    (Workspace.public_url), else SITE_URL when it is set, else the address the run was
+    started on."""
     if config is not None and config.tracking_domain:
         return config.tracking_domain.rstrip("/")
     from .models import ChannelConfig  # noqa: PLC0415
 
     domain = ChannelConfig.objects.filter(workspace_id=delivery.workspace_id, channel="email").exclude(
         tracking_domain="").values_list("tracking_domain", flat=True).first()
-    return (domain or delivery.workspace.public_url or settings.SITE_URL).rstrip("/")
+    return (domain or delivery.workspace.public_url or "").rstrip("/") or siteurl.link_base(
+        (delivery.options or {}).get("site_url", ""))
 
 
 def shortener_for(delivery, config=None) -> Shortener | None:

@@ -17,6 +17,8 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 
+from apps.core import siteurl
+
 SALT = "orchestrate.consent.recipient-link"
 _KEYS: dict[str, bytes] = {}
 
@@ -68,17 +70,14 @@ def read_token(token: str, max_age_days: int | None = None) -> dict[str, Any]:
             "topic": topic, "issued": issued}
 
 
-def _base() -> str:
-    return settings.SITE_URL.rstrip("/")
-
-
 class _LinkMaker:
     """What every message of one delivery shares, prepared once (settings lookups, the
     key, the token's fixed parts): links are made for every message sent."""
 
     def __init__(self, delivery):
         # The client's own address when it has one (a CNAME to this platform), else ours.
-        self.base = (delivery.workspace.public_url or "").rstrip("/") or _base()
+        self.base = (delivery.workspace.public_url or "").rstrip("/") or siteurl.link_base(
+            (delivery.options or {}).get("site_url", ""))
         self.key = _key()
         self.head = f"[{int(delivery.workspace_id)},"
         self.tail = (f",{_json_str(delivery.channel)},{_json_str((delivery.options or {}).get('topic') or '')},"

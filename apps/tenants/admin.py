@@ -3,7 +3,9 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import ValidationError
 from guardian.admin import GuardedModelAdmin
 
-from . import lifecycle
+from apps.core.admin_actions import service_action
+
+from . import audit_words, lifecycle, services
 from .models import ApiKey, AuditEvent, Invitation, Membership, Organization, User, Workspace
 
 
@@ -95,7 +97,11 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_display = ["name", "prefix", "workspace", "role", "created_at", "expires_at", "last_used_at", "revoked_at"]
     list_filter = ["role", "workspace"]
     search_fields = ["name", "prefix", "workspace__slug"]
-    readonly_fields = ["prefix", "key_hash", "created_at", "last_used_at"]
+    readonly_fields = ["prefix", "key_hash", "created_at", "last_used_at", "revoked_at"]
+    actions = [service_action(
+        "revoke", "Revoke: the keys stop working at once",
+        lambda request, key: services.api_key_revoke(workspace=key.workspace, actor=request.user, api_key=key),
+        "key(s) revoked")]
 
     def has_add_permission(self, request):
         return False  # keys are created in the workspace so the secret can be shown once
@@ -106,15 +112,30 @@ class InvitationAdmin(admin.ModelAdmin):
     list_display = ["email", "workspace", "role", "created_at", "expires_at", "accepted_at", "cancelled_at"]
     list_filter = ["role", "workspace"]
     search_fields = ["email", "workspace__slug"]
-    readonly_fields = ["token_hash"]
+    readonly_fields = ["token_hash", "accepted_at", "cancelled_at"]
+    actions = [service_action(
+        "cancel", "Cancel: the invitation link stops working",
+        lambda request, invitation: services.invitation_cancel(workspace=invitation.workspace, actor=request.user,
+                                                               invitation=invitation), "invitation(s) cancelled")]
+
+    def has_add_permission(self, request):
+        return False  # invitations are sent from the workspace (the link is mailed once)
 
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "workspace", "actor_label", "verb", "target_repr", "ip_address"]
+    list_display = ["created_at", "workspace", "actor_label", "summary", "ip_address"]
     list_filter = ["verb", "workspace"]
     search_fields = ["actor_label", "verb", "target_repr", "target_id"]
     date_hierarchy = "created_at"
+    readonly_fields = ["summary"]
+
+    @admin.display(description="What")
+    def summary(self, obj: AuditEvent) -> str:
+        return audit_words.summary(obj.verb, obj.target_repr, obj.data)
+
+    def has_add_permission(self, request):
+        return False  # append-only: written by the services
 
     def has_change_permission(self, request, obj=None):
         return False  # append-only

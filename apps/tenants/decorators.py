@@ -27,6 +27,9 @@ def workspace_view(read_role: str = WorkspaceRole.VIEWER, write_role: str = Work
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             workspace, role = access_workspace(request.user, workspace_slug)
+            # Set before any refusal: a member's 403 page keeps the workspace's navigation.
+            request.workspace = workspace
+            request.workspace_role = role
             required = read_role if request.method in SAFE_METHODS else write_role
             if not at_least(role, required):
                 raise PermissionDenied(
@@ -34,8 +37,6 @@ def workspace_view(read_role: str = WorkspaceRole.VIEWER, write_role: str = Work
                 )
             if workspace.archived_at is not None and request.method not in SAFE_METHODS:
                 raise PermissionDenied(f"{workspace.name} is archived: it is read-only until it is restored.")
-            request.workspace = workspace
-            request.workspace_role = role
             response = view(request, workspace_slug, *args, **kwargs)
             _remember(request, response, workspace)
             return response

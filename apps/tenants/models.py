@@ -181,6 +181,7 @@ class ApiKey(WorkspaceOwned):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "API key"
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["workspace", "name"], condition=models.Q(revoked_at__isnull=True),

@@ -79,6 +79,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # Last: it watches the authentication outcome of the views above.
     "axes.middleware.AxesMiddleware",
+    # Innermost: under DEBUG, the product's 404 page instead of Django's technical one.
+    "apps.core.views.DebugNotFoundMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -353,6 +355,8 @@ CONTENT_SECURITY_POLICY = {
 DEMO_PASSWORD = env("DEMO_PASSWORD", "orchestrate")
 # Absolute links in emails (invitations, password resets, later unsubscribe links).
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
+# Unset, links in messages follow the address a run was started on (apps.core.siteurl).
+SITE_URL_SET = env("SITE_URL") is not None
 # Workspace SMTP passwords and ESP API keys are encrypted at rest with this (default: SECRET_KEY).
 CHANNEL_SECRETS_KEY = env("CHANNEL_SECRETS_KEY", "")
 # Proof and test emails a person (user or API key) and a workspace may send per window

@@ -137,3 +137,41 @@ def test_inbound_stop_withdraws_every_sms_topic_of_the_number(workspace, travel,
     assert Client().post(f"/inbound/sms/{workspace.slug}/nope", {"from": "+31612345678", "body": "STOP"}
                          ).status_code == 404
     assert subscribed(workspace, topics["texts"])
+
+
+def test_a_reused_unsubscribe_link_says_already_unsubscribed(workspace, topics):
+    services.consent_record(workspace=workspace, profile_key="1", topic=topics["newsletter"], granted=True,
+                            source="api")
+    url = f"/u/{token_for(workspace)}"
+    first = Client().post(url, {"confirm": "1"}).content.decode()
+    assert "You are unsubscribed" in first and "already" not in first
+    events = ConsentEvent.objects.count()
+    # the link opened again, or its button pressed again
+    for response in (Client().get(url), Client().post(url, {"confirm": "1"})):
+        page = response.content.decode()
+        assert response.status_code == 200 and 'id="already-unsubscribed"' in page
+        assert "You are already unsubscribed" in page and "<strong>Newsletter</strong>" in page
+        assert "<form" not in page
+    assert ConsentEvent.objects.count() == events
+
+
+def test_the_preference_center_unsubscribes_from_all_and_wears_the_clients_brand(workspace, topics):
+    from apps.tenants.models import Workspace
+
+    Workspace.objects.filter(pk=workspace.pk).update(brand_color="#0f766e")
+    services.consent_record(workspace=workspace, profile_key="1", topic=topics["newsletter"], granted=True,
+                            source="api")
+    services.consent_record(workspace=workspace, profile_key="1", topic=topics["texts"], granted=True, source="api")
+    client = Client()
+    url = f"/p/{token_for(workspace)}"
+    page = client.get(url).content.decode()
+    assert 'id="unsubscribe-all"' in page and 'fill="#0f766e"' in page and "Northwind" in page
+    # ticked boxes do not matter: "all" withdraws every topic of every channel
+    response = client.post(url, {"all": "unsubscribe", "topic": [str(topics["newsletter"].pk)]})
+    page = response.content.decode()
+    assert response.status_code == 200 and 'id="unsubscribed-all"' in page
+    assert [subscribed(workspace, t) for t in topics.values()] == [False, False, False]
+    assert set(ConsentEvent.objects.filter(granted=False, source="preference_center").values_list(
+        "topic__key", flat=True)) == {"newsletter", "offers", "texts"}
+    assert subscribed(workspace, topics["newsletter"], key="2") is False  # another profile: untouched (opt-in)
+    assert subscribed(workspace, topics["offers"], key="2") is True

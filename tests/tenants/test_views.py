@@ -472,7 +472,8 @@ def test_admin_changes_the_time_zone_and_the_audit_log_keeps_old_and_new(alice, 
     assert event.actor == alice
     assert event.data == {"time_zone": {"old": "Europe/Amsterdam", "new": "America/New_York"}}
     log = text(client_for(alice).get("/w/northwind/audit/"))
-    assert "time_zone: Europe/Amsterdam → America/New_York" in log
+    assert "Changed the settings of Northwind: Time zone: Europe/Amsterdam → America/New_York" in log
+    assert "Time zone: Europe/Amsterdam → America/New_York" in log  # the details column
 
 
 def test_an_unknown_time_zone_is_a_field_error_and_changes_nothing(alice, workspace, client_for):
@@ -506,12 +507,12 @@ def test_the_audit_log_pages_newest_first(bob, workspace, client_for):
         services.audit_record(workspace=workspace, actor=None, verb=f"test.event{n}", ip_address="10.0.0.1")
     client = client_for(bob)
     first = text(client.get("/w/northwind/audit/"))
-    assert re.findall(r"<code>(test\.event\d+)</code>", first)[:2] == ["test.event54", "test.event53"]
+    assert re.findall(r'data-verb="(test\.event\d+)"', first)[:2] == ["test.event54", "test.event53"]
     assert "Page 1 of 2" in first
     assert 'href="?page=2"' in first
     second = text(client.get("/w/northwind/audit/?page=2"))
     # 55 test events + bob's own "member.added": 6 on page 2
-    assert re.findall(r"<code>([a-z.]+\d*)</code>", second) == [
+    assert re.findall(r'data-verb="([a-z.]+\d*)"', second) == [
         "test.event4", "test.event3", "test.event2", "test.event1", "test.event0", "member.added"]
     assert "10.0.0.1" in second
 

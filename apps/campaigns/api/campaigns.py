@@ -12,6 +12,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.siteurl import request_origin
 from apps.tenants.api.scoping import WorkspaceScopedMixin
 from apps.tenants.roles import WorkspaceRole, at_least
 
@@ -142,7 +143,8 @@ class CampaignTestRunApi(WorkspaceScopedMixin, APIView):
     def post(self, request, workspace_slug, pk):
         campaign = selectors.access_campaign(request.user, self.workspace, pk)
         with lifecycle():
-            run = services.test_run_start(workspace=self.workspace, actor=request.user, campaign=campaign)
+            run = services.test_run_start(workspace=self.workspace, actor=request.user, campaign=campaign,
+                                          site_url=request_origin(request))
         return run_accepted(self, request, run)
 
 

@@ -10,6 +10,7 @@ from rest_framework.exceptions import Throttled
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.siteurl import request_origin
 from apps.tenants.api.scoping import WorkspaceScopedMixin
 from apps.tenants.roles import WorkspaceRole
 
@@ -48,7 +49,8 @@ class CampaignStartApi(_ApproverApi):
     def post(self, request, workspace_slug, pk):
         campaign = selectors.access_campaign(request.user, self.workspace, pk)
         with lifecycle():
-            run = services.campaign_start(workspace=self.workspace, actor=request.user, campaign=campaign)
+            run = services.campaign_start(workspace=self.workspace, actor=request.user, campaign=campaign,
+                                          site_url=request_origin(request))
         return run_accepted(self, request, run)
 
 
@@ -65,7 +67,8 @@ class CampaignTriggerApi(_ApproverApi):
         try:
             with lifecycle():
                 run = services.campaign_trigger(workspace=self.workspace, actor=request.user, campaign=campaign,
-                                                variables=data.validated_data["variables"])
+                                                variables=data.validated_data["variables"],
+                                                site_url=request_origin(request))
         except services.TriggerTooSoon as exc:
             raise Throttled(wait=exc.retry_after, detail=str(exc)) from None
         return run_accepted(self, request, run)

@@ -180,22 +180,23 @@ def _four_eyes_check(*, workspace: Workspace, actor: Any, version: CampaignVersi
                               "another approver must publish it.")
 
 
-def test_run_start(*, workspace: Workspace, actor: Any, campaign: Campaign) -> Run:
+def test_run_start(*, workspace: Workspace, actor: Any, campaign: Campaign, site_url: str = "") -> Run:
     """Run the latest version in test mode: everything runs, nothing is sent."""
     if campaign.status == CampaignStatus.ARCHIVED:
         raise ValidationError("An archived campaign cannot run; duplicate it.")
     version = latest_version(campaign)
-    run = executor.run_create(campaign=campaign, version=version, mode=RunMode.TEST, actor=actor)
+    run = executor.run_create(campaign=campaign, version=version, mode=RunMode.TEST, actor=actor, site_url=site_url)
     audit_record(workspace=workspace, actor=actor, verb="campaign.test_run", target=campaign, data={"run": run.pk})
     return run
 
 
 def campaign_start(*, workspace: Workspace, actor: Any, campaign: Campaign, trigger: str = "manual",
-                   scheduled_for=None, variables: dict | None = None) -> Run:
-    """Run the published version live."""
+                   scheduled_for=None, variables: dict | None = None, site_url: str = "") -> Run:
+    """Run the published version live. `site_url`: the address it was started on
+    (apps.core.siteurl.request_origin), for its messages' links when SITE_URL is unset."""
     version = _startable(campaign)
     run = executor.run_create(campaign=campaign, version=version, mode=RunMode.LIVE, actor=actor, trigger=trigger,
-                              scheduled_for=scheduled_for, variables=variables)
+                              scheduled_for=scheduled_for, variables=variables, site_url=site_url)
     audit_record(workspace=workspace, actor=actor, verb="campaign.started", target=campaign,
                  data={"run": run.pk, "trigger": trigger})
     return run
@@ -210,7 +211,8 @@ def _startable(campaign: Campaign) -> CampaignVersion:
     return version
 
 
-def campaign_trigger(*, workspace: Workspace, actor: Any, campaign: Campaign, variables: dict | None = None) -> Run:
+def campaign_trigger(*, workspace: Workspace, actor: Any, campaign: Campaign, variables: dict | None = None,
+                     site_url: str = "") -> Run:
     """A partner's trigger: a live run of the published version with the partner's
     variables, at most once per CAMPAIGN_TRIGGER_MIN_INTERVAL_S (TriggerTooSoon otherwise).
 
@@ -225,7 +227,8 @@ def campaign_trigger(*, workspace: Workspace, actor: Any, campaign: Campaign, va
             age = (timezone.now() - last).total_seconds()
             if age < settings.CAMPAIGN_TRIGGER_MIN_INTERVAL_S:
                 raise TriggerTooSoon(settings.CAMPAIGN_TRIGGER_MIN_INTERVAL_S - age)
-        return campaign_start(workspace=workspace, actor=actor, campaign=locked, trigger="api", variables=variables)
+        return campaign_start(workspace=workspace, actor=actor, campaign=locked, trigger="api", variables=variables,
+                              site_url=site_url)
 
 
 def run_stop(*, workspace: Workspace, actor: Any, run: Run) -> Run:

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.core.htmx import add_errors, go
+from apps.core.siteurl import request_origin
 from apps.tenants.decorators import can_edit, workspace_view
 
 from .. import services
@@ -60,7 +61,8 @@ def campaign_test_run(request, workspace_slug, pk):
     """Run the latest version in test mode (nothing is sent) and follow it on its page."""
     campaign = access_campaign(request.user, request.workspace, pk)
     try:
-        run = services.test_run_start(workspace=request.workspace, actor=request.user, campaign=campaign)
+        run = services.test_run_start(workspace=request.workspace, actor=request.user, campaign=campaign,
+                                      site_url=request_origin(request))
     except ValidationError as exc:
         _problems_message(request, "The test run cannot start:", exc)
         return go(request, _detail(workspace_slug, campaign.pk))
@@ -109,7 +111,8 @@ def campaign_lifecycle(request, workspace_slug, pk):
         return go(request, _detail(workspace_slug, campaign.pk))
     service, done = LIFECYCLE[action]
     try:
-        result = service(workspace=request.workspace, actor=request.user, campaign=campaign)
+        extra = {"site_url": request_origin(request)} if action == "start" else {}
+        result = service(workspace=request.workspace, actor=request.user, campaign=campaign, **extra)
     except ValidationError as exc:
         _problems_message(request, f"Cannot {action}:", exc)
         return go(request, _detail(workspace_slug, campaign.pk))

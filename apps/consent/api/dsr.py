@@ -3,9 +3,11 @@ JSON download, and its erasure, confirmed by repeating the key. Both are audited
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -13,7 +15,7 @@ from apps.core.net import client_ip
 from apps.tenants.api.scoping import WorkspaceScopedMixin
 from apps.tenants.roles import WorkspaceRole
 
-from .. import dsr
+from .. import dsr, dsr_lookup
 
 TAGS = ["privacy"]
 ADMIN = WorkspaceRole.ADMIN
@@ -31,6 +33,38 @@ class ErasureOutput(serializers.Serializer):
     consent_events_unlinked = serializers.IntegerField()
     suppressions_added = serializers.IntegerField()
     push_devices_deleted = serializers.IntegerField(help_text="Its push devices (tokens, browser subscriptions).")
+
+
+class LookupOutput(serializers.Serializer):
+    key = serializers.CharField(help_text="The profile's key: export and erase it under profiles/<key>/.")
+
+
+class ProfileLookupApi(WorkspaceScopedMixin, APIView):
+    read_role = ADMIN
+    write_role = ADMIN
+
+    @extend_schema(tags=TAGS, operation_id="profiles_lookup",
+                   parameters=[OpenApiParameter("email", str, description="An email address (case-insensitive)."),
+                               OpenApiParameter("phone", str, description="A phone number, any format: compared "
+                                                "in E.164 (a national one is read in the default region).")],
+                   responses={200: LookupOutput,
+                              400: OpenApiResponse(description="Neither or both of email and phone, or not one."),
+                              404: OpenApiResponse(description="No profile has this address."),
+                              409: OpenApiResponse(description="Several profiles have it: `keys` lists them.")},
+                   description="The profile key of a data subject known by email or phone (its profile row, or "
+                               "the messages sent to it). Workspace admins only.")
+    def get(self, request, workspace_slug):
+        email, phone = (request.query_params.get("email") or "").strip(), (request.query_params.get(
+            "phone") or "").strip()
+        if bool(email) == bool(phone):
+            raise ValidationError({"detail": "Give one of email or phone."})
+        try:
+            key = dsr_lookup.one_key(self.workspace, email=email, phone=phone)
+        except dsr_lookup.Ambiguous as exc:
+            return Response({"detail": str(exc), "keys": exc.keys, "more": exc.more}, status=409)
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict) from None
+        return Response(LookupOutput({"key": key}).data)
 
 
 class ProfileExportApi(WorkspaceScopedMixin, APIView):

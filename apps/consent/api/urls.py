@@ -21,6 +21,7 @@ urlpatterns = [
     path("quiet-hours/", rules.QuietHoursApi.as_view(), name="api-consent-quiet-hours"),
     path("policy/", rules.PolicyApi.as_view(), name="api-consent-policy"),
     path("inbound-sms-url/", rules.InboundSmsUrlApi.as_view(), name="api-consent-inbound-sms-url"),
+    path("profiles/lookup/", dsr.ProfileLookupApi.as_view(), name="api-dsr-lookup"),
     path("profiles/<str:key>/export/", dsr.ProfileExportApi.as_view(), name="api-dsr-export"),
     path("profiles/<str:key>/erase/", dsr.ProfileEraseApi.as_view(), name="api-dsr-erase"),
 ]

@@ -1,4 +1,5 @@
-"""Data subject requests in the UI (workspace admins only): find a profile by key and see
+"""Data subject requests in the UI (workspace admins only): find a profile by key, email
+or phone (several profiles with that address are listed, never guessed) and see
 what is kept about it (counts, no data on screen), download the export, erase it after
 typing the key again. Export and erasure are audited by the services."""
 
@@ -16,7 +17,7 @@ from apps.core.net import client_ip
 from apps.tenants.decorators import workspace_view
 from apps.tenants.roles import WorkspaceRole
 
-from .. import dsr
+from .. import dsr, dsr_lookup
 from ..dsr import export_response
 
 ADMIN = WorkspaceRole.ADMIN
@@ -30,9 +31,13 @@ def dsr_home(request, workspace_slug):
     context: dict = {"key": key}
     if key:
         try:
-            subject = dsr.access_subject(request.workspace, key)
+            subject = dsr_lookup.find_subject(request.workspace, key)
         except Http404:
             context["missing"] = True
+        except dsr_lookup.Ambiguous as exc:
+            context["ambiguous"] = exc
+        except ValidationError as exc:
+            context["invalid"] = " ".join(exc.messages)
         else:
             context["subject"] = subject
             context["counts"] = dsr.counts_of(dsr.profile_data(subject))

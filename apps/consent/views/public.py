@@ -65,10 +65,17 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     if workspace is None:
         return data
     topics = _topics(workspace, data)
+    # A link used again (or a topic already withdrawn another way) says so, instead of
+    # asking to unsubscribe from what the recipient no longer gets.
+    already = bool(topics) and not any(
+        services.consent_state(workspace=workspace, profile_key=data["profile_key"], topic=t) for t in topics)
     if request.method == "POST":
-        _withdraw(request, workspace, data, Source.UNSUBSCRIBE_LINK)
+        changed = _withdraw(request, workspace, data, Source.UNSUBSCRIBE_LINK)
         return render(request, "consent/unsubscribed.html", {"workspace": workspace, "topics": topics,
-                                                             "token": token})
+                                                             "token": token, "already": already and not changed})
+    if already:
+        return render(request, "consent/unsubscribed.html", {"workspace": workspace, "topics": topics,
+                                                             "token": token, "already": True})
     return render(request, "consent/unsubscribe.html", {"workspace": workspace, "topics": topics, "token": token})
 
 
@@ -83,7 +90,9 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
     topics = list(Topic.objects.filter(workspace=workspace).order_by("channel", "name"))
     saved = False
     if request.method == "POST":
-        wanted = set(request.POST.getlist("topic"))
+        # "Unsubscribe from all" withdraws every topic of every channel, whatever is ticked.
+        everything = request.POST.get("all") == "unsubscribe"
+        wanted = set() if everything else set(request.POST.getlist("topic"))
         for topic in topics:
             current = services.consent_state(workspace=workspace, profile_key=profile_key, topic=topic)
             desired = str(topic.pk) in wanted
@@ -91,7 +100,7 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
                 services.consent_record(workspace=workspace, profile_key=profile_key, topic=topic, granted=desired,
                                         source=Source.PREFERENCE_CENTER, actor="recipient",
                                         ip_address=client_ip(request))
-        saved = True
+        saved = "all" if everything else True
     rows = [{"topic": t, "subscribed": services.consent_state(workspace=workspace, profile_key=profile_key, topic=t)}
             for t in topics]
     return render(request, "consent/preferences.html", {"workspace": workspace, "rows": rows, "token": token,

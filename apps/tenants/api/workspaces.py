@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from apps.core.net import client_ip
 from apps.tenants.api.scoping import WorkspaceScopedMixin
 
-from .. import lifecycle, services
+from .. import audit_words, lifecycle, services
 from ..access import access_org_workspace, access_organization
 from ..models import ApiKey, AuditEvent, Workspace
 from ..roles import WorkspaceRole
@@ -238,10 +238,16 @@ class ApiKeyViewSet(WorkspaceScopedMixin, mixins.ListModelMixin, mixins.Retrieve
 
 
 class AuditEventOutput(serializers.ModelSerializer):
+    summary = serializers.SerializerMethodField(help_text="The event in words, e.g. \"Loaded Customers: 1,204 "
+                                                          "added, 0 updated, 0 deleted, 3 rejected\".")
+
     class Meta:
         model = AuditEvent
-        fields = ["id", "created_at", "actor_label", "verb", "target_type", "target_id", "target_repr",
+        fields = ["id", "created_at", "actor_label", "verb", "summary", "target_type", "target_id", "target_repr",
                   "data", "ip_address"]
+
+    def get_summary(self, event: AuditEvent) -> str:
+        return audit_words.summary(event.verb, event.target_repr, event.data)
 
 
 class AuditEventViewSet(WorkspaceScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet):

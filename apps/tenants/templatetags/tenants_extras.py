@@ -6,33 +6,19 @@ from typing import Any
 
 from django import template
 
+from apps.tenants import audit_words
+
 register = template.Library()
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "—"
-    if value == "":
-        return "(empty)"
-    return str(value)
-
-
-def _is_change(value: Any) -> bool:
-    return isinstance(value, dict) and set(value) == {"old", "new"}
 
 
 @register.filter
 def audit_details(data: Any) -> list[str]:
-    """An audit event's data as short lines: "time_zone: UTC → Europe/Amsterdam" for a
-    change of settings, "viewer → marketer" for a role change, "key: value" otherwise."""
-    if not isinstance(data, dict) or not data:
-        return []
-    if _is_change(data):
-        return [f"{_show(data['old'])} → {_show(data['new'])}"]
-    lines = []
-    for key, value in data.items():
-        if _is_change(value):
-            lines.append(f"{key}: {_show(value['old'])} → {_show(value['new'])}")
-        else:
-            lines.append(f"{key}: {_show(value)}")
-    return lines
+    """An audit event's data as short lines in words: "Time zone: UTC → Europe/Amsterdam"
+    for a change of settings, "viewer → marketer" for a role change, lists as "a, b and c"."""
+    return audit_words.details(data)
+
+
+@register.filter
+def audit_summary(event: Any) -> str:
+    """The audit event as one sentence (tenants.audit_words)."""
+    return audit_words.summary(event.verb, event.target_repr, event.data)
