@@ -1,5 +1,6 @@
-"""The rule builder for a newcomer: it fits a 1280px window (no sideways scroll, every
-button in sight) and it does not shout about a value nobody has typed yet."""
+"""Found by a newcomer, checked in a real browser: the rule builder fits a 1280px window
+(no sideways scroll, every button in sight) and does not shout about a value nobody has
+typed yet; the schedule form shows only the chosen kind's fields."""
 
 import re
 
@@ -71,3 +72,48 @@ def test_builder_fits_1280px_and_waits_for_a_value_before_complaining(live_serve
     problems = page.locator("#n-rule-all-1 .node-problems")
     expect(problems).to_be_visible()
     expect(problems).to_contain_text("Fill in a value")
+
+
+@pytest.fixture
+def marketer_with_campaign(transactional_db, marketer_with_travel_data):
+    from django.db import transaction
+
+    from apps.campaigns import services as campaign_services
+    from apps.tenants.models import Workspace
+    from tests.campaigns.test_services import COMPLETE
+
+    with transaction.atomic():
+        workspace = Workspace.objects.get(slug="northwind")
+        campaign = campaign_services.campaign_create(workspace=workspace, actor=None, name="Weekly",
+                                                     definition=COMPLETE)
+    return marketer_with_travel_data, campaign.pk
+
+
+@pytest.mark.browser
+def test_the_schedule_form_shows_only_the_chosen_kinds_fields(live_server, browser_page, marketer_with_campaign):
+    page = browser_page
+    from playwright.sync_api import expect
+
+    user, campaign_pk = marketer_with_campaign
+    log_in(page, live_server, user)
+    page.goto(f"{live_server.url}/w/northwind/campaigns/{campaign_pk}/")
+    form = page.locator("#schedule-form")
+    kind = form.locator("select[name=kind]")
+    expect(kind).to_have_value("daily")
+    expect(form.locator("input[name=times]")).to_be_visible()
+    for hidden in ("at", "cron", "days"):
+        expect(form.locator(f"input[name={hidden}]")).to_be_hidden()
+    expect(form.locator("input[name=weekdays]").first).to_be_hidden()
+    kind.select_option("weekly")
+    expect(form.locator("input[name=weekdays]").first).to_be_visible()
+    expect(form.locator("input[name=times]")).to_be_visible()
+    kind.select_option("cron")
+    expect(form.locator("input[name=cron]")).to_be_visible()
+    expect(form.locator("input[name=times]")).to_be_hidden()
+    # refused: the page comes back with cron still chosen and its field shown
+    form.locator("input[name=cron]").fill("*/5 * * * *")
+    form.get_by_role("button", name="Save the schedule").click()
+    expect(page.locator("#schedule-form select[name=kind]")).to_have_value("cron")
+    expect(page.locator("#schedule-form input[name=cron]")).to_have_value("*/5 * * * *")
+    expect(page.locator("#schedule-form input[name=cron]")).to_be_visible()
+    shot(page, "schedule-form-cron-refused")
