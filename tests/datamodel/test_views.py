@@ -776,3 +776,18 @@ def test_the_browser_says_how_many_columns_and_rows_and_when_the_total_is_an_est
     children = re.search(r'<article class="link-card" id="children-bookings">.*?</article>', page, re.S).group(0)
     assert Entity.objects.get(workspace=workspace, key="booking").attributes.count() == 9
     assert "6 of 8 columns shown (the link column is this record)" in children
+
+
+def test_the_display_attribute_travels_with_the_model_document(workspace, travel):
+    from apps.datamodel.modeldoc import model_export, model_import
+    from tests.factories import WorkspaceFactory
+
+    Entity.objects.filter(workspace=workspace, key="customer").update(display_attribute="email")
+    doc = model_export(workspace=workspace)
+    customer = next(e for e in doc["entities"] if e["key"] == "customer")
+    assert customer["display_attribute"] == "email"
+    assert "display_attribute" not in next(e for e in doc["entities"] if e["key"] == "product")
+    other = WorkspaceFactory(organization=workspace.organization, name="Copy", slug="copy")
+    model_import(workspace=other, actor=None, doc=doc)
+    assert Entity.objects.get(workspace=other, key="customer").display_attribute == "email"
+    assert Entity.objects.get(workspace=other, key="product").display_attribute == ""
