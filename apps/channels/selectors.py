@@ -246,8 +246,24 @@ def delivery_stats(*, delivery: Delivery) -> dict[str, Any]:
     }
 
 
+# Why a message failed, stopped or waits, in words (the exclusion reasons are the ledger's).
+OUTCOME_REASONS = {
+    "bounced": "bounced (the address does not accept mail)",
+    "no_provider": "no provider set up for this channel",
+    "rejected": "rejected by the provider",
+    "render_error": "the content failed for this recipient's data",
+    "retries_exhausted": "the provider kept failing: gave up after the retries",
+    "retry": "the provider failed: trying again",
+    "stopped": "the delivery was stopped",
+    "window_ended": "not sent before the delivery's end",
+    "error": "an error",
+    "unknown": "unknown",
+}
+
+
 def reason_label(reason: str) -> str:
-    return ledger.REASONS.get(reason, reason.replace("_", " "))
+    """A reason code in words; an unknown code is at least spaced ("some_code" -> "some code")."""
+    return ledger.REASONS.get(reason) or OUTCOME_REASONS.get(reason) or reason.replace("_", " ")
 
 
 def message_list(*, delivery: Delivery, status: str | None = None) -> QuerySet[Message]:

@@ -68,6 +68,15 @@ class ConfirmForm(forms.Form):
 class EntitySettingsForm(forms.Form):
     label = forms.CharField(max_length=200)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    display_attribute = forms.ChoiceField(
+        label="Records are named by", required=False,
+        help_text="The attribute shown as a record's title. Automatic: name, first and last name, title or email.")
+
+    def __init__(self, *args, entity: Entity | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        attributes = list(entity.attributes.all()) if entity is not None else []
+        self.fields["display_attribute"].choices = [("", "Automatic")] + [
+            (a.key, f"{a.label} ({a.key})") for a in attributes]
 
 
 class RelationshipForm(forms.Form):

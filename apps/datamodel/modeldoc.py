@@ -28,6 +28,7 @@ def model_export(*, workspace: Workspace) -> dict[str, Any]:
         doc["entities"].append({
             "key": entity.key, "label": entity.label, "description": entity.description,
             "profile": entity.is_profile,
+            **({"display_attribute": entity.display_attribute} if entity.display_attribute else {}),
             "primary_key": {"key": pk.key, "label": pk.label, "type": pk.type},
             "attributes": [_attr_doc(a) for a in attrs if not a.is_primary_key],
         })
@@ -57,7 +58,7 @@ def _where(path: str, exc: ValidationError) -> ValidationError:
 
 # The JSON type of each field a document may hold (anything else is an error naming its place).
 _ENTITY_FIELDS = {"key": str, "label": str, "description": str, "profile": bool, "primary_key": dict,
-                  "attributes": list}
+                  "attributes": list, "display_attribute": str}
 _ATTRIBUTE_FIELDS = {"key": str, "label": str, "type": str, "required": bool, "enum_values": list}
 _RELATIONSHIP_FIELDS = {"source": str, "attribute": str, "target": str, "key": str, "reverse_key": str,
                         "kind": str, "label": str, "reverse_label": str}
@@ -131,6 +132,10 @@ def model_import(*, workspace: Workspace, actor: Any, doc: Any) -> dict[str, int
                     workspace=workspace, actor=actor, key=spec["key"], label=spec.get("label", ""),
                     description=spec.get("description", ""), primary_key=spec.get("primary_key") or {},
                     attributes=spec.get("attributes") or [], is_profile=bool(spec.get("profile")))
+                if spec.get("display_attribute"):
+                    created = Entity.objects.get(workspace=workspace, key=spec["key"])
+                    services.entity_update(workspace=workspace, actor=actor, entity=created,
+                                           display_attribute=spec["display_attribute"])
                 counts["entities"] += 1
                 counts["attributes"] += len(spec.get("attributes") or []) + 1
                 continue
@@ -145,6 +150,9 @@ def model_import(*, workspace: Workspace, actor: Any, doc: Any) -> dict[str, int
                         f"attribute {current.key!r} exists as {current.type}, the document says {a_spec.get('type')}.")
             if spec.get("profile") and not existing.is_profile:
                 services.entity_update(workspace=workspace, actor=actor, entity=existing, is_profile=True)
+            if spec.get("display_attribute") and spec["display_attribute"] != existing.display_attribute:
+                services.entity_update(workspace=workspace, actor=actor, entity=existing,
+                                       display_attribute=spec["display_attribute"])
         except ValidationError as exc:
             raise _where(path, exc) from None
     for i, spec in enumerate(doc.get("relationships") or []):

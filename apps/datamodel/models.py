@@ -29,6 +29,9 @@ class Entity(WorkspaceOwned):
     label = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     is_profile = models.BooleanField(default=False, help_text="The people messages go to.")
+    # The attribute that names a record on its page ("Anna Jansen", not "Customer 8");
+    # empty: a default is guessed (name, first + last name, title, email).
+    display_attribute = models.CharField(max_length=63, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

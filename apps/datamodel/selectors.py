@@ -16,7 +16,7 @@ from django.http import Http404
 from psycopg import sql
 
 from apps.core.inputs import json_loads_checked
-from apps.core.sqlutil import fetchall, fetchone, workspace_schema
+from apps.core.sqlutil import fetchall, fetchone, render, workspace_schema
 from apps.tenants.models import Workspace
 
 from . import ddl
@@ -235,11 +235,47 @@ def records_page(*, entity: Entity, filters: list[tuple[str, str, Any]] | None =
     return Page(rows=records, next_cursor=next_cursor, columns=columns)
 
 
+# Past this many rows (by the planner's estimate) an unfiltered count(*) reads the whole
+# table on every page view: the browser shows the estimate instead, and says so.
+EXACT_COUNT_UP_TO = 1_000_000
+
+
+def records_total(*, entity: Entity, filters: list[tuple[str, str, Any]] | None = None) -> tuple[int, bool]:
+    """(rows, is_estimate): the planner's estimate for a huge unfiltered table, else count(*)."""
+    if not filters:
+        row = fetchone(sql.SQL("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)"),
+                       [render(ddl.table(entity))])
+        estimate = int(row[0]) if row and row[0] is not None else -1
+        if estimate > EXACT_COUNT_UP_TO:
+            return estimate, True
+    return records_count(entity=entity, filters=filters), False
+
+
 def records_count(*, entity: Entity, filters: list[tuple[str, str, Any]] | None = None) -> int:
     attributes = {a.key: a for a in entity.attributes.all()}
     where, params = _filter_clause(attributes, filters or [])
     row = fetchone(sql.SQL("SELECT count(*) FROM {} WHERE {}").format(ddl.table(entity), where), params)
     return int(row[0]) if row else 0
+
+
+# Guessed when an entity names no display attribute: the first of these it has.
+DISPLAY_DEFAULTS = (("name",), ("full_name",), ("first_name", "last_name"), ("title",), ("email",))
+MAX_DISPLAY_NAME = 120
+
+
+def display_name(*, entity: Entity, record: dict[str, Any]) -> str:
+    """What a record is called on its page ("Anna Jansen"): the entity's display attribute,
+    else a guess; "" when that is empty (the page falls back to the key)."""
+    keys = {a.key for a in entity.attributes.all()}
+    if entity.display_attribute and entity.display_attribute in keys:
+        choices: tuple[tuple[str, ...], ...] = ((entity.display_attribute,),)
+    else:
+        choices = tuple(c for c in DISPLAY_DEFAULTS if all(k in keys for k in c))
+    for choice in choices:
+        text = " ".join(str(record[k]).strip() for k in choice if record.get(k) not in (None, ""))
+        if text.strip():
+            return text if len(text) <= MAX_DISPLAY_NAME else text[:MAX_DISPLAY_NAME - 1] + "…"
+    return ""
 
 
 def record_get(*, entity: Entity, key: Any) -> dict[str, Any]:

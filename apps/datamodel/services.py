@@ -88,8 +88,15 @@ def entity_create(*, workspace: Workspace, actor: Any, key: str, label: str = ""
 
 
 def entity_update(*, workspace: Workspace, actor: Any, entity: Entity, label: str | None = None,
-                  description: str | None = None, is_profile: bool | None = None) -> Entity:
+                  description: str | None = None, is_profile: bool | None = None,
+                  display_attribute: str | None = None) -> Entity:
+    """`display_attribute`: the key of the attribute that names its records ("" for the
+    guessed default)."""
     with transaction.atomic():
+        if display_attribute is not None:
+            if display_attribute and not entity.attributes.filter(key=display_attribute).exists():
+                raise ValidationError({"display_attribute": f"{entity.key} has no attribute {display_attribute!r}."})
+            entity.display_attribute = display_attribute
         if label is not None:
             entity.label = label[:200]
         if description is not None:

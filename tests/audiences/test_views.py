@@ -201,7 +201,7 @@ def test_related_rows_exists_aggregates_and_a_sub_rule(marketer):
                    **{"rule.all[0]|field": "related:bookings", "rule.all[0]|mode": "sum",
                       "rule.all[0]|agg_attr": "amount", "rule.all[0]|op": "gt", "rule.all[0]|value": "1500"})
     assert definition_in(response) == rule_of({"related": "bookings", "agg": "sum", "attr": "amount", "op": "gt",
-                                               "value": 1500, "where": {"all": [{"attr": "booked_at", "op": "eq"}]}})
+                                               "value": 1500, "where": {"all": [{"attr": "booked_at", "op": "on"}]}})
     # the sub-rule's picker offers booking's attributes and those through its links
     where = node_html(response, "n-rule-all-0-where-all-0")
     assert '<option value="attr:product.category">product › Category</option>' in where
@@ -273,15 +273,64 @@ def test_validation_problems_are_shown_next_to_their_condition(marketer):
     response = act(marketer, definition, "refresh")
     first, second = node_html(response, "n-rule-all-0"), node_html(response, "n-rule-all-1")
     assert first.split('id="n-rule-all-1"')[0].count("node-problems") == 0
-    assert re.search(r'<ul class="node-problems" role="alert"><li>in_last needs a value.</li></ul>', second)
+    # an empty value box is not marked before the user saves: nobody has typed yet
+    assert second.split('id="n-rule-all-2"')[0].count("node-problems") == 0
+    assert "needs a value" not in text(response) and "Fill in a value" not in text(response)
     nested = node_html(response, "n-rule-all-2-any-0")
     assert "customer_id: &#x27;many&#x27; is not a valid integer." in nested or \
         "customer_id: 'many' is not a valid integer." in nested
     # the live count lists them with the number of their condition
     count = marketer.post(BASE + "preview/count/", {"definition": json.dumps(definition)}, **HX)
     assert count.status_code == 200
-    assert plain(count) == ("The rule is not complete (2 problems): Condition 2 : in_last needs a value. "
+    assert plain(count) == ("The rule is not complete (2 problems): Condition 2 : Fill in a value. "
                             "Condition 3.1 : customer_id: 'many' is not a valid integer.")
+
+
+def test_a_condition_waiting_for_its_value_is_a_note_not_a_problem(marketer):
+    # given two conditions just added, their values not typed yet
+    definition = rule_of({"attr": "country", "op": "in"}, NL_DE, {"attr": "birth_date", "op": "in_last"})
+    # when the live count asks
+    count = marketer.post(BASE + "preview/count/", {"definition": json.dumps(definition)}, **HX)
+    # then it waits, naming them, without an alarm
+    assert count.status_code == 200
+    assert plain(count) == "Waiting for a value in conditions 1, 3: the count follows once it is filled in."
+    assert "role=\"alert\"" not in count.content.decode() and "count-problems" not in count.content.decode()
+    # and the builder marks nothing at the conditions
+    response = act(marketer, definition, "refresh")
+    assert "node-problems" not in text(response) and "has-problems" not in text(response)
+
+
+def test_date_operators_are_offered_once_each_and_read_as_words(marketer):
+    response = act(marketer, rule_of({"attr": "birth_date", "op": "before", "value": "2000-01-01"}), "refresh")
+    picker = re.search(r'<select name="rule.all\[0\]\|op".*?</select>', text(response), re.S).group(0)
+    labels = re.findall(r">([^<]+)</option>", picker)
+    assert len(labels) == len(set(labels))
+    assert "is before" in labels and "is earlier than" not in labels and "is later than" not in labels
+    assert "is" not in labels  # "is on" says it for a day
+    # a rule saved with the other word keeps it offered (and selected)
+    response = act(marketer, rule_of({"attr": "birth_date", "op": "lt", "value": "2000-01-01"}), "refresh")
+    assert '<option value="lt" selected>is earlier than</option>' in text(response)
+
+
+def test_no_sentence_doubles_a_word(workspace, travel):
+    from apps.audiences.rules.definition import OPERATORS
+    from apps.audiences.views._display import Display
+    from apps.audiences.views._sentences import Sentences
+    from apps.datamodel.schema import Schema
+
+    schema = Schema.load(workspace)
+    customer = schema.entities["customer"]
+    sentences = Sentences(schema)
+    seen = 0
+    for attribute in schema.attributes[customer.pk].values():
+        for op, label in Display.operators(attribute.type):
+            assert " is is " not in f" {label} "
+            value = [1, 2] if op == "between" else 3
+            text_ = sentences.condition({"attr": attribute.key, "op": op, "value": value, "unit": "days"}, customer)
+            assert not re.search(r"\b(\w+) \1\b", text_), text_
+            seen += 1
+        assert {op for op, _ in Display.operators(attribute.type)} <= OPERATORS[attribute.type]
+    assert seen > 20
 
 
 def test_a_date_out_of_range_is_a_problem_of_its_condition_not_an_error(marketer):
@@ -382,7 +431,7 @@ def test_saving_refuses_a_taken_name_and_a_broken_rule_and_keeps_the_rule(market
     response = marketer.post(NEW, {"definition": json.dumps(broken), "action": "save", "name": "New"}, **HX)
     assert response.status_code == 422
     assert "The rule has problems: they are marked next to the conditions." in text(response)
-    assert "in needs a value." in node_html(response, "n-rule-all-0")
+    assert "Fill in a value." in node_html(response, "n-rule-all-0")  # the user acted: now it is marked
     assert database_digest() == before
 
 
@@ -398,6 +447,11 @@ def test_editing_a_saved_rule(marketer, workspace):
     assert response.status_code == 204
     audience.refresh_from_db()
     assert (audience.name, audience.definition) == ("NL/DE spenders", rule_of(NL_DE, BIG_SPENDERS))
+    # the builder counted it live: the saved audience keeps a count, not "Not counted yet"
+    assert audience.size == 1 and audience.last_evaluated_at is not None
+    page = marketer.get(f"{BASE}{audience.pk}/")
+    assert 'id="audience-size" data-count="1"' in page.content.decode()
+    assert "Not counted yet" not in page.content.decode()
     # a rule may not refer to itself
     response = marketer.post(url, {"definition": json.dumps(rule_of({"in_audience": audience.pk})),
                                    "action": "save", "name": "Loop"}, **HX)

@@ -73,7 +73,7 @@ def test_marketer_builds_a_rule_watches_the_count_and_saves_it(live_server, mark
     idle(page)
     first = page.locator("#n-rule-all-0")
     expect(first).to_be_visible()
-    expect(page.locator("#live-count .count-problems")).to_contain_text("Condition 1")
+    expect(page.locator("#live-count .count-waiting")).to_contain_text("condition 1")  # no alarm before typing
     page.locator("#n-rule-all-0-field").select_option("attr:country")
     idle(page)
     page.locator("#n-rule-all-0-op").select_option("in")

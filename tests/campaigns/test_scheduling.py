@@ -1,17 +1,20 @@
 import datetime as dt
+import re
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django_celery_beat.models import PeriodicTask
 
 from apps.campaigns import executor, services
-from apps.campaigns.models import Run
+from apps.campaigns.models import CampaignSchedule, Run
 from apps.campaigns.scheduling import next_launches, parse_spec
 from apps.campaigns.services import launch_due, schedule_set
 from apps.campaigns.tasks import purge_working_tables
 from tests.campaigns.test_services import COMPLETE
-from tests.factories import make_travel_model
+from tests.factories import UserFactory, make_travel_model
 
 AMS = "Europe/Amsterdam"
 
@@ -154,3 +157,34 @@ def test_the_campaign_page_schedules_and_previews_ten_launch_times(workspace, cl
     assert launches.count("<li>") == 10 and "08:30" in launches
     bad = client.post(f"{page}schedule/", {"kind": "cron", "cron": "*/5 * * * *"}, follow=True)
     assert "at most every 15 minutes" in bad.content.decode()
+
+
+def test_the_schedule_form_shows_each_kind_its_own_fields_and_keeps_the_kind_on_error(workspace, client_for,
+                                                                                     mallory):
+    make_travel_model(workspace)
+    campaign = services.campaign_create(workspace=workspace, actor=None, name="Weekly", definition=COMPLETE)
+    client = client_for(mallory)
+    page = f"/w/{workspace.slug}/campaigns/{campaign.pk}/"
+    html = client.get(page).content.decode()
+    form = html.split('id="schedule-form"')[1].split("</form>")[0]
+    # every field but the kind says which kinds use it (the stylesheet hides the others)
+    assert re.findall(r'class="sched-field" data-kinds="([^"]+)"', form) == [
+        "once", "daily several weekly monthly", "weekly", "monthly", "cron"]
+    assert 'class="grid sched-field" data-kinds="daily several weekly monthly cron"' in form
+    css = (Path(settings.BASE_DIR) / "static/css/campaigns.css").read_text()
+    for kind in ("once", "daily", "several", "weekly", "monthly", "cron"):
+        assert (f'.schedule-form:has(select[name="kind"] option[value="{kind}"]:checked) '
+                f'.sched-field[data-kinds]:not([data-kinds~="{kind}"])') in css
+    # a refused schedule comes back as typed: the kind (cron) and its expression
+    before = CampaignSchedule.objects.filter(campaign=campaign).count()
+    bad = client.post(f"{page}schedule/", {"kind": "cron", "cron": "*/5 * * * *", "times": "09:00"})
+    assert bad.status_code == 422
+    body = bad.content.decode()
+    assert "at most every 15 minutes" in body
+    assert '<option value="cron" selected>Cron</option>' in body
+    assert 'value="*/5 * * * *"' in body
+    assert CampaignSchedule.objects.filter(campaign=campaign).count() == before == 0
+    # an outsider cannot post one
+    outsider = client_for(UserFactory())
+    assert outsider.post(f"{page}schedule/", {"kind": "daily", "times": "09:00"}).status_code == 404
+    assert not CampaignSchedule.objects.filter(campaign=campaign).exists()

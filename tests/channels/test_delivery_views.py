@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from apps.channels.models import Delivery, Message, MessageEvent
 from tests.channels.delivery_rows import make_delivery
-from tests.factories import UserFactory, grant
+from tests.factories import UserFactory, grant, make_travel_model
 from tests.isolation.world import database_digest
 
 HX_STATUS = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "delivery-status"}
@@ -61,7 +61,7 @@ def test_a_finished_delivery_shows_counts_by_state_reason_and_engagement_and_sto
     assert states == {"sent": "3", "failed": "1", "excluded": "3"}
     reasons = re.findall(r'data-reason="(\w+)"><td>([^<]+)</td><td class="num">(\d+)</td>', html)
     assert reasons == [("no_address", "No address", "2"), ("duplicate_address", "Duplicate address in this delivery",
-                                                          "1"), ("rejected", "Rejected", "1")]
+                                                          "1"), ("rejected", "Rejected by the provider", "1")]
     assert re.search(r'data-engagement="opens"><dt>.*?</dt><dd>1</dd><small class="muted">2 opens', html)
     assert re.search(r'data-engagement="clicks"><dt>.*?</dt><dd>1</dd><small class="muted">1 click<', html)
 
@@ -163,3 +163,47 @@ def test_a_delivery_paused_by_a_provider_outage_says_since_when_and_when_it_retr
                                                    paused_until=None)
     region = _status_region(client_for(bob).get(url("chan-delivery-status", delivery)).content.decode())
     assert "delivery-outage" not in region
+
+
+def test_the_content_is_a_rendered_sample_and_reasons_read_as_words(workspace, bob, client_for):
+    # given a delivery whose first recipient is customer 1 (Anna), with a personalized template
+    make_travel_model(workspace)
+    delivery = make_delivery(workspace, status="done", statuses={"sent": 1, "excluded:no_consent": 1,
+                                                                 "failed:retries_exhausted": 1},
+                             content={"subject": "Hello {{ profile.first_name }}",
+                                      "html": "<p>Dear {{ profile.first_name }} {{ profile.last_name }}</p>"})
+    delivery.options = {**delivery.options, "profile": "customer", "target": "customer"}
+    delivery.save(update_fields=["options"])
+    Message.objects.filter(pk=Message.objects.filter(delivery=delivery).order_by("id").first().pk).update(
+        target_key="1", profile_key="1")
+    # when a viewer opens it
+    html = client_for(bob).get(url("chan-delivery", delivery)).content.decode()
+    # then the sample is rendered, the raw template is kept one click away
+    assert '<dd id="delivery-subject">Hello Anna</dd>' in html
+    iframe = re.search(r'<iframe [^>]*id="delivery-html"[^>]*>', html).group(0)
+    assert "Dear Anna Jansen" in iframe and "{{" not in iframe
+    assert "As customer <code>1</code> sees it" in html
+    assert '<dd id="delivery-template-subject">Hello {{ profile.first_name }}</dd>' in html
+    # and the message table's reasons are words, not codes
+    cells = dict(re.findall(r'<td data-code="(\w+)">([^<]+)</td>', html))
+    assert cells == {"no_consent": "No consent",
+                     "retries_exhausted": "The provider kept failing: gave up after the retries"}
+
+
+def test_a_template_that_cannot_be_rendered_shows_the_template_and_why(workspace, bob, client_for):
+    delivery = make_delivery(workspace, statuses={"sent": 1})  # no data model: no record to render for
+    html = client_for(bob).get(url("chan-delivery", delivery)).content.decode()
+    assert "No sample to show (the data model has no profile dimension" in html
+    assert '<details id="delivery-template" open>' in html
+    assert '<dd id="delivery-template-subject">Hello {{ profile.first_name }}</dd>' in html
+
+
+def test_a_letter_delivery_has_no_open_or_click_cards(workspace, bob, client_for):
+    letters = make_delivery(workspace, status="done", statuses={"sent": 2})
+    Delivery.objects.filter(pk=letters.pk).update(channel="direct_mail")
+    emails = make_delivery(workspace, status="done", statuses={"sent": 2})
+    client = client_for(bob)
+    letter_page = client.get(url("chan-delivery", letters)).content.decode()
+    assert "data-engagement" not in letter_page and "Opened" not in letter_page
+    assert re.findall(r'data-engagement="(\w+)"', client.get(url("chan-delivery", emails)).content.decode()) == [
+        "opens", "clicks"]

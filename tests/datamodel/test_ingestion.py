@@ -360,3 +360,39 @@ def test_an_uploaded_file_is_loaded_by_a_real_worker(workspace, start_worker, dj
 def test_infinite_dates_are_refused(customer):
     report = load(customer, "customer_id,birth_date\n1,infinity\n2,1980-01-01\n", mode="skip")
     assert report.errors == [{"line": 2, "column": "birth_date", "value": "infinity", "reason": "not a finite date"}]
+
+
+@pytest.mark.parametrize(("value", "kept"), [
+    ("+31612345678", True), ("+1 (555) 123-4567", True), ("-12.5", True), ("+44 20 7946 0958", True),
+    ("=1+1", False), ("@SUM(A1)", False), ("+cmd|' /C calc'!A0", False), ("-HYPERLINK(1)", False),
+    ("+", False), ("-1+cmd|x", False), ("\tx", False),
+])
+def test_the_formula_guard_keeps_numbers_and_phone_numbers(value, kept):
+    from apps.datamodel.ingestion import formula_safe
+
+    assert formula_safe(value) == (value if kept else "'" + value)
+
+
+def test_the_fixed_rejected_rows_file_uploads_again_as_it_is(customer):
+    # given an upload with a bad language: its rejected-rows file keeps the phone numbers intact
+    report = load(customer, "customer_id,phone,language\n1,+31612345678,nl\n2,+33612345678,zz\n", mode="skip")
+    assert (report.status, report.inserted, report.rejected) == ("done", 1, 1)
+    rejected = list(csv.reader(io.StringIO(report.rejected_csv.decode())))
+    assert rejected[0] == ["line", "errors", "customer_id", "phone", "language"]
+    assert rejected[1][2:] == ["2", "+33612345678", "zz"]
+    # when the user fixes the language and uploads that file, its line and errors columns included
+    rejected[1][4] = "fr"
+    out = io.StringIO()
+    csv.writer(out).writerows(rejected)
+    again = load(customer, out.getvalue())
+    # then it is taken as it is: the export's own columns ignored, the phone number unchanged
+    assert (again.status, again.inserted, again.rejected) == ("done", 1, 0), again.as_dict()
+    row = record_get(entity=customer, key=2)
+    assert (row["phone"], row["language"]) == ("+33612345678", "fr")
+
+
+def test_only_our_exports_columns_are_ignored(customer):
+    # an "errors" column that is not in second place after line/record is still an unknown column
+    with pytest.raises(HeaderError) as caught:
+        load(customer, "customer_id,errors\n1,x\n")
+    assert "Unknown column 'errors'" in str(caught.value)

@@ -10,6 +10,8 @@ import json
 import re
 
 import pytest
+from django.db import connection
+from psycopg import sql
 
 from apps.datamodel.ingestion import Options, ingest_csv
 from apps.datamodel.ingestion.services import ingestion_job_run
@@ -516,8 +518,8 @@ def test_a_record_page_shows_its_attributes_and_its_children(client_for, bob, tr
 def test_a_record_page_shows_the_records_it_points_to(client_for, bob, travel):
     page = text(client_for(bob).get(BASE + "entities/booking/records/1002/"))
     parents = re.search(r'<section id="record-parents">.*?</section>', page, re.S).group(0)
-    assert '<a href="/w/northwind/data/entities/customer/records/2/"><strong>Customer 2</strong></a>' in parents
-    assert '<a href="/w/northwind/data/entities/product/records/100/"><strong>Product 100</strong></a>' in parents
+    assert '<a href="/w/northwind/data/entities/customer/records/2/"><strong>Ben Meyer</strong></a>' in parents
+    assert '<a href="/w/northwind/data/entities/product/records/100/"><strong>Alps ski week</strong></a>' in parents
     assert "Ben" in parents and "Alps ski week" in parents
 
 
@@ -718,3 +720,74 @@ def test_a_broken_model_document_is_refused_with_the_reason(client_for, mallory,
         {"entities": [{"key": "store", "primary_key": {"key": "id", "type": "date"}}]})})
     assert "entities[0] (store): store: a primary key must be text or integer, not date." in text(response)
     assert database_digest() == before
+
+
+def test_a_record_is_titled_by_its_display_attribute_or_a_sensible_default(client_for, mallory, workspace, travel):
+    client = client_for(mallory)
+    # by default: first and last name for a customer, the name for a product
+    page = text(client.get(BASE + "entities/customer/records/1/"))
+    assert "<title>Anna Jansen · Customer" in page
+    assert re.search(r'<h1 id="record-title">Anna Jansen <small class="muted">Customer <code class="entity-key">1</code>',
+                     page)
+    assert "Customer 1</" not in page.split("<main")[1].split("record-attributes")[0]
+    # the entity names another attribute in its settings
+    response = client.post(BASE + "entities/customer/", {"label": "Customer", "description": "",
+                                                          "display_attribute": "email", "is_profile": "on"})
+    assert response.status_code in (200, 302)
+    assert Entity.objects.get(workspace=workspace, key="customer").display_attribute == "email"
+    assert '<h1 id="record-title">anna@example.test' in text(client.get(BASE + "entities/customer/records/1/"))
+    # an attribute it does not have is refused, nothing changes
+    response = client.post(BASE + "entities/customer/", {"label": "Customer", "description": "",
+                                                          "display_attribute": "nope", "is_profile": "on"},
+                           HTTP_HX_REQUEST="true", HTTP_HX_TARGET="entity-settings")
+    assert response.status_code == 422
+    assert "Select a valid choice. nope is not one of the available choices." in text(response)
+    assert Entity.objects.get(workspace=workspace, key="customer").display_attribute == "email"
+    # a record whose display attribute is empty keeps the key as its title
+    Entity.objects.filter(workspace=workspace, key="customer").update(display_attribute="birth_date")
+    page = text(client.get(BASE + "entities/customer/records/3/"))  # Chloe has no birth date
+    assert '<h1 id="record-title">Customer <code class="entity-key">3</code></h1>' in page
+
+
+def test_the_browser_says_how_many_columns_and_rows_and_when_the_total_is_an_estimate(client_for, bob, workspace,
+                                                                                        travel, monkeypatch):
+    client = client_for(bob)
+    page = text(client.get(BASE + "entities/customer/records/"))
+    assert 'id="records-summary" data-total="3"' in page and "records-estimate" not in page
+    columns = Entity.objects.get(workspace=workspace, key="customer").attributes.count()
+    assert f'<span id="records-columns">{columns} columns: scroll the table sideways' in page
+    # a huge table (by the planner's statistics) shows the estimate, and says so
+    from apps.datamodel import selectors
+    from apps.datamodel.views import records as records_view
+
+    monkeypatch.setattr(selectors, "EXACT_COUNT_UP_TO", 2)
+    with connection.cursor() as cursor:
+        cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(f"ws_{workspace.pk}", "customer")).as_string(
+            cursor.connection))
+    page = text(client.get(BASE + "entities/customer/records/"))
+    assert "Rows 1–3 of about 3" in page
+    assert "PostgreSQL&#x27;s estimate" in page or "PostgreSQL's estimate" in page
+    # filtered: counted exactly
+    page = text(client.get(BASE + "entities/customer/records/", {"f": "country", "op": "eq", "v": "NL"}))
+    assert 'data-total="1"' in page and "records-estimate" not in page
+    assert records_view.WIDE_AFTER == 8
+    # the record page says how many columns of the related rows it leaves out
+    page = text(client.get(BASE + "entities/customer/records/1/"))
+    children = re.search(r'<article class="link-card" id="children-bookings">.*?</article>', page, re.S).group(0)
+    assert Entity.objects.get(workspace=workspace, key="booking").attributes.count() == 9
+    assert "6 of 8 columns shown (the link column is this record)" in children
+
+
+def test_the_display_attribute_travels_with_the_model_document(workspace, travel):
+    from apps.datamodel.modeldoc import model_export, model_import
+    from tests.factories import WorkspaceFactory
+
+    Entity.objects.filter(workspace=workspace, key="customer").update(display_attribute="email")
+    doc = model_export(workspace=workspace)
+    customer = next(e for e in doc["entities"] if e["key"] == "customer")
+    assert customer["display_attribute"] == "email"
+    assert "display_attribute" not in next(e for e in doc["entities"] if e["key"] == "product")
+    other = WorkspaceFactory(organization=workspace.organization, name="Copy", slug="copy")
+    model_import(workspace=other, actor=None, doc=doc)
+    assert Entity.objects.get(workspace=other, key="customer").display_attribute == "email"
+    assert Entity.objects.get(workspace=other, key="product").display_attribute == ""

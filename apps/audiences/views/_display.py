@@ -45,13 +45,33 @@ def problem_owner(path: str, node_paths: list[str]) -> str | None:
     return best
 
 
+# On dates these say what "before", "after" and "on" (a whole day) say.
+SAME_AS_DATE_WORDS = {"lt", "gt", "eq"}
+MISSING_VALUE = "Fill in a value."
+
+
+def is_missing_value(problem: dict) -> bool:
+    """An empty value box: not a mistake yet while the user has not acted on the rule."""
+    return problem["path"].endswith(".value") and problem["message"].endswith(" needs a value.")
+
+
+def worded(problem: dict) -> dict:
+    """The checker's "eq needs a value." speaks the rule's JSON; the builder speaks words."""
+    return {**problem, "message": MISSING_VALUE} if is_missing_value(problem) else problem
+
+
 class Display:
+    """`show_missing`: whether an empty value is marked as a problem at its condition (after
+    a save, the user's act); before that it is only a waiting note beside the count."""
+
     def __init__(self, schema: Schema, definition: dict[str, Any], *, problems: list[dict] | None = None,
-                 audiences: list | None = None):
+                 audiences: list | None = None, show_missing: bool = False):
         self.schema = schema
         self.definition = definition
         self.editor = Editor(schema, definition, audiences=audiences)
-        self.problems = problems or []
+        problems = [worded(p) for p in problems or []]
+        self.waiting = [p for p in problems if p["message"] == MISSING_VALUE]
+        self.problems = problems if show_missing else [p for p in problems if p["message"] != MISSING_VALUE]
         self._fields: dict[int, list] = {}
         self.labels: dict[str, str] = {}  # node path -> its number in the builder ("2.1")
         self.node_paths: list[str] = []
@@ -78,12 +98,12 @@ class Display:
         elif isinstance(node, dict) and "related" in node and node.get("where") is not None:
             self._collect(node["where"], f"{path}.where")
 
-    def numbered_problems(self) -> list[dict[str, str]]:
+    def numbered_problems(self, problems: list[dict] | None = None) -> list[dict[str, str]]:
         """The problems with the number of the condition they belong to, for the count."""
         if not self.labels:
             self.root()
         out = []
-        for problem in self.problems:
+        for problem in self.problems if problems is None else problems:
             owner = problem_owner(problem["path"], self.node_paths) if problem["path"].startswith("rule") else None
             label = self.labels.get(owner or "", "")
             out.append({**problem, "label": f"Condition {label}" if label else ""})
@@ -123,9 +143,13 @@ class Display:
                 for a in self.schema.attributes[entity.pk].values()]
 
     @staticmethod
-    def operators(type_: str) -> list[tuple[str, str]]:
+    def operators(type_: str, current: str | None = None) -> list[tuple[str, str]]:
+        """The picker's operators, one per meaning: on a date "before" is "lt" in other
+        words, so only the date words are offered (a rule that already uses the other
+        keeps it in the list)."""
         allowed = OPERATORS[type_]
-        return [(op, op_label(op, type_)) for op in OP_ORDER if op in allowed]
+        hidden = SAME_AS_DATE_WORDS if type_ in ("date", "datetime") else set()
+        return [(op, op_label(op, type_)) for op in OP_ORDER if op in allowed and (op not in hidden or op == current)]
 
     # the tree
 
@@ -175,7 +199,7 @@ class Display:
             return view
         op = node.get("op") if node.get("op") in OPERATORS[attribute.type] else None
         view.update(kind="attr", field=f"attr:{node['attr']}", attribute=attribute, op=op,
-                    op_choices=self.operators(attribute.type),
+                    op_choices=self.operators(attribute.type, op),
                     widget=self.widget(attribute.type, op, node.get("value"), node.get("unit"),
                                        enum_values=attribute.enum_values),
                     distribution=op is not None and attribute.type != "boolean")

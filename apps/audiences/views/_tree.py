@@ -193,6 +193,8 @@ def adapt(value: Any, old_op: str | None, new_op: str) -> Any:
 
 
 def default_op(type_: str) -> str:
+    if type_ in ("date", "datetime"):
+        return "on"  # the date word: the picker offers no plain "is" on dates
     return "is_true" if type_ == "boolean" else "eq"
 
 

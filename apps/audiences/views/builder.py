@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import DatabaseError
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -21,7 +22,7 @@ from apps.core.htmx import add_errors, go
 from apps.datamodel.schema import Schema
 from apps.tenants.decorators import workspace_view
 
-from .. import services
+from .. import selectors, services
 from ..forms import AudienceSaveForm
 from ..models import Audience
 from ..selectors import access_audience
@@ -29,6 +30,7 @@ from ._common import MARKETER, default_attribute, detail_url
 from ._display import Display
 from ._rules import edit
 from ._tree import DefinitionError, dump_definition, load_definition
+from .preview import LIVE_COUNT_TIMEOUT_MS
 
 PAGE = "audiences/builder.html"
 
@@ -62,11 +64,11 @@ def result_entity(schema: Schema, definition: dict):
 
 
 def builder_context(request, schema: Schema, definition: dict, *, audience: Audience | None, form,
-                    problems: list[dict] | None = None, **extra) -> dict[str, Any]:
+                    problems: list[dict] | None = None, show_missing: bool = False, **extra) -> dict[str, Any]:
     ws = request.workspace
     if problems is None:
         problems = problems_of(ws, schema, definition, audience)
-    display = Display(schema, definition, problems=problems,
+    display = Display(schema, definition, problems=problems, show_missing=show_missing,
                       audiences=picker_audiences(ws, exclude=audience.pk if audience else None))
     slug = ws.slug
     target = result_entity(schema, definition)
@@ -82,7 +84,7 @@ def builder_context(request, schema: Schema, definition: dict, *, audience: Audi
         "result_entity": target,
         "result_attributes": attributes,
         "default_attribute": default_attribute(attributes),
-        "problem_count": len(problems),
+        "problem_count": len(display.problems),
         "can_edit": True,
         **extra,
     })
@@ -165,14 +167,27 @@ def _post(request, schema: Schema, *, audience: Audience | None) -> HttpResponse
         except ValidationError as exc:
             add_errors(form, exc)
         else:
+            _count_saved(saved)
             messages.success(request, f"“{saved.name}” was saved." if audience else f"“{saved.name}” was created.")
             return go(request, detail_url(saved))
         if audience is not None:
             audience.refresh_from_db()  # the service may have changed the instance before it refused
-    context = builder_context(request, schema, definition, audience=audience, form=form, problems=problems)
+    context = builder_context(request, schema, definition, audience=audience, form=form, problems=problems,
+                              show_missing=True)
     if not request.htmx:
         return render(request, PAGE, context)
     return _regions(request, context, ("builder", "preview-tools", "save-panel"), status=422)
+
+
+def _count_saved(audience: Audience) -> None:
+    """The builder has just counted this rule live: its page shows that figure, not "Not
+    counted yet". Counted again here (a figure sent by the page is not to be trusted),
+    bounded like the live count; a rule too slow for that stays uncounted."""
+    try:
+        result = selectors.count(definition=selectors.definition_of(audience), timeout_ms=LIVE_COUNT_TIMEOUT_MS)
+    except (RuleError, DatabaseError):
+        return
+    services.audience_record_count(audience=audience, result=result)
 
 
 def _regions(request, context: dict, regions: tuple[str, ...], *, status: int = 200) -> HttpResponse:

@@ -83,7 +83,12 @@ def live_count(request, workspace_slug):
             definition = load_definition(request.POST.get("definition"))
         except DefinitionError:
             return _failed(request, "live-count", exc)
-        numbered = Display(schema, definition, problems=exc.problems).numbered_problems()
+        display = Display(schema, definition, problems=exc.problems, show_missing=True)
+        numbered = display.numbered_problems()
+        if len(display.waiting) == len(numbered):
+            # Only empty value boxes (a condition just added): a note, not an alarm.
+            waiting = [p["label"].removeprefix("Condition ") for p in numbered]
+            return _render(request, "live-count", {"waiting": [w for w in waiting if w]})
         return _failed(request, "live-count", Refused(numbered))
     except DatabaseError as exc:
         return _failed(request, "live-count", exc)

@@ -143,10 +143,15 @@ def editor_context(request, campaign, *, definition: dict | None = None, selecte
 def campaign_detail(request, workspace_slug, pk):
     """The canvas with the selected activity's panel (?node=id) or connection (?edge=n)."""
     campaign = access_campaign(request.user, request.workspace, pk)
+    return detail_page(request, campaign)
+
+
+def detail_page(request, campaign, *, schedule_form=None, status: int = 200):
+    """The campaign's page; `schedule_form` is a refused schedule form, shown as it was typed."""
     context = editor_context(request, campaign, selected=request.GET.get("node"), edge=_int(request.GET.get("edge")))
     from .schedule import schedule_context  # noqa: PLC0415
 
-    context.update(schedule_context(campaign))
+    context.update(schedule_context(campaign, form=schedule_form))
     if htmx_target(request) != "editor":
         from .. import hooks  # noqa: PLC0415
         from .runs import messages_control  # noqa: PLC0415
@@ -154,7 +159,9 @@ def campaign_detail(request, workspace_slug, pk):
         live_runs = list(campaign.runs.filter(mode="live").values_list("pk", flat=True))
         context["messages_control"] = messages_control(campaign.status, hooks.summary(live_runs)) if live_runs \
             else ""
-    return render_region(request, "campaigns/detail.html", context, ("editor",))
+    response = render_region(request, "campaigns/detail.html", context, ("editor",))
+    response.status_code = status
+    return response
 
 
 def _apply(request, campaign, action: str, current: dict) -> tuple[dict, str | None, str]:

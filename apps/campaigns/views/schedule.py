@@ -53,10 +53,11 @@ class ScheduleForm(forms.Form):
         return spec
 
 
-def schedule_context(campaign) -> dict:
+def schedule_context(campaign, *, form: ScheduleForm | None = None) -> dict:
+    """`form`: a refused form, kept as typed (its kind above all) instead of the saved one."""
     schedule = CampaignSchedule.objects.filter(campaign=campaign).first()
     if schedule is None:
-        return {"schedule": None, "schedule_form": ScheduleForm(initial={"kind": "daily", "times": "09:00"})}
+        return {"schedule": None, "schedule_form": form or ScheduleForm(initial={"kind": "daily", "times": "09:00"})}
     spec = parse_spec(schedule.spec, campaign.workspace.time_zone)
     initial = {"kind": spec.kind, "at": schedule.spec.get("at", ""), "cron": spec.cron,
                "times": ", ".join(schedule.spec.get("times", [])), "weekdays": schedule.spec.get("weekdays", []),
@@ -64,7 +65,7 @@ def schedule_context(campaign) -> dict:
                "valid_from": schedule.spec.get("valid_from", ""), "valid_until": schedule.spec.get("valid_until", "")}
     return {"schedule": {"description": describe(spec), "grace": schedule.grace_minutes,
                          "launches": next_launches(spec, after=timezone.now(), count=10)},
-            "schedule_form": ScheduleForm(initial=initial)}
+            "schedule_form": form or ScheduleForm(initial=initial)}
 
 
 @require_POST
@@ -85,6 +86,10 @@ def campaign_schedule(request, workspace_slug, pk):
             schedule_set(campaign=campaign, spec=form.spec())
         except ValidationError as exc:
             messages.error(request, "Schedule not saved: " + " ".join(exc.messages))
+            # The page again, with the form as typed: the kind and its fields are kept.
+            from .editor import detail_page  # noqa: PLC0415
+
+            return detail_page(request, campaign, schedule_form=form, status=422)
         else:
             messages.success(request, "Schedule saved." + (
                 " It takes effect when the campaign is published." if campaign.status == CampaignStatus.DRAFT

@@ -20,7 +20,7 @@ from apps.tenants.decorators import can_approve, workspace_view
 from apps.tenants.roles import WorkspaceRole
 
 from .. import selectors, services
-from ..models import DeliveryStatus, MessageStatus
+from ..models import ChannelKind, DeliveryStatus, MessageStatus
 
 APPROVER = WorkspaceRole.APPROVER
 MESSAGE_ROWS = 100  # the page shows the first ones; the API pages through all of them
@@ -34,7 +34,9 @@ def _status_context(request, delivery) -> dict:
         "delivery": delivery, "stats": stats, "finished": delivery.status != DeliveryStatus.SENDING,
         "states": [(s, labels[s], n) for s, n in stats["by_status"].items() if n],
         "excluded": [(selectors.reason_label(r), r, n) for r, n in stats["excluded"].items()],
-        "failed": [(r.replace("_", " "), r, n) for r, n in stats["failed"].items()],
+        "failed": [(selectors.reason_label(r), r, n) for r, n in stats["failed"].items()],
+        # A letter is not opened or clicked where anyone can see it.
+        "engagement": delivery.channel != ChannelKind.DIRECT_MAIL,
         "can_stop": can_approve(request),
     }
 
@@ -55,11 +57,29 @@ def delivery_detail(request, workspace_slug, pk):
     if status not in MessageStatus.values:
         status = ""
     rows = list(selectors.message_list(delivery=delivery, status=status or None)[:MESSAGE_ROWS])
+    for row in rows:  # (at most MESSAGE_ROWS, for display)
+        row.reason_text = selectors.reason_label(row.reason) if row.reason else ""
     context = {**_status_context(request, delivery), "rows": rows, "status_filter": status,
                "status_choices": MessageStatus.choices, "message_limit": MESSAGE_ROWS}
     if htmx_target(request) == "delivery-messages":
         return render(request, "channels/delivery.html#delivery-messages", context)
+    context.update(_sample(request.workspace, delivery))
     return allow_email_preview(render(request, "channels/delivery.html", context))
+
+
+def _sample(workspace, delivery) -> dict:
+    """The content as one recipient got it (the first message's record, else any record),
+    not the template's raw {{ }}: {"sample": Preview} or {"sample_error": why not}."""
+    first = selectors.message_list(delivery=delivery).exclude(target_key="").values_list(
+        "target_key", flat=True).first()
+    entity_key = (delivery.options or {}).get("target") or ""
+    for key in ([first] if first else []) + [None]:
+        try:
+            return {"sample": selectors.preview(workspace=workspace, channel=delivery.channel,
+                                                content=delivery.content, entity_key=entity_key, key=key)}
+        except selectors.PreviewError as exc:
+            error = exc.message
+    return {"sample_error": error}
 
 
 @require_GET

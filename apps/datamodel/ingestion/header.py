@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from ..models import Attribute, Entity
 
 CHANGE_COLUMN = "_change"
+# Our own rejected-rows export starts with where and why ("line" or "record", then
+# "errors"): a user who fixes that file and uploads it again gets these two ignored.
+REJECTED_ERRORS_COLUMN = "errors"
+REJECTED_WHERE_COLUMNS = ("line", "record")
 BOMS = {"utf-8": codecs.BOM_UTF8}
 ENCODINGS = {  # what users pick -> (Python codec, PostgreSQL encoding name)
     "utf-8": ("utf-8", "UTF8"),
@@ -121,7 +125,12 @@ def plan_columns(entity: Entity, headers: list[str], *, mapping: dict[str, str |
     errors: list[dict] = []
     columns: list[Column] = []
     used: dict[str, str] = {}
+    our_export = len(headers) >= 2 and headers[0] in REJECTED_WHERE_COLUMNS \
+        and headers[1] == REJECTED_ERRORS_COLUMN
     for index, header in enumerate(headers):
+        if our_export and index < 2 and header not in mapping and header not in by_key:
+            columns.append(Column(index, header, None))  # the export's where and why: not data
+            continue
         if header == CHANGE_COLUMN:
             columns.append(Column(index, header, None, is_change=True))
             continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any
 
 from psycopg import sql
@@ -21,6 +22,8 @@ from .base import (
     _scalar,
 )
 from .header import (
+    REJECTED_ERRORS_COLUMN,
+    REJECTED_WHERE_COLUMNS,
     Layout,
 )
 from .load import _drop_indexes, _restore_indexes
@@ -139,6 +142,11 @@ def _collect_errors(cur, report: Report, layout: Layout, *, record_keys: bool) -
                      for rec, col, value, reason in cur.fetchall()]
 
 
+# A sign, a digit, then only digits, spaces, dots, brackets, slashes and hyphens: a number
+# or a phone number, which no spreadsheet calls a function from.
+SIGNED_NUMBER = re.compile(r"[+-]\d[\d .()/-]*")
+
+
 def _rejected_csv(cur, layout: Layout, *, record_keys: bool) -> bytes:
     """The rejected rows as CSV: where, why, then the row as it was (formula-safe)."""
     cur.execute(sql.SQL(
@@ -148,7 +156,8 @@ def _rejected_csv(cur, layout: Layout, *, record_keys: bool) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     # Header names and the reasons (which start with a header name) come from the file too.
-    writer.writerow(["record" if record_keys else "line", "errors", *[formula_safe(c.header) for c in layout.columns]])
+    where = REJECTED_WHERE_COLUMNS[1] if record_keys else REJECTED_WHERE_COLUMNS[0]
+    writer.writerow([where, REJECTED_ERRORS_COLUMN, *[formula_safe(c.header) for c in layout.columns]])
     offset = 0 if record_keys else 1
     for rec, reasons, fields in cur.fetchall():
         writer.writerow([rec + offset, formula_safe(reasons or ""), *[formula_safe(f) for f in (fields or [])]])
@@ -156,8 +165,16 @@ def _rejected_csv(cur, layout: Layout, *, record_keys: bool) -> bytes:
 
 
 def formula_safe(value: Any) -> Any:
-    """Spreadsheet programs run cells starting with = + - @ as formulas: prefix a quote."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    """Spreadsheet programs run cells starting with = + - @ (or a tab, a return) as
+    formulas: prefix a quote (OWASP, CSV injection). A signed number or a phone number
+    ("+31 6 1234 5678", "-12.5") is not a formula: it is kept as it is, so the fixed file
+    uploads again without a quote in every phone number."""
+    if not isinstance(value, str) or not value:
+        return value
+    first = value[0]
+    if first in ("=", "@", "\t", "\r"):
+        return "'" + value
+    if first in ("+", "-") and not SIGNED_NUMBER.fullmatch(value):
         return "'" + value
     return value
 

@@ -88,7 +88,8 @@ def _entity_context(request, entity, **extra) -> dict:
         "can_edit": can_edit(request),
         "add_form": AttributeForm(prefix="new"),
         "link_form": _link_form(entity, entities, linkable),
-        "settings_form": EntitySettingsForm(initial={"label": entity.label, "description": entity.description}),
+        "settings_form": EntitySettingsForm(initial={"label": entity.label, "description": entity.description,
+                                                     "display_attribute": entity.display_attribute}, entity=entity),
         "delete_form": ConfirmForm(auto_id="delete-%s"),
         "address_form": AddressMappingForm(profile=entity, current=profile_mapping) if entity.is_profile else None,
         "editing": None, "edit_form": None, "dropping": None, "drop_form": None,
@@ -113,14 +114,15 @@ def entity(request, workspace_slug, entity_key):
     entity = access_entity(request.user, request.workspace, entity_key)
     if request.method == "GET":
         return render_region(request, PAGE, _entity_context(request, entity), ENTITY_REGIONS)
-    form = EntitySettingsForm(request.POST)
+    form = EntitySettingsForm(request.POST, entity=entity)
     if form.is_valid():
         make_profile = request.POST.get("is_profile") in ("on", "true", "1")
         was_profile = entity.is_profile
         try:
             services.entity_update(workspace=request.workspace, actor=request.user, entity=entity,
                                    label=form.cleaned_data["label"], description=form.cleaned_data["description"],
-                                   is_profile=make_profile)
+                                   is_profile=make_profile,
+                                   display_attribute=form.cleaned_data.get("display_attribute") or "")
         except ValidationError as exc:
             add_errors(form, exc)
         else:

@@ -24,10 +24,11 @@ from .. import services
 from ..record_sections import sections_for
 from ..selectors import (
     access_entity,
+    display_name,
     record_get,
     record_links,
-    records_count,
     records_page,
+    records_total,
     relationship_list,
 )
 
@@ -36,6 +37,7 @@ DEFAULT_PAGE_SIZE = 50
 MAX_TRAIL = 100  # previous-page cursors kept in the URL; deeper, "Previous" stops there
 TEXT_CELL_CHARS = 80
 CHILD_COLUMNS = 5  # columns of related records shown on a record page
+WIDE_AFTER = 8  # past this many columns the records table is wider than a laptop's window
 OPERATORS = [
     ("eq", "="), ("ne", "≠"), ("lt", "<"), ("lte", "≤"), ("gt", ">"), ("gte", "≥"),
     ("contains", "contains"), ("startswith", "starts with"), ("in", "is one of"),
@@ -152,11 +154,11 @@ def records(request, workspace_slug, entity_key):
     targets = {r.attribute.key: r.target.key for r in relationship_list(workspace=request.workspace).filter(
         source=entity)}
     error = ""
-    page, total = None, 0
+    page, total, estimated = None, 0, False
     try:
         page = records_page(entity=entity, filters=query.filters, sort=query.sort or None, descending=query.desc,
                             cursor=query.cursor or None, limit=query.size)
-        total = records_count(entity=entity, filters=query.filters)
+        total, estimated = records_total(entity=entity, filters=query.filters)
     except ValidationError as exc:
         error = " ".join(exc.messages)
     first_row = len(query.trail) * query.size + 1
@@ -170,7 +172,7 @@ def records(request, workspace_slug, entity_key):
     context = {
         "entity": entity, "columns": columns, "headers": headers, "filters": filters, "query": query,
         "rows": _table(workspace_slug, entity, columns, page.rows, targets) if page else [],
-        "total": total, "error": error, "operators": OPERATORS, "page_sizes": PAGE_SIZES,
+        "total": total, "estimated": estimated, "error": error, "wide_after": WIDE_AFTER, "operators": OPERATORS, "page_sizes": PAGE_SIZES,
         "first_row": first_row, "last_row": first_row + len(page.rows) - 1 if page else 0,
         "page_number": len(query.trail) + 1,
         "next_url": query.url(base, cursor=page.next_cursor, trail=[*query.trail, query.cursor])
@@ -208,6 +210,7 @@ def record(request, workspace_slug, entity_key, key):
             parent_attrs = [a for a in link.entity.attributes.all() if not a.is_primary_key][:CHILD_COLUMNS]
             summary = [(a, _cell(link.record.get(a.key))) for a in parent_attrs]
         parents.append({"link": link, "summary": summary,
+                        "name": display_name(entity=link.entity, record=link.record) if link.record else "",
                         "href": record_url(workspace_slug, link.entity.key, link.key) if link.record else ""})
     children = []
     for link in incoming:
@@ -216,11 +219,12 @@ def record(request, workspace_slug, entity_key, key):
             a for a in child_attrs if not a.is_primary_key and a.key != link.relationship.attribute.key][:CHILD_COLUMNS]
         all_url = reverse("data-records", kwargs={"workspace_slug": workspace_slug, "entity_key": link.entity.key})
         all_url += "?" + urlencode([("f", link.relationship.attribute.key), ("op", "eq"), ("v", key)])
-        children.append({"link": link, "columns": shown,
+        children.append({"link": link, "columns": shown, "hidden_columns": len(child_attrs) - len(shown) - 1,
                          "rows": _table(workspace_slug, link.entity, shown, link.records or [], {}),
                          "all_url": all_url})
     return render(request, "datamodel/record.html", {
         "entity": entity, "key": key, "fields": fields, "updated_at": row.get("_updated_at"),
+        "name": display_name(entity=entity, record=row),
         "parents": parents, "children": children, "can_edit": can_edit(request), "section": "model",
         "extra_sections": sections_for(request, entity, key),
     })
