@@ -2,10 +2,13 @@
 
 from django.urls import path
 
-from .views import campaigns, editor, runs, schedule
+from .views import approvals, campaigns, editor, runs, schedule
 
 urlpatterns = [
     path("", campaigns.campaign_list, name="camp-list"),
+    path("approvals/", approvals.approval_list, name="camp-approvals"),
+    path("approvals/count/", approvals.approval_count, name="camp-approvals-count"),
+    path("<int:pk>/approval/", approvals.campaign_approval, name="camp-approval"),
     path("<int:pk>/", editor.campaign_detail, name="camp-detail"),
     path("<int:pk>/edit/", editor.campaign_edit, name="camp-edit"),
     path("<int:pk>/test-run/", campaigns.campaign_test_run, name="camp-test-run"),

@@ -104,4 +104,8 @@ PROBES: list[Probe] = [
     Probe("camp-run-retry", {"POST": "marketer"}, setup=_setup, make=_failed),
     Probe("camp-run-stop", {"POST": "approver"}, make=_running),
     Probe("camp-run-confirm", {"POST": "approver"}, make=_awaiting),
+    Probe("camp-approvals", {"GET": "viewer"}),
+    Probe("camp-approvals-count", {"GET": "viewer"}),
+    Probe("camp-approval", {"POST": "marketer"}, setup=_setup, make=_complete_campaign,
+          data=lambda ws: {"action": "request", "note": "probe"}),
 ]

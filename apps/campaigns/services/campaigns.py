@@ -18,6 +18,7 @@ from apps.tenants.services import audit_record
 from .. import executor, hooks
 from ..graph import check_graph
 from ..models import (
+    ApprovalRequest,
     Campaign,
     CampaignSchedule,
     CampaignStatus,
@@ -26,6 +27,7 @@ from ..models import (
     RunMode,
     RunStatus,
 )
+from .approvals import approval_close_published
 from .beat import beat_sync
 
 EMPTY_DEFINITION = {"nodes": [{"id": "start", "type": "start", "settings": {}}], "edges": []}
@@ -142,8 +144,12 @@ def campaign_validate(*, workspace: Workspace, campaign: Campaign) -> None:
                 publishing=True)
 
 
-def campaign_publish(*, workspace: Workspace, actor: Any, campaign: Campaign) -> CampaignVersion:
-    """Freeze the latest version. (Schedules are written by `services.schedules`.)"""
+def campaign_publish(*, workspace: Workspace, actor: Any, campaign: Campaign,
+                     approval: ApprovalRequest | None = None, confirmed: dict | None = None) -> CampaignVersion:
+    """Freeze the latest version. (Schedules are written by `services.schedules`.) An open
+    approval request is closed as approved by the publisher (`approval`: the one being
+    approved, when publishing is the approval itself). `confirmed`: what the person was shown
+and accepted before a one-off send ({"recipients", "channels"}), kept in the audit log."""
     if campaign.status in (CampaignStatus.ARCHIVED, CampaignStatus.CLOSED):
         raise ValidationError(f"A {campaign.status} campaign cannot be published.")
     with transaction.atomic():
@@ -162,7 +168,8 @@ def campaign_publish(*, workspace: Workspace, actor: Any, campaign: Campaign) ->
             campaign.refresh_from_db()
         beat_sync(campaign=campaign)
         audit_record(workspace=workspace, actor=actor, verb="campaign.published", target=campaign,
-                     data={"version": version.number})
+                     data={"version": version.number, **({"confirmed": confirmed} if confirmed else {})})
+        approval_close_published(workspace=workspace, actor=actor, campaign=campaign, approval=approval)
     return version
 
 
@@ -191,13 +198,16 @@ def test_run_start(*, workspace: Workspace, actor: Any, campaign: Campaign) -> R
 
 
 def campaign_start(*, workspace: Workspace, actor: Any, campaign: Campaign, trigger: str = "manual",
-                   scheduled_for=None, variables: dict | None = None) -> Run:
-    """Run the published version live."""
+                   scheduled_for=None, variables: dict | None = None, confirmed: dict | None = None) -> Run:
+    """Run the published version live. `confirmed`: what the person starting it was shown
+    and accepted ({"recipients", "channels"}); a start without it (a partner's API call, a
+    schedule) is exempt from the confirmation, and the audit log says so."""
     version = _startable(campaign)
     run = executor.run_create(campaign=campaign, version=version, mode=RunMode.LIVE, actor=actor, trigger=trigger,
                               scheduled_for=scheduled_for, variables=variables)
     audit_record(workspace=workspace, actor=actor, verb="campaign.started", target=campaign,
-                 data={"run": run.pk, "trigger": trigger})
+                 data={"run": run.pk, "trigger": trigger, "version": version.number,
+                       **({"confirmed": confirmed} if confirmed else {"confirmation": f"exempt ({trigger})"})})
     return run
 
 

@@ -15,8 +15,10 @@ from apps.tenants.decorators import can_edit, workspace_view
 
 from .. import services
 from ..forms import CampaignCreateForm
+from ..models import CampaignSchedule
 from ..selectors import access_campaign
 from ._common import APPROVER, campaign_overview
+from .approvals import confirm_page, shown
 
 
 def _detail(workspace_slug: str, pk: int) -> str:
@@ -90,6 +92,18 @@ LIFECYCLE = {
 }
 
 
+def _sends_now(campaign, action: str):
+    """The version an action is about to send, when it needs a "Send to N recipients?"
+    confirmation first: starting a live run, or publishing a campaign whose schedule is a
+    one-off (publishing is what sends it). None: nothing to confirm (or the service refuses)."""
+    if action == "start":
+        return services.published_version(campaign) if campaign.status in ("live", "scheduled") else None
+    if action == "publish" and CampaignSchedule.objects.filter(campaign=campaign, spec__kind="once").exists():
+        version = services.latest_version(campaign)
+        return None if version.is_published else version
+    return None
+
+
 @require_POST
 @workspace_view(write_role=APPROVER)
 def campaign_lifecycle(request, workspace_slug, pk):
@@ -108,8 +122,16 @@ def campaign_lifecycle(request, workspace_slug, pk):
         messages.error(request, "Unknown action.")
         return go(request, _detail(workspace_slug, campaign.pk))
     service, done = LIFECYCLE[action]
+    extra = {}
+    sends_now = _sends_now(campaign, action)
+    if sends_now is not None:
+        if request.POST.get("confirmed") != "1":
+            return confirm_page(request, campaign, version=sends_now, action=action,
+                                post_to=reverse("camp-lifecycle", kwargs={"workspace_slug": workspace_slug,
+                                                                          "pk": campaign.pk}))
+        extra["confirmed"] = shown(request)
     try:
-        result = service(workspace=request.workspace, actor=request.user, campaign=campaign)
+        result = service(workspace=request.workspace, actor=request.user, campaign=campaign, **extra)
     except ValidationError as exc:
         _problems_message(request, f"Cannot {action}:", exc)
         return go(request, _detail(workspace_slug, campaign.pk))

@@ -148,6 +148,9 @@ def campaign_detail(request, workspace_slug, pk):
 
     context.update(schedule_context(campaign))
     if htmx_target(request) != "editor":
+        from .approvals import approval_context  # noqa: PLC0415
+
+        context.update(approval_context(request, campaign, context["version"]))
         from .. import hooks  # noqa: PLC0415
         from .runs import messages_control  # noqa: PLC0415
 

@@ -1,0 +1,267 @@
+"""Approval of a campaign (request, comment, approve = publish, send back) and the
+confirmation asked before a live send: services (rules, audit, emails) and screens
+(roles: viewer 403, marketer may not decide, requester may not decide, outsider 404)."""
+
+import re
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from apps.campaigns import services
+from apps.campaigns.models import (
+    ApprovalEvent,
+    ApprovalRequest,
+    ApprovalStatus,
+    Campaign,
+    CampaignSchedule,
+    Run,
+)
+from apps.tenants.models import AuditEvent
+from tests.factories import UserFactory, grant
+
+
+def e(a, b, outlet="out"):
+    return {"from": a, "outlet": outlet, "to": b}
+
+
+COMPLETE = {"nodes": [{"id": "start", "type": "start", "settings": {}},
+                      {"id": "nl", "type": "build_audience", "settings": {"definition": {
+                          "entity": "customer", "rule": {"attr": "country", "op": "in", "value": ["NL", "FR"]}}}},
+                      {"id": "mail", "type": "email", "settings": {"content": {
+                          "subject": "Hi", "html": "<p>Hi</p>", "from_email": "news@travel.test"}}},
+                      {"id": "end", "type": "end", "settings": {}}],
+            "edges": [e("start", "nl"), e("nl", "mail"), e("mail", "end")]}
+
+
+@pytest.fixture
+def approver(workspace):
+    return grant(UserFactory(email="ann@example.test"), workspace, "approver")
+
+
+@pytest.fixture
+def campaign(workspace, travel, mallory):
+    return services.campaign_create(workspace=workspace, actor=mallory, name="Spring", definition=COMPLETE)
+
+
+def url(name, workspace, **kwargs):
+    return reverse(name, kwargs={"workspace_slug": workspace.slug, **kwargs})
+
+
+def verbs(workspace):
+    return list(AuditEvent.objects.filter(workspace=workspace, verb__startswith="campaign.approval")
+                .order_by("id").values_list("verb", flat=True))
+
+
+# --- services ---------------------------------------------------------------------------
+
+def test_a_request_notifies_every_approver_but_the_requester_and_is_audited(
+        workspace, campaign, mallory, approver, alice, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        request = services.approval_request(workspace=workspace, actor=mallory, campaign=campaign, note="Ready <b>")
+    assert request.status == ApprovalStatus.OPEN
+    assert request.definition == COMPLETE
+    assert len(mail.outbox) == 1
+    assert sorted(mail.outbox[0].to) == ["alice@example.test", "ann@example.test"]
+    assert mail.outbox[0].subject == "Approval requested: Spring (Northwind)"
+    assert "Ready <b>" in mail.outbox[0].body
+    assert f"/w/{workspace.slug}/campaigns/{campaign.pk}/" in mail.outbox[0].body
+    assert verbs(workspace) == ["campaign.approval_requested"]
+    assert list(request.events.values_list("kind", "body")) == [("requested", "Ready <b>")]
+
+
+def test_a_second_request_and_an_incomplete_draft_are_refused(workspace, travel, campaign, mallory):
+    services.approval_request(workspace=workspace, actor=mallory, campaign=campaign)
+    with pytest.raises(Exception, match="already requested"):
+        services.approval_request(workspace=workspace, actor=mallory, campaign=campaign)
+    draft = services.campaign_create(workspace=workspace, actor=mallory, name="Empty")
+    with pytest.raises(Exception):  # noqa: B017 (GraphError or ValidationError: both refuse)
+        services.approval_request(workspace=workspace, actor=mallory, campaign=draft)
+    assert ApprovalRequest.objects.filter(workspace=workspace).count() == 1
+
+
+def test_the_requester_cannot_decide_and_nothing_changes(workspace, campaign, mallory):
+    request = services.approval_request(workspace=workspace, actor=mallory, campaign=campaign)
+    with pytest.raises(Exception, match="another approver decides"):
+        services.approval_approve(workspace=workspace, actor=mallory, request=request)
+    with pytest.raises(Exception, match="another approver decides"):
+        services.approval_send_back(workspace=workspace, actor=mallory, request=request, reason="no")
+    request.refresh_from_db()
+    campaign.refresh_from_db()
+    assert request.status == ApprovalStatus.OPEN
+    assert campaign.status == "draft"
+    assert services.published_version(campaign) is None
+
+
+def test_send_back_needs_a_reason_then_approve_publishes_and_mails_the_requester(
+        workspace, campaign, mallory, approver, django_capture_on_commit_callbacks):
+    request = services.approval_request(workspace=workspace, actor=mallory, campaign=campaign)
+    services.approval_comment(workspace=workspace, actor=approver, request=request, body="Subject too short?")
+    with pytest.raises(Exception, match="Write a few words"):
+        services.approval_send_back(workspace=workspace, actor=approver, request=request, reason="  ")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.approval_send_back(workspace=workspace, actor=approver, request=request, reason="Fix the subject")
+    request.refresh_from_db()
+    assert (request.status, request.reason, request.decided_by) == ("sent_back", "Fix the subject", approver)
+    assert mail.outbox[-1].to == ["mallory@example.test"]
+    assert "Fix the subject" in mail.outbox[-1].body
+    with pytest.raises(Exception, match="decided"):
+        services.approval_comment(workspace=workspace, actor=mallory, request=request, body="late")
+    # asked again, approved: published as the version asked
+    again = services.approval_request(workspace=workspace, actor=mallory, campaign=campaign)
+    with django_capture_on_commit_callbacks(execute=True):
+        version = services.approval_approve(workspace=workspace, actor=approver, request=again)
+    again.refresh_from_db()
+    campaign.refresh_from_db()
+    assert version.is_published and version.published_by == approver
+    assert (again.status, again.decided_by) == ("approved", approver)
+    assert campaign.status == "live"
+    assert mail.outbox[-1].subject == "Approved: Spring (Northwind)"
+    assert verbs(workspace) == ["campaign.approval_requested", "campaign.approval_commented",
+                                "campaign.approval_sent_back", "campaign.approval_requested",
+                                "campaign.approval_approved"]
+    assert list(ApprovalEvent.objects.filter(request__campaign=campaign).values_list("kind", flat=True)) == [
+        "requested", "comment", "sent_back", "requested", "approved"]
+
+
+def test_an_edit_after_the_request_is_not_approved_unseen(workspace, campaign, mallory, approver):
+    request = services.approval_request(workspace=workspace, actor=mallory, campaign=campaign)
+    edited = {**COMPLETE, "nodes": [*COMPLETE["nodes"][:2], {**COMPLETE["nodes"][2], "settings": {"content": {
+        "subject": "Changed", "html": "<p>Hi</p>", "from_email": "news@travel.test"}}}, COMPLETE["nodes"][3]]}
+    services.draft_save(workspace=workspace, actor=mallory, campaign=campaign, definition=edited)
+    with pytest.raises(Exception, match="edited after approval was requested"):
+        services.approval_approve(workspace=workspace, actor=approver, request=request)
+    assert services.published_version(campaign) is None
+    request.refresh_from_db()
+    assert request.status == ApprovalStatus.OPEN
+
+
+def test_publishing_directly_closes_the_open_request(workspace, campaign, mallory, alice):
+    request = services.approval_request(workspace=workspace, actor=mallory, campaign=campaign)
+    services.campaign_publish(workspace=workspace, actor=alice, campaign=campaign)
+    request.refresh_from_db()
+    assert (request.status, request.decided_by) == ("approved", alice)
+    assert request.events.last().body == "Published directly."
+
+
+def test_comments_are_bounded(workspace, campaign, mallory):
+    request = services.approval_request(workspace=workspace, actor=mallory, campaign=campaign)
+    with pytest.raises(Exception, match="At most 2000"):
+        services.approval_comment(workspace=workspace, actor=mallory, request=request, body="x" * 2001)
+    assert request.events.count() == 1
+
+
+# --- screens ----------------------------------------------------------------------------
+
+def test_the_flow_on_the_campaign_page(workspace, campaign, mallory, approver, client_for):
+    marketer, checker = client_for(mallory), client_for(approver)
+    page = marketer.get(url("camp-detail", workspace, pk=campaign.pk)).content.decode()
+    assert 'id="approval-stage">Draft<' in page and 'id="approval-request-button"' in page
+    response = marketer.post(url("camp-approval", workspace, pk=campaign.pk), {"action": "request", "note": "<i>ok</i>"})
+    assert response.status_code == 302
+    page = marketer.get(url("camp-detail", workspace, pk=campaign.pk)).content.decode()
+    assert 'id="approval-stage">Awaiting approval<' in page
+    assert "&lt;i&gt;ok&lt;/i&gt;" in page and "<i>ok</i>" not in page
+    assert 'id="approval-approve-button"' not in page  # the requester does not decide
+    # a marketer cannot approve (403) and nothing changed
+    assert marketer.post(url("camp-approval", workspace, pk=campaign.pk), {"action": "approve"}).status_code == 403
+    assert ApprovalRequest.objects.get(campaign=campaign).status == "open"
+    page = checker.get(url("camp-detail", workspace, pk=campaign.pk)).content.decode()
+    assert 'id="approval-approve-button"' in page and 'id="approval-send-back-button"' in page
+    checker.post(url("camp-approval", workspace, pk=campaign.pk), {"action": "send_back", "reason": "Too early"})
+    page = marketer.get(url("camp-detail", workspace, pk=campaign.pk)).content.decode()
+    assert 'id="approval-stage">Sent back<' in page and "Too early" in page
+    marketer.post(url("camp-approval", workspace, pk=campaign.pk), {"action": "request"})
+    checker.post(url("camp-approval", workspace, pk=campaign.pk), {"action": "approve"})
+    campaign.refresh_from_db()
+    assert campaign.status == "live"
+    page = marketer.get(url("camp-detail", workspace, pk=campaign.pk)).content.decode()
+    assert 'id="approval-stage">Approved<' in page
+    assert "Ready to publish" not in page and "Version 1 is published" in page
+
+
+def test_the_approvals_list_and_its_count(workspace, campaign, mallory, bob, client_for):
+    viewer = client_for(bob)
+    assert viewer.get(url("camp-approvals-count", workspace)).content.decode() == '<span id="approvals-count"></span>'
+    services.approval_request(workspace=workspace, actor=mallory, campaign=campaign)
+    count = viewer.get(url("camp-approvals-count", workspace)).content.decode()
+    assert re.search(r'id="approvals-count"[^>]*>1</span>', count)
+    page = viewer.get(url("camp-approvals", workspace)).content.decode()
+    assert "Awaiting approval (1)" in page and "Spring" in page and "mallory@example.test" in page
+    assert 'id="nav-approvals"' in page
+    # a viewer cannot request, comment or decide
+    for action in ("request", "comment", "approve", "send_back"):
+        assert viewer.post(url("camp-approval", workspace, pk=campaign.pk),
+                           {"action": action, "body": "x", "reason": "x"}).status_code == 403
+    assert ApprovalEvent.objects.count() == 1
+
+
+def test_an_outsider_gets_404_on_every_approval_page(workspace, campaign, mallory, charlie, client_for):
+    services.approval_request(workspace=workspace, actor=mallory, campaign=campaign)
+    outsider = client_for(charlie)
+    assert outsider.get(url("camp-approvals", workspace)).status_code == 404
+    assert outsider.get(url("camp-approvals-count", workspace)).status_code == 404
+    for action in ("comment", "approve", "send_back", "request"):
+        assert outsider.post(url("camp-approval", workspace, pk=campaign.pk),
+                             {"action": action, "body": "x", "reason": "x"}).status_code == 404
+    assert ApprovalEvent.objects.count() == 1
+    assert ApprovalRequest.objects.get().status == "open"
+
+
+def test_bad_input_is_a_message_not_an_error(workspace, campaign, mallory, approver, client_for):
+    marketer = client_for(mallory)
+    response = marketer.post(url("camp-approval", workspace, pk=campaign.pk), {"action": "comment", "body": "hi"},
+                             follow=True)
+    assert "No approval is requested" in response.content.decode()
+    response = marketer.post(url("camp-approval", workspace, pk=campaign.pk), {"action": "nonsense"}, follow=True)
+    assert "Unknown action" in response.content.decode()
+    assert client_for(approver).post(url("camp-approval", workspace, pk=10**9), {"action": "request"}).status_code \
+        == 404
+
+
+# --- confirmation before a live send -------------------------------------------------------
+
+def test_start_asks_to_confirm_with_a_fresh_count_then_starts(workspace, campaign, alice, client_for, queue):
+    services.campaign_publish(workspace=workspace, actor=alice, campaign=campaign)
+    owner = client_for(alice)
+    response = owner.post(url("camp-lifecycle", workspace, pk=campaign.pk), {"action": "start"})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="confirm-question">Send to up to 2 recipients on Email?<' in page
+    assert Run.objects.filter(campaign=campaign).count() == 0
+    response = owner.post(url("camp-lifecycle", workspace, pk=campaign.pk),
+                          {"action": "start", "confirmed": "1", "shown_recipients": "2", "shown_channels": "Email",
+                           "shown_complete": "1"})
+    run = Run.objects.get(campaign=campaign)
+    assert response.status_code == 302 and response["Location"] == url("camp-run", workspace, pk=run.pk)
+    started = AuditEvent.objects.get(workspace=workspace, verb="campaign.started")
+    assert started.data["confirmed"] == {"recipients": 2, "channels": "Email", "complete": True}
+
+
+def test_a_partner_trigger_is_exempt_and_logged(workspace, campaign, alice):
+    services.campaign_publish(workspace=workspace, actor=alice, campaign=campaign)
+    services.campaign_trigger(workspace=workspace, actor=None, campaign=campaign, variables={})
+    started = AuditEvent.objects.get(workspace=workspace, verb="campaign.started")
+    assert started.data["confirmation"] == "exempt (api)"
+
+
+def test_publishing_a_one_off_schedule_asks_to_confirm(workspace, campaign, alice, client_for):
+    services.schedule_set(campaign=campaign, spec={"kind": "once", "at": "2099-01-01T09:00"})
+    owner = client_for(alice)
+    response = owner.post(url("camp-lifecycle", workspace, pk=campaign.pk), {"action": "publish"})
+    assert response.status_code == 200 and 'id="confirm-send-button"' in response.content.decode()
+    assert services.published_version(campaign) is None
+    owner.post(url("camp-lifecycle", workspace, pk=campaign.pk),
+               {"action": "publish", "confirmed": "1", "shown_recipients": "nonsense"})
+    assert services.published_version(campaign) is not None
+    published = AuditEvent.objects.get(workspace=workspace, verb="campaign.published")
+    assert published.data["confirmed"]["recipients"] is None
+    assert Campaign.objects.get(pk=campaign.pk).status == "scheduled"
+    assert CampaignSchedule.objects.filter(campaign=campaign).exists()
+
+
+def test_a_recurring_schedule_publishes_without_asking(workspace, campaign, alice, client_for):
+    services.schedule_set(campaign=campaign, spec={"kind": "daily", "times": ["09:00"]})
+    response = client_for(alice).post(url("camp-lifecycle", workspace, pk=campaign.pk), {"action": "publish"})
+    assert response.status_code == 302
+    assert services.published_version(campaign) is not None
