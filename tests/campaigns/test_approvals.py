@@ -265,3 +265,37 @@ def test_a_recurring_schedule_publishes_without_asking(workspace, campaign, alic
     response = client_for(alice).post(url("camp-lifecycle", workspace, pk=campaign.pk), {"action": "publish"})
     assert response.status_code == 302
     assert services.published_version(campaign) is not None
+
+
+# --- API -----------------------------------------------------------------------------------
+
+def _api(user):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def api_url(workspace, campaign, tail=""):
+    return f"/api/v1/workspaces/{workspace.slug}/campaigns/{campaign.pk}/approval/{tail}"
+
+
+def test_the_api_mirrors_the_page(workspace, campaign, mallory, approver, charlie):
+    marketer, checker = _api(mallory), _api(approver)
+    assert marketer.get(api_url(workspace, campaign)).json() == {"stage": "draft", "requests": []}
+    response = marketer.post(api_url(workspace, campaign, "request/"), {"note": "please"}, format="json")
+    assert response.status_code == 200 and response.json()["stage"] == "awaiting"
+    assert marketer.post(api_url(workspace, campaign, "request/"), {}, format="json").status_code == 409
+    assert marketer.post(api_url(workspace, campaign, "approve/"), {}, format="json").status_code == 403
+    assert checker.post(api_url(workspace, campaign, "comments/"), {"body": ""}, format="json").status_code == 400
+    assert checker.post(api_url(workspace, campaign, "comments/"), {"body": "ok?"}, format="json").status_code == 200
+    assert checker.post(api_url(workspace, campaign, "send-back/"), {}, format="json").status_code == 400
+    body = checker.post(api_url(workspace, campaign, "send-back/"), {"reason": "no"}, format="json").json()
+    assert body["stage"] == "sent_back"
+    assert [e["kind"] for e in body["requests"][0]["events"]] == ["requested", "comment", "sent_back"]
+    assert body["requests"][0]["requested_by"] == "mallory@example.test"
+    marketer.post(api_url(workspace, campaign, "request/"), {}, format="json")
+    assert checker.post(api_url(workspace, campaign, "approve/"), {}, format="json").json()["stage"] == "approved"
+    assert _api(charlie).get(api_url(workspace, campaign)).status_code == 404
+    assert _api(charlie).post(api_url(workspace, campaign, "comments/"), {"body": "x"}).status_code == 404

@@ -3,7 +3,8 @@ workspace admin, or an owner/admin of the agency) comments, approves (= publishe
 version as it was asked) or sends it back with a reason.
 
 Who may decide: never the person who asked (four eyes by default; an approver who wants
-to publish their own work publishes directly, as before). Roles are checked by the callers
+to publish their own work publishes directly, as before). A partner's approver API key may
+decide on a person's request; a request made with a key is decided by a person. Roles are checked by the callers
 (views, API), the requester rule here, so no door forgets it. Every step is in the audit
 log and in the request's thread; the approvers get an email when asked, the requester
 when decided."""
@@ -130,9 +131,11 @@ def _decide(workspace: Workspace, actor: Any, request: ApprovalRequest) -> Appro
     if locked.status != ApprovalStatus.OPEN:
         raise ValidationError(f"This request is already {locked.get_status_display().lower()}.")
     person = getattr(_actor(actor), "pk", None)
-    if person is None:
-        raise ValidationError("An approver decides signed in (an API key or the system names no person).")
-    if person == locked.requested_by_id:
+    if person is None and locked.requested_by_id is None:
+        # Neither side names a person (an API key asked, a key or the system decides):
+        # nothing shows that a second pair of eyes looked.
+        raise ValidationError("This request names no person who asked, so an approver decides signed in.")
+    if person is not None and person == locked.requested_by_id:
         raise ValidationError("You asked for this approval: another approver decides on it.")
     return locked
 

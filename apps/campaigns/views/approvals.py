@@ -19,9 +19,11 @@ from apps.tenants.decorators import can_approve, workspace_view
 
 from .. import services
 from ..models import ApprovalRequest, ApprovalStatus, CampaignSchedule
-from ..selectors import access_campaign
+from ..selectors import access_campaign, approval_stage
 from ..send_estimate import send_estimate
 
+STAGE_LABELS = {"draft": "Draft", "awaiting": "Awaiting approval", "sent_back": "Sent back", "approved": "Approved",
+                "published": "Published"}
 # The decided requests the list shows under the open ones.
 RECENT_DECIDED = 20
 
@@ -132,17 +134,9 @@ def approval_context(request, campaign, version) -> dict:
         "version", "requested_by", "decided_by").prefetch_related("events__author").order_by("-created_at", "-id")[:5])
     latest = requests[0] if requests else None
     current = latest if latest is not None and latest.status == ApprovalStatus.OPEN else None
-    if version.is_published:
-        stage = ("approved", "Approved") if latest is not None and latest.version_id == version.pk \
-            and latest.status == ApprovalStatus.APPROVED else ("published", "Published")
-    elif current is not None:
-        stage = ("awaiting", "Awaiting approval")
-    elif latest is not None and latest.status == ApprovalStatus.SENT_BACK and latest.version_id == version.pk:
-        stage = ("sent_back", "Sent back")
-    else:
-        stage = ("draft", "Draft")
+    stage = approval_stage(version, latest)
     mine = current is not None and current.requested_by_id == request.user.pk
-    return {"approval": {"stage": stage[0], "stage_label": stage[1], "current": current, "latest": latest,
+    return {"approval": {"stage": stage, "stage_label": STAGE_LABELS[stage], "current": current, "latest": latest,
                          "requests": list(reversed(requests)), "mine": mine,
                          "changed": current is not None and current.definition != version.definition,
                          "may_decide": current is not None and can_approve(request) and not mine}}
