@@ -17,6 +17,7 @@ urlpatterns = [
     path("<int:pk>/lifecycle/", campaigns.campaign_lifecycle, name="camp-lifecycle"),
     path("runs/<int:pk>/", runs.run_detail, name="camp-run"),
     path("runs/<int:pk>/status/", runs.run_status, name="camp-run-status"),
+    path("runs/<int:pk>/edge/", runs.run_edge, name="camp-run-edge"),
     path("runs/<int:pk>/stop/", runs.run_stop, name="camp-run-stop"),
     path("runs/<int:pk>/confirm/", runs.run_confirm, name="camp-run-confirm"),
     path("runs/<int:pk>/activities/<slug:node_id>/retry/", runs.activity_retry, name="camp-run-retry"),

@@ -299,3 +299,41 @@ def test_the_api_mirrors_the_page(workspace, campaign, mallory, approver, charli
     assert checker.post(api_url(workspace, campaign, "approve/"), {}, format="json").json()["stage"] == "approved"
     assert _api(charlie).get(api_url(workspace, campaign)).status_code == 404
     assert _api(charlie).post(api_url(workspace, campaign, "comments/"), {"body": "x"}).status_code == 404
+
+
+# --- the run page: rows on an edge ---------------------------------------------------------
+
+def test_a_marketer_previews_the_rows_on_an_edge_of_a_test_run(workspace, campaign, mallory, bob, charlie,
+                                                                client_for, queue):
+    run = services.test_run_start(workspace=workspace, actor=mallory, campaign=campaign)
+    queue()
+    viewer = client_for(bob)
+    page = viewer.get(url("camp-run", workspace, pk=run.pk)).content.decode()
+    assert 'value="nl|out|mail"' in page
+    response = viewer.get(url("camp-run-edge", workspace, pk=run.pk), {"edge": "nl|out|mail"},
+                          HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert response.status_code == 200 and body.lstrip().startswith('<div id="edge-preview">')
+    cells = re.findall(r"<tr>(.*?)</tr>", body.split("<tbody>")[1], re.S)
+    assert len(cells) == 2
+    assert "anna@example.test" in cells[0] and "chloe@example.test" in cells[1]
+    assert "ben@example.test" not in body  # DE: not on this edge
+    # without htmx: the whole run page with the preview
+    page = viewer.get(url("camp-run-edge", workspace, pk=run.pk), {"from": "nl", "outlet": "out", "to": "mail"})
+    assert page.status_code == 200 and 'id="edge-preview-table"' in page.content.decode()
+    # no such edge: 404; an outsider: 404
+    assert viewer.get(url("camp-run-edge", workspace, pk=run.pk), {"edge": "nl|out|end"}).status_code == 404
+    assert viewer.get(url("camp-run-edge", workspace, pk=run.pk), {"edge": "x" * 5000}).status_code == 404
+    assert client_for(charlie).get(url("camp-run-edge", workspace, pk=run.pk),
+                                   {"edge": "nl|out|mail"}).status_code == 404
+
+
+def test_an_edge_of_a_purged_run_says_so(workspace, campaign, mallory, client_for, queue):
+    from django.utils import timezone
+
+    run = services.test_run_start(workspace=workspace, actor=mallory, campaign=campaign)
+    queue()
+    Run.objects.filter(pk=run.pk).update(tables_purged_at=timezone.now())
+    body = client_for(mallory).get(url("camp-run-edge", workspace, pk=run.pk), {"edge": "nl|out|mail"},
+                                   HTTP_HX_REQUEST="true").content.decode()
+    assert "working tables were purged" in body
