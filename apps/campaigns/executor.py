@@ -39,13 +39,15 @@ DISPATCH: Callable[[int], None] = _enqueue_celery
 
 
 def run_create(*, campaign: Campaign, version: CampaignVersion, mode: str = RunMode.TEST, actor: Any = None,
-               trigger: str = "manual", scheduled_for=None, variables: dict | None = None) -> Run:
+               trigger: str = "manual", scheduled_for=None, variables: dict | None = None,
+               skip_waits: bool = False) -> Run:
     """A run of one version, its activities waiting; the Start is dispatched at once."""
     plan = check_graph(workspace=campaign.workspace, definition=version.definition)
     with transaction.atomic():
         run = Run.objects.create(
             workspace=campaign.workspace, campaign=campaign, version=version, mode=mode, trigger=trigger,
             scheduled_for=scheduled_for, variables=variables or {}, status=RunStatus.RUNNING,
+            skip_waits=skip_waits and mode == RunMode.TEST,
             started_at=timezone.now(), created_by=actor if getattr(actor, "pk", None) else None)
         ActivityRun.objects.bulk_create([
             ActivityRun(workspace=campaign.workspace, run=run, node_id=node_id, type=plan.nodes[node_id]["type"])

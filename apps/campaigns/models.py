@@ -102,6 +102,9 @@ class Run(WorkspaceOwned):
     confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                      related_name="+")
     tables_purged_at = models.DateTimeField(null=True, blank=True)
+    # A test run that goes through its Waits at once (each says until when it would have
+    # waited); live runs always wait.
+    skip_waits = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -118,14 +118,14 @@ def test_marketer_requests_and_approver_sends_back_then_approves_and_confirms_th
     shot(page, "approval-03-approved")
 
     # starting it asks first, with a fresh count and the channels
-    page.get_by_role("button", name="Start now").click()
+    page.locator("#start-button").click()
     expect(page.locator("#confirm-question")).to_have_text("Send to up to 2 recipients on Email?")
     expect(page.locator("#confirm-channels")).to_contain_text("Spring mail")
     shot(page, "approval-04-confirm-send")
     page.locator("#confirm-cancel").click()
     expect(page).to_have_url(campaign_url)
     expect(page.locator("#runs-panel")).to_contain_text("No run yet")
-    page.get_by_role("button", name="Start now").click()
+    page.locator("#start-button").click()
     page.get_by_role("button", name="Yes, send").click()
     expect(page).to_have_url(re.compile(rf"{base}/w/northwind/campaigns/runs/\d+/$"))
     expect(page.locator(".page-head")).to_contain_text("Live · version 1")

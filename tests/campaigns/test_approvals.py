@@ -337,3 +337,81 @@ def test_an_edge_of_a_purged_run_says_so(workspace, campaign, mallory, client_fo
     body = client_for(mallory).get(url("camp-run-edge", workspace, pk=run.pk), {"edge": "nl|out|mail"},
                                    HTTP_HX_REQUEST="true").content.decode()
     assert "working tables were purged" in body
+
+
+# --- test runs skip waits; the run page's polish ---------------------------------------------
+
+WAITING = {**COMPLETE, "nodes": [*COMPLETE["nodes"][:2],
+                                 {"id": "pause", "type": "wait", "settings": {"amount": 3, "unit": "days"}},
+                                 *COMPLETE["nodes"][2:]],
+           "edges": [e("start", "nl"), e("nl", "pause"), e("pause", "mail"), e("mail", "end")]}
+
+
+def test_a_test_run_may_skip_its_waits_and_its_page_says_so(workspace, travel, mallory, client_for, queue):
+    campaign = services.campaign_create(workspace=workspace, actor=mallory, name="Waiting", definition=WAITING)
+    marketer = client_for(mallory)
+    marketer.post(url("camp-test-run", workspace, pk=campaign.pk), {"skip_waits": "on"})
+    queue()
+    run = Run.objects.get(campaign=campaign)
+    assert (run.skip_waits, run.status) == (True, "done")
+    pause = run.activities.get(node_id="pause")
+    assert pause.status == "done" and pause.report["wait_skipped"] is True
+    page = marketer.get(url("camp-run", workspace, pk=run.pk)).content.decode()
+    assert "waits are skipped" in page
+    assert 'data-wait-skipped="pause">Wait skipped (test mode): a live run would wait until 20' in page
+    # unticked: the test run waits, as before
+    marketer.post(url("camp-test-run", workspace, pk=campaign.pk), {})
+    queue()
+    second = Run.objects.filter(campaign=campaign).order_by("-id").first()
+    assert second.skip_waits is False
+    assert second.activities.get(node_id="pause").status == "sleeping"
+    assert "waits are skipped" not in marketer.get(url("camp-run", workspace, pk=second.pk)).content.decode()
+
+
+def test_a_live_run_never_skips_waits(workspace, travel, alice):
+    from apps.campaigns import executor
+
+    campaign = services.campaign_create(workspace=workspace, actor=alice, name="Live wait", definition=WAITING)
+    run = executor.run_create(campaign=campaign, version=services.latest_version(campaign), mode="live",
+                              skip_waits=True)
+    assert run.skip_waits is False
+
+
+def test_sql_logs_are_for_admins_and_no_negative_row_counts(workspace, campaign, mallory, alice, client_for, queue):
+    run = services.test_run_start(workspace=workspace, actor=mallory, campaign=campaign)
+    queue()
+    marketer_page = client_for(mallory).get(url("camp-run", workspace, pk=run.pk)).content.decode()
+    admin_page = client_for(alice).get(url("camp-run", workspace, pk=run.pk)).content.decode()
+    assert "sql-log" not in marketer_page and "CREATE UNLOGGED TABLE" not in marketer_page
+    assert "sql-log" in admin_page and "CREATE UNLOGGED TABLE" in admin_page
+    assert "-1 row" not in admin_page
+
+
+def test_retry_is_offered_only_once_something_changed(workspace, campaign, mallory, client_for):
+    from django.utils import timezone
+
+    from apps.audiences import services as audience_services
+    from apps.campaigns.models import ActivityRun
+
+    run = Run.objects.create(workspace=workspace, campaign=campaign, version=services.latest_version(campaign),
+                             status="failed", mode="test")
+    ActivityRun.objects.create(workspace=workspace, run=run, node_id="nl", type="build_audience", status="failed",
+                               error="boom", finished_at=timezone.now())
+    marketer = client_for(mallory)
+    page = marketer.get(url("camp-run", workspace, pk=run.pk)).content.decode()
+    assert 'id="retry-nl"' not in page and 'id="retry-hint-nl"' in page
+    audience_services.audience_create(workspace=workspace, actor=mallory, name="Fixed", definition={
+        "entity": "customer", "rule": {"attr": "country", "op": "eq", "value": "NL"}})
+    page = marketer.get(url("camp-run", workspace, pk=run.pk)).content.decode()
+    assert 'id="retry-nl"' in page and 'id="retry-hint-nl"' not in page
+
+
+def test_the_buttons_say_which_version_runs(workspace, campaign, mallory, alice, client_for):
+    owner = client_for(alice)
+    page = owner.get(url("camp-detail", workspace, pk=campaign.pk)).content.decode()
+    assert ">Test run v1<" in page and 'id="start-button"' not in page
+    services.campaign_publish(workspace=workspace, actor=alice, campaign=campaign)
+    services.draft_save(workspace=workspace, actor=mallory, campaign=campaign, definition=COMPLETE)
+    page = owner.get(url("camp-detail", workspace, pk=campaign.pk)).content.decode()
+    assert ">Test run v2<" in page and ">Start v1 now<" in page
+    assert "Ready to publish." in page  # v2 is a draft again

@@ -187,13 +187,16 @@ def _four_eyes_check(*, workspace: Workspace, actor: Any, version: CampaignVersi
                               "another approver must publish it.")
 
 
-def test_run_start(*, workspace: Workspace, actor: Any, campaign: Campaign) -> Run:
-    """Run the latest version in test mode: everything runs, nothing is sent."""
+def test_run_start(*, workspace: Workspace, actor: Any, campaign: Campaign, skip_waits: bool = False) -> Run:
+    """Run the latest version in test mode: everything runs, nothing is sent. With
+    `skip_waits`, its Waits go on at once (each reports until when it would have waited)."""
     if campaign.status == CampaignStatus.ARCHIVED:
         raise ValidationError("An archived campaign cannot run; duplicate it.")
     version = latest_version(campaign)
-    run = executor.run_create(campaign=campaign, version=version, mode=RunMode.TEST, actor=actor)
-    audit_record(workspace=workspace, actor=actor, verb="campaign.test_run", target=campaign, data={"run": run.pk})
+    run = executor.run_create(campaign=campaign, version=version, mode=RunMode.TEST, actor=actor,
+                              skip_waits=skip_waits)
+    audit_record(workspace=workspace, actor=actor, verb="campaign.test_run", target=campaign,
+                 data={"run": run.pk, "version": version.number, "skip_waits": skip_waits})
     return run
 
 

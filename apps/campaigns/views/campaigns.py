@@ -62,11 +62,13 @@ def campaign_test_run(request, workspace_slug, pk):
     """Run the latest version in test mode (nothing is sent) and follow it on its page."""
     campaign = access_campaign(request.user, request.workspace, pk)
     try:
-        run = services.test_run_start(workspace=request.workspace, actor=request.user, campaign=campaign)
+        run = services.test_run_start(workspace=request.workspace, actor=request.user, campaign=campaign,
+                                      skip_waits=request.POST.get("skip_waits") == "on")
     except ValidationError as exc:
         _problems_message(request, "The test run cannot start:", exc)
         return go(request, _detail(workspace_slug, campaign.pk))
-    messages.success(request, f"Test run #{run.pk} started: nothing is sent.")
+    messages.success(request, f"Test run #{run.pk} of version {run.version.number} started: nothing is sent"
+                              + (", and waits are skipped." if run.skip_waits else "."))
     return go(request, _run_url(workspace_slug, run.pk))
 
 

@@ -15,7 +15,8 @@ from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.tenants.decorators import can_approve, can_edit, workspace_view
+from apps.tenants.decorators import can_approve, can_edit, is_admin, workspace_view
+from apps.tenants.models import AuditEvent
 
 from .. import hooks
 from ..activities import REGISTRY
@@ -67,6 +68,7 @@ def run_context(request, run) -> dict:
             "report_template": kind.report_template if drawn else None,
             "report_details": kind.report_details(report) if drawn else {},
             "result": results.get(box.id),
+            "retry": activity.status == ActivityStatus.FAILED and changed_since(request.workspace, activity.finished_at),
         })
     edges = [{"from": f, "outlet": o, "to": t, "count": n,
               "label": f"{labels.get(f, f)} → {labels.get(t, t)}" + (f" ({o})" if o != "out" else "")}
@@ -77,7 +79,18 @@ def run_context(request, run) -> dict:
             "progress": round(100 * done / len(activities)) if activities else 100, "done_count": done,
             "total": len(activities), "edges": edges, "duration": _seconds(run.started_at, run.finished_at),
             "can_edit": can_edit(request), "can_approve": can_approve(request), "awaiting": awaiting,
+            "is_admin": is_admin(request),
             "messages_control": messages_control(run.status, hooks.summary([run.pk]))}
+
+
+def changed_since(workspace, moment) -> bool:
+    """Whether anything outside the campaigns changed in the workspace since `moment` (a
+    failure): data, audiences, templates, settings all leave an audit event. Retrying an
+    activity when nothing changed would fail the same way, so it is not offered then."""
+    if moment is None:
+        return True
+    return AuditEvent.objects.filter(workspace=workspace, created_at__gt=moment).exclude(
+        verb__startswith="campaign.").exists()
 
 
 def messages_control(status: str, summary: dict[str, int]) -> str:
