@@ -310,6 +310,9 @@ def test_a_marketer_previews_the_rows_on_an_edge_of_a_test_run(workspace, campai
     viewer = client_for(bob)
     page = viewer.get(url("camp-run", workspace, pk=run.pk)).content.decode()
     assert 'value="nl|out|mail"' in page
+    # each channel activity's rendered samples are on the page (the first recipients, with their data)
+    samples = re.search(r'id="samples-mail"(.*?)</details>', page, re.S).group(1)
+    assert samples.count('class="sample"') == 2 and "To anna@example.test" in samples
     response = viewer.get(url("camp-run-edge", workspace, pk=run.pk), {"edge": "nl|out|mail"},
                           HTTP_HX_REQUEST="true")
     body = response.content.decode()
@@ -415,3 +418,29 @@ def test_the_buttons_say_which_version_runs(workspace, campaign, mallory, alice,
     page = owner.get(url("camp-detail", workspace, pk=campaign.pk)).content.decode()
     assert ">Test run v2<" in page and ">Start v1 now<" in page
     assert "Ready to publish." in page  # v2 is a draft again
+
+
+def test_the_api_starts_a_test_run_that_skips_waits(workspace, travel, mallory, queue):
+    campaign = services.campaign_create(workspace=workspace, actor=mallory, name="Waiting", definition=WAITING)
+    client = _api(mallory)
+    path = f"/api/v1/workspaces/{workspace.slug}/campaigns/{campaign.pk}/test-runs/"
+    assert client.post(path, {"skip_waits": "maybe"}, format="json").status_code == 400
+    response = client.post(path, {"skip_waits": True}, format="json")
+    assert response.status_code == 202 and response.json()["skip_waits"] is True
+    queue()
+    assert Run.objects.get(pk=response.json()["id"]).status == "done"
+
+
+def test_approving_a_one_off_schedule_asks_to_confirm_the_send(workspace, campaign, mallory, approver, client_for):
+    services.schedule_set(campaign=campaign, spec={"kind": "once", "at": "2099-01-01T09:00"})
+    services.approval_request(workspace=workspace, actor=mallory, campaign=campaign)
+    checker = client_for(approver)
+    response = checker.post(url("camp-approval", workspace, pk=campaign.pk), {"action": "approve"})
+    assert response.status_code == 200
+    assert 'id="confirm-question">Send to up to 2 recipients on Email?<' in response.content.decode()
+    assert services.published_version(campaign) is None
+    checker.post(url("camp-approval", workspace, pk=campaign.pk),
+                 {"action": "approve", "confirmed": "1", "shown_recipients": "2", "shown_channels": "Email"})
+    assert services.published_version(campaign).published_by == approver
+    published = AuditEvent.objects.get(workspace=workspace, verb="campaign.published")
+    assert published.data["confirmed"]["recipients"] == 2
