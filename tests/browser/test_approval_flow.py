@@ -132,3 +132,39 @@ def test_marketer_requests_and_approver_sends_back_then_approves_and_confirms_th
     expect(page.locator('#row-mail .badge')).to_have_text("Done", timeout=30_000)
     assert len(sends) >= 1  # the email's delivery went to the senders
     shot(page, "approval-05-run-page")
+
+
+@pytest.mark.browser
+def test_a_test_run_skips_its_wait_and_the_marketer_previews_the_rows_on_an_edge(
+        live_server, people, thread_executor, browser_page):  # noqa: F811
+    from playwright.sync_api import expect
+
+    page, base = browser_page, live_server.url
+    waiting = {**DEFINITION, "nodes": [*DEFINITION["nodes"][:2],
+                                       {"id": "pause", "type": "wait", "label": "Three days later",
+                                        "settings": {"amount": 3, "unit": "days"}}, *DEFINITION["nodes"][2:]],
+               "edges": [{"from": "start", "outlet": "out", "to": "nl"},
+                         {"from": "nl", "outlet": "out", "to": "pause"},
+                         {"from": "pause", "outlet": "out", "to": "mail"},
+                         {"from": "mail", "outlet": "out", "to": "end"}]}
+    campaign = people["campaign"]
+    services.draft_save(workspace=campaign.workspace, actor=people["marketer"], campaign=campaign, definition=waiting)
+    sign_in(page, base, people["marketer"])
+    page.goto(f"{base}/w/northwind/campaigns/{campaign.pk}/")
+    expect(page.locator("#skip-waits")).to_be_checked()
+    page.get_by_role("button", name="Test run v1").click()
+    expect(page).to_have_url(re.compile(rf"{base}/w/northwind/campaigns/runs/\d+/$"))
+    expect(page.locator("#run-outcome")).to_have_text("Done", timeout=30_000)
+    expect(page.locator("#run-test-mode")).to_contain_text("waits are skipped")
+    expect(page.locator('[data-wait-skipped="pause"]')).to_contain_text("a live run would wait until")
+    expect(page.locator("#samples-mail .sample")).to_have_count(2)
+    expect(page.locator(".sql-log")).to_have_count(0)  # SQL is for workspace admins
+    # the rows flowing from the wait into the email
+    page.reload()  # the connection list is drawn once the run's counts exist
+    page.locator("#edge-choice").select_option(label="Three days later → Spring mail · 2 rows")
+    page.get_by_role("button", name="Show rows").click()
+    table = page.locator("#edge-preview-table")
+    expect(table.locator("tbody tr")).to_have_count(2)
+    expect(table).to_contain_text("anna@example.test")
+    expect(table).not_to_contain_text("ben@example.test")
+    shot(page, "run-01-test-run-with-edge-preview")

@@ -68,6 +68,7 @@ def run_context(request, run) -> dict:
             "report_template": kind.report_template if drawn else None,
             "report_details": kind.report_details(report) if drawn else {},
             "result": results.get(box.id),
+            "notes": [e["message"] for e in (activity.log or []) if isinstance(e, dict) and e.get("message")],
             "retry": activity.status == ActivityStatus.FAILED and changed_since(request.workspace, activity.finished_at),
         })
     edges = [{"from": f, "outlet": o, "to": t, "count": n,
