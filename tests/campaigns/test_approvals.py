@@ -242,7 +242,13 @@ def test_a_partner_trigger_is_exempt_and_logged(workspace, campaign, alice):
     services.campaign_publish(workspace=workspace, actor=alice, campaign=campaign)
     services.campaign_trigger(workspace=workspace, actor=None, campaign=campaign, variables={})
     started = AuditEvent.objects.get(workspace=workspace, verb="campaign.started")
-    assert started.data["confirmation"] == "exempt (api)"
+    assert started.data["confirmation"] == "exempt (partner trigger over the API)"
+    # a start over the API is exempt too, and logged as such
+    response = _api(alice).post(f"/api/v1/workspaces/{workspace.slug}/campaigns/{campaign.pk}/start/", {},
+                                format="json")
+    assert response.status_code == 202
+    started = AuditEvent.objects.filter(workspace=workspace, verb="campaign.started").order_by("-id").first()
+    assert started.data["confirmation"] == "exempt (API call)"
 
 
 def test_publishing_a_one_off_schedule_asks_to_confirm(workspace, campaign, alice, client_for):

@@ -48,7 +48,8 @@ class CampaignStartApi(_ApproverApi):
     def post(self, request, workspace_slug, pk):
         campaign = selectors.access_campaign(request.user, self.workspace, pk)
         with lifecycle():
-            run = services.campaign_start(workspace=self.workspace, actor=request.user, campaign=campaign)
+            run = services.campaign_start(workspace=self.workspace, actor=request.user, campaign=campaign,
+                                          exempt="API call")
         return run_accepted(self, request, run)
 
 

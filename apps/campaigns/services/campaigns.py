@@ -201,16 +201,18 @@ def test_run_start(*, workspace: Workspace, actor: Any, campaign: Campaign, skip
 
 
 def campaign_start(*, workspace: Workspace, actor: Any, campaign: Campaign, trigger: str = "manual",
-                   scheduled_for=None, variables: dict | None = None, confirmed: dict | None = None) -> Run:
+                   scheduled_for=None, variables: dict | None = None, confirmed: dict | None = None,
+                   exempt: str = "") -> Run:
     """Run the published version live. `confirmed`: what the person starting it was shown
     and accepted ({"recipients", "channels"}); a start without it (a partner's API call, a
-    schedule) is exempt from the confirmation, and the audit log says so."""
+    schedule) is exempt from the confirmation, and the audit log says so (`exempt`: why,
+    the trigger when not given)."""
     version = _startable(campaign)
     run = executor.run_create(campaign=campaign, version=version, mode=RunMode.LIVE, actor=actor, trigger=trigger,
                               scheduled_for=scheduled_for, variables=variables)
     audit_record(workspace=workspace, actor=actor, verb="campaign.started", target=campaign,
                  data={"run": run.pk, "trigger": trigger, "version": version.number,
-                       **({"confirmed": confirmed} if confirmed else {"confirmation": f"exempt ({trigger})"})})
+                       **({"confirmed": confirmed} if confirmed else {"confirmation": f"exempt ({exempt or trigger})"})})
     return run
 
 
@@ -238,7 +240,8 @@ def campaign_trigger(*, workspace: Workspace, actor: Any, campaign: Campaign, va
             age = (timezone.now() - last).total_seconds()
             if age < settings.CAMPAIGN_TRIGGER_MIN_INTERVAL_S:
                 raise TriggerTooSoon(settings.CAMPAIGN_TRIGGER_MIN_INTERVAL_S - age)
-        return campaign_start(workspace=workspace, actor=actor, campaign=locked, trigger="api", variables=variables)
+        return campaign_start(workspace=workspace, actor=actor, campaign=locked, trigger="api", variables=variables,
+                              exempt="partner trigger over the API")
 
 
 def run_stop(*, workspace: Workspace, actor: Any, run: Run) -> Run:
