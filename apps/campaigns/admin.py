@@ -3,7 +3,15 @@ from django.contrib import admin
 from apps.core.admin_actions import NoAddAdmin, service_action
 
 from . import services
-from .models import ActivityRun, Campaign, CampaignSchedule, CampaignVersion, Run
+from .models import (
+    ActivityRun,
+    ApprovalEvent,
+    ApprovalRequest,
+    Campaign,
+    CampaignSchedule,
+    CampaignVersion,
+    Run,
+)
 
 
 def _campaign(service):
@@ -79,3 +87,46 @@ class CampaignVersionAdmin(NoAddAdmin):
     list_filter = ["workspace"]
     search_fields = ["campaign__name"]
     readonly_fields = ["campaign", "number", "definition", "published_at", "published_by", "edited_by"]
+
+
+class ApprovalEventInline(admin.TabularInline):
+    model = ApprovalEvent
+    extra = 0
+    fields = ["created_at", "kind", "author", "body"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ApprovalRequest)
+class ApprovalRequestAdmin(admin.ModelAdmin):
+    """Read-only: requests move through the approval services (their audit log and emails)."""
+
+    list_display = ["campaign", "version", "workspace", "status", "requested_by", "created_at", "decided_by",
+                    "decided_at"]
+    list_filter = ["status", "workspace"]
+    search_fields = ["campaign__name", "reason"]
+    readonly_fields = ["campaign", "version", "definition", "status", "requested_by", "decided_by", "decided_at",
+                       "reason"]
+    inlines = [ApprovalEventInline]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(ApprovalEvent)
+class ApprovalEventAdmin(admin.ModelAdmin):
+    """An approval thread is append-only: read here, written by the approval services."""
+
+    list_display = ["request", "kind", "author", "workspace", "created_at"]
+    list_filter = ["kind", "workspace"]
+    search_fields = ["body", "request__campaign__name"]
+    readonly_fields = ["request", "kind", "author", "body"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

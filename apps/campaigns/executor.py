@@ -39,10 +39,11 @@ DISPATCH: Callable[[int], None] = _enqueue_celery
 
 
 def run_create(*, campaign: Campaign, version: CampaignVersion, mode: str = RunMode.TEST, actor: Any = None,
-               trigger: str = "manual", scheduled_for=None, variables: dict | None = None, site_url: str = "") -> Run:
+               trigger: str = "manual", scheduled_for=None, variables: dict | None = None, site_url: str = "",
+               skip_waits: bool = False) -> Run:
     """A run of one version, its activities waiting; the Start is dispatched at once.
     `site_url` is the address it was started on; a run started by no request (a schedule)
-    takes the workspace's latest one."""
+    takes the workspace's latest one. `skip_waits`: a test run's Waits go on at once."""
     plan = check_graph(workspace=campaign.workspace, definition=version.definition)
     if not site_url:
         site_url = (Run.objects.filter(workspace=campaign.workspace).exclude(site_url="")
@@ -51,6 +52,7 @@ def run_create(*, campaign: Campaign, version: CampaignVersion, mode: str = RunM
         run = Run.objects.create(
             workspace=campaign.workspace, campaign=campaign, version=version, mode=mode, trigger=trigger,
             scheduled_for=scheduled_for, variables=variables or {}, status=RunStatus.RUNNING, site_url=site_url,
+            skip_waits=skip_waits and mode == RunMode.TEST,
             started_at=timezone.now(), created_by=actor if getattr(actor, "pk", None) else None)
         ActivityRun.objects.bulk_create([
             ActivityRun(workspace=campaign.workspace, run=run, node_id=node_id, type=plan.nodes[node_id]["type"])

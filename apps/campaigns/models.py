@@ -105,6 +105,9 @@ class Run(WorkspaceOwned):
     # The address the run was started on (apps.core.siteurl): its messages' links use it
     # when SITE_URL is unset.
     site_url = models.CharField(max_length=200, blank=True, default="")
+    # A test run that goes through its Waits at once (each says until when it would have
+    # waited); live runs always wait.
+    skip_waits = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -173,3 +176,62 @@ class CampaignSchedule(WorkspaceOwned):
 
     def __str__(self) -> str:
         return f"{self.campaign}: {describe(parse_spec(self.spec, self.workspace.time_zone))}"
+
+
+class ApprovalStatus(models.TextChoices):
+    OPEN = "open", "Awaiting approval"
+    APPROVED = "approved", "Approved"
+    SENT_BACK = "sent_back", "Sent back"
+
+
+class ApprovalRequest(WorkspaceOwned):
+    """A marketer's request that an approver publish the campaign's latest draft. The
+    definition is kept as it was when asked, so an approver never publishes an edit made
+    after the request without seeing it (approving then refuses: request again)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="approval_requests")
+    version = models.ForeignKey(CampaignVersion, on_delete=models.CASCADE, related_name="approval_requests")
+    definition = models.JSONField(default=dict)
+    status = models.CharField(max_length=20, choices=ApprovalStatus.choices, default=ApprovalStatus.OPEN)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True)  # why it was sent back
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One open request per campaign: a second "request approval" is refused.
+            models.UniqueConstraint(fields=["workspace", "campaign"], condition=models.Q(status="open"),
+                                    name="approvalrequest_one_open"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign} v{self.version.number}: {self.get_status_display().lower()}"
+
+
+class ApprovalEventKind(models.TextChoices):
+    REQUESTED = "requested", "requested approval"
+    COMMENT = "comment", "commented"
+    APPROVED = "approved", "approved and published"
+    SENT_BACK = "sent_back", "sent it back"
+
+
+class ApprovalEvent(WorkspaceOwned):
+    """One entry of a request's thread: the request itself, comments, the decision."""
+
+    request = models.ForeignKey(ApprovalRequest, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=ApprovalEventKind.choices)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="+")
+    body = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.request_id}: {self.kind}"

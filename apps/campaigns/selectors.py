@@ -10,7 +10,7 @@ from django.http import Http404
 from apps.tenants.models import Workspace
 
 from .activities import REGISTRY
-from .models import ActivityRun, Campaign, CampaignVersion, Run
+from .models import ActivityRun, ApprovalRequest, ApprovalStatus, Campaign, CampaignVersion, Run
 
 
 def campaign_list(*, workspace: Workspace) -> QuerySet[Campaign]:
@@ -98,3 +98,16 @@ def campaign_health_by_workspace(workspace_ids: list[int], *, since) -> dict[int
                             .values_list("workspace_id").annotate(n=Count("*")).order_by()):
         found[workspace_id]["failed_runs"] = n
     return found
+
+
+def approval_stage(version: CampaignVersion, latest: ApprovalRequest | None) -> str:
+    """Where the latest version stands: draft, awaiting, sent_back, approved or published
+    (published without a request, or by an earlier one)."""
+    if version.is_published:
+        approved = latest is not None and latest.version_id == version.pk and latest.status == ApprovalStatus.APPROVED
+        return "approved" if approved else "published"
+    if latest is not None and latest.status == ApprovalStatus.OPEN:
+        return "awaiting"
+    if latest is not None and latest.status == ApprovalStatus.SENT_BACK and latest.version_id == version.pk:
+        return "sent_back"
+    return "draft"

@@ -329,6 +329,12 @@ def test_the_run_page_offers_a_retry_of_a_failed_activity(workspace, travel, que
     queue()
     client = client_for(mallory)
     page = client.get(f"/w/{workspace.slug}/campaigns/runs/{run.pk}/").content.decode()
+    assert "Retry mail" not in page  # nothing changed since it failed: a retry would fail the same way
+    from apps.audiences import services as audiences
+
+    audiences.audience_create(workspace=workspace, actor=mallory, name="A change", definition={
+        "entity": "customer", "rule": {"attr": "country", "op": "eq", "value": "NL"}})
+    page = client.get(f"/w/{workspace.slug}/campaigns/runs/{run.pk}/").content.decode()
     assert "Retry mail" in page
     # a marketer may not retry a live run's activity
     assert client.post(f"/w/{workspace.slug}/campaigns/runs/{run.pk}/activities/mail/retry/").status_code == 403

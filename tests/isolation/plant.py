@@ -169,6 +169,21 @@ def _campaign_schedule(ws, made):
     return [_m("ScheduleSpec")]
 
 
+def _approval_request(ws, made):
+    from apps.campaigns.models import ApprovalRequest
+
+    made["approval"] = ApprovalRequest.objects.create(workspace=ws, campaign=made["campaign"],
+                                                      version=made["version"], reason=_m("ApprovalReason"))
+    return [_m("ApprovalReason")]
+
+
+def _approval_event(ws, made):
+    from apps.campaigns.models import ApprovalEvent
+
+    ApprovalEvent.objects.create(workspace=ws, request=made["approval"], kind="comment", body=_m("ApprovalComment"))
+    return [_m("ApprovalComment")]
+
+
 def _channel_config(ws, made):
     from apps.channels.models import ChannelConfig
 
@@ -361,6 +376,8 @@ PLANTERS: dict[str, Planter] = {
     "campaigns.Run": _run,
     "campaigns.ActivityRun": _activity_run,
     "campaigns.CampaignSchedule": _campaign_schedule,
+    "campaigns.ApprovalRequest": _approval_request,
+    "campaigns.ApprovalEvent": _approval_event,
     "channels.ChannelConfig": _channel_config,
     "channels.ContentTemplate": _content_template,
     "channels.Delivery": _delivery,

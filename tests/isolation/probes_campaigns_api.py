@@ -15,6 +15,7 @@ from typing import Any
 from apps.campaigns import services
 from apps.campaigns.models import Campaign
 from apps.tenants.models import Workspace
+from tests.factories import UserFactory, grant
 from tests.isolation.probes import Probe
 from tests.isolation.probes_audiences_api import _travel
 
@@ -40,6 +41,14 @@ def _campaign(ws: Workspace) -> dict[str, Any]:
 def _published(ws: Workspace) -> dict[str, Any]:
     campaign = _draft(ws)
     services.campaign_publish(workspace=ws, actor=None, campaign=campaign)
+    return {"pk": campaign.pk}
+
+
+def _requested(ws: Workspace) -> dict[str, Any]:
+    """A draft whose approval a marketer (a person: an approver key may decide) requested."""
+    campaign = _draft(ws)
+    asker = grant(UserFactory(email=f"asker{next(_counter)}@{ws.slug}.test"), ws, "marketer")
+    services.approval_request(workspace=ws, actor=asker, campaign=campaign)
     return {"pk": campaign.pk}
 
 
@@ -136,4 +145,12 @@ PROBES: list[Probe] = [
     Probe("api-camp-run-stop", {"POST": "approver"}, make=_run, api=True),
     Probe("api-camp-run-confirm", {"POST": "approver"}, make=_awaiting_run, api=True),
     Probe("api-camp-definition-schema", {"GET": "viewer"}, api=True),
+    Probe("api-camp-approval", {"GET": "viewer"}, make=_requested, api=True),
+    Probe("api-camp-approval-request", {"POST": "marketer"}, make=_campaign, api=True,
+          data=lambda ws: {"note": "probe"}),
+    Probe("api-camp-approval-comment", {"POST": "marketer"}, make=_requested, api=True,
+          data=lambda ws: {"body": "probe"}),
+    Probe("api-camp-approval-approve", {"POST": "approver"}, make=_requested, api=True),
+    Probe("api-camp-approval-send-back", {"POST": "approver"}, make=_requested, api=True,
+          data=lambda ws: {"reason": "probe"}),
 ]

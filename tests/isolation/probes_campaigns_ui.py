@@ -54,6 +54,16 @@ def _run(ws: Workspace) -> dict[str, Any]:
     return {"pk": run.pk}
 
 
+def _run_with_edge(ws: Workspace) -> dict[str, Any]:
+    campaign = services.campaign_create(workspace=ws, actor=None, name=f"Probe campaign {next(_counter)}", definition={
+        "nodes": [{"id": "start", "type": "start", "settings": {}}, {"id": "end", "type": "end", "settings": {}}],
+        "edges": [{"from": "start", "outlet": "out", "to": "end"}]})
+    run = Run.objects.create(workspace=ws, campaign=campaign, version=services.latest_version(campaign),
+                             status="done")
+    ActivityRun.objects.create(workspace=ws, run=run, node_id="start", type="start", status="done")
+    return {"pk": run.pk}
+
+
 def _failed(ws: Workspace) -> dict[str, Any]:
     campaign = services.campaign_create(workspace=ws, actor=None, name=f"Probe campaign {next(_counter)}",
                                         definition=_complete(ws))
@@ -104,4 +114,9 @@ PROBES: list[Probe] = [
     Probe("camp-run-retry", {"POST": "marketer"}, setup=_setup, make=_failed),
     Probe("camp-run-stop", {"POST": "approver"}, make=_running),
     Probe("camp-run-confirm", {"POST": "approver"}, make=_awaiting),
+    Probe("camp-run-edge", {"GET": "viewer"}, make=_run_with_edge, query=lambda kw: {"edge": "start|out|end"}),
+    Probe("camp-approvals", {"GET": "viewer"}),
+    Probe("camp-approvals-count", {"GET": "viewer"}),
+    Probe("camp-approval", {"POST": "marketer"}, setup=_setup, make=_complete_campaign,
+          data=lambda ws: {"action": "request", "note": "probe"}),
 ]

@@ -136,15 +136,19 @@ class CampaignValidateApi(WorkspaceScopedMixin, APIView):
 
 
 class CampaignTestRunApi(WorkspaceScopedMixin, APIView):
-    @extend_schema(tags=TAGS, operation_id="campaigns_test_run", request=None,
+    @extend_schema(tags=TAGS, operation_id="campaigns_test_run", request=s.CampaignTestRunInput,
                    responses={202: s.RunOutput, 400: PROBLEMS, 409: CONFLICT},
                    description="Runs the latest version in test mode: every activity runs, channel activities "
-                               "included, and nothing is sent. Workers run it: poll the run's `url`.")
+                               "included, and nothing is sent (`skip_waits`: Waits go on at once). Workers run "
+                               "it: poll the run's `url`.")
     def post(self, request, workspace_slug, pk):
         campaign = selectors.access_campaign(request.user, self.workspace, pk)
+        data = s.CampaignTestRunInput(data=request.data)
+        data.is_valid(raise_exception=True)
         with lifecycle():
             run = services.test_run_start(workspace=self.workspace, actor=request.user, campaign=campaign,
-                                          site_url=request_origin(request))
+                                          site_url=request_origin(request),
+                                          skip_waits=data.validated_data["skip_waits"])
         return run_accepted(self, request, run)
 
 

@@ -50,7 +50,8 @@ class CampaignStartApi(_ApproverApi):
         campaign = selectors.access_campaign(request.user, self.workspace, pk)
         with lifecycle():
             run = services.campaign_start(workspace=self.workspace, actor=request.user, campaign=campaign,
-                                          site_url=request_origin(request))
+                                          site_url=request_origin(request),
+                                          exempt="API call")
         return run_accepted(self, request, run)
 
 

@@ -185,6 +185,12 @@ class CampaignValidOutput(serializers.Serializer):
     activities = serializers.IntegerField()
 
 
+class CampaignTestRunInput(serializers.Serializer):
+    skip_waits = serializers.BooleanField(required=False, default=False,
+                                          help_text="Go through Wait activities at once (each reports until when "
+                                                    "a live run would wait).")
+
+
 class CampaignDuplicateInput(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="",
                                  help_text="Defaults to '<name> (copy)'.")
@@ -256,7 +262,7 @@ class RunOutput(serializers.ModelSerializer):
     class Meta:
         model = Run
         fields = ["id", "campaign", "version", "mode", "status", "trigger", "variables", "error", "created_by",
-                  "created_at", "started_at", "finished_at", "confirmed_at", "confirmed_by", "url"]
+                  "created_at", "started_at", "finished_at", "confirmed_at", "confirmed_by", "skip_waits", "url"]
 
     def get_url(self, obj: Run) -> str:
         return _url(self.context, "api-camp-run-detail", obj)

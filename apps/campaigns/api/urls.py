@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import campaigns, lifecycle, runs, schedule
+from . import approvals, campaigns, lifecycle, runs, schedule
 
 urlpatterns = [
     path("campaigns/", campaigns.CampaignListApi.as_view(), name="api-camp-campaign-list"),
@@ -17,6 +17,15 @@ urlpatterns = [
     path("campaigns/<int:pk>/resume/", lifecycle.CampaignResumeApi.as_view(), name="api-camp-campaign-resume"),
     path("campaigns/<int:pk>/close/", lifecycle.CampaignCloseApi.as_view(), name="api-camp-campaign-close"),
     path("campaigns/<int:pk>/archive/", lifecycle.CampaignArchiveApi.as_view(), name="api-camp-campaign-archive"),
+    path("campaigns/<int:pk>/approval/", approvals.CampaignApprovalApi.as_view(), name="api-camp-approval"),
+    path("campaigns/<int:pk>/approval/request/", approvals.CampaignApprovalRequestApi.as_view(),
+         name="api-camp-approval-request"),
+    path("campaigns/<int:pk>/approval/comments/", approvals.CampaignApprovalCommentApi.as_view(),
+         name="api-camp-approval-comment"),
+    path("campaigns/<int:pk>/approval/approve/", approvals.CampaignApprovalApproveApi.as_view(),
+         name="api-camp-approval-approve"),
+    path("campaigns/<int:pk>/approval/send-back/", approvals.CampaignApprovalSendBackApi.as_view(),
+         name="api-camp-approval-send-back"),
     path("campaigns/<int:pk>/trigger/", lifecycle.CampaignTriggerApi.as_view(), name="api-camp-campaign-trigger"),
     path("campaigns/<int:pk>/schedule/", schedule.CampaignScheduleApi.as_view(), name="api-camp-campaign-schedule"),
     path("campaigns/<int:pk>/runs/", runs.CampaignRunListApi.as_view(), name="api-camp-campaign-runs"),

@@ -2,6 +2,14 @@
 `schedules` (set and remove a schedule, the launch beat asks for) and `beat` (the
 django-celery-beat entries). Every public name is importable from here."""
 
+from .approvals import (
+    approval_approve,
+    approval_comment,
+    approval_request,
+    approval_send_back,
+    approvers,
+    open_request,
+)
 from .beat import (
     LAUNCH_TASK,
     beat_remove,
@@ -37,6 +45,12 @@ from .campaigns import (
 from .schedules import launch_due, schedule_remove, schedule_set
 
 __all__ = [
+    "approval_approve",
+    "approval_comment",
+    "approval_request",
+    "approval_send_back",
+    "approvers",
+    "open_request",
     "EDITABLE",
     "EMPTY_DEFINITION",
     "LAUNCH_TASK",

@@ -18,6 +18,7 @@ from apps.tenants.services import audit_record
 from .. import executor, hooks
 from ..graph import check_graph
 from ..models import (
+    ApprovalRequest,
     Campaign,
     CampaignSchedule,
     CampaignStatus,
@@ -26,6 +27,7 @@ from ..models import (
     RunMode,
     RunStatus,
 )
+from .approvals import approval_close_published
 from .beat import beat_sync
 
 EMPTY_DEFINITION = {"nodes": [{"id": "start", "type": "start", "settings": {}}], "edges": []}
@@ -142,8 +144,12 @@ def campaign_validate(*, workspace: Workspace, campaign: Campaign) -> None:
                 publishing=True)
 
 
-def campaign_publish(*, workspace: Workspace, actor: Any, campaign: Campaign) -> CampaignVersion:
-    """Freeze the latest version. (Schedules are written by `services.schedules`.)"""
+def campaign_publish(*, workspace: Workspace, actor: Any, campaign: Campaign,
+                     approval: ApprovalRequest | None = None, confirmed: dict | None = None) -> CampaignVersion:
+    """Freeze the latest version. (Schedules are written by `services.schedules`.) An open
+    approval request is closed as approved by the publisher (`approval`: the one being
+    approved, when publishing is the approval itself). `confirmed`: what the person was shown
+and accepted before a one-off send ({"recipients", "channels"}), kept in the audit log."""
     if campaign.status in (CampaignStatus.ARCHIVED, CampaignStatus.CLOSED):
         raise ValidationError(f"A {campaign.status} campaign cannot be published.")
     with transaction.atomic():
@@ -162,7 +168,8 @@ def campaign_publish(*, workspace: Workspace, actor: Any, campaign: Campaign) ->
             campaign.refresh_from_db()
         beat_sync(campaign=campaign)
         audit_record(workspace=workspace, actor=actor, verb="campaign.published", target=campaign,
-                     data={"version": version.number})
+                     data={"version": version.number, **({"confirmed": confirmed} if confirmed else {})})
+        approval_close_published(workspace=workspace, actor=actor, campaign=campaign, approval=approval)
     return version
 
 
@@ -180,25 +187,35 @@ def _four_eyes_check(*, workspace: Workspace, actor: Any, version: CampaignVersi
                               "another approver must publish it.")
 
 
-def test_run_start(*, workspace: Workspace, actor: Any, campaign: Campaign, site_url: str = "") -> Run:
-    """Run the latest version in test mode: everything runs, nothing is sent."""
+def test_run_start(*, workspace: Workspace, actor: Any, campaign: Campaign, site_url: str = "",
+                   skip_waits: bool = False) -> Run:
+    """Run the latest version in test mode: everything runs, nothing is sent. With
+    `skip_waits`, its Waits go on at once (each reports until when it would have waited)."""
     if campaign.status == CampaignStatus.ARCHIVED:
         raise ValidationError("An archived campaign cannot run; duplicate it.")
     version = latest_version(campaign)
-    run = executor.run_create(campaign=campaign, version=version, mode=RunMode.TEST, actor=actor, site_url=site_url)
-    audit_record(workspace=workspace, actor=actor, verb="campaign.test_run", target=campaign, data={"run": run.pk})
+    run = executor.run_create(campaign=campaign, version=version, mode=RunMode.TEST, actor=actor,
+                              site_url=site_url, skip_waits=skip_waits)
+    audit_record(workspace=workspace, actor=actor, verb="campaign.test_run", target=campaign,
+                 data={"run": run.pk, "version": version.number, "skip_waits": skip_waits})
     return run
 
 
 def campaign_start(*, workspace: Workspace, actor: Any, campaign: Campaign, trigger: str = "manual",
-                   scheduled_for=None, variables: dict | None = None, site_url: str = "") -> Run:
+                   scheduled_for=None, variables: dict | None = None, site_url: str = "",
+                   confirmed: dict | None = None, exempt: str = "") -> Run:
     """Run the published version live. `site_url`: the address it was started on
-    (apps.core.siteurl.request_origin), for its messages' links when SITE_URL is unset."""
+    (apps.core.siteurl.request_origin), for its messages' links when SITE_URL is unset.
+    `confirmed`: what the person starting it was shown
+    and accepted ({"recipients", "channels"}); a start without it (a partner's API call, a
+    schedule) is exempt from the confirmation, and the audit log says so (`exempt`: why,
+    the trigger when not given)."""
     version = _startable(campaign)
     run = executor.run_create(campaign=campaign, version=version, mode=RunMode.LIVE, actor=actor, trigger=trigger,
                               scheduled_for=scheduled_for, variables=variables, site_url=site_url)
     audit_record(workspace=workspace, actor=actor, verb="campaign.started", target=campaign,
-                 data={"run": run.pk, "trigger": trigger})
+                 data={"run": run.pk, "trigger": trigger, "version": version.number,
+                       **({"confirmed": confirmed} if confirmed else {"confirmation": f"exempt ({exempt or trigger})"})})
     return run
 
 
@@ -228,7 +245,7 @@ def campaign_trigger(*, workspace: Workspace, actor: Any, campaign: Campaign, va
             if age < settings.CAMPAIGN_TRIGGER_MIN_INTERVAL_S:
                 raise TriggerTooSoon(settings.CAMPAIGN_TRIGGER_MIN_INTERVAL_S - age)
         return campaign_start(workspace=workspace, actor=actor, campaign=locked, trigger="api", variables=variables,
-                              site_url=site_url)
+                              site_url=site_url, exempt="partner trigger over the API")
 
 
 def run_stop(*, workspace: Workspace, actor: Any, run: Run) -> Run:

@@ -16,8 +16,10 @@ from apps.tenants.decorators import can_edit, workspace_view
 
 from .. import services
 from ..forms import CampaignCreateForm
+from ..models import CampaignSchedule
 from ..selectors import access_campaign
 from ._common import APPROVER, campaign_overview
+from .approvals import confirm_page, shown
 
 
 def _detail(workspace_slug: str, pk: int) -> str:
@@ -62,11 +64,13 @@ def campaign_test_run(request, workspace_slug, pk):
     campaign = access_campaign(request.user, request.workspace, pk)
     try:
         run = services.test_run_start(workspace=request.workspace, actor=request.user, campaign=campaign,
-                                      site_url=request_origin(request))
+                                      site_url=request_origin(request),
+                                      skip_waits=request.POST.get("skip_waits") == "on")
     except ValidationError as exc:
         _problems_message(request, "The test run cannot start:", exc)
         return go(request, _detail(workspace_slug, campaign.pk))
-    messages.success(request, f"Test run #{run.pk} started: nothing is sent.")
+    messages.success(request, f"Test run #{run.pk} of version {run.version.number} started: nothing is sent"
+                              + (", and waits are skipped." if run.skip_waits else "."))
     return go(request, _run_url(workspace_slug, run.pk))
 
 
@@ -92,6 +96,18 @@ LIFECYCLE = {
 }
 
 
+def _sends_now(campaign, action: str):
+    """The version an action is about to send, when it needs a "Send to N recipients?"
+    confirmation first: starting a live run, or publishing a campaign whose schedule is a
+    one-off (publishing is what sends it). None: nothing to confirm (or the service refuses)."""
+    if action == "start":
+        return services.published_version(campaign) if campaign.status in ("live", "scheduled") else None
+    if action == "publish" and CampaignSchedule.objects.filter(campaign=campaign, spec__kind="once").exists():
+        version = services.latest_version(campaign)
+        return None if version.is_published else version
+    return None
+
+
 @require_POST
 @workspace_view(write_role=APPROVER)
 def campaign_lifecycle(request, workspace_slug, pk):
@@ -110,8 +126,17 @@ def campaign_lifecycle(request, workspace_slug, pk):
         messages.error(request, "Unknown action.")
         return go(request, _detail(workspace_slug, campaign.pk))
     service, done = LIFECYCLE[action]
+    extra = {}
+    sends_now = _sends_now(campaign, action)
+    if sends_now is not None:
+        if request.POST.get("confirmed") != "1":
+            return confirm_page(request, campaign, version=sends_now, action=action,
+                                post_to=reverse("camp-lifecycle", kwargs={"workspace_slug": workspace_slug,
+                                                                          "pk": campaign.pk}))
+        extra["confirmed"] = shown(request)
+    if action == "start":
+        extra["site_url"] = request_origin(request)
     try:
-        extra = {"site_url": request_origin(request)} if action == "start" else {}
         result = service(workspace=request.workspace, actor=request.user, campaign=campaign, **extra)
     except ValidationError as exc:
         _problems_message(request, f"Cannot {action}:", exc)

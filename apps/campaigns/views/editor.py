@@ -128,6 +128,8 @@ def editor_context(request, campaign, *, definition: dict | None = None, selecte
         "targets": [n for n in nodes.values() if n["id"] != selected and n.get("type") != "start"],
         "runs": runs,
         "last_run": runs[0] if runs else None,
+        # what "Start" runs: the latest published version (a newer draft does not run live)
+        "published_version": next((v for v in versions if v.is_published), None),
         "can_edit": editable,
         "can_approve": can_approve(request),
         "can_undo": bool(request.session.get(_undo_key(campaign))),
@@ -153,6 +155,9 @@ def detail_page(request, campaign, *, schedule_form=None, status: int = 200):
 
     context.update(schedule_context(campaign, form=schedule_form))
     if htmx_target(request) != "editor":
+        from .approvals import approval_context  # noqa: PLC0415
+
+        context.update(approval_context(request, campaign, context["version"]))
         from .. import hooks  # noqa: PLC0415
         from .runs import messages_control  # noqa: PLC0415
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.tenants.decorators import can_approve, can_edit, workspace_view
+from apps.tenants.decorators import can_approve, can_edit, is_admin, workspace_view
+from apps.tenants.models import AuditEvent
 
 from .. import hooks
 from ..activities import REGISTRY
@@ -66,14 +68,30 @@ def run_context(request, run) -> dict:
             "report_template": kind.report_template if drawn else None,
             "report_details": kind.report_details(report) if drawn else {},
             "result": results.get(box.id),
+            "notes": [e["message"] for e in (activity.log or []) if isinstance(e, dict) and e.get("message")],
+            "retry": activity.status == ActivityStatus.FAILED and changed_since(request.workspace, activity.finished_at),
         })
+    edges = [{"from": f, "outlet": o, "to": t, "count": n,
+              "label": f"{labels.get(f, f)} → {labels.get(t, t)}" + (f" ({o})" if o != "out" else "")}
+             for (f, o, t), n in counts.items()]
     done = sum(1 for a in activities if a.status in ("done", "failed", "skipped"))
     awaiting = [a.node_id for a in activities if a.status == ActivityStatus.AWAITING_CONFIRMATION]
     return {"run": run, "campaign": run.campaign, "canvas": canvas, "rows": rows, "finished": run.status not in OPEN,
             "progress": round(100 * done / len(activities)) if activities else 100, "done_count": done,
-            "total": len(activities), "duration": _seconds(run.started_at, run.finished_at),
+            "total": len(activities), "edges": edges, "duration": _seconds(run.started_at, run.finished_at),
             "can_edit": can_edit(request), "can_approve": can_approve(request), "awaiting": awaiting,
+            "is_admin": is_admin(request),
             "messages_control": messages_control(run.status, hooks.summary([run.pk]))}
+
+
+def changed_since(workspace, moment) -> bool:
+    """Whether anything outside the campaigns changed in the workspace since `moment` (a
+    failure): data, audiences, templates, settings all leave an audit event. Retrying an
+    activity when nothing changed would fail the same way, so it is not offered then."""
+    if moment is None:
+        return True
+    return AuditEvent.objects.filter(workspace=workspace, created_at__gt=moment).exclude(
+        verb__startswith="campaign.").exists()
 
 
 def messages_control(status: str, summary: dict[str, int]) -> str:
@@ -152,3 +170,22 @@ def run_confirm(request, workspace_slug, pk):
     else:
         messages.success(request, f"Sending confirmed for run #{run.pk}.")
     return redirect("camp-run", workspace_slug=workspace_slug, pk=pk)
+
+
+@require_GET
+@workspace_view()
+def run_edge(request, workspace_slug, pk):
+    """A few rows flowing along one edge, from the run's working table (404: no such edge)."""
+    from ..edge_preview import edge_preview  # noqa: PLC0415
+
+    run = access_run(request.user, request.workspace, pk)
+    # ?edge=from|outlet|to (the page's select) or ?from=&outlet=&to=; ids are slugs, no "|".
+    parts = request.GET.get("edge", "")[:300].split("|")
+    source, outlet, target = parts if len(parts) == 3 else (request.GET.get(k, "")[:100]
+                                                              for k in ("from", "outlet", "to"))
+    preview = edge_preview(run=run, source=source, outlet=outlet or "out", target=target)
+    if preview is None:
+        raise Http404("This run has no such connection.")
+    if request.htmx:
+        return render(request, "campaigns/run.html#edge-preview", {"run": run, "preview": preview})
+    return render(request, "campaigns/run.html", {**run_context(request, run), "preview": preview})
