@@ -79,11 +79,11 @@ class BuildAudiencePanel(ModelPanel):
 
     owned = ("audience", "definition")
     panel_template = "campaigns/_panel_build_audience.html"
-    audience = forms.ChoiceField(label="Who", required=False)
+    audience = forms.ChoiceField(label="A saved audience", required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["audience"].choices = [("", "The rule below")] + self.fields["audience"].choices[1:]
+        self.fields["audience"].choices = [("", "None: the rule below")] + self.fields["audience"].choices[1:]
         settings = self.node.get("settings") or {}
         default = None
         if self.schema is not None and self.schema.entities:
