@@ -331,3 +331,164 @@ PANELS: dict[str, type[SettingsForm]] = {
     "wait": WaitPanel,
     "save_audience": SaveAudiencePanel,
 }
+
+
+class EnrichmentPanel(ModelPanel):
+    """Columns added to the rows: attributes (through many-to-one links), aggregates of
+    related rows, and the first related row or a list of them, each picked from the data
+    model. A row's filter on related rows ("where", a rule) is kept as it was (the JSON
+    view edits it); an empty column name drops the row; one empty row of each kind adds."""
+
+    owned = ("attributes", "aggregates", "first", "lists")
+    panel_template = "campaigns/_panel_enrichment.html"
+    KINDS = {"attributes": ("name", "path"), "aggregates": ("name", "related", "agg", "attr"),
+             "related": ("name", "kind", "related", "order_by", "descending", "columns", "limit")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        settings = self.node.get("settings") or {}
+        self.stored = {
+            "attributes": [a for a in settings.get("attributes") or [] if isinstance(a, dict)],
+            "aggregates": [a for a in settings.get("aggregates") or [] if isinstance(a, dict)],
+            "related": [{**a, "_kind": "first"} for a in settings.get("first") or [] if isinstance(a, dict)]
+            + [{**a, "_kind": "list"} for a in settings.get("lists") or [] if isinstance(a, dict)]}
+        self.counts = {}
+        for group, rows in self.stored.items():
+            count = len(rows) + 1
+            if self.is_bound:
+                try:
+                    count = max(count, min(int(self.data.get(f"{group}_rows") or 0), 50))
+                except ValueError:
+                    pass
+            self.counts[group] = count
+        paths, related, related_attrs = self._choices()
+        for i in range(self.counts["attributes"]):
+            row = self._stored("attributes", i)
+            self.fields[f"attributes{i}_name"] = forms.CharField(required=False, max_length=41, label="Column",
+                                                                 initial=row.get("name", ""))
+            self.fields[f"attributes{i}_path"] = forms.ChoiceField(required=False, label="Attribute",
+                                                                   choices=paths, initial=row.get("path", ""))
+        for i in range(self.counts["aggregates"]):
+            row = self._stored("aggregates", i)
+            self.fields[f"aggregates{i}_name"] = forms.CharField(required=False, max_length=41, label="Column",
+                                                                 initial=row.get("name", ""))
+            self.fields[f"aggregates{i}_related"] = forms.ChoiceField(required=False, label="Of their",
+                                                                      choices=related, initial=row.get("related", ""))
+            self.fields[f"aggregates{i}_agg"] = forms.ChoiceField(
+                required=False, label="Measure", initial=row.get("agg", "count"),
+                choices=[("count", "count"), ("sum", "sum of"), ("avg", "average of"), ("min", "lowest"),
+                         ("max", "highest")])
+            self.fields[f"aggregates{i}_attr"] = forms.ChoiceField(required=False, label="Attribute",
+                                                                   choices=related_attrs, initial=row.get("attr", ""))
+        for i in range(self.counts["related"]):
+            row = self._stored("related", i)
+            self.fields[f"related{i}_name"] = forms.CharField(required=False, max_length=41, label="Column",
+                                                              initial=row.get("name", ""))
+            self.fields[f"related{i}_kind"] = forms.ChoiceField(
+                required=False, label="Take", initial=row.get("_kind", "first"),
+                choices=[("first", "the first"), ("list", "a list")])
+            self.fields[f"related{i}_related"] = forms.ChoiceField(required=False, label="Of their",
+                                                                   choices=related, initial=row.get("related", ""))
+            self.fields[f"related{i}_order_by"] = forms.ChoiceField(required=False, label="Ordered by",
+                                                                    choices=related_attrs,
+                                                                    initial=row.get("order_by", ""))
+            self.fields[f"related{i}_descending"] = forms.BooleanField(required=False, label="Highest first",
+                                                                       initial=bool(row.get("descending")))
+            self.fields[f"related{i}_columns"] = forms.MultipleChoiceField(
+                required=False, label="With", choices=related_attrs[1:], initial=row.get("attributes") or [],
+                widget=forms.SelectMultiple(attrs={"size": 4}))
+            self.fields[f"related{i}_limit"] = forms.IntegerField(required=False, min_value=1, max_value=50,
+                                                                  label="List of at most", initial=row.get("limit"))
+
+    def _stored(self, group: str, index: int) -> dict[str, Any]:
+        rows = self.stored[group]
+        return rows[index] if index < len(rows) else {}
+
+    def _choices(self):
+        """(attribute paths through links, related rows, attributes of related rows)."""
+        if self.entity is None:
+            return [("", "—")], [("", "—")], [("", "—")]
+        schema, entity = self.schema, self.entity
+        paths = [("", "—")] + [(a.key, a.label or a.key) for a in schema.attributes[entity.pk].values()]
+        for link, rel in sorted(schema.outgoing[entity.pk].items()):
+            paths += [(f"{link}.{a.key}", f"{link} › {a.label or a.key}")
+                      for a in schema.attributes[rel.target.pk].values()]
+        related = [("", "—")] + [(key, f"{key} ({rel.source.label})")
+                                 for key, rel in sorted(schema.incoming[entity.pk].items())]
+        seen: dict[str, str] = {}
+        for rel in schema.incoming[entity.pk].values():
+            for a in schema.attributes[rel.source.pk].values():
+                seen.setdefault(a.key, f"{a.label or a.key} ({rel.source.label})")
+        return paths, related, [("", "—")] + sorted(seen.items(), key=lambda kv: kv[1].lower())
+
+    def rows_attributes(self):
+        return self.rows("attributes")
+
+    def rows_aggregates(self):
+        return self.rows("aggregates")
+
+    def rows_related(self):
+        return self.rows("related")
+
+    def rows(self, group: str) -> list[dict[str, Any]]:
+        return [{"index": i, **{f: self[f"{group}{i}_{f}"] for f in self.KINDS[group]},
+                 "errors": [e for f in self.KINDS[group] for e in self[f"{group}{i}_{f}"].errors]}
+                for i in range(self.counts[group])]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors or self.entity is None:
+            if self.entity is None:
+                raise forms.ValidationError("Connect this activity to an input first: its columns come from the "
+                                            "rows it receives.")
+            return data
+        from .activities import REGISTRY  # noqa: PLC0415
+        from .activities.base import SettingsError  # noqa: PLC0415
+
+        try:
+            REGISTRY["enrichment"]._plan(self.settings(), self.entity, self.schema)
+        except SettingsError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return data
+
+    def settings(self):
+        data = self.cleaned_data
+        result: dict[str, list] = {"attributes": [], "aggregates": [], "first": [], "lists": []}
+
+        def kept(group: str, i: int, shown: tuple[str, ...]) -> dict[str, Any]:
+            # What a row holds that the panel does not show (its "where" rule) stays with it.
+            return {k: v for k, v in self._stored(group, i).items() if k not in shown and k != "_kind"}
+
+        for i in range(self.counts["attributes"]):
+            name = (data.get(f"attributes{i}_name") or "").strip()
+            if name:
+                result["attributes"].append({**kept("attributes", i, ("name", "path")), "name": name,
+                                             "path": data.get(f"attributes{i}_path") or ""})
+        for i in range(self.counts["aggregates"]):
+            name = (data.get(f"aggregates{i}_name") or "").strip()
+            if name:
+                item = {**kept("aggregates", i, ("name", "related", "agg", "attr")), "name": name,
+                        "related": data.get(f"aggregates{i}_related") or "", "agg": data.get(f"aggregates{i}_agg")
+                        or "count"}
+                if item["agg"] != "count":
+                    item["attr"] = data.get(f"aggregates{i}_attr") or ""
+                result["aggregates"].append(item)
+        for i in range(self.counts["related"]):
+            name = (data.get(f"related{i}_name") or "").strip()
+            if not name:
+                continue
+            kind = data.get(f"related{i}_kind") or "first"
+            item = {**kept("related", i, ("name", "related", "order_by", "descending", "attributes", "limit")),
+                    "name": name, "related": data.get(f"related{i}_related") or "",
+                    "order_by": data.get(f"related{i}_order_by") or "",
+                    "descending": bool(data.get(f"related{i}_descending")),
+                    "attributes": list(data.get(f"related{i}_columns") or [])}
+            if kind == "list":
+                item["limit"] = data.get(f"related{i}_limit") or 10
+                result["lists"].append(item)
+            else:
+                result["first"].append(item)
+        return {k: v for k, v in result.items() if v}
+
+
+PANELS["enrichment"] = EnrichmentPanel

@@ -30,7 +30,12 @@ def draft(transactional_db):
     with transaction.atomic():
         make_travel_model(workspace)
         campaign = services.campaign_create(workspace=workspace, actor=None, name="Spring")
-        services.draft_save(workspace=workspace, actor=None, campaign=campaign, definition=DRAFT)
+        # the panels' draft with an Enrichment between the Wait and the Save audience
+        nodes = DRAFT["nodes"][:5] + [{"id": "enrich", "type": "enrichment", "settings": {}}] + DRAFT["nodes"][5:]
+        edges = [e for e in DRAFT["edges"] if e["from"] != "pause"] + [
+            {"from": "pause", "outlet": "out", "to": "enrich"}, {"from": "enrich", "outlet": "out", "to": "keep"}]
+        services.draft_save(workspace=workspace, actor=None, campaign=campaign,
+                            definition={"nodes": nodes, "edges": edges})
     return user, campaign
 
 
@@ -76,7 +81,7 @@ def test_a_marketer_configures_every_panel_without_json(live_server, draft, brow
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.goto(f"{live_server.url}/w/northwind/campaigns/{campaign.pk}/")
-    expect(page.locator("svg.canvas [data-node]")).to_have_count(7)
+    expect(page.locator("svg.canvas [data-node]")).to_have_count(8)
 
     # Build audience: the builder, its live count; a value changed, a group added
     open_panel(page, "nl")
@@ -135,6 +140,27 @@ def test_a_marketer_configures_every_panel_without_json(live_server, draft, brow
     save(page)
     assert saved(campaign, "pause") == {"until": "09:30"}
 
+    # Enrichment: an attribute, an aggregate and the next trip, all picked
+    open_panel(page, "enrich")
+    panel = page.locator("#settings-form")
+    panel.locator('[name="cfg-attributes0_name"]').fill("home")
+    panel.locator('[name="cfg-attributes0_path"]').select_option("country")
+    panel.locator('[name="cfg-aggregates0_name"]').fill("spent")
+    panel.locator('[name="cfg-aggregates0_agg"]').select_option("sum")
+    panel.locator('[name="cfg-aggregates0_attr"]').select_option("amount")
+    panel.locator('[name="cfg-aggregates0_related"]').select_option("bookings")
+    panel.locator('[name="cfg-related0_name"]').fill("next_trip")
+    panel.locator('[name="cfg-related0_related"]').select_option("bookings")
+    panel.locator('[name="cfg-related0_order_by"]').select_option("start_date")
+    panel.locator('[name="cfg-related0_columns"]').select_option(["booking_id", "start_date"])
+    shot(page, "04-enrichment")
+    save(page)
+    assert saved(campaign, "enrich") == {
+        "attributes": [{"name": "home", "path": "country"}],
+        "aggregates": [{"name": "spent", "related": "bookings", "agg": "sum", "attr": "amount"}],
+        "first": [{"name": "next_trip", "related": "bookings", "order_by": "start_date", "descending": False,
+                   "attributes": ["booking_id", "start_date"]}]}
+
     # Save audience
     open_panel(page, "keep")
     panel = page.locator("#settings-form")
@@ -148,4 +174,4 @@ def test_a_marketer_configures_every_panel_without_json(live_server, draft, brow
     expect(canvas.locator('[data-node="pause"]')).to_contain_text("until 09:30")
     expect(canvas.locator('[data-node="dedup"]')).to_contain_text("by email, phone")
     expect(canvas.locator('[data-node="pick"]')).to_contain_text("2 subset(s)")
-    shot(page, "04-canvas")
+    shot(page, "05-canvas")

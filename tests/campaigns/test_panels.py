@@ -218,3 +218,60 @@ def test_a_viewer_cannot_redraw_or_save_a_panel_and_an_outsider_gets_404(workspa
                 "rb-definition": json.dumps({"entity": "customer", "rule": None})})
             assert response.status_code == status, (user, action)
     assert definition(campaign) == before
+
+
+ENRICH = {"nodes": [{"id": "start", "type": "start", "settings": {}},
+                    {"id": "nl", "type": "build_audience", "settings": {"definition": {"entity": "customer",
+                                                                                       "rule": None}}},
+                    {"id": "enrich", "type": "enrichment", "settings": {"aggregates": [
+                        {"name": "spent", "related": "bookings", "agg": "sum", "attr": "amount",
+                         "where": {"attr": "status", "op": "eq", "value": "confirmed"}}]}},
+                    {"id": "end", "type": "end", "settings": {}}],
+          "edges": [e("start", "nl"), e("nl", "enrich"), e("enrich", "end")]}
+
+
+def test_enrichment_picks_columns_from_the_data_model_and_keeps_a_rows_filter(workspace, mallory, client_for,
+                                                                              campaign):
+    services.draft_save(workspace=workspace, actor=None, campaign=campaign, definition=ENRICH)
+    client = client_for(mallory)
+    page = client.get(url("camp-detail", workspace, pk=campaign.pk) + "?node=enrich").content.decode()
+    assert '<option value="country">' in page and '<option value="bookings">' in page
+    assert 'name="cfg-aggregates0_name"' in page and 'value="spent"' in page
+    response = post(client, campaign, "configure", "enrich", **{
+        "attributes_rows": "1", "aggregates_rows": "2", "related_rows": "2",
+        "cfg-attributes0_name": "home", "cfg-attributes0_path": "country",
+        "cfg-aggregates0_name": "spent", "cfg-aggregates0_related": "bookings", "cfg-aggregates0_agg": "max",
+        "cfg-aggregates0_attr": "amount",
+        "cfg-aggregates1_name": "trips", "cfg-aggregates1_related": "bookings", "cfg-aggregates1_agg": "count",
+        "cfg-related0_name": "next_trip", "cfg-related0_kind": "first", "cfg-related0_related": "bookings",
+        "cfg-related0_order_by": "start_date", "cfg-related0_columns": ["booking_id", "start_date"],
+        "cfg-related1_name": "trips_list", "cfg-related1_kind": "list", "cfg-related1_related": "bookings",
+        "cfg-related1_order_by": "start_date", "cfg-related1_descending": "on", "cfg-related1_limit": "3",
+        "cfg-related1_columns": ["booking_id"]})
+    assert response.status_code == 200, response.content.decode()[:3000]
+    assert node(campaign, "enrich")["settings"] == {
+        "attributes": [{"name": "home", "path": "country"}],
+        "aggregates": [{"where": {"attr": "status", "op": "eq", "value": "confirmed"}, "name": "spent",
+                        "related": "bookings", "agg": "max", "attr": "amount"},
+                       {"name": "trips", "related": "bookings", "agg": "count"}],
+        "first": [{"name": "next_trip", "related": "bookings", "order_by": "start_date", "descending": False,
+                   "attributes": ["booking_id", "start_date"]}],
+        "lists": [{"name": "trips_list", "related": "bookings", "order_by": "start_date", "descending": True,
+                   "attributes": ["booking_id"], "limit": 3}]}
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"cfg-aggregates0_name": "spent", "cfg-aggregates0_related": "bookings", "cfg-aggregates0_agg": "sum",
+      "cfg-aggregates0_attr": ""}, "spent: booking has no attribute &#x27;&#x27;."),
+    ({"cfg-aggregates0_name": "Spent!", "cfg-aggregates0_related": "bookings", "cfg-aggregates0_agg": "count"},
+     "a column name is lowercase letters, digits and _"),
+    ({"cfg-aggregates0_name": "x", "cfg-aggregates0_related": "nope"}, "Select a valid choice. nope is not one of"),
+])
+def test_an_enrichment_that_cannot_be_done_is_a_precise_error(workspace, mallory, client_for, campaign, data,
+                                                                message):
+    services.draft_save(workspace=workspace, actor=None, campaign=campaign, definition=ENRICH)
+    before = definition(campaign)
+    response = post(client_for(mallory), campaign, "configure", "enrich", **data)
+    assert response.status_code == 422
+    assert message in response.content.decode()
+    assert definition(campaign) == before

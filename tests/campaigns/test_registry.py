@@ -54,7 +54,7 @@ def test_an_email_header_error_keeps_its_words():
     ("email", "ChannelActivityForm"), ("direct_mail", "DirectMailActivityForm"), ("sms", "SmsActivityForm"),
     ("push", "PushActivityForm"), ("split", "SplitPanel"), ("build_audience", "BuildAudiencePanel"),
     ("start", "SettingsForm"), ("end", "SettingsForm"), ("wait", "WaitPanel"), ("deduplicate", "DeduplicatePanel"),
-    ("save_audience", "SaveAudiencePanel"), ("enrichment", "JsonSettingsForm"),
+    ("save_audience", "SaveAudiencePanel"), ("enrichment", "EnrichmentPanel"), ("combine", "CombineForm"),
 ])
 def test_each_activity_type_gets_its_side_panel(activity_type, form_class):
     form = settings_form({"id": "x", "type": activity_type, "settings": {}})
