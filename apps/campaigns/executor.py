@@ -159,6 +159,9 @@ def _execute_locked(activity_run_id: int) -> ActivityRun | None:
             activity_run.rows_out = sum(o.count or 0 for o in outlets.values()) if outlets else None
             activity_run.finished_at = timezone.now()
             activity_run.log = ctx.log
+            stopped = _stop_empty(run, plan, node, outlets)
+            if stopped:
+                activity_run.report = {**(activity_run.report or {}), "stopped_empty": stopped}
             activity_run.save(update_fields=["status", "outlets", "rows_in", "rows_out", "finished_at", "log",
                                              "report"])
             _dispatch_ready(run, plan)
@@ -172,6 +175,26 @@ def _execute_locked(activity_run_id: int) -> ActivityRun | None:
     _maybe_finish(run)
     activity_run.refresh_from_db()
     return activity_run
+
+
+def _stop_empty(run: Run, plan: Plan, node: dict[str, Any], outlets: dict[str, Outlet]) -> list[str]:
+    """An activity set to stop its branch on an empty audience ("on_empty": "stop"): what
+    follows each of its empty outlets is skipped, and what follows those (an activity
+    missing an input never runs). Returns the empty outlets it stopped."""
+    if node["settings"].get("on_empty") != "stop":
+        return []
+    stopped = sorted(name for name, outlet in outlets.items() if not outlet.count)
+    skipped = {dst for dst, sources in plan.inputs.items()
+               if any(src == node["id"] and outlet in stopped for src, outlet in sources)}
+    frontier = list(skipped)
+    while frontier:
+        for successor in plan.successors[frontier.pop()]:
+            if successor not in skipped:
+                skipped.add(successor)
+                frontier.append(successor)
+    ActivityRun.objects.filter(run=run, node_id__in=skipped, status=ActivityStatus.WAITING).update(
+        status=ActivityStatus.SKIPPED)
+    return stopped
 
 
 def _with_variables(node: dict[str, Any], run: Run, activity, input_entities: list[str], schema: Schema,

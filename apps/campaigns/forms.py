@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django import forms
+from django.forms.utils import ErrorDict
 
 from apps.core.inputs import InputRejected, json_loads_checked
 
@@ -60,16 +61,35 @@ def _parse_json(form: forms.Form, field: str) -> Any:
         return None
 
 
+ON_EMPTY_CHOICES = [("continue", "Continue: what follows runs with no rows"),
+                    ("stop", "Stop the branch: what follows is skipped")]
+
+
 class SettingsForm(forms.Form):
-    """The fields every activity has; subclasses add theirs and implement settings()."""
+    """The fields every activity has; subclasses add theirs and implement settings().
+
+    `owned` names the settings keys a form edits: saving keeps every other key the node
+    had (set over the API or the JSON view), so a panel never wipes what it does not
+    show. None: settings() returns the whole settings itself (the JSON form, channels)."""
+
+    owned: tuple[str, ...] | None = None
+    # Set while the panel is redrawn after a change (not saved): no errors are shown yet.
+    quiet = False
 
     label = forms.CharField(required=False, max_length=60, help_text="Shown on the canvas instead of the type.")
     node_id = forms.CharField(label="Id", max_length=30, help_text="Names the activity in logs and the API.")
+    on_empty = forms.ChoiceField(label="When no rows come out", choices=ON_EMPTY_CHOICES, initial="continue",
+                                 required=False)
 
-    def __init__(self, *args, node: dict[str, Any], audiences=(), **kwargs):
+    def __init__(self, *args, node: dict[str, Any], audiences=(), workspace=None, campaign_definition=None,
+                 **kwargs):
         self.node = node
+        self.workspace = workspace
+        self.campaign_definition = campaign_definition
         settings = node.get("settings") or {}
-        initial = {"label": node.get("label", ""), "node_id": node["id"], **self.initial_from(settings)}
+        initial = {"label": node.get("label", ""), "node_id": node["id"],
+                   "on_empty": settings.get("on_empty") if settings.get("on_empty") == "stop" else "continue",
+                   **self.initial_from(settings)}
         super().__init__(*args, initial=initial, **kwargs)
         if "audience" in self.fields:
             self.fields["audience"].choices = [("", "—")] + [(str(a.pk), f"{a.name} ({a.entity.key})")
@@ -78,38 +98,34 @@ class SettingsForm(forms.Form):
     def initial_from(self, settings: dict[str, Any]) -> dict[str, Any]:
         return {}
 
+    def full_clean(self):
+        super().full_clean()
+        if self.quiet:
+            self._errors = ErrorDict()
+
     def panel_fields(self) -> list:
         """The type's own fields, in order (the split's subset rows are drawn as a table)."""
-        return [self[name] for name in self.fields if name not in ("label", "node_id") and not (
+        return [self[name] for name in self.fields if name not in ("label", "node_id", "on_empty") and not (
             name[:1] == "s" and name[1:2].isdigit())]
 
     def settings(self) -> dict[str, Any]:
         return {}
 
-
-class BuildAudienceForm(SettingsForm):
-    audience = forms.ChoiceField(label="A saved audience", required=False)
-    definition = _json_field("Or a definition", 'An entity and a rule as JSON, e.g. {"entity": "customer", '
-                                                '"rule": {"attr": "country", "op": "eq", "value": "NL"}}.')
-
-    def initial_from(self, settings):
-        return {"audience": str(settings.get("audience", "")),
-                "definition": json.dumps(settings["definition"], indent=1) if "definition" in settings else ""}
-
-    def clean(self):
-        data = super().clean()
-        if not data.get("audience") and not (data.get("definition") or "").strip():
-            raise forms.ValidationError("Choose a saved audience or write a definition.")
-        return data
-
-    def settings(self):
-        if self.cleaned_data.get("audience"):
-            return {"audience": int(self.cleaned_data["audience"])}
-        definition = _parse_json(self, "definition")
-        return {"definition": definition}
+    def final_settings(self) -> dict[str, Any]:
+        """settings(), with the keys this panel does not show kept and the empty-audience
+        choice applied (valid forms only)."""
+        result = self.settings()
+        if self.owned is not None:
+            before = self.node.get("settings") or {}
+            result = {**{k: v for k, v in before.items() if k not in self.owned and k != "on_empty"}, **result}
+        result.pop("on_empty", None)
+        if self.cleaned_data.get("on_empty") == "stop":
+            result["on_empty"] = "stop"
+        return result
 
 
 class ReadAudienceForm(SettingsForm):
+    owned = ("audience",)
     audience = forms.ChoiceField(label="Saved audience")
 
     def initial_from(self, settings):
@@ -120,6 +136,7 @@ class ReadAudienceForm(SettingsForm):
 
 
 class CombineForm(SettingsForm):
+    owned = ("operation",)
     operation = forms.ChoiceField(choices=[("union", "Union: in any input"),
                                            ("intersection", "Intersection: in every input"),
                                            ("exclusion", "Exclusion: in the first input, in no other")])
@@ -131,73 +148,8 @@ class CombineForm(SettingsForm):
         return {"operation": self.cleaned_data["operation"]}
 
 
-class SplitForm(SettingsForm):
-    """Ordered subsets, one row each (an empty name drops the row), plus one empty row to
-    add another."""
-
-    complement = forms.BooleanField(required=False, label="The rest go to 'others'")
-    overlapping = forms.BooleanField(required=False, label="A row may fall in several subsets")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        subsets = (self.node.get("settings") or {}).get("subsets") or []
-        self.rows = max(len(subsets) + 1, 2)
-        if self.is_bound:
-            self.rows = max(self.rows, int(self.data.get("subset_rows") or 0))
-        for i in range(self.rows):
-            subset = subsets[i] if i < len(subsets) and isinstance(subsets[i], dict) else {}
-            self.fields[f"s{i}_name"] = forms.CharField(required=False, max_length=40, label="Name",
-                                                        initial=subset.get("name", ""))
-            self.fields[f"s{i}_percent"] = forms.FloatField(required=False, min_value=0.01, max_value=100,
-                                                            label="Random %", initial=subset.get("percent"))
-            self.fields[f"s{i}_limit"] = forms.IntegerField(required=False, min_value=0, label="Limit",
-                                                            initial=subset.get("limit"))
-            self.fields[f"s{i}_rule"] = forms.CharField(
-                required=False, label="Rule (JSON)", initial=json.dumps(subset["rule"]) if subset.get("rule") else "",
-                widget=forms.TextInput(attrs={"spellcheck": "false", "class": "json-input",
-                                              "placeholder": '{"attr": "loyalty_tier", "op": "eq", "value": "gold"}'}))
-
-    def initial_from(self, settings):
-        return {"complement": settings.get("complement", True), "overlapping": settings.get("overlapping", False)}
-
-    def subset_rows(self):
-        return [[self[f"s{i}_{f}"] for f in ("name", "percent", "limit", "rule")] for i in range(self.rows)]
-
-    def settings(self):
-        subsets = []
-        for i in range(self.rows):
-            name = (self.cleaned_data.get(f"s{i}_name") or "").strip()
-            if not name:
-                continue
-            subset: dict[str, Any] = {"name": name}
-            rule = _parse_json(self, f"s{i}_rule")
-            if rule is not None:
-                subset["rule"] = rule
-            for key in ("percent", "limit"):
-                if self.cleaned_data.get(f"s{i}_{key}") is not None:
-                    subset[key] = self.cleaned_data[f"s{i}_{key}"]
-            subsets.append(subset)
-        return {"subsets": subsets, "complement": self.cleaned_data["complement"],
-                "overlapping": self.cleaned_data["overlapping"]}
-
-
-class DeduplicateForm(SettingsForm):
-    fields_ = forms.CharField(label="Duplicates share", help_text="Attributes, comma-separated, e.g. email.")
-    keep_first_by = forms.CharField(required=False, label="Keep the first by",
-                                    help_text="An attribute; -attribute for the highest first, e.g. -created_at.")
-
-    def initial_from(self, settings):
-        return {"fields_": ", ".join(settings.get("fields") or []), "keep_first_by": settings.get("keep_first_by", "")}
-
-    def settings(self):
-        fields = [f.strip() for f in self.cleaned_data["fields_"].split(",") if f.strip()]
-        result: dict[str, Any] = {"fields": fields}
-        if self.cleaned_data.get("keep_first_by"):
-            result["keep_first_by"] = self.cleaned_data["keep_first_by"].strip()
-        return result
-
-
 class ChangeDimensionForm(SettingsForm):
+    owned = ("path",)
     path = forms.CharField(label="Follow the links", help_text="Link names, comma-separated, e.g. customer.")
 
     def initial_from(self, settings):
@@ -208,6 +160,7 @@ class ChangeDimensionForm(SettingsForm):
 
 
 class ForkForm(SettingsForm):
+    owned = ("branches",)
     branches = forms.IntegerField(min_value=2, max_value=20, initial=2)
 
     def initial_from(self, settings):
@@ -240,11 +193,8 @@ class JsonSettingsForm(SettingsForm):
 
 NO_SETTINGS = ("start", "and_join", "end")
 FORMS: dict[str, type[SettingsForm]] = {
-    "build_audience": BuildAudienceForm,
     "read_audience": ReadAudienceForm,
     "combine": CombineForm,
-    "split": SplitForm,
-    "deduplicate": DeduplicateForm,
     "change_dimension": ChangeDimensionForm,
     "fork": ForkForm,
 }
@@ -261,11 +211,18 @@ def register_panel_form(activity_type: str, factory: PanelForm) -> None:
     PANEL_FORMS[activity_type] = factory
 
 
-def settings_form(node: dict[str, Any], data=None, audiences=(), workspace=None) -> SettingsForm:
+def settings_form(node: dict[str, Any], data=None, audiences=(), workspace=None,
+                  campaign_definition=None) -> SettingsForm:
+    """The side panel of `node`; `campaign_definition` (the whole draft) tells a panel
+    what rows reach the node (the entity its pickers offer)."""
     panel = PANEL_FORMS.get(node.get("type"))
     if panel is not None:
         return panel(node, data, audiences=audiences, workspace=workspace)
+    from . import panels  # noqa: PLC0415  (the marketers' panels build on the forms above)
+
     activity = REGISTRY.get(node.get("type"))
     plain = node.get("type") in NO_SETTINGS or (activity is not None and activity.sends)
     default = SettingsForm if plain else JsonSettingsForm
-    return FORMS.get(node.get("type"), default)(data, node=node, audiences=audiences, prefix="cfg")
+    form_class = panels.PANELS.get(node.get("type")) or FORMS.get(node.get("type"), default)
+    return form_class(data, node=node, audiences=audiences, prefix="cfg", workspace=workspace,
+                      campaign_definition=campaign_definition)

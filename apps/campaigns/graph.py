@@ -23,6 +23,8 @@ NODE_ID = re.compile(r"^[a-z][a-z0-9_]{0,29}$")
 
 
 class GraphError(ValidationError):
+    plan: Plan | None = None
+
     def __init__(self, problems: list[dict[str, str]]):
         self.problems = problems
         super().__init__([f"{p['node']}: {p['message']}" if p.get("node") else p["message"] for p in problems])
@@ -35,6 +37,12 @@ class Plan:
     inputs: dict[str, list[tuple[str, str]]]  # node -> [(from node, outlet)] in edge order
     successors: dict[str, list[str]]
     outlet_entities: dict[tuple[str, str], str | None] = field(default_factory=dict)
+
+
+# A campaign is one communication, not a programme: past ten sends it is several campaigns
+# (and each send is a delivery with its own consent pass and report).
+MAX_CHANNEL_ACTIVITIES = 10
+ON_EMPTY = ("continue", "stop")
 
 
 def check_graph(*, workspace, definition: Any, schema: Schema | None = None, complete: bool = True,
@@ -69,6 +77,9 @@ def check_graph(*, workspace, definition: Any, schema: Schema | None = None, com
         if not isinstance(node.get("settings", {}), dict):
             fail(node_id, "settings must be an object.")
             continue
+        if (node.get("settings") or {}).get("on_empty", "continue") not in ON_EMPTY:
+            fail(node_id, "on_empty is 'continue' or 'stop' (what an empty audience does to the branch).")
+            continue
         nodes[node_id] = {"id": node_id, "type": node["type"], "settings": node.get("settings") or {},
                           "label": node.get("label") or REGISTRY[node["type"]].label}
     starts = [n for n in nodes.values() if REGISTRY[n["type"]].is_start]
@@ -94,6 +105,10 @@ def check_graph(*, workspace, definition: Any, schema: Schema | None = None, com
         used_outlets.add((src, outlet))
         inputs[dst].append((src, outlet))
         successors[src].append(dst)
+    channels = sum(1 for n in nodes.values() if REGISTRY[n["type"]].sends)
+    if publishing and channels > MAX_CHANNEL_ACTIVITIES:
+        fail(None, f"a campaign sends through at most {MAX_CHANNEL_ACTIVITIES} channel activities; this one has "
+                   f"{channels}: split it into several campaigns.")
     order = _topological(nodes, successors, fail)
     plan = Plan(nodes=nodes, order=order, inputs=inputs, successors=successors)
     if not complete:
@@ -144,7 +159,9 @@ def check_graph(*, workspace, definition: Any, schema: Schema | None = None, com
             if (node_id, outlet) not in used_outlets and not outlet.startswith("_"):
                 fail(node_id, f"outlet {outlet!r} leads nowhere: connect it (an End closes a branch).")
     if problems:
-        raise GraphError(problems)
+        error = GraphError(problems)
+        error.plan = plan  # what could be worked out (the canvas panels read the entities reaching a node)
+        raise error
     return plan
 
 

@@ -115,7 +115,9 @@ def test_marketer_builds_a_campaign_on_the_canvas_and_reads_the_counts_of_a_test
     expect(page.locator("svg.canvas [data-node]")).to_have_count(2)
     settings = page.locator("#settings-form")
     expect(page.locator("#panel-title")).to_have_text("Build audience")
+    expect(page.locator("#panel-builder")).to_have_count(1)  # the rule builder, until an audience is chosen
     settings.get_by_label("A saved audience").select_option(label="Benelux and France (customer)")
+    expect(page.locator("#panel-builder")).to_have_count(0)
     settings.get_by_role("button", name="Save settings").click()
     expect(page.locator("#editor-notice")).to_have_text("Settings saved.")
     add_after(page, "build_audience", "Email")

@@ -52,8 +52,9 @@ def test_an_email_header_error_keeps_its_words():
 
 @pytest.mark.parametrize("activity_type,form_class", [
     ("email", "ChannelActivityForm"), ("direct_mail", "DirectMailActivityForm"), ("sms", "SmsActivityForm"),
-    ("push", "PushActivityForm"), ("split", "SplitForm"), ("build_audience", "BuildAudienceForm"),
-    ("start", "SettingsForm"), ("end", "SettingsForm"), ("wait", "JsonSettingsForm"),
+    ("push", "PushActivityForm"), ("split", "SplitPanel"), ("build_audience", "BuildAudiencePanel"),
+    ("start", "SettingsForm"), ("end", "SettingsForm"), ("wait", "WaitPanel"), ("deduplicate", "DeduplicatePanel"),
+    ("save_audience", "SaveAudiencePanel"), ("enrichment", "EnrichmentPanel"), ("combine", "CombineForm"),
 ])
 def test_each_activity_type_gets_its_side_panel(activity_type, form_class):
     form = settings_form({"id": "x", "type": activity_type, "settings": {}})

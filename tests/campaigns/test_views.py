@@ -136,18 +136,19 @@ def test_a_settings_form_error_is_shown_and_nothing_is_saved(workspace, mallory,
     edit(client, campaign, "add", node="start", type="build_audience")
     before = definition(campaign)
     response = edit(client, campaign, "configure", node="build_audience", **{
-        "cfg-audience": "", "cfg-definition": "{not json", "cfg-node_id": "build_audience"})
+        "cfg-audience": "", "rb-definition": "{not json", "cfg-node_id": "build_audience"})
     assert response.status_code == 422
-    assert "This is not JSON" in response.content.decode()
+    assert "The rule is not valid JSON. Nothing was saved: reload the canvas." in response.content.decode()
     assert definition(campaign) == before
 
 
 def test_settings_the_graph_refuses_are_listed_next_to_the_activity(workspace, mallory, client_for, campaign):
     client = client_for(mallory)
     edit(client, campaign, "add", node="start", type="build_audience")
-    response = edit(client, campaign, "configure", node="build_audience", **{
-        "cfg-definition": json.dumps({"entity": "customer", "rule": {"attr": "shoe_size", "op": "eq", "value": 3}}),
-        "cfg-node_id": "build_audience"})
+    document = definition(campaign)
+    document["nodes"][1]["settings"] = {"definition": {"entity": "customer", "rule": {
+        "attr": "shoe_size", "op": "eq", "value": 3}}}
+    response = edit(client, campaign, "replace", document=json.dumps(document))  # the JSON view
     assert response.status_code == 200  # a draft may be incomplete: saved, with the problem shown
     page = client.get(url("camp-detail", workspace, pk=campaign.pk) + "?node=build_audience").content.decode()
     problems = re.search(r'<ul class="problem-list" id="node-problems">(.*?)</ul>', page, re.S).group(1)

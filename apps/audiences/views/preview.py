@@ -6,6 +6,7 @@ reads: a viewer may use them."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +33,16 @@ LIVE_COUNT_TIMEOUT_MS = 15_000
 SAMPLE_COLUMNS = 8
 
 
+# The field holding the rule: "definition" in the builder; a canvas panel holding several
+# rules names its own ("s0-definition") and the tools it draws say which.
+RULE_FIELD = re.compile(r"^[a-z0-9-]{0,12}definition$")
+
+
+def rule_field(request) -> str:
+    name = request.POST.get("rule_field") or "definition"
+    return name if RULE_FIELD.match(name) else "definition"
+
+
 class Refused(Exception):
     def __init__(self, problems: list[dict]):
         self.problems = problems
@@ -40,7 +51,7 @@ class Refused(Exception):
 def _checked(request, *, schema: Schema | None = None):
     """(definition JSON, checked definition) from the body; Refused with the problems."""
     try:
-        definition = load_definition(request.POST.get("definition"))
+        definition = load_definition(request.POST.get(rule_field(request)))
     except DefinitionError as exc:
         raise Refused([{"path": "definition", "message": str(exc)}]) from None
     visiting = None
@@ -80,7 +91,7 @@ def live_count(request, workspace_slug):
         result = selectors.count(definition=checked, timeout_ms=LIVE_COUNT_TIMEOUT_MS)
     except Refused as exc:
         try:
-            definition = load_definition(request.POST.get("definition"))
+            definition = load_definition(request.POST.get(rule_field(request)))
         except DefinitionError:
             return _failed(request, "live-count", exc)
         display = Display(schema, definition, problems=exc.problems, show_missing=True)
@@ -183,7 +194,7 @@ def _text(value: Any, zone) -> str | None:
 
 def _value_distribution(request, schema: Schema, node_path: str):
     try:
-        definition = load_definition(request.POST.get("definition"))
+        definition = load_definition(request.POST.get(rule_field(request)))
     except DefinitionError as exc:
         return _failed(request, "value-distribution", Refused([{"path": "definition", "message": str(exc)}]))
     editor = Editor(schema, definition)
@@ -209,6 +220,7 @@ def _value_distribution(request, schema: Schema, node_path: str):
     attribute = schema.attributes[owner.pk][key]
     return _render(request, "value-distribution", {
         "values": _bars(values, request.workspace.zone), "node_path": node_path, "entity": owner,
+        "p": rule_field(request).removesuffix("definition"),
         "pickable": attribute.type != "datetime" and node.get("op") not in (
             "before", "after", "on", "between", "in_last", "in_next", "more_than_ago", "anniversary_in_next",
             "is_empty", "is_not_empty")})

@@ -136,7 +136,11 @@ class Combine(Activity):
 @register
 class Split(Activity):
     """Ordered subsets: each a rule, a random share or neither, with an optional limit;
-    a row goes to the first subset it fits (unless overlapping), the rest to `others`."""
+    a row goes to the first subset it fits (unless overlapping), the rest to `others`.
+    A subset may also take the top N by an attribute ({"top": {"attr": "spent", "desc":
+    true, "n": 100}}: the highest spenders first, empty values last) and at most so many
+    rows per value of an attribute ({"per_group": {"attr": "country", "limit": 50}}),
+    those also in the top order (random without one)."""
 
     type, label = "split", "Split"
 
@@ -163,6 +167,21 @@ class Split(Activity):
             limit = subset.get("limit")
             if limit is not None and not (isinstance(limit, int) and limit >= 0):
                 raise SettingsError(f"subset {name}: a limit is a whole number.")
+            attrs = schema.attributes[schema.entities[entity].pk]
+            top = subset.get("top")
+            if top is not None:
+                n = top.get("n") if isinstance(top, dict) else None
+                if not isinstance(top, dict) or top.get("attr") not in attrs:
+                    raise SettingsError(f"subset {name}: choose the attribute of {entity} to take the top by.")
+                if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+                    raise SettingsError(f"subset {name}: the top N is a whole number of 1 or more.")
+            group = subset.get("per_group")
+            if group is not None:
+                most = group.get("limit") if isinstance(group, dict) else None
+                if not isinstance(group, dict) or group.get("attr") not in attrs:
+                    raise SettingsError(f"subset {name}: choose the attribute of {entity} whose values form groups.")
+                if not isinstance(most, int) or isinstance(most, bool) or most < 1:
+                    raise SettingsError(f"subset {name}: the limit per group is a whole number of 1 or more.")
         return {outlet: entity for outlet in self.outlets(settings)}
 
     def run(self, ctx):
@@ -186,7 +205,12 @@ class Split(Activity):
             if subset.get("percent") is not None:
                 share = int(total * float(subset["percent"]) / 100)
                 limit = share if limit is None else min(limit, share)
-            if limit is not None:
+            top, group = subset.get("top"), subset.get("per_group")
+            if top is not None:
+                limit = top["n"] if limit is None else min(limit, top["n"])
+            if top is not None or group is not None:
+                pool = _ranked(ctx, source, pool, seed, top=top, group=group, limit=limit)
+            elif limit is not None:
                 pool = sql.SQL("SELECT r.k FROM ({}) AS r(k) ORDER BY md5({} || r.k::text) LIMIT {}").format(
                     pool, seed, sql.Literal(int(limit)))
             outlet = ctx.subset(subset["name"], source, pool, params)
@@ -197,6 +221,29 @@ class Split(Activity):
                                                     sql.SQL(" UNION ").join(ctx.keys_of(t) for t in taken))
             outlets["others"] = ctx.subset("others", source, rest)
         return outlets
+
+
+def _ranked(ctx: Context, source: Outlet, pool: sql.Composable, seed: sql.Composable, *, top, group,
+            limit: int | None) -> sql.Composable:
+    """The keys of `pool` in the top order (or the run's random order), at most
+    group["limit"] per value of group["attr"], at most `limit` in all: one window query
+    over the pool joined to the entity."""
+    entity = ctx.entity(source.entity)
+    attrs = ctx.schema.attributes[entity.pk]
+    pk = ddl.column(ctx.schema.pk(entity))
+    random = sql.SQL("md5({} || p.k::text)").format(seed)
+    order = sql.SQL("e.{} {} NULLS LAST, {}").format(
+        ddl.column(attrs[top["attr"]]), sql.SQL("DESC" if top.get("desc", True) else "ASC"), random) \
+        if top is not None else random
+    rank = sql.SQL("row_number() OVER (PARTITION BY e.{} ORDER BY {})").format(
+        ddl.column(attrs[group["attr"]]), order) if group is not None else sql.SQL("1")
+    query = sql.SQL("SELECT q.k FROM (SELECT p.k, {rank} AS gn, row_number() OVER (ORDER BY {order}) AS o "
+                    "FROM ({pool}) AS p(k) JOIN {table} e ON e.{pk} = p.k) q WHERE q.gn <= {most} ORDER BY q.o").format(
+        rank=rank, order=order, pool=pool, table=ddl.table(entity), pk=pk,
+        most=sql.Literal(int(group["limit"]) if group is not None else 1))
+    if limit is not None:
+        query = sql.SQL("{} LIMIT {}").format(query, sql.Literal(int(limit)))
+    return query
 
 
 @register

@@ -106,7 +106,7 @@ def editor_context(request, campaign, *, definition: dict | None = None, selecte
     if node is not None and form is None and editable:
         needs_audiences = node.get("type") in ("build_audience", "read_audience")
         audiences = audience_list(workspace=ws).select_related("entity") if needs_audiences else ()
-        form = settings_form(node, audiences=audiences, workspace=ws)
+        form = settings_form(node, audiences=audiences, workspace=ws, campaign_definition=definition)
     box = canvas.node(selected) if node else None
     return {
         "campaign": campaign,
@@ -198,6 +198,31 @@ def _apply(request, campaign, action: str, current: dict) -> tuple[dict, str | N
     raise editing.EditError("Unknown action.")
 
 
+def _is_panel_action(action: str) -> bool:
+    """A change inside a panel (a rule builder's button, a changed input): redraw, not save."""
+    return action == "panel" or ("|" in action and action.split("|", 1)[0].split("-")[-1] in PANEL_VERBS)
+
+
+PANEL_VERBS = ("add_condition", "add_group", "remove", "up", "down", "negate", "set_value", "refresh")
+
+
+def _panel_refresh(request, campaign, current: dict, selected: str | None):
+    """The editor with the selected activity's panel as posted (its rule builders' edits
+    applied), nothing saved and no error shown yet: the marketer is still filling it in."""
+    ws = request.workspace
+    node = next((n for n in current.get("nodes", []) if isinstance(n, dict) and n.get("id") == selected), None)
+    if node is None:
+        context = editor_context(request, campaign, definition=current, error="There is no such activity (the "
+                                 "canvas may be out of date: reload it).")
+        return render(request, partial_name(request, "campaigns/detail.html", "editor"), context, status=422)
+    needs_audiences = node.get("type") in ("build_audience", "read_audience")
+    form = settings_form(node, data=request.POST, audiences=audience_list(workspace=ws).select_related("entity")
+                         if needs_audiences else (), workspace=ws, campaign_definition=current)
+    form.quiet = True
+    context = editor_context(request, campaign, definition=current, selected=selected, form=form)
+    return render(request, partial_name(request, "campaigns/detail.html", "editor"), context)
+
+
 @require_POST
 @workspace_view()
 def campaign_edit(request, workspace_slug, pk):
@@ -217,6 +242,8 @@ def campaign_edit(request, workspace_slug, pk):
     error = notice = ""
     result = None
     try:
+        if _is_panel_action(action):
+            return _panel_refresh(request, campaign, current, selected)
         if action not in ACTIONS:
             raise editing.EditError("Unknown action.")
         if action == "undo":
@@ -235,8 +262,8 @@ def campaign_edit(request, workspace_slug, pk):
                 raise editing.EditError("There is no such activity (the canvas may be out of date: reload it).")
             needs_audiences = node.get("type") in ("build_audience", "read_audience")
             form = settings_form(node, data=request.POST, audiences=audience_list(workspace=ws).select_related(
-                "entity") if needs_audiences else (), workspace=ws)
-            settings = form.settings() if form.is_valid() else None
+                "entity") if needs_audiences else (), workspace=ws, campaign_definition=current)
+            settings = form.final_settings() if form.is_valid() else None
             if form.errors:
                 raise editing.EditError("The settings were not saved: see the errors below.")
             result = editing.configure(current, node_id=selected, settings=settings,
