@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.db import connection, transaction
 
+from tests.browser.waits import idle
 from tests.factories import (
     PASSWORD,
     MembershipFactory,
@@ -30,12 +31,6 @@ def marketer_with_travel_data(transactional_db):
     with transaction.atomic():
         make_travel_model(workspace)
     return user
-
-
-def idle(page) -> None:
-    """Wait until htmx has no request in flight and has settled the last swap (the new
-    builder listens for changes only once settled, some milliseconds after the swap)."""
-    page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
 
 
 def shot(page, name: str) -> None:

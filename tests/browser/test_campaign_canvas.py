@@ -13,6 +13,7 @@ import pytest
 from django.db import connection, transaction
 
 from apps.audiences import services as audience_services
+from tests.browser.waits import idle
 from tests.factories import (
     PASSWORD,
     MembershipFactory,
@@ -81,6 +82,7 @@ def add_after(page, node_id: str, activity: str) -> None:
     with page.expect_response(lambda response: f"?node={node_id}" in response.url):
         page.locator(f'svg.canvas [data-node="{node_id}"] a').click()
     expect(page.locator("#side-panel code").first).to_have_text(node_id)
+    idle(page)
     form = page.locator("#add-after-form")
     form.get_by_label("Activity to add").select_option(label=activity)
     form.get_by_role("button", name="Add").click()

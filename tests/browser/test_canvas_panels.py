@@ -10,6 +10,7 @@ from django.conf import settings as django_settings
 from django.db import transaction
 
 from apps.campaigns import services
+from tests.browser.waits import idle
 from tests.campaigns.test_panels import DRAFT
 from tests.factories import (
     PASSWORD,
@@ -54,6 +55,7 @@ def open_panel(page, node_id):
     with page.expect_response(lambda response: f"?node={node_id}" in response.url):
         page.locator(f'svg.canvas [data-node="{node_id}"] a').click()
     expect(page.locator("#side-panel code").first).to_have_text(node_id)
+    idle(page)
 
 
 def save(page):
@@ -67,7 +69,7 @@ def redrawn(page, action):
     """Do something in a panel that redraws it (a change, a builder button) and wait for it."""
     with page.expect_response(lambda response: response.url.endswith("/edit/")):
         action()
-    page.wait_for_load_state("networkidle")
+    idle(page)
 
 
 @pytest.mark.browser
