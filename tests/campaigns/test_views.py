@@ -279,3 +279,17 @@ def test_an_unconfigured_activity_is_blamed_alone_not_what_follows_it(workspace,
     problems = re.search(r'<ul class="problem-list" id="all-problems">(.*?)</ul>', page, re.S).group(1)
     assert re.findall(r"<code>(\w+)</code>", problems) == ["build_audience"]
     assert 'data-node="email"' in page and "1 thing to fix before publishing." in page
+
+
+def test_the_canvas_lists_the_ten_channel_guardrail_before_publishing(workspace, mallory, client_for, campaign):
+    mails = [{"id": f"mail{i}", "type": "email", "settings": {"content": {
+        "subject": "Hi", "html": "<p>Hi</p>", "from_email": "news@travel.test"}}} for i in range(11)]
+    services.draft_save(workspace=workspace, actor=None, campaign=campaign, definition={
+        "nodes": [*COMPLETE["nodes"][:2], {"id": "fan", "type": "fork", "settings": {"branches": 11}}, *mails,
+                  {"id": "end", "type": "end", "settings": {}}],
+        "edges": [e("start", "nl"), e("nl", "fan")] + [e("fan", f"mail{i}", f"branch{i + 1}") for i in range(11)]
+        + [e(f"mail{i}", "end") for i in range(11)]})
+    page = client_for(mallory).get(url("camp-detail", workspace, pk=campaign.pk)).content.decode()
+    assert "1 thing to fix before publishing." in page
+    assert "at most 10 channel activities; this one has 11: split it into several campaigns." in page
+    assert "Ready to publish" not in page

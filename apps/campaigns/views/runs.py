@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.core.csp import allow_email_preview
 from apps.tenants.decorators import can_approve, can_edit, is_admin, workspace_view
 from apps.tenants.models import AuditEvent
 
@@ -108,7 +109,8 @@ def messages_control(status: str, summary: dict[str, int]) -> str:
 @workspace_view()
 def run_detail(request, workspace_slug, pk):
     run = access_run(request.user, request.workspace, pk)
-    return render(request, "campaigns/run.html", run_context(request, run))
+    # the rendered samples of email and letter activities are framed (sandboxed srcdoc)
+    return allow_email_preview(render(request, "campaigns/run.html", run_context(request, run)))
 
 
 @require_GET
@@ -188,4 +190,5 @@ def run_edge(request, workspace_slug, pk):
         raise Http404("This run has no such connection.")
     if request.htmx:
         return render(request, "campaigns/run.html#edge-preview", {"run": run, "preview": preview})
-    return render(request, "campaigns/run.html", {**run_context(request, run), "preview": preview})
+    return allow_email_preview(render(request, "campaigns/run.html", {**run_context(request, run),
+                                                                      "preview": preview}))
