@@ -51,6 +51,7 @@ def run_context(request, run) -> dict:
     canvas = layout(definition, counts=counts, statuses={a.node_id: a.status for a in activities},
                     summaries=summaries)
     labels = {n.id: n.label for n in canvas.nodes}
+    why = _why_skipped(definition, by_node, labels)
     rows = []
     for box in canvas.nodes:  # in the canvas's order: top to bottom
         activity = by_node.get(box.id)
@@ -69,6 +70,7 @@ def run_context(request, run) -> dict:
             "report_template": kind.report_template if drawn else None,
             "report_details": kind.report_details(report) if drawn else {},
             "result": results.get(box.id),
+            "why": why.get(box.id, ""),
             "notes": [e["message"] for e in (activity.log or []) if isinstance(e, dict) and e.get("message")],
             "retry": activity.status == ActivityStatus.FAILED and changed_since(request.workspace, activity.finished_at),
         })
@@ -83,6 +85,41 @@ def run_context(request, run) -> dict:
             "can_edit": can_edit(request), "can_approve": can_approve(request), "awaiting": awaiting,
             "is_admin": is_admin(request),
             "messages_control": messages_control(run.status, hooks.summary([run.pk]))}
+
+
+def _why_skipped(definition: dict, by_node: dict, labels: dict[str, str]) -> dict[str, str]:
+    """In words, per activity: the branch it stopped (an empty audience set to stop), or why
+    it was skipped (the nearest activity upstream that stopped its branch or failed)."""
+    inputs: dict[str, list[tuple[str, str]]] = {}
+    for edge in definition.get("edges", []):
+        inputs.setdefault(edge.get("to"), []).append((edge.get("from"), edge.get("outlet", "out")))
+    why: dict[str, str] = {}
+    for node_id, activity in by_node.items():
+        stopped = (activity.report or {}).get("stopped_empty") or []
+        if stopped:
+            names = ", ".join(f"“{o}”" for o in stopped) if stopped != ["out"] else ""
+            why[node_id] = (f"No rows{' on ' + names if names else ''}: the branch stops here, as this activity "
+                            "is set to do on an empty audience.")
+    for node_id, activity in by_node.items():
+        if activity.status != ActivityStatus.SKIPPED:
+            continue
+        seen, frontier, cause = {node_id}, [node_id], ""
+        while frontier and not cause:  # breadth first: the nearest cause
+            following = []
+            for current in frontier:
+                for source, outlet in inputs.get(current, []):
+                    upstream = by_node.get(source)
+                    if upstream is None or source in seen:
+                        continue
+                    seen.add(source)
+                    if outlet in ((upstream.report or {}).get("stopped_empty") or []):
+                        cause = f"Skipped: “{labels.get(source, source)}” had no rows and stops its branch then."
+                    elif upstream.status == ActivityStatus.FAILED:
+                        cause = f"Skipped: “{labels.get(source, source)}” failed."
+                    following.append(source)
+            frontier = following
+        why[node_id] = cause or "Skipped: an activity before it did not pass rows on."
+    return why
 
 
 def changed_since(workspace, moment) -> bool:
