@@ -293,3 +293,24 @@ def test_the_canvas_lists_the_ten_channel_guardrail_before_publishing(workspace,
     assert "1 thing to fix before publishing." in page
     assert "at most 10 channel activities; this one has 11: split it into several campaigns." in page
     assert "Ready to publish" not in page
+
+
+def test_the_email_panel_leads_to_the_visual_editor_and_to_its_template(workspace, mallory, client_for, campaign):
+    from apps.channels.models import ContentTemplate
+
+    welcome = ContentTemplate.objects.create(workspace=workspace, name="Welcome <b>", channel="email",
+                                             content={"subject": "Hi", "html": "<p>Hi</p>"})
+    services.draft_save(workspace=workspace, actor=None, campaign=campaign, definition=COMPLETE)
+    client = client_for(mallory)
+    page = client.get(url("camp-detail", workspace, pk=campaign.pk) + "?node=mail").content.decode()
+    new = url("tpl-new", workspace) + "?channel=email"
+    assert f'<a href="{new}" target="_blank" rel="noopener" id="panel-new-template">Design a new email in the ' \
+           "visual editor</a>" in page
+    assert 'id="panel-edit-template"' not in page  # inline content: no template to edit
+    chosen = {**COMPLETE, "nodes": [dict(n, settings={"template_id": welcome.pk}) if n["id"] == "mail" else n
+                                    for n in COMPLETE["nodes"]]}
+    services.draft_save(workspace=workspace, actor=None, campaign=campaign, definition=chosen)
+    page = client.get(url("camp-detail", workspace, pk=campaign.pk) + "?node=mail").content.decode()
+    edit_link = url("tpl-edit", workspace, pk=welcome.pk)
+    assert f'<a href="{edit_link}" target="_blank" rel="noopener" id="panel-edit-template">Edit “Welcome &lt;b&gt;”' \
+           "</a>" in page
