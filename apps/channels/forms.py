@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 from django import forms
+from django.urls import reverse
+from django.utils.html import format_html
 
 from apps.campaigns.forms import SettingsForm
 from apps.core.inputs import InputRejected, json_loads_checked
@@ -334,8 +336,27 @@ class ChannelActivityForm(SettingsForm):
         super().__init__(*args, **kwargs)
         self.fields["template"].choices = [("", "— none: inline content —")] + [
             (str(t.pk), t.name) for t in templates]
+        if self.workspace is not None:
+            self.fields["template"].help_text = self._template_links(templates)
         self.fields["topic"].choices = [("", "— none —"), *topics]
         self.fields["rule_set_id"].choices = [("", "— none —"), *rule_sets]
+
+    def _template_links(self, templates):
+        """Where a template is written: the visual editor for a new email (a new tab: the
+        canvas keeps its draft), the chosen template's own page."""
+        slug = self.workspace.slug
+        new = reverse("tpl-new", kwargs={"workspace_slug": slug}) + f"?channel={self.channel}"
+        words = "Design a new email in the visual editor" if self.channel == ChannelKind.EMAIL else \
+            "Write a new template"
+        links = format_html('Inline fields below replace the template\'s. <a href="{}" target="_blank" rel="noopener" '
+                            'id="panel-new-template">{}</a>', new, words)
+        chosen = str((self.node.get("settings") or {}).get("template_id") or "")
+        name = next((t.name for t in templates if str(t.pk) == chosen), None)
+        if name is not None:
+            edit = reverse("tpl-edit", kwargs={"workspace_slug": slug, "pk": int(chosen)})
+            links = format_html('{} · <a href="{}" target="_blank" rel="noopener" id="panel-edit-template">'
+                                'Edit “{}”</a>', links, edit, name)
+        return links
 
     def initial_from(self, settings):
         content = settings.get("content") if isinstance(settings.get("content"), dict) else {}
@@ -482,7 +503,8 @@ def activity_form(node: dict[str, Any], data=None, *, audiences=(), workspace=No
         return cls(data, node=node, prefix="cfg")
     templates = template_list(workspace=workspace, channel=cls.channel).select_related(None).only("pk", "name")
     choices = policy.current().setting_choices(workspace, cls.channel)
-    return cls(data, node=node, templates=templates, prefix="cfg", topics=choices.get("topic", []),
+    return cls(data, node=node, templates=templates, prefix="cfg", workspace=workspace,
+               topics=choices.get("topic", []),
                rule_sets=choices.get("rule_set_id", []))
 
 

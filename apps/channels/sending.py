@@ -493,6 +493,9 @@ def _send_one_failed(row, item, exc: Retryable, totals, max_attempts, token: int
         totals["deferred"] += 1
 
 
+SAMPLE_HTML_CHARS = 200_000  # per sample, in the run's report: three of them at most per activity
+
+
 def sample_renders(delivery: Delivery, source: sql.Composable, limit: int = 3) -> list[dict[str, Any]]:
     """What the first recipients of `source` would get (test runs): rendered fields, or
     the error that would fail that message. `delivery` is an unsaved one (content and
@@ -507,7 +510,10 @@ def sample_renders(delivery: Delivery, source: sql.Composable, limit: int = 3) -
             if delivery.channel == "sms" and (delivery.options or {}).get("track_clicks") and fields.get("text"):
                 fields["text"] = tracking.preview_text(fields["text"], tracking.tracking_base(delivery))
             keep_text = delivery.channel in ("sms", "push")  # an email's text part repeats its HTML
-            sample.update({k: v[:2000] for k, v in fields.items() if k != "text" or keep_text})
+            # kept whole enough to be shown as the recipient would see it (the run page frames
+            # an email's or a letter's HTML); the other fields are short anyway
+            sample.update({k: v[:SAMPLE_HTML_CHARS if k in ("html", "css") else 2000] for k, v in fields.items()
+                           if k != "text" or keep_text})
             if delivery.channel == "sms":
                 from . import smstext  # noqa: PLC0415
 

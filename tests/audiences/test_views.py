@@ -312,6 +312,15 @@ def test_date_operators_are_offered_once_each_and_read_as_words(marketer):
     assert '<option value="lt" selected>is earlier than</option>' in text(response)
 
 
+def test_the_builder_reads_more_than_n_days_ago_once(marketer):
+    response = act(marketer, rule_of({"attr": "created_at", "op": "more_than_ago", "value": 30, "unit": "days"}),
+                   "refresh")
+    row = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", node_html(response, "n-rule-all-0")))
+    # the selected words of the row, as the marketer reads them across the boxes
+    assert '<option value="more_than_ago" selected>is more than</option>' in text(response)
+    assert row.count(" ago") == 1
+
+
 def test_no_sentence_doubles_a_word(workspace, travel):
     from apps.audiences.rules.definition import OPERATORS
     from apps.audiences.views._display import Display

@@ -158,6 +158,8 @@ def test_a_test_run_skips_its_wait_and_the_marketer_previews_the_rows_on_an_edge
     expect(page.locator("#run-test-mode")).to_contain_text("waits are skipped")
     expect(page.locator('[data-wait-skipped="pause"]')).to_contain_text("a live run would wait until")
     expect(page.locator("#samples-mail .sample")).to_have_count(2)
+    # each sample is the email as rendered for its recipient, framed
+    expect(page.frame_locator("#sample-frame-mail-1").locator("p")).to_have_text("Hi Anna")
     expect(page.locator(".sql-log")).to_have_count(0)  # SQL is for workspace admins
     # the rows flowing from the wait into the email
     page.reload()  # the connection list is drawn once the run's counts exist

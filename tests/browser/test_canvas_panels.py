@@ -113,6 +113,9 @@ def test_a_marketer_configures_every_panel_without_json(live_server, draft, brow
     redrawn(page, lambda: first.get_by_role("button", name="+ Condition").click())
     redrawn(page, lambda: first.locator("#rule0-n-rule-all-0-field").select_option("attr:loyalty_tier"))
     redrawn(page, lambda: first.locator("#rule0-n-rule-all-0-value").select_option("gold"))
+    # the subset's rule counted live, over all the customers
+    expect(page.locator("#subset-count-0 [data-count]")).to_have_attribute("data-count", "1")
+    expect(page.locator("#subset-count-1")).to_have_count(0)  # no rule there: nothing to count
     second = panel.locator("#subset-1")
     second.locator('[name="cfg-s1_name"]').fill("newest")
     second.locator('[name="cfg-s1_top_attr"]').select_option("created_at")

@@ -1,6 +1,8 @@
 """Split's top N by an attribute and limit per group, the empty-audience choice (stop the
 branch) and the guardrail of ten channel activities at publish: exact keys on small data."""
 
+import re
+
 import pytest
 
 from apps.campaigns import executor
@@ -92,6 +94,19 @@ def test_an_empty_audience_stops_the_branch_when_chosen(workspace, travel, queue
     assert run.status == "done"
     assert statuses == {"start": "done", "nobody": "done", "later": "skipped", "end": "skipped", "end2": "skipped"}
     assert ActivityRun.objects.get(run=run, node_id="nobody").report == {"stopped_empty": ["out"]}
+
+
+def test_the_run_page_says_where_the_branch_stopped_and_why_the_rest_was_skipped(workspace, travel, queue,
+                                                                                mallory, client_for):
+    from django.urls import reverse
+
+    run, _ = _empty_branch(workspace, queue, "stop")
+    page = client_for(mallory).get(reverse("camp-run", kwargs={"workspace_slug": workspace.slug, "pk": run.pk}))
+    why = dict(re.findall(r'data-why="(\w+)">([^<]*)<', page.content.decode()))
+    assert why.pop("nobody") == "No rows: the branch stops here, as this activity is set to do on an empty audience."
+    assert set(why) == {"later", "end", "end2"}
+    assert all(text.startswith("Skipped: “") and text.endswith("” had no rows and stops its branch then.")
+               for text in why.values()), why
 
 
 def test_an_empty_audience_continues_by_default(workspace, travel, queue):

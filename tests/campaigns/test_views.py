@@ -279,3 +279,38 @@ def test_an_unconfigured_activity_is_blamed_alone_not_what_follows_it(workspace,
     problems = re.search(r'<ul class="problem-list" id="all-problems">(.*?)</ul>', page, re.S).group(1)
     assert re.findall(r"<code>(\w+)</code>", problems) == ["build_audience"]
     assert 'data-node="email"' in page and "1 thing to fix before publishing." in page
+
+
+def test_the_canvas_lists_the_ten_channel_guardrail_before_publishing(workspace, mallory, client_for, campaign):
+    mails = [{"id": f"mail{i}", "type": "email", "settings": {"content": {
+        "subject": "Hi", "html": "<p>Hi</p>", "from_email": "news@travel.test"}}} for i in range(11)]
+    services.draft_save(workspace=workspace, actor=None, campaign=campaign, definition={
+        "nodes": [*COMPLETE["nodes"][:2], {"id": "fan", "type": "fork", "settings": {"branches": 11}}, *mails,
+                  {"id": "end", "type": "end", "settings": {}}],
+        "edges": [e("start", "nl"), e("nl", "fan")] + [e("fan", f"mail{i}", f"branch{i + 1}") for i in range(11)]
+        + [e(f"mail{i}", "end") for i in range(11)]})
+    page = client_for(mallory).get(url("camp-detail", workspace, pk=campaign.pk)).content.decode()
+    assert "1 thing to fix before publishing." in page
+    assert "at most 10 channel activities; this one has 11: split it into several campaigns." in page
+    assert "Ready to publish" not in page
+
+
+def test_the_email_panel_leads_to_the_visual_editor_and_to_its_template(workspace, mallory, client_for, campaign):
+    from apps.channels.models import ContentTemplate
+
+    welcome = ContentTemplate.objects.create(workspace=workspace, name="Welcome <b>", channel="email",
+                                             content={"subject": "Hi", "html": "<p>Hi</p>"})
+    services.draft_save(workspace=workspace, actor=None, campaign=campaign, definition=COMPLETE)
+    client = client_for(mallory)
+    page = client.get(url("camp-detail", workspace, pk=campaign.pk) + "?node=mail").content.decode()
+    new = url("tpl-new", workspace) + "?channel=email"
+    assert f'<a href="{new}" target="_blank" rel="noopener" id="panel-new-template">Design a new email in the ' \
+           "visual editor</a>" in page
+    assert 'id="panel-edit-template"' not in page  # inline content: no template to edit
+    chosen = {**COMPLETE, "nodes": [dict(n, settings={"template_id": welcome.pk}) if n["id"] == "mail" else n
+                                    for n in COMPLETE["nodes"]]}
+    services.draft_save(workspace=workspace, actor=None, campaign=campaign, definition=chosen)
+    page = client.get(url("camp-detail", workspace, pk=campaign.pk) + "?node=mail").content.decode()
+    edit_link = url("tpl-edit", workspace, pk=welcome.pk)
+    assert f'<a href="{edit_link}" target="_blank" rel="noopener" id="panel-edit-template">Edit “Welcome &lt;b&gt;”' \
+           "</a>" in page

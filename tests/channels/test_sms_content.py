@@ -148,13 +148,23 @@ def test_the_run_page_shows_email_samples(workspace, travel, email_config, queue
 
     from tests.channels.test_push_content import _test_run
 
+    long_tail = "<p>" + "Fine print. " * 400 + "The end.</p>"  # an email longer than a summary
     run = _test_run(workspace, {"content": {"subject": "Hello {{ profile.first_name }}",
-                                            "html": "<p>Dear {{ profile.first_name }},</p>"}}, channel="email")
+                                            "html": "<p style=\"color: #123456\">Dear {{ profile.first_name }},</p>"
+                                                    "<script>alert(1)</script>" + long_tail}}, channel="email")
     queue()
-    html = client_for(mallory).get(reverse("camp-run", kwargs={"workspace_slug": workspace.slug, "pk": run.pk}))
-    html = html.content.decode()
-    assert '<strong class="sample-subject">Hello Anna</strong>' in html and "Dear Ben," in html
+    response = client_for(mallory).get(reverse("camp-run", kwargs={"workspace_slug": workspace.slug, "pk": run.pk}))
+    html = response.content.decode()
+    assert '<strong class="sample-subject">Hello Anna</strong>' in html
     assert "To chloe@example.test" in html
+    # each email is shown as its recipient would see it: its HTML in a sandboxed frame (no
+    # script runs there), whole, with its inline styles let through by the page's policy
+    frames = re.findall(r'<iframe sandbox="" [^>]*id="sample-frame-mail-(\d)"[^>]*srcdoc="([^"]*)"', html)
+    assert [n for n, _ in frames] == ["1", "2", "3"]
+    assert "&lt;p style=&quot;color: #123456&quot;&gt;Dear Ben,&lt;/p&gt;" in frames[1][1]
+    assert frames[1][1].endswith("The end.&lt;/p&gt;")
+    assert "<script>" not in html.split('id="samples-mail"')[1]
+    assert "'unsafe-inline'" in re.search(r"style-src[^;]*", response["Content-Security-Policy"]).group(0)
 
 
 # --- proofs ---

@@ -80,7 +80,7 @@ STORE = {
 
 STORE_OUT = {
     "key": "store", "label": "Store", "description": "Where bookings are made", "is_profile": False,
-    "primary_key": "store_id",
+    "primary_key": "store_id", "display_attribute": "",
     "attributes": [
         {"key": "store_id", "label": "Store ID", "type": "text", "is_primary_key": True, "required": True,
          "enum_values": [], "position": 0},
@@ -833,3 +833,17 @@ def test_the_openapi_schema_describes_every_data_endpoint(db):
     assert list(upload) == ["multipart/form-data"]
     listing = {p["name"] for p in schema["paths"][prefix + "entities/{entity_key}/records/"]["get"]["parameters"]}
     assert listing == {"workspace_slug", "entity_key", "filter", "sort", "order", "cursor", "limit"}
+
+
+def test_an_entity_names_its_records_by_the_display_attribute_set_through_the_api(api, workspace):
+    assert api.post("entities/", STORE).status_code == 201
+    # an attribute of its own, or "" for the automatic choice
+    response = api.send("PATCH", "entities/store/", {"display_attribute": "city"})
+    assert response.status_code == 200 and response.json()["display_attribute"] == "city"
+    response = api.send("PATCH", "entities/store/", {"display_attribute": "nope"})
+    assert response.status_code == 400 and "store has no attribute 'nope'" in response.content.decode()
+    response = api.send("PATCH", "entities/store/", {"display_attribute": "x" * 64})
+    assert response.status_code == 400 and "display_attribute" in response.json()
+    assert api.get("entities/store/").json()["display_attribute"] == "city"
+    response = api.send("PATCH", "entities/store/", {"display_attribute": ""})
+    assert response.status_code == 200 and response.json()["display_attribute"] == ""

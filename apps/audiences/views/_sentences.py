@@ -18,7 +18,7 @@ OP_LABELS = {
     "ends_with": "ends with", "iends_with": "ends with (any case)",
     "lt": "is less than", "lte": "is at most", "gt": "is more than", "gte": "is at least", "between": "is between",
     "before": "is before", "after": "is after", "on": "is on",
-    "in_last": "is in the last", "in_next": "is in the next", "more_than_ago": "is more than … ago",
+    "in_last": "is in the last", "in_next": "is in the next", "more_than_ago": "is more than",  # the unit box is followed by "ago"
     "anniversary_in_next": "has its anniversary in the next",
     "is_true": "is true", "is_false": "is false", "is_empty": "is empty", "is_not_empty": "is not empty",
 }

@@ -40,7 +40,7 @@ def _undo_key(campaign) -> str:
 def problems_of(workspace, definition: dict[str, Any]) -> tuple[dict[str, list[str]], list[str]]:
     """What publishing would refuse, per activity, and the problems naming none."""
     try:
-        check_graph(workspace=workspace, definition=definition, complete=True)
+        check_graph(workspace=workspace, definition=definition, complete=True, publishing=True)
     except GraphError as exc:
         by_node: dict[str, list[str]] = {}
         general = []

@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.core.csp import allow_email_preview
 from apps.tenants.decorators import can_approve, can_edit, is_admin, workspace_view
 from apps.tenants.models import AuditEvent
 
@@ -50,6 +51,7 @@ def run_context(request, run) -> dict:
     canvas = layout(definition, counts=counts, statuses={a.node_id: a.status for a in activities},
                     summaries=summaries)
     labels = {n.id: n.label for n in canvas.nodes}
+    why = _why_skipped(definition, by_node, labels)
     rows = []
     for box in canvas.nodes:  # in the canvas's order: top to bottom
         activity = by_node.get(box.id)
@@ -68,6 +70,7 @@ def run_context(request, run) -> dict:
             "report_template": kind.report_template if drawn else None,
             "report_details": kind.report_details(report) if drawn else {},
             "result": results.get(box.id),
+            "why": why.get(box.id, ""),
             "notes": [e["message"] for e in (activity.log or []) if isinstance(e, dict) and e.get("message")],
             "retry": activity.status == ActivityStatus.FAILED and changed_since(request.workspace, activity.finished_at),
         })
@@ -82,6 +85,41 @@ def run_context(request, run) -> dict:
             "can_edit": can_edit(request), "can_approve": can_approve(request), "awaiting": awaiting,
             "is_admin": is_admin(request),
             "messages_control": messages_control(run.status, hooks.summary([run.pk]))}
+
+
+def _why_skipped(definition: dict, by_node: dict, labels: dict[str, str]) -> dict[str, str]:
+    """In words, per activity: the branch it stopped (an empty audience set to stop), or why
+    it was skipped (the nearest activity upstream that stopped its branch or failed)."""
+    inputs: dict[str, list[tuple[str, str]]] = {}
+    for edge in definition.get("edges", []):
+        inputs.setdefault(edge.get("to"), []).append((edge.get("from"), edge.get("outlet", "out")))
+    why: dict[str, str] = {}
+    for node_id, activity in by_node.items():
+        stopped = (activity.report or {}).get("stopped_empty") or []
+        if stopped:
+            names = ", ".join(f"“{o}”" for o in stopped) if stopped != ["out"] else ""
+            why[node_id] = (f"No rows{' on ' + names if names else ''}: the branch stops here, as this activity "
+                            "is set to do on an empty audience.")
+    for node_id, activity in by_node.items():
+        if activity.status != ActivityStatus.SKIPPED:
+            continue
+        seen, frontier, cause = {node_id}, [node_id], ""
+        while frontier and not cause:  # breadth first: the nearest cause
+            following = []
+            for current in frontier:
+                for source, outlet in inputs.get(current, []):
+                    upstream = by_node.get(source)
+                    if upstream is None or source in seen:
+                        continue
+                    seen.add(source)
+                    if outlet in ((upstream.report or {}).get("stopped_empty") or []):
+                        cause = f"Skipped: “{labels.get(source, source)}” had no rows and stops its branch then."
+                    elif upstream.status == ActivityStatus.FAILED:
+                        cause = f"Skipped: “{labels.get(source, source)}” failed."
+                    following.append(source)
+            frontier = following
+        why[node_id] = cause or "Skipped: an activity before it did not pass rows on."
+    return why
 
 
 def changed_since(workspace, moment) -> bool:
@@ -108,7 +146,8 @@ def messages_control(status: str, summary: dict[str, int]) -> str:
 @workspace_view()
 def run_detail(request, workspace_slug, pk):
     run = access_run(request.user, request.workspace, pk)
-    return render(request, "campaigns/run.html", run_context(request, run))
+    # the rendered samples of email and letter activities are framed (sandboxed srcdoc)
+    return allow_email_preview(render(request, "campaigns/run.html", run_context(request, run)))
 
 
 @require_GET
@@ -188,4 +227,5 @@ def run_edge(request, workspace_slug, pk):
         raise Http404("This run has no such connection.")
     if request.htmx:
         return render(request, "campaigns/run.html#edge-preview", {"run": run, "preview": preview})
-    return render(request, "campaigns/run.html", {**run_context(request, run), "preview": preview})
+    return allow_email_preview(render(request, "campaigns/run.html", {**run_context(request, run),
+                                                                      "preview": preview}))

@@ -55,8 +55,8 @@ class EntityOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Entity
-        fields = ["key", "label", "description", "is_profile", "primary_key", "attributes", "created_at",
-                  "updated_at"]
+        fields = ["key", "label", "description", "is_profile", "primary_key", "display_attribute", "attributes",
+                  "created_at", "updated_at"]
 
     def get_primary_key(self, obj: Entity) -> str:
         return obj.primary_key.key
@@ -91,6 +91,9 @@ class EntityUpdateInput(serializers.Serializer):
     label = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
     is_profile = serializers.BooleanField(required=False)
+    display_attribute = serializers.CharField(
+        max_length=63, required=False, allow_blank=True,
+        help_text="The attribute that names its records on record pages and pickers (\"\": chosen automatically).")
 
 
 class AttributeUpdateInput(serializers.Serializer):
