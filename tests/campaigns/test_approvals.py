@@ -157,10 +157,11 @@ def test_the_flow_on_the_campaign_page(workspace, campaign, mallory, approver, c
     marketer, checker = client_for(mallory), client_for(approver)
     page = marketer.get(url("camp-detail", workspace, pk=campaign.pk)).content.decode()
     assert 'id="approval-stage">Draft<' in page and 'id="approval-request-button"' in page
+    assert 'id="approval-badge"' not in page  # the heading says "Draft" once, with the campaign's status
     response = marketer.post(url("camp-approval", workspace, pk=campaign.pk), {"action": "request", "note": "<i>ok</i>"})
     assert response.status_code == 302
     page = marketer.get(url("camp-detail", workspace, pk=campaign.pk)).content.decode()
-    assert 'id="approval-stage">Awaiting approval<' in page
+    assert 'id="approval-stage">Awaiting approval<' in page and 'id="approval-badge">Awaiting approval<' in page
     assert "&lt;i&gt;ok&lt;/i&gt;" in page and "<i>ok</i>" not in page
     assert 'id="approval-approve-button"' not in page  # the requester does not decide
     # a marketer cannot approve (403) and nothing changed
