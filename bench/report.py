@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import statistics
+import sys
 import time
 
 from django.db import connection
@@ -105,6 +106,11 @@ def _events(workspace, low: int, high: int) -> None:
         ") AS e(type, after, data, happens) WHERE m.id BETWEEN %s AND %s AND e.happens", [low, high])
 
 
+def _progress(what: str, started: float) -> None:
+    """Building the ledger takes minutes: where it is, on stderr (stdout is the figures)."""
+    print(f"# {what}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+
+
 def _world(args) -> tuple[Organization, Campaign, list[Workspace]]:
     suffix = str(int(time.time()))
     org = Organization.objects.create(name=f"Bench agency {suffix}", slug=f"bench-report-{suffix}")
@@ -116,9 +122,11 @@ def _world(args) -> tuple[Organization, Campaign, list[Workspace]]:
     started = time.perf_counter()
     for i in range(args.deliveries):
         _delivery(workspaces[0], campaign, per, now - dt.timedelta(days=14) + dt.timedelta(hours=33 * i))
+        _progress(f"delivery {i + 1}/{args.deliveries} of the big campaign ({per:,} messages)", started)
     for workspace in workspaces[1:]:
         small = _campaign(workspace, "Newsletter")
         _delivery(workspace, small, max(per // 10, 1), now - dt.timedelta(days=3))
+    _progress(f"{len(workspaces) - 1} other workspaces; folding the report deltas", started)
     report_services.rollups_compact()
     _execute("ANALYZE channels_message")
     _execute("ANALYZE channels_messageevent")
