@@ -25,7 +25,7 @@ from .. import editing, services
 from ..activities import REGISTRY
 from ..canvas import layout, summarize
 from ..forms import DefinitionForm, settings_form
-from ..graph import GraphError, check_graph
+from ..graph import MAX_CHANNEL_ACTIVITIES, GraphError, check_graph
 from ..models import CampaignStatus
 from ..selectors import access_campaign, edge_counts, run_list, version_list
 
@@ -38,12 +38,19 @@ def _undo_key(campaign) -> str:
 
 
 def problems_of(workspace, definition: dict[str, Any]) -> tuple[dict[str, list[str]], list[str]]:
-    """What publishing would refuse, per activity, and the problems naming none."""
+    """What publishing would refuse, per activity, and the problems naming none (the
+    guardrail on channel activities among them; what only a live run needs is checked at
+    publish)."""
+    channels = sum(1 for n in definition.get("nodes") or [] if isinstance(n, dict)
+                   and n.get("type") in REGISTRY and REGISTRY[n["type"]].sends)
+    limit = [] if channels <= MAX_CHANNEL_ACTIVITIES else [
+        f"a campaign sends through at most {MAX_CHANNEL_ACTIVITIES} channel activities; this one has {channels}: "
+        "split it into several campaigns."]
     try:
-        check_graph(workspace=workspace, definition=definition, complete=True, publishing=True)
+        check_graph(workspace=workspace, definition=definition, complete=True)
     except GraphError as exc:
         by_node: dict[str, list[str]] = {}
-        general = []
+        general = list(limit)
         for problem in exc.problems:
             node = problem.get("node") or ""
             if node and not node.startswith(("nodes[", "edges[")):
@@ -51,7 +58,7 @@ def problems_of(workspace, definition: dict[str, Any]) -> tuple[dict[str, list[s
             else:
                 general.append(f"{node}: {problem['message']}" if node else problem["message"])
         return by_node, general
-    return {}, []
+    return {}, limit
 
 
 def readable(definition: dict[str, Any]) -> str:
