@@ -45,6 +45,16 @@ MAX_CHANNEL_ACTIVITIES = 10
 ON_EMPTY = ("continue", "stop")
 
 
+def channel_limit_problem(nodes) -> str | None:
+    """The guardrail on channel activities (checked at publish, listed on the canvas)."""
+    channels = sum(1 for n in nodes if isinstance(n, dict) and n.get("type") in REGISTRY
+                   and REGISTRY[n["type"]].sends)
+    if channels <= MAX_CHANNEL_ACTIVITIES:
+        return None
+    return (f"a campaign sends through at most {MAX_CHANNEL_ACTIVITIES} channel activities; this one has "
+            f"{channels}: split it into several campaigns.")
+
+
 def check_graph(*, workspace, definition: Any, schema: Schema | None = None, complete: bool = True,
                 publishing: bool = False) -> Plan:
     """Raise GraphError listing every problem; `complete` also demands what publishing
@@ -105,10 +115,9 @@ def check_graph(*, workspace, definition: Any, schema: Schema | None = None, com
         used_outlets.add((src, outlet))
         inputs[dst].append((src, outlet))
         successors[src].append(dst)
-    channels = sum(1 for n in nodes.values() if REGISTRY[n["type"]].sends)
-    if publishing and channels > MAX_CHANNEL_ACTIVITIES:
-        fail(None, f"a campaign sends through at most {MAX_CHANNEL_ACTIVITIES} channel activities; this one has "
-                   f"{channels}: split it into several campaigns.")
+    too_many = channel_limit_problem(nodes.values())
+    if publishing and too_many:
+        fail(None, too_many)
     order = _topological(nodes, successors, fail)
     plan = Plan(nodes=nodes, order=order, inputs=inputs, successors=successors)
     if not complete:

@@ -25,7 +25,7 @@ from .. import editing, services
 from ..activities import REGISTRY
 from ..canvas import layout, summarize
 from ..forms import DefinitionForm, settings_form
-from ..graph import MAX_CHANNEL_ACTIVITIES, GraphError, check_graph
+from ..graph import GraphError, channel_limit_problem, check_graph
 from ..models import CampaignStatus
 from ..selectors import access_campaign, edge_counts, run_list, version_list
 
@@ -41,11 +41,9 @@ def problems_of(workspace, definition: dict[str, Any]) -> tuple[dict[str, list[s
     """What publishing would refuse, per activity, and the problems naming none (the
     guardrail on channel activities among them; what only a live run needs is checked at
     publish)."""
-    channels = sum(1 for n in definition.get("nodes") or [] if isinstance(n, dict)
-                   and n.get("type") in REGISTRY and REGISTRY[n["type"]].sends)
-    limit = [] if channels <= MAX_CHANNEL_ACTIVITIES else [
-        f"a campaign sends through at most {MAX_CHANNEL_ACTIVITIES} channel activities; this one has {channels}: "
-        "split it into several campaigns."]
+    nodes = definition.get("nodes") if isinstance(definition, dict) else None
+    too_many = channel_limit_problem(nodes if isinstance(nodes, list) else [])
+    limit = [too_many] if too_many else []
     try:
         check_graph(workspace=workspace, definition=definition, complete=True)
     except GraphError as exc:
